@@ -1,0 +1,114 @@
+# sluice: build, test and run.  See README.md.
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local/sluice/
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter
+# OPT and SAN are the knobs (sanitize and fuzz builds set them); CFLAGS is derived.
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   := $(OPT) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
+            -DSL_COMPILER='"$(shell $(CC) --version | head -n1)"' \
+            -Isrc -Isrc/core -Isrc/os -Isrc/event -Isrc/http -MMD -MP
+LDLIBS   += -lpcre2-8
+LDFLAGS  ?=
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/os/*.c src/event/*.c src/http/*.c))
+MAIN_SRC := src/sluice.c src/sl_modules.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit unit-bins integration sanitize run clean deps format-check layers fuzz fuzz-bins
+
+all: $(BUILD)/sluice
+
+$(BUILD)/sluice: $(MAIN_OBJ) $(BUILD)/libsluice.a
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libsluice.a $(LDLIBS)
+
+$(BUILD)/libsluice.a: $(LIB_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# Unit tests link the library plus the module list, so config tests see the real modules.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a $(BUILD)/src/sl_modules.o
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/src/sl_modules.o \
+	    $(BUILD)/libsluice.a $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	$(MAKE) all unit-bins
+	$(MAKE) layers format-check
+	$(MAKE) unit
+	$(MAKE) integration
+
+unit-bins: $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/sluice
+	SLUICE_BINARY=$(abspath $(BUILD)/sluice) prove -j2 -I tests/t/lib tests/t/
+
+layers:
+	@scripts/check-layers.sh
+
+format-check:
+	@scripts/check-format.sh
+
+# Same tests, separate build directory, ASan + UBSan.
+sanitize: deps
+	$(MAKE) BUILD=build-san CC=clang OPT="-O1 -g" SAN="$(SAN_FLAGS)" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit integration
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz; `make fuzz`
+# runs each for FUZZ_SECONDS on a scratch copy of its corpus.
+FUZZ_SECONDS ?= 20
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SAN  := -fsanitize=address,undefined
+
+fuzz: deps
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    build-fuzz/libsluice.a build-fuzz/src/sl_modules.o
+	$(MAKE) fuzz-bins
+	@set -e; for f in $(FUZZ_BIN); do \
+	    name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+	    scratch=$$(mktemp -d); \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 $$scratch $$corpus \
+	        > $$scratch.log 2>&1 || { tail -50 $$scratch.log; rm -rf $$scratch $$scratch.log; exit 1; }; \
+	    tail -1 $$scratch.log; rm -rf $$scratch $$scratch.log; \
+	done
+
+fuzz-bins: $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libsluice.a
+	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
+	    -Isrc/core -Isrc/os -Isrc/event -Isrc/http -o $@ $< build-fuzz/src/sl_modules.o \
+	    build-fuzz/libsluice.a $(LDLIBS)
+
+run: deps all
+	@mkdir -p logs
+	$(BUILD)/sluice -p $(CURDIR)/ -c conf/sluice.conf -g 'daemon off;'
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,109 @@
+/*
+ * sl_cycle.h: one loaded configuration and everything it owns (listening sockets, open
+ * files, the connection table).  A reload builds a new cycle beside the old one.
+ */
+#ifndef SL_CYCLE_H
+#define SL_CYCLE_H
+
+#include "sl_core.h"
+#include "sl_array.h"
+#include "sl_conf.h"
+#include "sl_list.h"
+#include "sl_log.h"
+#include "sl_queue.h"
+#include "sl_str.h"
+
+struct sl_cycle_s {
+    /** per module (by index): core modules' conf structs, block modules' ctx arrays */
+    void ****conf_ctx;
+    sl_pool_t *pool;
+    sl_log_t *log;
+    /** the error_log chain from the config, installed once loading succeeds */
+    sl_log_t new_log;
+
+    sl_module_t **modules;
+    sl_uint_t modules_n;
+
+    /** sl_listening_t (src/event), filled by the http module */
+    sl_array_t listening;
+    /** sl_open_file_t *, reopened on USR1 */
+    sl_array_t open_files;
+    /** sl_conf_dump_t, for -T */
+    sl_array_t config_dump;
+
+    /** the connection table (src/event); connection_n comes from worker_connections */
+    sl_uint_t connection_n;
+    sl_connection_t *connections;
+    sl_connection_t *free_connections;
+    sl_uint_t free_connection_n;
+    sl_event_t *read_events;
+    sl_event_t *write_events;
+    /** idle keepalive connections, oldest first, closed when the table runs out */
+    sl_queue_t reusable_connections_queue;
+    sl_uint_t reusable_connections_n;
+
+    /** config file, -g string, directory of the config file, -p prefix, -e file */
+    sl_str_t conf_file;
+    sl_str_t conf_param;
+    sl_str_t conf_prefix;
+    sl_str_t prefix;
+    sl_str_t error_log;
+    sl_str_t hostname;
+};
+
+/* Main-context settings (the core module's conf struct). */
+typedef struct {
+    sl_int_t daemon;
+    sl_int_t master;
+    sl_int_t worker_processes;
+    sl_int_t rlimit_nofile;
+    sl_str_t pid;
+    sl_msec_t shutdown_timeout;
+} sl_core_conf_t;
+
+/* The module list (src/sl_modules.c) and the cycle serving requests now. */
+extern sl_module_t *sl_modules[];
+extern volatile sl_cycle_t *sl_cycle;
+extern sl_module_t sl_core_module;
+extern sl_module_t sl_conf_module;
+extern sl_module_t sl_errlog_module;
+
+/* Command-line state that shapes a cycle. */
+typedef struct {
+    sl_str_t prefix;
+    sl_str_t conf_file;
+    sl_str_t conf_param;
+    sl_str_t error_log;
+    /* the module list; NULL means sl_modules (tests and fuzzers pass their own) */
+    sl_module_t **modules;
+    /* -t / -T: test only, do not bind sockets */
+    unsigned test_config : 1;
+    unsigned dump_config : 1;
+} sl_cycle_args_t;
+
+/*
+ * Loads the configuration into a new cycle: module create/init, parsing, error logs.  It
+ * does not open sockets (see the event layer's sl_open_listening_sockets).  Returns NULL
+ * when the configuration is invalid (already logged, with FILE:LINE).
+ */
+sl_cycle_t *sl_cycle_init(const sl_cycle_args_t *args, sl_log_t *log);
+/* Frees a cycle's memory and closes its open files (not its sockets). */
+void sl_cycle_destroy(sl_cycle_t *cycle);
+
+/* Registers a file for USR1 reopen; the name is made absolute.  NULL on error (logged). */
+sl_open_file_t *sl_conf_open_file(sl_cycle_t *cycle, const sl_str_t *name);
+/* Opens every registered file (append mode); SL_ERROR after logging which failed. */
+sl_int_t sl_cycle_open_files(sl_cycle_t *cycle);
+/* USR1: reopens each file, keeping the old descriptor when the new open fails. */
+void sl_cycle_reopen_files(sl_cycle_t *cycle);
+
+/* Number of modules of a type, setting their ctx_index. */
+sl_uint_t sl_count_modules(sl_cycle_t *cycle, sl_uint_t type);
+
+/* Writes the pid file / deletes it. */
+sl_int_t sl_create_pidfile(const sl_str_t *name, sl_log_t *log);
+void sl_delete_pidfile(sl_cycle_t *cycle);
+/* Reads the pid from the file; SL_ERROR (logged) when absent or malformed. */
+pid_t sl_read_pidfile(const sl_str_t *name, sl_log_t *log);
+
+#endif /* SL_CYCLE_H */

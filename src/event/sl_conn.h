@@ -1,0 +1,204 @@
+/*
+ * sl_conn.h: connection objects and listening sockets.
+ *
+ * Connections come from a table preallocated per process (worker_connections), each with
+ * its read and write event.  A closed connection goes back to the free list only at the end
+ * of the loop iteration, so events already collected for it in the same batch find it
+ * marked closed instead of reused.  Idle keepalive connections sit in the reusable queue and
+ * are closed, oldest first, when the table runs out.
+ */
+#ifndef SL_CONN_H
+#define SL_CONN_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include "sl_core.h"
+#include "sl_buf.h"
+#include "sl_cycle.h"
+#include "sl_event.h"
+#include "sl_inet.h"
+#include "sl_str.h"
+
+typedef struct sl_listening_s sl_listening_t;
+typedef void (*sl_connection_handler_pt)(sl_connection_t *c);
+
+/* I/O through a connection.  A vtable so TLS (and test doubles) slot in under the callers. */
+typedef ssize_t (*sl_recv_pt)(sl_connection_t *c, u_char *buf, size_t size);
+typedef ssize_t (*sl_recv_chain_pt)(sl_connection_t *c, sl_chain_t *in, off_t limit);
+/* send_chain returns the first link with data left (NULL: all sent) or SL_CHAIN_ERROR. */
+typedef sl_chain_t *(*sl_send_chain_pt)(sl_connection_t *c, sl_chain_t *in, off_t limit);
+#define SL_CHAIN_ERROR ((sl_chain_t *) -1)
+
+typedef struct {
+    sl_recv_pt recv;
+    sl_recv_chain_pt recv_chain;
+    sl_send_chain_pt send_chain;
+} sl_conn_io_t;
+
+/* Plain sockets. */
+extern const sl_conn_io_t sl_socket_io;
+
+#define SL_SOCKADDR_STRLEN (sizeof("unix:") - 1 + sizeof(((struct sockaddr_un *) 0)->sun_path))
+
+typedef union {
+    struct sockaddr sa;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    struct sockaddr_un sun;
+} sl_sockaddr_t;
+
+struct sl_listening_s {
+    int fd;
+    sl_sockaddr_t sockaddr;
+    socklen_t socklen;
+    /** "127.0.0.1:8080", "[::1]:80", "unix:/path" */
+    sl_str_t addr_text;
+
+    int backlog;
+    int rcvbuf;
+    int sndbuf;
+
+    /** called for every accepted connection */
+    sl_connection_handler_pt handler;
+    /** the protocol's per-address data (the http servers on this address) */
+    void *servers;
+    sl_log_t *log;
+    /** connection pool size */
+    size_t pool_size;
+
+    sl_connection_t *connection;
+
+    /** an open socket taken over from a previous cycle or process */
+    unsigned inherited : 1;
+    unsigned open : 1;
+    unsigned bound : 1;
+    unsigned listen : 1;
+    unsigned reuseport : 1;
+    /** IPV6_V6ONLY: 0 off, 1 on */
+    unsigned ipv6only : 1;
+    /** a unix socket file we created and remove on exit */
+    unsigned unix_file : 1;
+};
+
+struct sl_connection_s {
+    /** the protocol's per-connection state (the http connection, then the request) */
+    void *data;
+    sl_event_t *read;
+    sl_event_t *write;
+    int fd;
+
+    const sl_conn_io_t *io;
+
+    sl_listening_t *listening;
+    /** bytes sent so far */
+    off_t sent;
+    sl_log_t *log;
+    sl_pool_t *pool;
+
+    sl_sockaddr_t sockaddr;
+    socklen_t socklen;
+    sl_str_t addr_text;
+    sl_sockaddr_t local_sockaddr;
+    socklen_t local_socklen;
+
+    /** the header buffer of an http connection */
+    sl_buf_t *buffer;
+
+    /** reusable queue link, or closing list link */
+    sl_queue_t queue;
+
+    /** serial number, "*N" in the log */
+    sl_uint_t number;
+    sl_uint_t requests;
+
+    /** may be closed at once on graceful stop (waiting for a request) */
+    unsigned idle : 1;
+    /** in the reusable queue */
+    unsigned reusable : 1;
+    /** its owner must close it when the read handler runs (drain or shutdown) */
+    unsigned close : 1;
+    unsigned timedout : 1;
+    unsigned error : 1;
+    /** the descriptor is closed; the object is freed at the end of the iteration */
+    unsigned destroyed : 1;
+    unsigned listener : 1;
+    unsigned tcp_nodelay : 1;
+    /** shared with another process: removed from epoll explicitly before close */
+    unsigned shared : 1;
+    /** flips on every reuse of the object; epoll data carries it to spot stale events */
+    unsigned instance : 1;
+};
+
+/* multi_accept: accept every queued connection per event, not one. */
+extern int sl_accept_multi;
+
+/* Connection numbers, for "*N" in the log. */
+extern sl_uint_t sl_connection_counter;
+
+/* Builds the connection table for cycle->connection_n connections.  SL_OK or SL_ERROR. */
+sl_int_t sl_conn_table_init(sl_cycle_t *cycle);
+void sl_conn_table_free(sl_cycle_t *cycle);
+
+/*
+ * Takes a connection object for fd from the free list, closing idle keepalive connections
+ * if the list is empty.  NULL (logged "worker_connections are not enough") when none can be
+ * freed: the caller closes fd.
+ */
+sl_connection_t *sl_get_connection(int fd, sl_log_t *log);
+
+/*
+ * Closes the descriptor, cancels the timers and posted events of both directions and
+ * schedules the object for the free list at the end of the iteration.  The pool is the
+ * caller's to destroy (before or after).
+ */
+void sl_close_connection(sl_connection_t *c);
+
+/* Puts c in / takes it out of the reusable (idle keepalive) queue. */
+void sl_reusable_connection(sl_connection_t *c, int reusable);
+/* Graceful stop: tells every idle connection to close (c->close, read handler called). */
+void sl_close_idle_connections(sl_cycle_t *cycle);
+/* Connections in use, not counting listeners and the process's own channels. */
+sl_uint_t sl_active_connections(sl_cycle_t *cycle);
+/* Returns closed connections to the free list (the loop's last phase). */
+void sl_free_closed_connections(void);
+
+/* Listening sockets. */
+sl_listening_t *sl_create_listening(sl_cycle_t *cycle, const struct sockaddr *sa,
+                                    socklen_t socklen);
+/*
+ * Binds and listens every socket of the cycle (SO_REUSEADDR, retrying EADDRINUSE as nginx
+ * does, 5 tries 500 ms apart).  SL_ERROR after logging bind() failures.
+ */
+sl_int_t sl_open_listening_sockets(sl_cycle_t *cycle);
+/* Starts accepting on every listening socket of the cycle. */
+sl_int_t sl_enable_accept(sl_cycle_t *cycle);
+/* Closes every listening socket (graceful stop, exit).  Unix socket files are removed
+ * when remove_files is set. */
+void sl_close_listening_sockets(sl_cycle_t *cycle, int remove_files);
+
+/* Non-blocking connect. */
+typedef struct {
+    const struct sockaddr *sockaddr;
+    socklen_t socklen;
+    sl_str_t *name;
+    sl_connection_t *connection;
+    /** local address to bind before connecting (proxy_bind), or NULL */
+    const struct sockaddr *local;
+    socklen_t local_socklen;
+    int so_keepalive;
+    sl_log_t *log;
+} sl_peer_connection_t;
+
+/*
+ * Starts connecting.  SL_OK: connected at once; SL_AGAIN: in progress (wait for the write
+ * event, then sl_connect_check()); SL_DECLINED: the peer refused or is unreachable (try
+ * another); SL_BUSY: no connection object free; SL_ERROR: local failure.  On SL_OK and
+ * SL_AGAIN pc->connection is registered with the loop; on failures nothing is left open.
+ */
+sl_int_t sl_connect_peer(sl_peer_connection_t *pc);
+/* After the write event: SL_OK when connected, SL_ERROR (logged with errno) otherwise. */
+sl_int_t sl_connect_check(sl_connection_t *c);
+
+#endif /* SL_CONN_H */

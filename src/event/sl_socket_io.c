@@ -1,0 +1,98 @@
+/*
+ * sl_socket_io.c: the plain-socket I/O vtable.  Keeps the events' ready/eof/error flags
+ * true to what the kernel said, which is what edge-triggered handlers rely on.
+ */
+#include "sl_conn.h"
+#include "sl_os.h"
+
+static void log_io_error(sl_connection_t *c, sl_err_t err, const char *call)
+{
+    /* A peer resetting or vanishing is routine for a proxy: info, as nginx logs it. */
+    sl_uint_t level = (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT
+                       || err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH)
+                          ? SL_LOG_INFO
+                          : SL_LOG_CRIT;
+
+    sl_log_error(level, c->log, err, "%s() failed", call);
+}
+
+static ssize_t socket_recv(sl_connection_t *c, u_char *buf, size_t size)
+{
+    sl_event_t *rev = c->read;
+    sl_err_t err = 0;
+    ssize_t n = sl_os_recv(c->fd, buf, size, &err);
+
+    if (n == 0) {
+        rev->ready = 0;
+        rev->eof = 1;
+        return 0;
+    }
+    if (n > 0) {
+        /* A short read drained the socket, unless the peer's FIN is still queued. */
+        if ((size_t) n < size && !rev->pending_eof) {
+            rev->ready = 0;
+        }
+        return n;
+    }
+    rev->ready = 0;
+    if (n == SL_ERROR) {
+        rev->error = 1;
+        log_io_error(c, err, "recv");
+    }
+    return n;
+}
+
+static ssize_t socket_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
+{
+    sl_event_t *rev = c->read;
+    sl_err_t err = 0;
+    ssize_t n = sl_os_readv_chain(c->fd, in, limit, &err);
+
+    if (n == 0) {
+        rev->ready = 0;
+        rev->eof = 1;
+        return 0;
+    }
+    if (n > 0) {
+        return n;
+    }
+    rev->ready = 0;
+    if (n == SL_ERROR) {
+        rev->error = 1;
+        log_io_error(c, err, "readv");
+    }
+    return n;
+}
+
+static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
+{
+    sl_event_t *wev = c->write;
+    sl_err_t err = 0;
+    off_t want = sl_chain_size(in);
+
+    if (limit && want > limit) {
+        want = limit;
+    }
+    ssize_t n = sl_os_send_chain(c->fd, in, limit, &err);
+    if (n == SL_ERROR) {
+        wev->error = 1;
+        wev->ready = 0;
+        log_io_error(c, err, "writev");
+        return SL_CHAIN_ERROR;
+    }
+    if (n == SL_AGAIN) {
+        wev->ready = 0;
+        return in;
+    }
+    c->sent += n;
+    if (n < want) {
+        wev->ready = 0;
+    }
+    return sl_chain_update_sent(in, n);
+}
+
+const sl_conn_io_t sl_socket_io = {
+    socket_recv,
+    socket_recv_chain,
+    socket_send_chain,
+};

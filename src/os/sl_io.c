@@ -1,0 +1,205 @@
+/*
+ * sl_io.c: recv, readv into a chain, and send a chain with writev and sendfile.
+ */
+#include <sys/sendfile.h>
+
+#include "sl_os.h"
+
+ssize_t sl_os_recv(int fd, u_char *buf, size_t size, sl_err_t *err)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, size, 0);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+ssize_t sl_os_send(int fd, const u_char *buf, size_t size, sl_err_t *err)
+{
+    for (;;) {
+        ssize_t n = send(fd, buf, size, MSG_NOSIGNAL);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+ssize_t sl_os_readv_chain(int fd, sl_chain_t *chain, off_t limit, sl_err_t *err)
+{
+    struct iovec iov[SL_IOVS_PREALLOCATE];
+    int n = 0;
+    off_t total = 0;
+
+    for (; chain && n < SL_IOVS_PREALLOCATE; chain = chain->next) {
+        sl_buf_t *b = chain->buf;
+        size_t room = b->end - b->last;
+
+        if (room == 0) {
+            continue;
+        }
+        if (limit && total + (off_t) room > limit) {
+            room = (size_t) (limit - total);
+        }
+        iov[n].iov_base = b->last;
+        iov[n].iov_len = room;
+        n++;
+        total += room;
+        if (limit && total >= limit) {
+            break;
+        }
+    }
+    if (n == 0) {
+        return SL_AGAIN;
+    }
+    for (;;) {
+        ssize_t r = readv(fd, iov, n);
+
+        if (r >= 0) {
+            return r;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+/* Collects consecutive memory bufs into iov; returns the link after the last one taken. */
+static sl_chain_t *gather_memory(sl_chain_t *in, struct iovec *iov, int *niov, off_t *size,
+                                 off_t limit)
+{
+    for (; in && *niov < SL_IOVS_PREALLOCATE; in = in->next) {
+        sl_buf_t *b = in->buf;
+
+        if (sl_buf_special(b)) {
+            continue;
+        }
+        if (b->in_file && !sl_buf_in_memory(b)) {
+            break;
+        }
+        size_t len = b->last - b->pos;
+        if (len == 0) {
+            continue;
+        }
+        if (limit && *size + (off_t) len > limit) {
+            len = (size_t) (limit - *size);
+        }
+        /* Adjacent pieces of one buffer go in one iovec. */
+        if (*niov && (u_char *) iov[*niov - 1].iov_base + iov[*niov - 1].iov_len == b->pos) {
+            iov[*niov - 1].iov_len += len;
+        } else {
+            iov[*niov].iov_base = b->pos;
+            iov[*niov].iov_len = len;
+            (*niov)++;
+        }
+        *size += len;
+        if (limit && *size >= limit) {
+            return NULL;
+        }
+    }
+    return in;
+}
+
+static ssize_t send_file_buf(int fd, sl_buf_t *b, off_t limit, sl_err_t *err)
+{
+    off_t offset = b->file_pos;
+    off_t len = b->file_last - b->file_pos;
+
+    if (limit && len > limit) {
+        len = limit;
+    }
+    for (;;) {
+        ssize_t n = sendfile(fd, b->file->fd, &offset, (size_t) len);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+static ssize_t writev_all(int fd, struct iovec *iov, int niov, sl_err_t *err)
+{
+    for (;;) {
+        ssize_t n = writev(fd, iov, niov);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+ssize_t sl_os_send_chain(int fd, sl_chain_t *in, off_t limit, sl_err_t *err)
+{
+    off_t sent = 0;
+
+    while (in && (limit == 0 || sent < limit)) {
+        struct iovec iov[SL_IOVS_PREALLOCATE];
+        int niov = 0;
+        off_t size = 0;
+        off_t left = limit ? limit - sent : 0;
+        sl_chain_t *next = gather_memory(in, iov, &niov, &size, left);
+        ssize_t n;
+
+        if (niov) {
+            n = writev_all(fd, iov, niov, err);
+        } else if (next && next->buf->in_file) {
+            size = next->buf->file_last - next->buf->file_pos;
+            size = left && size > left ? left : size;
+            n = send_file_buf(fd, next->buf, left, err);
+            next = next->next;
+        } else {
+            break;
+        }
+        if (n == SL_ERROR) {
+            return SL_ERROR;
+        }
+        if (n == SL_AGAIN) {
+            return sent ? sent : SL_AGAIN;
+        }
+        sent += n;
+        if (n < size) {
+            break;
+        }
+        in = next;
+    }
+    return sent;
+}

@@ -1,0 +1,21 @@
+/*
+ * sl_modules.c: the modules compiled into sluice, in the order their directives are searched
+ * and their configurations created.
+ */
+#include "sl_core.h"
+#include "sl_cycle.h"
+#include "sl_event_module.h"
+#include "sl_http.h"
+
+// clang-format off
+sl_module_t *sl_modules[] = {
+    &sl_core_module,
+    &sl_errlog_module,
+    &sl_conf_module,
+    &sl_events_module,
+    &sl_event_core_module,
+    &sl_http_module,
+    &sl_http_core_module,
+    NULL,
+};
+// clang-format on

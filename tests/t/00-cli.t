@@ -1,0 +1,157 @@
+# The command line: -v -V -h -t -T -q -g -c -e, config errors worded as nginx's.
+use strict;
+use warnings;
+
+use Test::More;
+use Sluice;
+
+my $t = Sluice->new;
+my $prefix = $t->prefix;
+my $conf = "$prefix/conf/sluice.conf";
+my $version = 'nginx version: nginx/1.22.1 (sluice/0.1.0)';
+
+my $good = <<'EOF';
+%%TEST_GLOBALS%%
+events {
+    worker_connections 64;
+}
+
+http {
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+    }
+}
+EOF
+
+sub tested_ok {
+    my ($r, $file, $name) = @_;
+    is($r->{exit}, 0, "$name: exit 0");
+    like($r->{stderr}, qr/^sluice: the configuration file \Q$file\E syntax is ok$/m,
+         "$name: syntax is ok");
+    like($r->{stderr}, qr/^sluice: configuration file \Q$file\E test is successful$/m,
+         "$name: test is successful");
+}
+
+sub tested_bad {
+    my ($r, $message, $file, $name) = @_;
+    is($r->{exit}, 1, "$name: exit 1");
+    like($r->{stderr}, qr/\[emerg\] \Q$message\E$/m, "$name: message")
+        or diag("stderr: $r->{stderr}");
+    like($r->{stderr}, qr/^sluice: configuration file \Q$file\E test failed$/m,
+         "$name: test failed");
+}
+
+# -v, -V, -h, -?
+my $r = $t->run('-v');
+is($r->{exit}, 0, '-v: exit 0');
+like($r->{stderr}, qr/^\Q$version\E$/m, '-v: version on stderr');
+
+$r = $t->run('-V');
+is($r->{exit}, 0, '-V: exit 0');
+my @lines = split /\n/, $r->{stderr};
+is($lines[0], $version, '-V: version first');
+like($lines[1] // '', qr/^built by \S/, '-V: built by');
+my ($i) = grep { $lines[$_] =~ /^configure arguments:/ } 0 .. $#lines;
+ok(defined $i && $i > 1, '-V: configure arguments after built by');
+my $args = defined $i ? $lines[$i] : '';
+like($args, qr/ --without-http_gzip_module(?: |$)/, '-V: --without-http_gzip_module');
+like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
+
+for my $flag ('-h', '-?') {
+    $r = $t->run($flag);
+    is($r->{exit}, 0, "$flag: exit 0");
+    like($r->{stderr}, qr/^\QUsage: sluice [-?hvVtTq] [-s signal] [-p prefix]\E/m, "$flag: usage");
+}
+
+# -t, -q -t
+$t->write_config($good);
+tested_ok($t->run('-t'), $conf, '-t');
+
+$r = $t->run('-q', '-t');
+is($r->{exit}, 0, '-q -t: exit 0');
+is($r->{stderr} . $r->{stdout}, '', '-q -t: nothing printed');
+
+# Bad configs: [name, config, message, line].
+my @bad = (
+    ['unknown directive', "events {}\n\nfoo;\n", 'unknown directive "foo"', 3],
+    ['no argument', "worker_processes;\nevents {}\n",
+     'invalid number of arguments in "worker_processes" directive', 1],
+    ['missing }', "events {\n    worker_connections 64;\n",
+     'unexpected end of file, expecting "}"', 3],
+    ['missing } without last newline', "events {\n    worker_connections 64;",
+     'unexpected end of file, expecting "}"', 2],
+    ['duplicate', "pid a.pid;\npid b.pid;\nevents {}\n", '"pid" directive is duplicate', 2],
+    ['wrong context', "worker_connections 10;\nevents {}\n",
+     '"worker_connections" directive is not allowed here', 1],
+    ['listen outside server', "events {}\nhttp {\n    listen 127.0.0.1:%%PORT_1%%;\n}\n",
+     '"listen" directive is not allowed here', 3],
+    ['bad size', "events {}\nhttp {\n    client_header_buffer_size 1x;\n}\n",
+     '"client_header_buffer_size" directive invalid value', 3],
+    ['bad time', "events {}\nhttp {\n    client_header_timeout 5y5;\n}\n",
+     '"client_header_timeout" directive invalid value', 3],
+    ['bad flag', "daemon maybe;\nevents {}\n",
+     'invalid value "maybe" in "daemon" directive, it must be "on" or "off"', 1],
+);
+for my $b (@bad) {
+    my ($name, $text, $message, $line) = @$b;
+    $t->write_config($text);
+    tested_bad($t->run('-t'), "$message in $conf:$line", $conf, "-t $name");
+}
+
+# include: relative to the config's directory, and a glob; -T dumps every file read.
+my %files = (
+    'conf/sluice.conf' => "%%TEST_GLOBALS%%\ninclude events.conf;\n\nhttp {\n"
+        . "    include servers/*.conf;\n}\n",
+    'conf/events.conf' => "events {\n    worker_connections 64;\n}\n",
+    'conf/servers/a.conf' => "server {\n    listen 127.0.0.1:%%PORT_1%%;\n}\n",
+    'conf/servers/b.conf' => "server {\n    listen 127.0.0.1:%%PORT_2%%;\n}\n",
+);
+my %text = map { $_ => $t->read_file($t->write_file($_, $files{$_})) } sort keys %files;
+tested_ok($t->run('-t'), $conf, '-t with includes');
+
+$r = $t->run('-T');
+tested_ok($r, $conf, '-T');
+my @at;
+for my $f (sort keys %files) {
+    my $pos = index($r->{stdout}, "# configuration file $prefix/$f:\n$text{$f}");
+    ok($pos >= 0, "-T: dumps $f") or diag("stdout: $r->{stdout}");
+    push @at, $pos if $f eq 'conf/sluice.conf';
+}
+is($at[0], 0, '-T: main file first');
+
+$t->write_file('conf/servers/b.conf', "server {\n    listen;\n}\n");
+tested_bad($t->run('-t'), 'invalid number of arguments in "listen" directive'
+           . " in $prefix/conf/servers/b.conf:2", $conf, 'error in an included file');
+
+# -g
+$t->write_config($good);
+tested_ok($t->run('-g', 'worker_processes 1;', '-t'), $conf, '-g');
+tested_bad($t->run('-g', 'foo;', '-t'), 'unknown directive "foo" in command line', $conf,
+           '-g error');
+# The -g directives come first: a "pid" in the file is the duplicate.
+tested_bad($t->run('-g', 'pid logs/g.pid;', '-t'), "\"pid\" directive is duplicate in $conf:4",
+           $conf, '-g duplicate');
+
+# -c relative to the prefix, and absolute
+my $other = $t->write_file('conf/other.conf', $good);
+tested_ok($t->run('-c', 'conf/other.conf', '-t'), $other, '-c relative');
+tested_ok($t->run('-c', $other, '-t'), $other, '-c absolute');
+
+# A missing config file.
+my $none = "$prefix/conf/none.conf";
+my $missing = "open() \"$none\" failed (2: No such file or directory)";
+$r = $t->run('-c', 'conf/none.conf');
+is($r->{exit}, 1, 'missing config: exit 1');
+like($r->{stderr}, qr/\Q$missing\E/, 'missing config: message');
+tested_bad($t->run('-c', 'conf/none.conf', '-t'), $missing, $none, '-t missing config');
+
+# -e: errors go to that file.
+$t->write_config("events {}\n\nfoo;\n");
+unlink("$prefix/logs/error.log");
+$r = $t->run('-e', 'logs/other.log', '-t');
+is($r->{exit}, 1, '-e: exit 1');
+like($t->read_file('logs/other.log') // '',
+     qr/\[emerg\] .*\Qunknown directive "foo" in $conf:3\E/, '-e: error in that file');
+unlike($t->error_log, qr/unknown directive/, '-e: not in the default error log');
+
+$t->done_testing;

@@ -1,0 +1,324 @@
+/*
+ * test_str.c: strings, comparisons, and nginx's number, size and time syntax.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sl_core.h"
+#include "sl_log.h"
+#include "sl_pool.h"
+#include "sl_str.h"
+
+static sl_log_t test_log = { .log_level = SL_LOG_ERR };
+
+static sl_str_t S(const char *s)
+{
+    sl_str_t str = { strlen(s), (u_char *) s };
+
+    return str;
+}
+
+static sl_int_t atoi_c(const char *s)
+{
+    return sl_atoi((const u_char *) s, strlen(s));
+}
+
+static sl_int_t hextoi_c(const char *s)
+{
+    return sl_hextoi((const u_char *) s, strlen(s));
+}
+
+static ssize_t size_c(const char *s)
+{
+    sl_str_t str = S(s);
+
+    return sl_parse_size(&str);
+}
+
+static off_t offset_c(const char *s)
+{
+    sl_str_t str = S(s);
+
+    return sl_parse_offset(&str);
+}
+
+static sl_int_t ms(const char *s)
+{
+    sl_str_t str = S(s);
+
+    return sl_parse_time(&str, 0);
+}
+
+static sl_int_t sec(const char *s)
+{
+    sl_str_t str = S(s);
+
+    return sl_parse_time(&str, 1);
+}
+
+static void test_compare(void **state)
+{
+    (void) state;
+    sl_str_t a = sl_string("Content-Type"), b = sl_string("content-type");
+    sl_str_t c = sl_string("Content-Typ"), e1 = sl_null_string, e2 = sl_string("");
+
+    assert_false(sl_str_eq(&a, &b));
+    assert_true(sl_str_eq(&a, &a));
+    assert_true(sl_str_caseeq(&a, &b));
+    assert_false(sl_str_caseeq(&a, &c));
+    assert_false(sl_str_eq(&a, &c));
+    assert_true(sl_str_eq(&e1, &e2));
+    assert_true(sl_str_caseeq(&e1, &e2));
+
+    assert_true(sl_str_eq_cstr(&a, "Content-Type"));
+    assert_false(sl_str_eq_cstr(&a, "content-type"));
+    assert_false(sl_str_eq_cstr(&a, "Content-Type2"));
+    assert_false(sl_str_eq_cstr(&a, "Content-Typ"));
+    assert_true(sl_str_eq_cstr(&e1, ""));
+
+    assert_int_equal(sl_strncasecmp((const u_char *) "ABC", (const u_char *) "abc", 3), 0);
+    assert_true(sl_strncasecmp((const u_char *) "abc", (const u_char *) "abd", 3) < 0);
+    assert_true(sl_strncasecmp((const u_char *) "ABD", (const u_char *) "abc", 3) > 0);
+    /* Only n bytes count. */
+    assert_int_equal(sl_strncasecmp((const u_char *) "abX", (const u_char *) "ABy", 2), 0);
+    /* Only ASCII letters fold: '[' (0x5b) is not '{' (0x7b), 0xC0 is not 0xE0. */
+    assert_int_not_equal(sl_strncasecmp((const u_char *) "[", (const u_char *) "{", 1), 0);
+    assert_int_not_equal(sl_strncasecmp((const u_char *) "\xc0", (const u_char *) "\xe0", 1), 0);
+    assert_int_equal(sl_tolower('@'), '@');
+    assert_int_equal(sl_tolower('Z'), 'z');
+    assert_int_equal(sl_toupper('z'), 'Z');
+    assert_int_equal(sl_toupper('{'), '{');
+
+    u_char low[16];
+    sl_strlow(low, (const u_char *) "X-Real-IP 09[]", 14);
+    assert_memory_equal(low, "x-real-ip 09[]", 14);
+}
+
+static void test_str_macros(void **state)
+{
+    (void) state;
+    sl_str_t s = sl_string("abc");
+    sl_str_t n = sl_null_string;
+
+    assert_int_equal(s.len, 3);
+    assert_memory_equal(s.data, "abc", 3);
+    assert_int_equal(n.len, 0);
+    assert_null(n.data);
+    sl_str_set(&n, "hello");
+    assert_int_equal(n.len, 5);
+    assert_memory_equal(n.data, "hello", 5);
+}
+
+static void test_pstrdup(void **state)
+{
+    (void) state;
+    sl_pool_t *pool = sl_pool_create(1024, &test_log);
+    char src[] = "upstream";
+    sl_str_t s = { 5, (u_char *) src };
+
+    u_char *d = sl_pstrdup(pool, &s);
+    assert_non_null(d);
+    assert_ptr_not_equal(d, s.data);
+    assert_string_equal((char *) d, "upstr");
+    src[0] = 'X';
+    assert_int_equal(d[0], 'u');
+
+    sl_str_t e = sl_null_string;
+    d = sl_pstrdup(pool, &e);
+    assert_non_null(d);
+    assert_int_equal(d[0], '\0');
+    sl_pool_destroy(pool);
+}
+
+static void test_atoi(void **state)
+{
+    (void) state;
+    assert_int_equal(atoi_c("0"), 0);
+    assert_int_equal(atoi_c("8080"), 8080);
+    assert_int_equal(atoi_c("007"), 7);
+    assert_int_equal(atoi_c(""), SL_ERROR);
+    assert_int_equal(atoi_c("-1"), SL_ERROR);
+    assert_int_equal(atoi_c("+1"), SL_ERROR);
+    assert_int_equal(atoi_c(" 1"), SL_ERROR);
+    assert_int_equal(atoi_c("1 "), SL_ERROR);
+    assert_int_equal(atoi_c("12a"), SL_ERROR);
+    assert_int_equal(sl_atoi((const u_char *) "123456", 3), 123);
+
+    /* The largest value, and one past it. */
+    assert_int_equal(atoi_c("9223372036854775807"), INTPTR_MAX);
+    assert_int_equal(atoi_c("9223372036854775808"), SL_ERROR);
+    assert_int_equal(atoi_c("9223372036854775810"), SL_ERROR);
+    assert_int_equal(atoi_c("18446744073709551616"), SL_ERROR);
+    assert_int_equal(atoi_c("99999999999999999999999999"), SL_ERROR);
+
+    assert_int_equal(sl_atoof((const u_char *) "9223372036854775807", 19), INT64_MAX);
+    assert_int_equal(sl_atoof((const u_char *) "9223372036854775808", 19), SL_ERROR);
+    assert_int_equal(sl_atoof((const u_char *) "", 0), SL_ERROR);
+    assert_int_equal(sl_atoof((const u_char *) "1x", 2), SL_ERROR);
+}
+
+static void test_hextoi(void **state)
+{
+    (void) state;
+    assert_int_equal(hextoi_c("0"), 0);
+    assert_int_equal(hextoi_c("ff"), 255);
+    assert_int_equal(hextoi_c("FF"), 255);
+    assert_int_equal(hextoi_c("1aB"), 0x1ab);
+    assert_int_equal(hextoi_c("000000000000000000010"), 16);
+    assert_int_equal(hextoi_c("7fffffffffffffff"), INTPTR_MAX);
+    assert_int_equal(hextoi_c("8000000000000000"), SL_ERROR);
+    assert_int_equal(hextoi_c("fffffffffffffffff"), SL_ERROR);
+    assert_int_equal(hextoi_c(""), SL_ERROR);
+    assert_int_equal(hextoi_c("g"), SL_ERROR);
+    assert_int_equal(hextoi_c("0x10"), SL_ERROR);
+    assert_int_equal(hextoi_c("1 "), SL_ERROR);
+    assert_int_equal(hextoi_c("-1"), SL_ERROR);
+    /* Bytes that fold onto hex letters with | 0x20 are not hex. */
+    assert_int_equal(hextoi_c("A@"), SL_ERROR);
+    assert_int_equal(hextoi_c("\x01"), SL_ERROR);
+}
+
+static void test_parse_size(void **state)
+{
+    (void) state;
+    assert_int_equal(size_c("0"), 0);
+    assert_int_equal(size_c("4096"), 4096);
+    assert_int_equal(size_c("8k"), 8192);
+    assert_int_equal(size_c("8K"), 8192);
+    assert_int_equal(size_c("1m"), 1048576);
+    assert_int_equal(size_c("16M"), 16777216);
+    /* nginx's size parser has no "g". */
+    assert_int_equal(size_c("1g"), SL_ERROR);
+    assert_int_equal(size_c("1G"), SL_ERROR);
+    assert_int_equal(size_c(""), SL_ERROR);
+    assert_int_equal(size_c("k"), SL_ERROR);
+    assert_int_equal(size_c("1kb"), SL_ERROR);
+    assert_int_equal(size_c("1 k"), SL_ERROR);
+    assert_int_equal(size_c("1.5k"), SL_ERROR);
+    assert_int_equal(size_c("-1"), SL_ERROR);
+    assert_int_equal(size_c("1t"), SL_ERROR);
+    assert_int_equal(size_c("k8"), SL_ERROR);
+    /* Overflow: the value times the unit must fit ssize_t. */
+    assert_int_equal(size_c("9007199254740991k"), 9007199254740991LL * 1024);
+    assert_int_equal(size_c("9007199254740992k"), SL_ERROR);
+    assert_int_equal(size_c("8796093022207m"), 8796093022207LL * 1048576);
+    assert_int_equal(size_c("8796093022208m"), SL_ERROR);
+    assert_int_equal(size_c("9223372036854775807"), INT64_MAX);
+    assert_int_equal(size_c("9223372036854775808"), SL_ERROR);
+}
+
+static void test_parse_offset(void **state)
+{
+    (void) state;
+    assert_int_equal(offset_c("0"), 0);
+    assert_int_equal(offset_c("1024"), 1024);
+    assert_int_equal(offset_c("10k"), 10240);
+    assert_int_equal(offset_c("1m"), 1048576);
+    assert_int_equal(offset_c("1g"), 1073741824LL);
+    assert_int_equal(offset_c("1024G"), 1099511627776LL);
+    assert_int_equal(offset_c("8589934591g"), 8589934591LL * 1073741824LL);
+    assert_int_equal(offset_c("8589934592g"), SL_ERROR);
+    assert_int_equal(offset_c(""), SL_ERROR);
+    assert_int_equal(offset_c("g"), SL_ERROR);
+    assert_int_equal(offset_c("1x"), SL_ERROR);
+    assert_int_equal(offset_c("1gb"), SL_ERROR);
+}
+
+static void test_parse_time_values(void **state)
+{
+    (void) state;
+    assert_int_equal(ms("30s"), 30000);
+    assert_int_equal(sec("30s"), 30);
+    assert_int_equal(ms("500ms"), 500);
+    assert_int_equal(ms("0"), 0);
+    assert_int_equal(ms("0s"), 0);
+    /* A bare number is seconds, for millisecond directives too. */
+    assert_int_equal(ms("90"), 90000);
+    assert_int_equal(sec("90"), 90);
+    assert_int_equal(ms("1m"), 60000);
+    assert_int_equal(ms("1h"), 3600000);
+    assert_int_equal(ms("1h 30m"), 5400000);
+    assert_int_equal(sec("1h 30m"), 5400);
+    assert_int_equal(ms("1h30m"), 5400000);
+    assert_int_equal(ms("1h  30m 15s 250ms"), 5415250);
+    assert_int_equal(ms("1m 30"), 90000);
+    assert_int_equal(ms("1d"), 86400000);
+    assert_int_equal(sec("1d"), 86400);
+    assert_int_equal(ms("1w"), 604800000);
+    assert_int_equal(sec("1w"), 604800);
+    assert_int_equal(sec("1M"), 30 * 86400);
+    assert_int_equal(sec("1y"), 365 * 86400);
+    assert_int_equal(sec("1y 1M 1w 1d 1h 1m 1s"),
+                     365 * 86400 + 30 * 86400 + 7 * 86400 + 86400 + 3600 + 60 + 1);
+    assert_int_equal(ms("1w 1d 1h 1m 1s 1ms"), 7 * 86400000 + 86400000 + 3600000 + 60000 + 1001);
+}
+
+static void test_parse_time_rejects(void **state)
+{
+    (void) state;
+    const char *bad_both[] = {
+        "",      "s",     "ms",    "1x",    "1S",       "1H",      "x1",   "-1s", "1.5s", "30m 1h",
+        "1s 1s", "1m 1m", "1h 1d", "1s 1m", "500ms 1s", "1ms 1ms", " 30s", "1 s", "1\ts", "30s,",
+    };
+
+    for (size_t i = 0; i < sl_nelems(bad_both); i++) {
+        if (ms(bad_both[i]) != SL_ERROR || sec(bad_both[i]) != SL_ERROR) {
+            fail_msg("\"%s\" accepted: ms %ld, sec %ld", bad_both[i], (long) ms(bad_both[i]),
+                     (long) sec(bad_both[i]));
+        }
+    }
+    /* No milliseconds in second directives. */
+    assert_int_equal(sec("500ms"), SL_ERROR);
+    assert_int_equal(sec("1s 500ms"), SL_ERROR);
+    /* No months or years in millisecond directives (nginx). */
+    assert_int_equal(ms("1M"), SL_ERROR);
+    assert_int_equal(ms("1y"), SL_ERROR);
+}
+
+static void test_parse_time_overflow(void **state)
+{
+    (void) state;
+    assert_int_equal(ms("99999999999999999999"), SL_ERROR);
+    assert_int_equal(sec("99999999999999999999"), SL_ERROR);
+    assert_int_equal(ms("9999999999999999999s"), SL_ERROR);
+    assert_int_equal(sec("9999999999999999999y"), SL_ERROR);
+    assert_int_equal(ms("99999999999999999999ms"), SL_ERROR);
+}
+
+static void test_parse_time_nginx_range(void **state)
+{
+    (void) state;
+    /* nginx 1.22 accepts every value that fits a signed 64-bit integer. */
+    assert_int_equal(ms("2147483648ms"), 2147483648LL);
+    assert_int_equal(ms("25d"), 25LL * 86400000);
+    assert_int_equal(ms("4w"), 4LL * 604800000);
+    assert_int_equal(ms("9223372036854775807ms"), INT64_MAX);
+    assert_int_equal(ms("9223372036854775808ms"), SL_ERROR);
+    assert_int_equal(ms("9223372036854775s"), 9223372036854775000LL);
+    assert_int_equal(ms("9223372036854776s"), SL_ERROR);
+    assert_int_equal(sec("69y"), 69LL * 365 * 86400);
+    assert_int_equal(sec("9223372036854775807"), INT64_MAX);
+    assert_int_equal(sec("9223372036854775808"), SL_ERROR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_str_macros),
+        cmocka_unit_test(test_pstrdup),
+        cmocka_unit_test(test_atoi),
+        cmocka_unit_test(test_hextoi),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_offset),
+        cmocka_unit_test(test_parse_time_values),
+        cmocka_unit_test(test_parse_time_rejects),
+        cmocka_unit_test(test_parse_time_overflow),
+        cmocka_unit_test(test_parse_time_nginx_range),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
