@@ -7,6 +7,9 @@
 #include "sl_event_module.h"
 #include "sl_http.h"
 
+extern sl_module_t sl_http_rewrite_module;
+extern sl_module_t sl_http_log_module;
+
 // clang-format off
 sl_module_t *sl_modules[] = {
     &sl_core_module,
@@ -16,6 +19,8 @@ sl_module_t *sl_modules[] = {
     &sl_event_core_module,
     &sl_http_module,
     &sl_http_core_module,
+    &sl_http_log_module,
+    &sl_http_rewrite_module,
     NULL,
 };
 // clang-format on

@@ -106,55 +106,58 @@ static char *set_worker_processes(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
-/* Adds a destination to the chain: the first error_log fills cycle->new_log itself. */
-static sl_log_t *next_log_slot(sl_conf_t *cf)
-{
-    sl_log_t *head = &cf->cycle->new_log;
-
-    if (head->file == NULL) {
-        return head;
-    }
-    sl_log_t *log = sl_pcalloc(cf->pool, sizeof(sl_log_t));
-    if (log == NULL) {
-        return NULL;
-    }
-    sl_log_t *last = head;
-    while (last->next) {
-        last = last->next;
-    }
-    last->next = log;
-    return log;
-}
-
-static char *set_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+sl_log_t *sl_conf_error_log(sl_conf_t *cf)
 {
     sl_str_t *value = cf->args->elts;
     sl_uint_t level = SL_LOG_ERR;
 
     if (cf->args->nelts > 3) {
-        return "invalid number of arguments";
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid number of arguments in \"%s\" directive",
+                          cf->name);
+        return NULL;
     }
     if (cf->args->nelts == 3) {
         sl_int_t l = sl_log_level_by_name(&value[2]);
         if (l == SL_ERROR) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid log level \"%s\"",
                               (char *) value[2].data);
-            return SL_CONF_ERROR;
+            return NULL;
         }
         level = (sl_uint_t) l;
     }
     if (value[1].len == 0) {
-        return "has an empty file name";
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "\"%s\" directive has an empty file name", cf->name);
+        return NULL;
     }
-    sl_log_t *log = next_log_slot(cf);
+    sl_log_t *log = sl_pcalloc(cf->pool, sizeof(sl_log_t));
     if (log == NULL) {
-        return SL_CONF_ERROR;
+        return NULL;
     }
     log->file = sl_conf_open_file(cf->cycle, &value[1]);
     if (log->file == NULL) {
-        return SL_CONF_ERROR;
+        return NULL;
     }
     log->log_level = level;
+    return log;
+}
+
+/* The first error_log fills cycle->new_log itself; later ones chain after it. */
+static char *set_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_log_t *head = &cf->cycle->new_log;
+    sl_log_t *log = sl_conf_error_log(cf);
+
+    if (log == NULL) {
+        return SL_CONF_ERROR;
+    }
+    if (head->file == NULL) {
+        *head = *log;
+        return SL_CONF_OK;
+    }
+    while (head->next) {
+        head = head->next;
+    }
+    head->next = log;
     return SL_CONF_OK;
 }
 

@@ -97,6 +97,9 @@ sl_int_t sl_cycle_open_files(sl_cycle_t *cycle);
 /* USR1: reopens each file, keeping the old descriptor when the new open fails. */
 void sl_cycle_reopen_files(sl_cycle_t *cycle);
 
+/* error_log FILE [LEVEL]: a new log for the directive being parsed; NULL after logging why. */
+sl_log_t *sl_conf_error_log(sl_conf_t *cf);
+
 /* Number of modules of a type, setting their ctx_index. */
 sl_uint_t sl_count_modules(sl_cycle_t *cycle, sl_uint_t type);
 

@@ -206,6 +206,7 @@ static sl_int_t init_accepted(sl_connection_t *c, sl_listening_t *ls)
     }
     *log = *ls->log;
     c->number = ++sl_connection_counter;
+    c->start_msec = sl_current_msec;
     log->connection = c->number;
     log->handler = NULL;
     log->data = NULL;

@@ -64,7 +64,16 @@ void sl_conn_table_free(sl_cycle_t *cycle)
 /* Asks the oldest idle keepalive connections to close, so their objects come back. */
 static void drain_connections(sl_cycle_t *cycle, sl_log_t *log)
 {
+    static time_t last_warned;
     sl_uint_t n = sl_max(sl_min(32, cycle->reusable_connections_n / 8), 1);
+
+    /* nginx's warning, at most once a second */
+    if (cycle->reusable_connections_n && last_warned != sl_cached_time_sec) {
+        last_warned = sl_cached_time_sec;
+        sl_log_error(SL_LOG_WARN, log, 0,
+                     "%lu worker_connections are not enough, reusing connections",
+                     (unsigned long) cycle->connection_n);
+    }
 
     for (sl_uint_t i = 0; i < n; i++) {
         if (sl_queue_empty(&cycle->reusable_connections_queue)) {
@@ -73,8 +82,6 @@ static void drain_connections(sl_cycle_t *cycle, sl_log_t *log)
         sl_queue_t *q = sl_queue_last(&cycle->reusable_connections_queue);
         sl_connection_t *c = sl_queue_data(q, sl_connection_t, queue);
 
-        sl_log_error(SL_LOG_NOTICE, log, 0, "freeing idle connection *%lu",
-                     (unsigned long) c->number);
         c->close = 1;
         c->read->handler(c->read);
     }

@@ -112,6 +112,8 @@ struct sl_connection_s {
     /** serial number, "*N" in the log */
     sl_uint_t number;
     sl_uint_t requests;
+    /** when it was accepted or connected (keepalive_time) */
+    sl_msec_t start_msec;
 
     /** may be closed at once on graceful stop (waiting for a request) */
     unsigned idle : 1;

@@ -22,7 +22,9 @@ static sl_int_t prepare_socket(sl_peer_connection_t *pc, int s)
             setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
         }
         if (bind(s, pc->local, pc->local_socklen) == -1) {
-            sl_log_error(SL_LOG_CRIT, pc->log, errno, "bind() failed");
+            u_char text[SL_SOCKADDR_STRLEN + 16];
+            size_t n = sl_addr_ntop(pc->local, pc->local_socklen, text, sizeof(text), 1);
+            sl_log_error(SL_LOG_CRIT, pc->log, errno, "bind(%.*s) failed", (int) n, (char *) text);
             return SL_ERROR;
         }
     }
@@ -88,12 +90,14 @@ sl_int_t sl_connect_peer(sl_peer_connection_t *pc)
     if (err == EINPROGRESS) {
         return SL_AGAIN;
     }
+    /* Any failed connect() is the peer's problem as far as the caller goes: try the next
+     * one (nginx's rule); only the log level tells the usual cases from the odd ones. */
     sl_log_error(peer_failure(err) ? SL_LOG_ERR : SL_LOG_CRIT, pc->log, err,
                  "connect() to %.*s failed", pc->name ? (int) pc->name->len : 0,
                  pc->name ? (char *) pc->name->data : "");
     sl_close_connection(c);
     pc->connection = NULL;
-    return peer_failure(err) ? SL_DECLINED : SL_ERROR;
+    return SL_DECLINED;
 }
 
 sl_int_t sl_connect_check(sl_connection_t *c)

@@ -5,6 +5,8 @@
 #define SL_PROCESS_CYCLE_H
 
 #include "sl_core.h"
+#include <signal.h>
+
 #include "sl_cycle.h"
 
 /* Set by signals, acted upon between loop iterations. */

@@ -3,6 +3,7 @@
  * location levels, parse, then merge each level into the one below as nginx does.
  */
 #include "sl_http.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 static char *http_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
@@ -180,7 +181,9 @@ static char *http_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     sl_http_core_main_conf_t *cmcf = ctx->main_conf[sl_http_core_module.ctx_index];
     rv = init_and_merge(cf, cmcf);
-    if (rv == SL_CONF_OK && run_hooks(cf, 1) != SL_OK) {
+    if (rv == SL_CONF_OK
+        && (run_hooks(cf, 1) != SL_OK || sl_http_variables_init_vars(cf) != SL_OK
+            || sl_http_init_phase_handlers(cf, cmcf) != SL_OK)) {
         rv = SL_CONF_ERROR;
     }
     *cf = saved;

@@ -9,6 +9,8 @@
 #include "sl_conf.h"
 #include "sl_conn.h"
 #include "sl_cycle.h"
+#include "sl_hash.h"
+#include "sl_regex.h"
 
 typedef struct {
     void **main_conf;
@@ -60,12 +62,28 @@ typedef struct {
     unsigned ipv6only : 1;
 } sl_http_listen_opt_t;
 
+typedef struct sl_http_request_s sl_http_request_t;
 typedef struct sl_http_core_srv_conf_s sl_http_core_srv_conf_t;
 typedef struct sl_http_core_loc_conf_s sl_http_core_loc_conf_t;
+
+/* A server_name: exact ("example.com"), wildcard ("*.example.com", ".example.com",
+ * "www.example.*") or regex ("~^(?<sub>.+)\\.example\\.com$"). */
+typedef struct {
+    sl_str_t name;
+    sl_http_core_srv_conf_t *server;
+    sl_regex_t *regex;
+    sl_uint_t captures;
+    /** ".example.com": also matches example.com itself */
+    unsigned dot_prefix : 1;
+    unsigned wildcard_head : 1;
+    unsigned wildcard_tail : 1;
+} sl_http_server_name_t;
 
 struct sl_http_core_srv_conf_s {
     /** the server{} block's own context */
     sl_http_conf_ctx_t *ctx;
+    /** sl_http_server_name_t */
+    sl_array_t server_names;
     /** first server_name, "" when none */
     sl_str_t server_name;
     const char *file_name;
@@ -73,24 +91,102 @@ struct sl_http_core_srv_conf_s {
 
     sl_msec_t client_header_timeout;
     size_t client_header_buffer_size;
+    sl_bufs_t large_client_header_buffers;
+    sl_int_t ignore_invalid_headers;
+    sl_int_t merge_slashes;
+    sl_int_t underscores_in_headers;
 
     unsigned listen : 1;
+    unsigned captures : 1;
 };
+
+/* error_page: codes -> uri (with an optional =code override). */
+typedef struct {
+    sl_uint_t status;
+    /** -1: keep the code, 0: "=" (the target's own), else the code to answer with */
+    sl_int_t overwrite;
+    sl_str_t value;
+} sl_http_err_page_t;
+
+#define SL_HTTP_LINGERING_OFF 0
+#define SL_HTTP_LINGERING_ON 1
+#define SL_HTTP_LINGERING_ALWAYS 2
+
+#define SL_HTTP_SERVER_TOKENS_OFF 0
+#define SL_HTTP_SERVER_TOKENS_ON 1
+#define SL_HTTP_SERVER_TOKENS_BUILD 2
 
 struct sl_http_core_loc_conf_s {
     sl_str_t name;
     /** "=", "^~", "~", "~*" or "" */
     sl_str_t modifier;
+    sl_regex_t *regex;
     /** the location{} block's own loc_conf array */
     void **loc_conf;
-    /** nested locations: sl_http_core_loc_conf_t * */
+    /** nested locations as written: sl_http_core_loc_conf_t * */
     sl_array_t *locations;
+
+    /* built after parsing, per level: NULL-terminated arrays */
+    sl_http_core_loc_conf_t **exact_locations;
+    /** prefix locations, longest name first */
+    sl_http_core_loc_conf_t **prefix_locations;
+    /** regex locations in configuration order */
+    sl_http_core_loc_conf_t **regex_locations;
+    /** named locations (server level) */
+    sl_http_core_loc_conf_t **named_locations;
+
+    /** the content handler of this location (return, static, proxy_pass) */
+    sl_int_t (*handler)(sl_http_request_t *r);
+
+    sl_str_t root;
+    sl_str_t alias;
+    sl_str_t default_type;
+    /** extension -> content type (sl_str_t *) */
+    sl_hash_t types_hash;
+    /** sl_hash_key_t as parsed from types{} */
+    sl_array_t *types;
+
+    off_t client_max_body_size;
+    size_t client_body_buffer_size;
+    sl_msec_t client_body_timeout;
+    sl_str_t client_body_temp_path;
+
+    sl_msec_t send_timeout;
+    sl_msec_t keepalive_timeout;
+    time_t keepalive_header;
+    sl_int_t keepalive_requests;
+    sl_msec_t keepalive_time;
+    sl_msec_t lingering_time;
+    sl_msec_t lingering_timeout;
+    sl_uint_t lingering_close;
+    sl_uint_t server_tokens;
+    sl_int_t reset_timedout_connection;
+    sl_int_t etag;
+    sl_int_t sendfile;
+    sl_int_t tcp_nopush;
+    sl_int_t tcp_nodelay;
+    sl_int_t chunked_transfer_encoding;
+    sl_int_t log_not_found;
+    sl_int_t absolute_redirect;
+    sl_int_t port_in_redirect;
+    sl_int_t server_name_in_redirect;
+    sl_int_t internal_set;
+    size_t limit_rate;
+    size_t limit_rate_after;
+    size_t postpone_output;
+
+    /** sl_http_err_page_t, or NULL */
+    sl_array_t *error_pages;
+    /** error_log at this level, or NULL (inherit) */
+    sl_log_t *error_log;
 
     unsigned exact_match : 1;
     unsigned noregex : 1;
-    unsigned regex : 1;
     unsigned caseless : 1;
     unsigned named : 1;
+    unsigned internal : 1;
+    /** "location /dir/" with a handler: "/dir" redirects to "/dir/" */
+    unsigned auto_redirect : 1;
 };
 
 /* An address and the server that answers on it by default. */
@@ -98,6 +194,9 @@ typedef struct {
     sl_sockaddr_t sockaddr;
     socklen_t socklen;
     sl_http_core_srv_conf_t *default_server;
+    /** names of the servers on this address: exact, then wildcards, then regexes */
+    sl_http_server_name_t *names;
+    sl_uint_t nnames;
 } sl_http_addr_t;
 
 /* What a listening socket serves: one or several addresses (a wildcard socket answers for
@@ -121,11 +220,52 @@ typedef struct {
     sl_array_t addrs;
 } sl_http_conf_port_t;
 
+/* Request processing phases, in order. */
+typedef enum {
+    SL_HTTP_POST_READ_PHASE = 0,
+    SL_HTTP_SERVER_REWRITE_PHASE,
+    SL_HTTP_FIND_CONFIG_PHASE,
+    SL_HTTP_REWRITE_PHASE,
+    SL_HTTP_POST_REWRITE_PHASE,
+    SL_HTTP_PREACCESS_PHASE,
+    SL_HTTP_ACCESS_PHASE,
+    SL_HTTP_POST_ACCESS_PHASE,
+    SL_HTTP_PRECONTENT_PHASE,
+    SL_HTTP_CONTENT_PHASE,
+    SL_HTTP_LOG_PHASE,
+    SL_HTTP_NPHASES
+} sl_http_phases_e;
+
+typedef struct sl_http_phase_handler_s sl_http_phase_handler_t;
+typedef sl_int_t (*sl_http_phase_checker_pt)(sl_http_request_t *r, sl_http_phase_handler_t *ph);
+
+struct sl_http_phase_handler_s {
+    sl_http_phase_checker_pt checker;
+    sl_int_t (*handler)(sl_http_request_t *r);
+    /** index of the first handler of the next phase */
+    sl_uint_t next;
+};
+
 typedef struct {
     /** sl_http_core_srv_conf_t * */
     sl_array_t servers;
     /** sl_http_conf_port_t, built from the listen directives */
     sl_array_t *ports;
+    /** per phase: the handlers modules registered (sl_int_t (*)(sl_http_request_t *)) */
+    sl_array_t phases[SL_HTTP_NPHASES];
+    /** the flattened engine the requests run, ending with a NULL checker */
+    sl_http_phase_handler_t *phase_engine;
+    sl_uint_t server_rewrite_index;
+    sl_uint_t find_config_index;
+    sl_uint_t location_rewrite_index;
+    /** sl_http_variable_t, indexed; see sl_http_variables.h */
+    sl_array_t variables;
+    /** name -> sl_http_variable_t * for the built-in and module variables */
+    sl_hash_t variables_hash;
+    /** sl_http_variable_t with prefix names ("http_", "arg_", ...) */
+    sl_array_t prefix_variables;
+    /** variables declared while parsing, resolved at the end: sl_hash_key_t */
+    sl_array_t *variables_keys;
 } sl_http_core_main_conf_t;
 
 /* "listen": parse the arguments into opt.  SL_CONF_OK or an error (logged). */
@@ -135,6 +275,11 @@ sl_int_t sl_http_add_listen(sl_conf_t *cf, sl_http_core_srv_conf_t *cscf,
                             sl_http_listen_opt_t *opt);
 /* Creates the cycle's listening sockets from the recorded ports.  SL_OK or SL_ERROR. */
 sl_int_t sl_http_optimize_servers(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf);
+
+/* Builds the phase engine from the handlers modules registered.  SL_OK or SL_ERROR. */
+sl_int_t sl_http_init_phase_handlers(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf);
+
+typedef sl_int_t (*sl_http_handler_pt)(sl_http_request_t *r);
 
 /* The handler of every accepted http connection. */
 void sl_http_init_connection(sl_connection_t *c);

@@ -5,6 +5,11 @@
 #include <unistd.h>
 
 #include "sl_http.h"
+#include "sl_http_core_set.h"
+#include "sl_http_headers_in.h"
+#include "sl_http_locations.h"
+#include "sl_http_output.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 static void *create_main_conf(sl_conf_t *cf);
@@ -17,31 +22,78 @@ static char *server_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *location_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_listen(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
-static sl_command_t http_core_commands[] = {
-    { sl_string("server"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS, server_block, 0, 0,
-      NULL },
-    { sl_string("location"), SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_TAKE12,
-      location_block, SL_HTTP_SRV_CONF_OFFSET, 0, NULL },
-    { sl_string("listen"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, set_listen, SL_HTTP_SRV_CONF_OFFSET, 0,
-      NULL },
-    { sl_string("client_header_timeout"), SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_CONF_TAKE1,
-      sl_conf_set_msec_slot, SL_HTTP_SRV_CONF_OFFSET,
-      offsetof(sl_http_core_srv_conf_t, client_header_timeout), NULL },
-    { sl_string("client_header_buffer_size"), SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_CONF_TAKE1,
-      sl_conf_set_size_slot, SL_HTTP_SRV_CONF_OFFSET,
-      offsetof(sl_http_core_srv_conf_t, client_header_buffer_size), NULL },
-    sl_null_command,
+#define SRV SL_HTTP_SRV_CONF_OFFSET
+#define LOC SL_HTTP_LOC_CONF_OFFSET
+#define MSL (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
+#define MS (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF)
+#define SRVF(f) offsetof(sl_http_core_srv_conf_t, f)
+#define LOCF(f) offsetof(sl_http_core_loc_conf_t, f)
+
+static sl_conf_enum_t lingering_close_values[] = {
+    { sl_string("off"), SL_HTTP_LINGERING_OFF },
+    { sl_string("on"), SL_HTTP_LINGERING_ON },
+    { sl_string("always"), SL_HTTP_LINGERING_ALWAYS },
+    { sl_null_string, 0 },
 };
 
+static sl_conf_enum_t server_tokens_values[] = {
+    { sl_string("off"), SL_HTTP_SERVER_TOKENS_OFF },
+    { sl_string("on"), SL_HTTP_SERVER_TOKENS_ON },
+    { sl_string("build"), SL_HTTP_SERVER_TOKENS_BUILD },
+    { sl_null_string, 0 },
+};
+
+// clang-format off
+static sl_command_t http_core_commands[] = {
+    { sl_string("server"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS, server_block, 0, 0, NULL },
+    { sl_string("location"), SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_TAKE12, location_block, SRV, 0, NULL },
+    { sl_string("listen"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, set_listen, SRV, 0, NULL },
+    { sl_string("server_name"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, sl_http_set_server_name, SRV, 0, NULL },
+    { sl_string("client_header_timeout"), MS | SL_CONF_TAKE1, sl_conf_set_msec_slot, SRV, SRVF(client_header_timeout), NULL },
+    { sl_string("client_header_buffer_size"), MS | SL_CONF_TAKE1, sl_conf_set_size_slot, SRV, SRVF(client_header_buffer_size), NULL },
+    { sl_string("large_client_header_buffers"), MS | SL_CONF_TAKE2, sl_conf_set_bufs_slot, SRV, SRVF(large_client_header_buffers), NULL },
+    { sl_string("ignore_invalid_headers"), MS | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, SRVF(ignore_invalid_headers), NULL },
+    { sl_string("merge_slashes"), MS | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, SRVF(merge_slashes), NULL },
+    { sl_string("underscores_in_headers"), MS | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, SRVF(underscores_in_headers), NULL },
+    { sl_string("root"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_http_set_root, LOC, 0, NULL },
+    { sl_string("alias"), SL_HTTP_LOC_CONF | SL_CONF_TAKE1, sl_http_set_root, LOC, 0, NULL },
+    { sl_string("default_type"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, LOC, LOCF(default_type), NULL },
+    { sl_string("types"), MSL | SL_CONF_BLOCK | SL_CONF_NOARGS, sl_http_types_block, LOC, 0, NULL },
+    { sl_string("client_max_body_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, LOC, LOCF(client_max_body_size), NULL },
+    { sl_string("send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(send_timeout), NULL },
+    { sl_string("keepalive_timeout"), MSL | SL_CONF_TAKE12, sl_http_set_keepalive, LOC, 0, NULL },
+    { sl_string("keepalive_requests"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(keepalive_requests), NULL },
+    { sl_string("keepalive_time"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(keepalive_time), NULL },
+    { sl_string("reset_timedout_connection"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(reset_timedout_connection), NULL },
+    { sl_string("lingering_close"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, LOC, LOCF(lingering_close), lingering_close_values },
+    { sl_string("lingering_time"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(lingering_time), NULL },
+    { sl_string("lingering_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(lingering_timeout), NULL },
+    { sl_string("server_tokens"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, LOC, LOCF(server_tokens), server_tokens_values },
+    { sl_string("etag"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(etag), NULL },
+    { sl_string("sendfile"), MSL | SL_HTTP_LIF_CONF | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(sendfile), NULL },
+    { sl_string("tcp_nopush"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(tcp_nopush), NULL },
+    { sl_string("tcp_nodelay"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(tcp_nodelay), NULL },
+    { sl_string("chunked_transfer_encoding"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(chunked_transfer_encoding), NULL },
+    { sl_string("log_not_found"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(log_not_found), NULL },
+    { sl_string("absolute_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(absolute_redirect), NULL },
+    { sl_string("port_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(port_in_redirect), NULL },
+    { sl_string("server_name_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(server_name_in_redirect), NULL },
+    { sl_string("limit_rate"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(limit_rate), NULL },
+    { sl_string("limit_rate_after"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(limit_rate_after), NULL },
+    { sl_string("postpone_output"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(postpone_output), NULL },
+    { sl_string("internal"), SL_HTTP_LOC_CONF | SL_CONF_NOARGS, sl_http_set_internal, LOC, 0, NULL },
+    { sl_string("error_page"), MSL | SL_HTTP_LIF_CONF | SL_CONF_2MORE, sl_http_set_error_page, LOC, 0, NULL },
+    { sl_string("error_log"), MSL | SL_CONF_1MORE, sl_http_set_error_log, LOC, 0, NULL },
+    sl_null_command,
+};
+// clang-format on
+
+static sl_int_t core_preconfiguration(sl_conf_t *cf);
+static sl_int_t core_postconfiguration(sl_conf_t *cf);
+
 static sl_http_module_t http_core_module_ctx = {
-    NULL,
-    NULL,
-    create_main_conf,
-    init_main_conf,
-    create_srv_conf,
-    merge_srv_conf,
-    create_loc_conf,
-    merge_loc_conf,
+    core_preconfiguration, core_postconfiguration, create_main_conf, init_main_conf,
+    create_srv_conf,       merge_srv_conf,         create_loc_conf,  merge_loc_conf,
 };
 
 sl_module_t sl_http_core_module = {
@@ -64,15 +116,52 @@ static char *init_main_conf(sl_conf_t *cf, void *conf)
     return SL_CONF_OK;
 }
 
+static sl_int_t core_preconfiguration(sl_conf_t *cf)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
+
+    for (sl_uint_t i = 0; i < SL_HTTP_NPHASES; i++) {
+        if (sl_array_init(&cmcf->phases[i], cf->pool, 2, sizeof(sl_http_handler_pt)) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    return sl_http_variables_add_core_vars(cf);
+}
+
+/* Runs before the other modules' postconfiguration (the core module is first in the
+ * list), so filters installed later run before the core's. */
+static sl_int_t core_postconfiguration(sl_conf_t *cf)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
+    sl_http_core_srv_conf_t **servers = cmcf->servers.elts;
+
+    sl_http_output_init();
+    if (sl_http_headers_in_init(cf) != SL_OK) {
+        return SL_ERROR;
+    }
+    for (sl_uint_t i = 0; i < cmcf->servers.nelts; i++) {
+        sl_http_core_loc_conf_t *clcf = servers[i]->ctx->loc_conf[sl_http_core_module.ctx_index];
+        if (sl_http_init_locations(cf, clcf) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    return SL_OK;
+}
+
 static void *create_srv_conf(sl_conf_t *cf)
 {
     sl_http_core_srv_conf_t *cscf = sl_pcalloc(cf->pool, sizeof(sl_http_core_srv_conf_t));
 
-    if (cscf == NULL) {
+    if (cscf == NULL
+        || sl_array_init(&cscf->server_names, cf->pool, 2, sizeof(sl_http_server_name_t))
+               != SL_OK) {
         return NULL;
     }
     cscf->client_header_timeout = SL_CONF_UNSET_MSEC;
     cscf->client_header_buffer_size = SL_CONF_UNSET_SIZE;
+    cscf->ignore_invalid_headers = SL_CONF_UNSET;
+    cscf->merge_slashes = SL_CONF_UNSET;
+    cscf->underscores_in_headers = SL_CONF_UNSET;
     if (cf->conf_file) {
         cscf->file_name = (const char *) cf->conf_file->file.name.data;
         cscf->line = cf->conf_file->line;
@@ -114,7 +203,18 @@ static char *merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_msec_value(conf->client_header_timeout, prev->client_header_timeout, 60000);
     sl_conf_merge_size_value(conf->client_header_buffer_size, prev->client_header_buffer_size,
                              1024);
-    if (conf->server_name.data == NULL) {
+    sl_conf_merge_bufs_value(conf->large_client_header_buffers, prev->large_client_header_buffers,
+                             4, 8192);
+    if (conf->large_client_header_buffers.size < conf->client_header_buffer_size) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "the \"large_client_header_buffers\" size must be equal to or "
+                          "greater than \"client_header_buffer_size\"");
+        return SL_CONF_ERROR;
+    }
+    sl_conf_merge_value(conf->ignore_invalid_headers, prev->ignore_invalid_headers, 1);
+    sl_conf_merge_value(conf->merge_slashes, prev->merge_slashes, 1);
+    sl_conf_merge_value(conf->underscores_in_headers, prev->underscores_in_headers, 0);
+    if (conf->server_names.nelts == 0) {
         sl_str_set(&conf->server_name, "");
     }
     if (!conf->listen && conf->ctx) {
@@ -125,11 +225,105 @@ static char *merge_srv_conf(sl_conf_t *cf, void *parent, void *child)
 
 static void *create_loc_conf(sl_conf_t *cf)
 {
-    return sl_pcalloc(cf->pool, sizeof(sl_http_core_loc_conf_t));
+    sl_http_core_loc_conf_t *clcf = sl_pcalloc(cf->pool, sizeof(sl_http_core_loc_conf_t));
+
+    if (clcf == NULL) {
+        return NULL;
+    }
+    clcf->types = SL_CONF_UNSET_PTR;
+    clcf->error_pages = SL_CONF_UNSET_PTR;
+    clcf->client_max_body_size = SL_CONF_UNSET;
+    clcf->client_body_buffer_size = SL_CONF_UNSET_SIZE;
+    clcf->client_body_timeout = SL_CONF_UNSET_MSEC;
+    clcf->send_timeout = SL_CONF_UNSET_MSEC;
+    clcf->keepalive_timeout = SL_CONF_UNSET_MSEC;
+    clcf->keepalive_header = SL_CONF_UNSET;
+    clcf->keepalive_requests = SL_CONF_UNSET;
+    clcf->keepalive_time = SL_CONF_UNSET_MSEC;
+    clcf->lingering_time = SL_CONF_UNSET_MSEC;
+    clcf->lingering_timeout = SL_CONF_UNSET_MSEC;
+    clcf->lingering_close = SL_CONF_UNSET_UINT;
+    clcf->server_tokens = SL_CONF_UNSET_UINT;
+    clcf->reset_timedout_connection = SL_CONF_UNSET;
+    clcf->etag = SL_CONF_UNSET;
+    clcf->sendfile = SL_CONF_UNSET;
+    clcf->tcp_nopush = SL_CONF_UNSET;
+    clcf->tcp_nodelay = SL_CONF_UNSET;
+    clcf->chunked_transfer_encoding = SL_CONF_UNSET;
+    clcf->log_not_found = SL_CONF_UNSET;
+    clcf->absolute_redirect = SL_CONF_UNSET;
+    clcf->port_in_redirect = SL_CONF_UNSET;
+    clcf->server_name_in_redirect = SL_CONF_UNSET;
+    clcf->limit_rate = SL_CONF_UNSET_SIZE;
+    clcf->limit_rate_after = SL_CONF_UNSET_SIZE;
+    clcf->postpone_output = SL_CONF_UNSET_SIZE;
+    return clcf;
+}
+
+static void merge_timeouts(sl_http_core_loc_conf_t *prev, sl_http_core_loc_conf_t *conf)
+{
+    sl_conf_merge_msec_value(conf->client_body_timeout, prev->client_body_timeout, 60000);
+    sl_conf_merge_msec_value(conf->send_timeout, prev->send_timeout, 60000);
+    sl_conf_merge_msec_value(conf->keepalive_timeout, prev->keepalive_timeout, 75000);
+    sl_conf_merge_value(conf->keepalive_header, prev->keepalive_header, 0);
+    sl_conf_merge_value(conf->keepalive_requests, prev->keepalive_requests, 1000);
+    sl_conf_merge_msec_value(conf->keepalive_time, prev->keepalive_time, 3600000);
+    sl_conf_merge_msec_value(conf->lingering_time, prev->lingering_time, 30000);
+    sl_conf_merge_msec_value(conf->lingering_timeout, prev->lingering_timeout, 5000);
+}
+
+static void merge_flags(sl_http_core_loc_conf_t *prev, sl_http_core_loc_conf_t *conf)
+{
+    sl_conf_merge_uint_value(conf->lingering_close, prev->lingering_close, SL_HTTP_LINGERING_ON);
+    sl_conf_merge_uint_value(conf->server_tokens, prev->server_tokens, SL_HTTP_SERVER_TOKENS_ON);
+    sl_conf_merge_value(conf->reset_timedout_connection, prev->reset_timedout_connection, 0);
+    sl_conf_merge_value(conf->etag, prev->etag, 1);
+    sl_conf_merge_value(conf->sendfile, prev->sendfile, 0);
+    sl_conf_merge_value(conf->tcp_nopush, prev->tcp_nopush, 0);
+    sl_conf_merge_value(conf->tcp_nodelay, prev->tcp_nodelay, 1);
+    sl_conf_merge_value(conf->chunked_transfer_encoding, prev->chunked_transfer_encoding, 1);
+    sl_conf_merge_value(conf->log_not_found, prev->log_not_found, 1);
+    sl_conf_merge_value(conf->absolute_redirect, prev->absolute_redirect, 1);
+    sl_conf_merge_value(conf->port_in_redirect, prev->port_in_redirect, 1);
+    sl_conf_merge_value(conf->server_name_in_redirect, prev->server_name_in_redirect, 0);
 }
 
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
+    sl_http_core_loc_conf_t *prev = parent;
+    sl_http_core_loc_conf_t *conf = child;
+
+    if (conf->root.data == NULL && conf->alias.data == NULL) {
+        conf->root = prev->root;
+        if (conf->root.data == NULL) {
+            sl_str_set(&conf->root, "html");
+            if (sl_conf_full_name(cf->cycle, &conf->root, 0) != SL_OK) {
+                return SL_CONF_ERROR;
+            }
+        }
+    }
+    sl_conf_merge_str_value(conf->default_type, prev->default_type, "text/plain");
+    if (sl_http_merge_types(cf, &conf->types, &conf->types_hash, prev->types, &prev->types_hash)
+        != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+    sl_conf_merge_off_value(conf->client_max_body_size, prev->client_max_body_size, 1024 * 1024);
+    sl_conf_merge_size_value(conf->client_body_buffer_size, prev->client_body_buffer_size, 16384);
+    sl_conf_merge_str_value(conf->client_body_temp_path, prev->client_body_temp_path,
+                            "client_body_temp");
+    if (conf->client_body_temp_path.data[0] != '/'
+        && sl_conf_full_name(cf->cycle, &conf->client_body_temp_path, 0) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+    merge_timeouts(prev, conf);
+    merge_flags(prev, conf);
+    sl_conf_merge_size_value(conf->limit_rate, prev->limit_rate, 0);
+    sl_conf_merge_size_value(conf->limit_rate_after, prev->limit_rate_after, 0);
+    sl_conf_merge_size_value(conf->postpone_output, prev->postpone_output, 1460);
+    sl_conf_merge_ptr_value(conf->error_pages, prev->error_pages, NULL);
+    if (conf->error_log == NULL) {
+        conf->error_log = prev->error_log;
+    }
     return SL_CONF_OK;
 }
 
@@ -196,6 +390,21 @@ static char *server_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return parse_block(cf, ctx, SL_HTTP_SRV_CONF);
 }
 
+static char *compile_location_regex(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf)
+{
+    sl_regex_compile_t rc;
+
+    memset(&rc, 0, sizeof(rc));
+    rc.pattern = clcf->name;
+    rc.caseless = clcf->caseless;
+    if (sl_regex_compile(cf->pool, &rc) != SL_OK) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%.*s", SL_STR_ARG(rc.err));
+        return SL_CONF_ERROR;
+    }
+    clcf->regex = rc.regex;
+    return SL_CONF_OK;
+}
+
 /* Reads "location [=|~|~*|^~] uri" and "location @name" into clcf. */
 static char *parse_location_name(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf)
 {
@@ -218,14 +427,15 @@ static char *parse_location_name(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf)
         name.data += 2;
         name.len -= 2;
     }
+    int regex = 0;
     if (mod.len == 1 && mod.data[0] == '=') {
         clcf->exact_match = 1;
     } else if (mod.len == 2 && mod.data[0] == '^' && mod.data[1] == '~') {
         clcf->noregex = 1;
     } else if (mod.len == 1 && mod.data[0] == '~') {
-        clcf->regex = 1;
+        regex = 1;
     } else if (mod.len == 2 && mod.data[0] == '~' && mod.data[1] == '*') {
-        clcf->regex = 1;
+        regex = 1;
         clcf->caseless = 1;
     } else if (mod.len) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid location modifier \"%.*s\"",
@@ -235,7 +445,7 @@ static char *parse_location_name(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf)
     clcf->modifier = mod;
     clcf->name = name;
     clcf->named = mod.len == 0 && name.len && name.data[0] == '@';
-    return SL_CONF_OK;
+    return regex ? compile_location_regex(cf, clcf) : SL_CONF_OK;
 }
 
 /* nginx's nesting rules: named locations only at server level, nothing inside an exact or
@@ -264,7 +474,7 @@ static char *check_nesting(sl_conf_t *cf, sl_http_core_loc_conf_t *pclcf,
                           SL_STR_ARG(clcf->name));
         return SL_CONF_ERROR;
     }
-    if (!pclcf->regex && !clcf->regex
+    if (pclcf->regex == NULL && clcf->regex == NULL
         && (clcf->name.len < pclcf->name.len
             || memcmp(clcf->name.data, pclcf->name.data, pclcf->name.len) != 0)) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "location \"%.*s\" is outside location \"%.*s\"",

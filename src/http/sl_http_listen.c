@@ -4,6 +4,7 @@
  * specific addresses of its port that did not ask for a socket of their own ("bind").
  */
 #include "sl_http.h"
+#include "sl_http_server_name.h"
 #include "sl_inet.h"
 #include "sl_pool.h"
 
@@ -258,6 +259,14 @@ static sl_listening_t *add_listening(sl_conf_t *cf, sl_http_conf_addr_t *addr)
     return ls;
 }
 
+static sl_int_t init_addr(sl_conf_t *cf, sl_http_addr_t *a, sl_http_conf_addr_t *ca)
+{
+    memcpy(&a->sockaddr, &ca->opt.sockaddr, ca->opt.socklen);
+    a->socklen = ca->opt.socklen;
+    a->default_server = ca->default_server;
+    return sl_http_init_server_names(cf, a, ca);
+}
+
 /* The addresses a socket answers for: its own, or, for a wildcard, every address of the
  * port without a socket of its own (wildcard last, so specific ones match first). */
 static sl_int_t fill_port(sl_conf_t *cf, sl_listening_t *ls, sl_http_conf_addr_t *addrs,
@@ -275,15 +284,13 @@ static sl_int_t fill_port(sl_conf_t *cf, sl_listening_t *ls, sl_http_conf_addr_t
         if (i == self || !wildcard || addrs[i].opt.bind) {
             continue;
         }
-        sl_http_addr_t *a = &hport->addrs[hport->naddrs++];
-        memcpy(&a->sockaddr, &addrs[i].opt.sockaddr, addrs[i].opt.socklen);
-        a->socklen = addrs[i].opt.socklen;
-        a->default_server = addrs[i].default_server;
+        if (init_addr(cf, &hport->addrs[hport->naddrs++], &addrs[i]) != SL_OK) {
+            return SL_ERROR;
+        }
     }
-    sl_http_addr_t *a = &hport->addrs[hport->naddrs++];
-    memcpy(&a->sockaddr, &addrs[self].opt.sockaddr, addrs[self].opt.socklen);
-    a->socklen = addrs[self].opt.socklen;
-    a->default_server = addrs[self].default_server;
+    if (init_addr(cf, &hport->addrs[hport->naddrs++], &addrs[self]) != SL_OK) {
+        return SL_ERROR;
+    }
     ls->servers = hport;
     return SL_OK;
 }

@@ -134,6 +134,11 @@ static ssize_t send_file_buf(int fd, sl_buf_t *b, off_t limit, sl_err_t *err)
     for (;;) {
         ssize_t n = sendfile(fd, b->file->fd, &offset, (size_t) len);
 
+        if (n == 0 && len > 0) {
+            /* the file is shorter than the buf says: sending would never finish */
+            *err = EIO;
+            return SL_ERROR;
+        }
         if (n >= 0) {
             return n;
         }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench/http-core.sh: sluice and Debian's nginx side by side, one worker each, same config,
+# on loopback: `return 200` and a small static file.  Prints requests/s and the ratio.
+#
+#   bench/http-core.sh [seconds] [connections]
+#
+# Needs wrk and nginx (scripts/deps.sh installs both) and a built build/sluice.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNS=${2:-50}
+SLUICE=${SLUICE_BINARY:-$PWD/build/sluice}
+NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
+}
+
+# The same config for both; only the server's name in paths differs.
+write_config() {  # dir port
+    mkdir -p "$1/conf" "$1/logs" "$1/html"
+    head -c 1024 /dev/urandom | base64 > "$1/html/small.txt"
+    cat > "$1/conf/bench.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log logs/error.log error;
+pid logs/bench.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$2;
+        location = /return { return 200 "hello world\n"; }
+        location / { root html; sendfile on; }
+    }
+}
+CONF
+}
+
+start() {  # binary dir port
+    "$1" -p "$2/" -c conf/bench.conf &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
+        sleep 0.05
+    done
+    echo "server on port $3 did not start" >&2
+    exit 1
+}
+
+rps() {  # url
+    wrk -t1 -c"$CONNS" -d"${DURATION}s" "$1" | awk '/Requests\/sec/ { print $2 }'
+}
+
+SP=$(free_port); NP=$(free_port)
+write_config "$WORK/sluice" "$SP"
+write_config "$WORK/nginx" "$NP"
+cp "$WORK/sluice/html/small.txt" "$WORK/nginx/html/small.txt"
+start "$SLUICE" "$WORK/sluice" "$SP"
+start "$NGINX" "$WORK/nginx" "$NP"
+
+printf '%-22s %14s %14s %8s\n' "test (${DURATION}s, ${CONNS}c)" "sluice req/s" "nginx req/s" "ratio"
+for path in /return /small.txt; do
+    s=$(rps "http://127.0.0.1:$SP$path")
+    n=$(rps "http://127.0.0.1:$NP$path")
+    printf '%-22s %14s %14s %8s\n' "$path" "$s" "$n" "$(awk -v a="$s" -v b="$n" 'BEGIN { printf "%.2f", a / b }')"
+done

@@ -1,0 +1,23 @@
+/*
+ * sl_http_core_set.h: the http core directives that need more than a typed setter.
+ */
+#ifndef SL_HTTP_CORE_SET_H
+#define SL_HTTP_CORE_SET_H
+
+#include "sl_http.h"
+
+char *sl_http_set_server_name(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* root and alias */
+char *sl_http_set_root(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_http_types_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_http_set_keepalive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_http_set_internal(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_http_set_error_page(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_http_set_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
+/* Inherits types from the enclosing level, or nginx's three defaults, and builds the hash.
+ * SL_OK or SL_ERROR (logged). */
+sl_int_t sl_http_merge_types(sl_conf_t *cf, sl_array_t **types, sl_hash_t *hash,
+                             sl_array_t *prev_types, sl_hash_t *prev_hash);
+
+#endif /* SL_HTTP_CORE_SET_H */

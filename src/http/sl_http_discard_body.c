@@ -1,0 +1,163 @@
+/*
+ * sl_http_discard_body.c: a request body nobody wants is still read and thrown away, so
+ * the next request on the connection starts where this body ends.  Chunked framing is
+ * checked as strictly as when a body is kept: a bad chunk ends the connection.
+ */
+#include "sl_http_request.h"
+#include "sl_pool.h"
+
+#define DISCARD_BUFFER_SIZE 4096
+
+static void discarded_body_handler(sl_http_request_t *r);
+
+/* Consumes body bytes from [b->pos, b->last).  SL_OK when the body is complete,
+ * SL_AGAIN for more, SL_ERROR on bad framing. */
+static sl_int_t consume(sl_http_request_t *r, sl_buf_t *b)
+{
+    sl_http_request_body_t *rb = r->request_body;
+
+    if (!r->headers_in.chunked) {
+        off_t n = sl_min((off_t) (b->last - b->pos), rb->rest);
+        b->pos += n;
+        rb->rest -= n;
+        r->request_length += n;
+        return rb->rest == 0 ? SL_OK : SL_AGAIN;
+    }
+    while (b->pos < b->last) {
+        u_char *start = b->pos;
+        sl_int_t rc = sl_http_parse_chunked(rb->chunked, b);
+        r->request_length += b->pos - start;
+        if (rc == SL_OK) {
+            off_t n = sl_min((off_t) (b->last - b->pos), rb->chunked->size);
+            b->pos += n;
+            rb->chunked->size -= n;
+            r->request_length += n;
+            continue;
+        }
+        if (rc == SL_DONE) {
+            return SL_OK;
+        }
+        if (rc != SL_AGAIN) {
+            sl_log_error(SL_LOG_INFO, r->connection->log, 0, "client sent invalid chunked body");
+            return SL_ERROR;
+        }
+    }
+    return SL_AGAIN;
+}
+
+/* Reads and drops until the body ends or the socket is empty. */
+static sl_int_t read_discarded(sl_http_request_t *r)
+{
+    sl_connection_t *c = r->connection;
+    u_char buf[DISCARD_BUFFER_SIZE];
+
+    for (;;) {
+        if (!c->read->ready && !c->read->pending_eof) {
+            return SL_AGAIN;
+        }
+        ssize_t n = c->io->recv(c, buf, sizeof(buf));
+        if (n == SL_AGAIN) {
+            return SL_AGAIN;
+        }
+        if (n == SL_ERROR || n == 0) {
+            c->error = 1;
+            return SL_ERROR;
+        }
+        sl_buf_t b;
+        memset(&b, 0, sizeof(b));
+        b.pos = buf;
+        b.last = buf + n;
+        sl_int_t rc = consume(r, &b);
+        if (rc != SL_AGAIN) {
+            /* bytes after the body would be the next request: framing is broken if any */
+            if (rc == SL_OK && b.pos < b.last) {
+                r->keepalive = 0;
+            }
+            return rc;
+        }
+    }
+}
+
+static sl_int_t init_discard(sl_http_request_t *r)
+{
+    sl_http_request_body_t *rb = sl_pcalloc(r->pool, sizeof(sl_http_request_body_t));
+
+    if (rb == NULL) {
+        return SL_ERROR;
+    }
+    r->request_body = rb;
+    rb->rest = r->headers_in.content_length_n;
+    if (r->headers_in.chunked) {
+        rb->chunked = sl_pcalloc(r->pool, sizeof(sl_http_chunked_t));
+        if (rb->chunked == NULL) {
+            return SL_ERROR;
+        }
+        rb->rest = -1;
+    }
+    return SL_OK;
+}
+
+sl_int_t sl_http_discard_request_body(sl_http_request_t *r)
+{
+    if (r != r->main || r->discard_body || r->request_body) {
+        return SL_OK;
+    }
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return SL_OK;
+    }
+    /* A client waiting for 100-continue sends nothing: no need to read, but the
+     * connection cannot be reused (it might still send). */
+    if (r->headers_in.expect && !r->expect_tested) {
+        r->keepalive = 0;
+        r->expect_tested = 1;
+        return SL_OK;
+    }
+    if (init_discard(r) != SL_OK) {
+        return SL_ERROR;
+    }
+    sl_int_t rc = consume(r, r->header_in);
+    if (rc == SL_OK) {
+        return SL_OK;
+    }
+    if (rc == SL_ERROR) {
+        r->keepalive = 0;
+        r->lingering_close = 1;
+        return SL_OK;
+    }
+    rc = read_discarded(r);
+    if (rc == SL_OK) {
+        return SL_OK;
+    }
+    if (rc == SL_ERROR) {
+        r->keepalive = 0;
+        return SL_OK;
+    }
+    /* the rest arrives while the response is sent; the request stays until it has */
+    r->discard_body = 1;
+    r->read_event_handler = discarded_body_handler;
+    return SL_OK;
+}
+
+static void discarded_body_handler(sl_http_request_t *r)
+{
+    sl_connection_t *c = r->connection;
+
+    if (c->read->timedout) {
+        c->timedout = 1;
+        c->error = 1;
+        sl_http_finalize_request(r, SL_ERROR);
+        return;
+    }
+    sl_int_t rc = read_discarded(r);
+    if (rc == SL_AGAIN) {
+        return;
+    }
+    r->discard_body = 0;
+    r->read_event_handler = sl_http_block_reading;
+    if (rc == SL_ERROR) {
+        r->keepalive = 0;
+    }
+    if (r->done) {
+        sl_http_finalize_request(r, SL_DONE);
+    }
+}

@@ -1,0 +1,41 @@
+/*
+ * sl_http_output.h: the output filter chains.  A response header goes through the header
+ * filters (the last one writes the status line and header lines); body chains go through
+ * the body filters (chunked encoding, then the write filter that sends, honouring
+ * send_timeout, limit_rate and postpone_output).  Modules insert themselves at the top of
+ * either chain in their postconfiguration, as nginx's filters do.
+ */
+#ifndef SL_HTTP_OUTPUT_H
+#define SL_HTTP_OUTPUT_H
+
+#include "sl_http_request.h"
+
+typedef sl_int_t (*sl_http_output_header_filter_pt)(sl_http_request_t *r);
+typedef sl_int_t (*sl_http_output_body_filter_pt)(sl_http_request_t *r, sl_chain_t *in);
+
+extern sl_http_output_header_filter_pt sl_http_top_header_filter;
+extern sl_http_output_body_filter_pt sl_http_top_body_filter;
+
+/* The core filters (installed first, so they run last). */
+sl_int_t sl_http_header_filter(sl_http_request_t *r);
+sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in);
+sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in);
+sl_int_t sl_http_chunked_header_filter(sl_http_request_t *r);
+
+/* Sets up the core filters; called from the core module's postconfiguration. */
+void sl_http_output_init(void);
+
+/* Adds "Name: value" to the response headers, the value copied to the pool.  NULL on
+ * exhaustion. */
+sl_table_elt_t *sl_http_add_response_header(sl_http_request_t *r, const char *name,
+                                            const u_char *value, size_t len);
+/* Sends the end of the body (an empty last buffer). */
+sl_int_t sl_http_send_last(sl_http_request_t *r);
+
+/* Removes the Content-Length the response had (a filter changes the body). */
+void sl_http_clear_content_length(sl_http_request_t *r);
+void sl_http_clear_last_modified(sl_http_request_t *r);
+void sl_http_clear_accept_ranges(sl_http_request_t *r);
+void sl_http_clear_etag(sl_http_request_t *r);
+
+#endif /* SL_HTTP_OUTPUT_H */

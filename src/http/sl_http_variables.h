@@ -1,0 +1,130 @@
+/*
+ * sl_http_variables.h: variables ($host, $uri, $http_NAME, ...) and complex values
+ * ("https://$host$request_uri") compiled once at configuration time.
+ *
+ * A directive that takes variables compiles its argument into an sl_http_complex_value_t;
+ * every variable it names gets an index, resolved to its getter when the http block ends
+ * ("unknown \"x\" variable" otherwise).  A request evaluates a variable through its index:
+ * the value is cached in r->variables unless the variable is not cacheable.
+ */
+#ifndef SL_HTTP_VARIABLES_H
+#define SL_HTTP_VARIABLES_H
+
+#include "sl_http_request.h"
+
+typedef struct sl_http_variable_s sl_http_variable_t;
+
+/* Fills v (data in r->pool or pointing into request memory) and returns SL_OK; sets
+ * v->not_found for an absent value (it then evaluates as empty); SL_ERROR on failure. */
+typedef sl_int_t (*sl_http_get_variable_pt)(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                            uintptr_t data);
+typedef void (*sl_http_set_variable_pt)(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                        uintptr_t data);
+
+#define SL_HTTP_VAR_CHANGEABLE 1
+#define SL_HTTP_VAR_NOCACHEABLE 2
+#define SL_HTTP_VAR_INDEXED 4
+#define SL_HTTP_VAR_NOHASH 8
+#define SL_HTTP_VAR_WEAK 16
+#define SL_HTTP_VAR_PREFIX 32
+
+struct sl_http_variable_s {
+    sl_str_t name;
+    sl_http_set_variable_pt set_handler;
+    sl_http_get_variable_pt get_handler;
+    uintptr_t data;
+    sl_uint_t flags;
+    sl_uint_t index;
+};
+
+#define sl_http_null_variable                                                                      \
+    {                                                                                              \
+        sl_null_string, NULL, NULL, 0, 0, 0                                                        \
+    }
+
+/* Registers the built-in variables (the http block's preconfiguration).  SL_OK/SL_ERROR. */
+sl_int_t sl_http_variables_add_core_vars(sl_conf_t *cf);
+/* Resolves every indexed name to a variable (after parsing).  SL_OK, or SL_ERROR after
+ * logging "unknown \"name\" variable". */
+sl_int_t sl_http_variables_init_vars(sl_conf_t *cf);
+
+/* Declares a variable a module provides (e.g. $upstream_addr, or "set $x").  NULL on error
+ * (logged: "the duplicate \"name\" variable"). */
+sl_http_variable_t *sl_http_add_variable(sl_conf_t *cf, sl_str_t *name, sl_uint_t flags);
+/* The index of a variable name used by a directive.  SL_ERROR on exhaustion. */
+sl_int_t sl_http_get_variable_index(sl_conf_t *cf, sl_str_t *name);
+
+/* The value of an indexed variable for r (cached), or NULL on error. */
+sl_http_variable_value_t *sl_http_get_indexed_variable(sl_http_request_t *r, sl_uint_t index);
+/* The same, re-evaluated if the variable is not cacheable. */
+sl_http_variable_value_t *sl_http_get_flushed_variable(sl_http_request_t *r, sl_uint_t index);
+/* Looks a variable up by name at run time (for map/SSI-like uses); key is
+ * sl_hash_key_lc(name).  A name nobody declared evaluates as not found. */
+sl_http_variable_value_t *sl_http_get_variable(sl_http_request_t *r, sl_str_t *name, sl_uint_t key);
+
+/* Complex values: literal text with $var, ${var}, $1..$9 inside. */
+typedef struct sl_http_script_part_s sl_http_script_part_t;
+
+typedef struct {
+    /** the text as written; the value itself when there are no variables */
+    sl_str_t value;
+    /** compiled parts, NULL when the value is a plain string */
+    sl_http_script_part_t *parts;
+    sl_uint_t nparts;
+} sl_http_complex_value_t;
+
+typedef struct {
+    sl_conf_t *cf;
+    sl_str_t *value;
+    sl_http_complex_value_t *complex_value;
+    /** append a NUL to the result */
+    unsigned zero : 1;
+    /** a plain relative path is made absolute against the config prefix / the prefix */
+    unsigned conf_prefix : 1;
+    unsigned root_prefix : 1;
+} sl_http_compile_complex_value_t;
+
+/* Compiles ccv->value.  SL_OK, or SL_ERROR after logging (e.g. "invalid variable name"). */
+sl_int_t sl_http_compile_complex_value(sl_http_compile_complex_value_t *ccv);
+/* Evaluates val for r into value (pool memory).  SL_OK or SL_ERROR. */
+sl_int_t sl_http_complex_value(sl_http_request_t *r, sl_http_complex_value_t *val, sl_str_t *value);
+/* A directive slot holding an sl_http_complex_value_t * (NULL when unset). */
+char *sl_http_set_complex_value_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* True when the text contains a variable reference ("$x", "${x}", "$1"). */
+int sl_http_script_variables_count(const sl_str_t *value);
+
+/* Regex captures: runs re on s and keeps the captures in r for $1..$9 and named
+ * captures.  Returns > 0 on a match, 0 on no match (SL_DECLINED-like), SL_ERROR.
+ * A bare sl_regex_t has no named-capture map: only $1..$9 are kept, and they are replaced
+ * only when the match filled a capture group (nginx keeps the previous captures after a
+ * regex without groups).  Prefer sl_http_regex_compile() + sl_http_regex_match(). */
+sl_int_t sl_http_regex_exec(sl_http_request_t *r, sl_regex_t *re, const sl_str_t *s);
+
+/* A named capture "(?<name>...)" and the variable $name it sets on a match. */
+typedef struct {
+    sl_uint_t capture;
+    sl_uint_t index;
+} sl_http_regex_variable_t;
+
+/* A regex compiled for the http layer: its named captures are variables. */
+typedef struct {
+    sl_regex_t *regex;
+    /** capture groups in the pattern */
+    sl_uint_t ncaptures;
+    sl_http_regex_variable_t *variables;
+    sl_uint_t nvariables;
+    /** the pattern, for error messages */
+    sl_str_t name;
+} sl_http_regex_t;
+
+/*
+ * Compiles rc->pattern (rc->caseless) in cf->pool and declares each named capture as a
+ * changeable variable (not found until a match sets it).  SL_OK with *out set, or SL_ERROR
+ * after logging (the pcre2 message, or "the duplicate \"host\" variable" for a name that a
+ * built-in variable already has).
+ */
+sl_int_t sl_http_regex_compile(sl_conf_t *cf, sl_regex_compile_t *rc, sl_http_regex_t **out);
+/* sl_http_regex_exec() for a compiled sl_http_regex_t: also sets its named variables. */
+sl_int_t sl_http_regex_match(sl_http_request_t *r, sl_http_regex_t *re, const sl_str_t *s);
+
+#endif /* SL_HTTP_VARIABLES_H */

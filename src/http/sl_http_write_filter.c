@@ -1,0 +1,132 @@
+/*
+ * sl_http_write_filter.c: the last body filter: gathers what to send, holds back small
+ * pieces (postpone_output) until a flush or the end, applies limit_rate, and sends with
+ * the connection's send_chain (writev, sendfile).
+ */
+#include <netinet/tcp.h>
+
+#include "sl_http_output.h"
+#include "sl_os.h"
+#include "sl_pool.h"
+
+/* Appends copies of the links of in to r->out; returns what r->out now holds. */
+static sl_int_t append(sl_http_request_t *r, sl_chain_t *in, off_t *size, int *flush, int *last)
+{
+    sl_chain_t **ll = &r->out;
+
+    *size = 0;
+    *flush = 0;
+    *last = 0;
+    for (sl_chain_t *cl = r->out; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+    for (; in; in = in->next) {
+        sl_chain_t *cl = sl_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return SL_ERROR;
+        }
+        cl->buf = in->buf;
+        cl->next = NULL;
+        *ll = cl;
+        ll = &cl->next;
+    }
+    for (sl_chain_t *cl = r->out; cl; cl = cl->next) {
+        *size += sl_buf_special(cl->buf) ? 0 : sl_buf_size(cl->buf);
+        *flush |= cl->buf->flush || cl->buf->sync;
+        *last |= cl->buf->last_buf;
+    }
+    return SL_OK;
+}
+
+/* Bytes limit_rate allows now; 0 means wait (the write event is delayed). */
+static off_t rate_allowance(sl_http_request_t *r, sl_connection_t *c, off_t size)
+{
+    if (r->limit_rate == 0) {
+        return size;
+    }
+    /* nginx's budget: rate per started second, after the first limit_rate_after bytes */
+    off_t budget = (off_t) r->limit_rate * (sl_cached_time_sec - r->start_sec + 1)
+                   - (c->sent - (off_t) r->limit_rate_after);
+    if (budget <= 0) {
+        sl_msec_t delay = (sl_msec_t) (-budget * 1000 / (off_t) r->limit_rate) + 1;
+        c->write->delayed = 1;
+        sl_add_timer(c->write, delay);
+        return 0;
+    }
+    return budget < size ? budget : size;
+}
+
+static void free_sent_links(sl_http_request_t *r, sl_chain_t *rest)
+{
+    while (r->out && r->out != rest) {
+        sl_chain_t *cl = r->out;
+        r->out = cl->next;
+        sl_free_chain_link(r->pool, cl);
+    }
+}
+
+static int has_file(sl_chain_t *cl)
+{
+    for (; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
+{
+    sl_connection_t *c = r->connection;
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    off_t size;
+    int flush, last;
+
+    if (c->error) {
+        return SL_ERROR;
+    }
+    if (append(r, in, &size, &flush, &last) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (!last && !flush && in && size < (off_t) clcf->postpone_output) {
+        return SL_OK;
+    }
+    if (c->write->delayed) {
+        r->buffered |= SL_HTTP_WRITE_BUFFERED;
+        return SL_AGAIN;
+    }
+    if (size == 0) {
+        free_sent_links(r, NULL);
+        r->buffered &= ~SL_HTTP_WRITE_BUFFERED;
+        return SL_OK;
+    }
+    off_t limit = rate_allowance(r, c, size);
+    if (limit == 0) {
+        r->buffered |= SL_HTTP_WRITE_BUFFERED;
+        return SL_AGAIN;
+    }
+    int cork = clcf->tcp_nopush && has_file(r->out) && c->sockaddr.sa.sa_family != AF_UNIX;
+    if (cork) {
+        sl_tcp_cork(c->fd, 1);
+    }
+    sl_chain_t *rest = c->io->send_chain(c, r->out, limit < size ? limit : 0);
+    if (cork && (rest == NULL || rest == SL_CHAIN_ERROR)) {
+        sl_tcp_cork(c->fd, 0);
+    }
+    if (rest == SL_CHAIN_ERROR) {
+        c->error = 1;
+        return SL_ERROR;
+    }
+    free_sent_links(r, rest);
+    if (r->out) {
+        r->buffered |= SL_HTTP_WRITE_BUFFERED;
+        if (limit < size && !c->write->delayed && r->limit_rate) {
+            /* more than the rate allows this second: wait for the rest */
+            c->write->delayed = 1;
+            sl_add_timer(c->write, 1000 / 8 + 1);
+        }
+        return SL_AGAIN;
+    }
+    r->buffered &= ~SL_HTTP_WRITE_BUFFERED;
+    return SL_OK;
+}
