@@ -59,6 +59,25 @@ start() {  # binary dir port
     exit 1
 }
 
+# Both servers must give the same status and body, or the figures compare different work.
+check_same() {  # path
+    local a b
+    a=$(fetch "$SP" "$1"); b=$(fetch "$NP" "$1")
+    if [ "$a" != "$b" ]; then
+        echo "sluice and nginx answer $1 differently:" >&2
+        echo "sluice: $a" >&2; echo "nginx:  $b" >&2
+        exit 1
+    fi
+}
+
+fetch() {  # port path -> "status body-md5"
+    perl -MIO::Socket::INET -MDigest::MD5=md5_hex -e '
+        my $s = IO::Socket::INET->new("127.0.0.1:$ARGV[0]") or die;
+        print $s "GET $ARGV[1] HTTP/1.0\r\n\r\n"; local $/; my $r = <$s>;
+        my ($h, $b) = split /\r\n\r\n/, $r, 2; my ($st) = $h =~ m{^HTTP/1\.\d (\d+)};
+        print "$st ", md5_hex($b // ""), "\n";' "$1" "$2"
+}
+
 rps() {  # url
     wrk -t1 -c"$CONNS" -d"${DURATION}s" "$1" | awk '/Requests\/sec/ { print $2 }'
 }
@@ -72,6 +91,7 @@ start "$NGINX" "$WORK/nginx" "$NP"
 
 printf '%-22s %14s %14s %8s\n' "test (${DURATION}s, ${CONNS}c)" "sluice req/s" "nginx req/s" "ratio"
 for path in /return /small.txt; do
+    check_same "$path"
     s=$(rps "http://127.0.0.1:$SP$path")
     n=$(rps "http://127.0.0.1:$NP$path")
     printf '%-22s %14s %14s %8s\n' "$path" "$s" "$n" "$(awk -v a="$s" -v b="$n" 'BEGIN { printf "%.2f", a / b }')"

@@ -8,6 +8,11 @@
 #include "sl_http.h"
 
 extern sl_module_t sl_http_rewrite_module;
+extern sl_module_t sl_http_index_module;
+extern sl_module_t sl_http_static_module;
+extern sl_module_t sl_http_range_filter_module;
+extern sl_module_t sl_http_not_modified_filter_module;
+extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_log_module;
 
 // clang-format off
@@ -21,6 +26,11 @@ sl_module_t *sl_modules[] = {
     &sl_http_core_module,
     &sl_http_log_module,
     &sl_http_rewrite_module,
+    &sl_http_index_module,
+    &sl_http_static_module,
+    &sl_http_range_filter_module,
+    &sl_http_headers_filter_module,
+    &sl_http_not_modified_filter_module,
     NULL,
 };
 // clang-format on

@@ -129,6 +129,9 @@ static void set_keepalive(sl_http_request_t *r)
     sl_http_connection_t *hc = r->http_connection;
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     sl_msec_t timeout = clcf->keepalive_timeout;
+
+    /* the log line reads the request line, which the next request's bytes may overwrite */
+    sl_http_log_request(r);
     int pipelined = keep_pipelined(r, c);
 
     if (pipelined < 0) {

@@ -122,6 +122,8 @@ static sl_int_t absolute_location(sl_http_request_t *r, sl_http_core_loc_conf_t 
                                           SL_STR_ARG(loc->value));
     out->data = p;
     out->len = (size_t) sl_min(n, (int) len - 1);
+    /* $sent_http_location shows what was sent */
+    loc->value = *out;
     return SL_OK;
 }
 

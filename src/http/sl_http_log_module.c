@@ -79,8 +79,10 @@ static void log_exit_process(sl_cycle_t *cycle);
 
 // clang-format off
 static sl_command_t log_commands[] = {
-    { sl_string("log_format"), SL_HTTP_MAIN_CONF | SL_CONF_2MORE, set_log_format, SL_HTTP_MAIN_CONF_OFFSET, 0, NULL },
-    { sl_string("access_log"), LOG_CONTEXTS | SL_CONF_1MORE, set_access_log, SL_HTTP_LOC_CONF_OFFSET, 0, NULL },
+    { sl_string("log_format"), SL_HTTP_MAIN_CONF | SL_CONF_2MORE, set_log_format,
+      SL_HTTP_MAIN_CONF_OFFSET, 0, NULL },
+    { sl_string("access_log"), LOG_CONTEXTS | SL_CONF_1MORE, set_access_log,
+      SL_HTTP_LOC_CONF_OFFSET, 0, NULL },
     sl_null_command,
 };
 // clang-format on
@@ -209,7 +211,8 @@ static log_fmt_t *add_format(sl_conf_t *cf, log_main_conf_t *lmcf, const sl_str_
     memset(fmt, 0, sizeof(*fmt));
     fmt->name = *name;
     fmt->name.data = sl_pstrdup(cf->pool, name);
-    if (fmt->name.data == NULL || sl_array_init(&fmt->ops, cf->pool, 8, sizeof(log_op_t)) != SL_OK) {
+    if (fmt->name.data == NULL
+        || sl_array_init(&fmt->ops, cf->pool, 8, sizeof(log_op_t)) != SL_OK) {
         return NULL;
     }
     return fmt;
@@ -389,8 +392,7 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         if (cf->args->nelts == 2) {
             return SL_CONF_OK;
         }
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",
-                          SL_STR_ARG(value[2]));
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"", SL_STR_ARG(value[2]));
         return SL_CONF_ERROR;
     }
     if (check_path(cf, &value[1]) != SL_CONF_OK) {
@@ -497,8 +499,8 @@ static size_t escaped_len(sl_uint_t escape, const u_char *p, size_t len)
 
         if (escape == ESCAPE_DEFAULT) {
             n += needs_default_escape(ch) ? 3 : 0;
-        } else if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r' || ch == '\t'
-                   || ch == '\b' || ch == '\f') {
+        } else if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r' || ch == '\t' || ch == '\b'
+                   || ch == '\f') {
             n += 1;
         } else if (ch < 0x20) {
             n += 5;
@@ -642,8 +644,8 @@ static void flush_buffer(log_buf_t *b)
         sl_del_timer(&b->event);
     }
     if (b->pos > b->start) {
-        write_out(b->file, b->start, (size_t) (b->pos - b->start), cycle_log(),
-                  &b->error_log_time, NULL);
+        write_out(b->file, b->start, (size_t) (b->pos - b->start), cycle_log(), &b->error_log_time,
+                  NULL);
         b->pos = b->start;
     }
 }

@@ -227,7 +227,20 @@ static sl_uint_t method_id(const u_char *m, size_t len)
 #undef IS
 }
 
-/* Empty lines before the request line, then its first byte. */
+static sl_int_t rl_method(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_sp_before_uri(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_path(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_args(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_sp_before_version(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_v_literal(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_v_digits(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_v_end(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t rl_lf(sl_http_parse_t *p, u_char **pp, u_char *last);
+
+/*
+ * Empty lines before the request line, then its first byte.  (The loop over empty lines goes
+ * through the dispatch loop, CONT, so that no input makes the direct calls recurse deeply.)
+ */
 static sl_int_t rl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
     u_char *pos = *pp;
@@ -252,7 +265,7 @@ static sl_int_t rl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     begin_request(p, pos);
     p->state = RL_METHOD;
     *pp = pos + 1;
-    return CONT;
+    return NEXT(rl_method, p, pp, last);
 }
 
 static sl_int_t rl_start_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
@@ -283,7 +296,7 @@ static sl_int_t rl_method(sl_http_parse_t *p, u_char **pp, u_char *last)
     p->method = method_id(p->method_start, (size_t) (pos - p->method_start));
     p->state = RL_SP_BEFORE_URI;
     *pp = pos + 1;
-    return CONT;
+    return NEXT(rl_sp_before_uri, p, pp, last);
 }
 
 static sl_int_t rl_sp_before_uri(sl_http_parse_t *p, u_char **pp, u_char *last)
@@ -301,7 +314,10 @@ static sl_int_t rl_sp_before_uri(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (*pos == '/') {
         p->path_start = pos;
         p->state = RL_PATH_SLASH;
-    } else if (is_alpha(*pos)) {
+        *pp = pos + 1;
+        return NEXT(rl_path, p, pp, last);
+    }
+    if (is_alpha(*pos)) {
         p->schema_start = pos;
         p->state = RL_SCHEME;
     } else if (*pos == '*' && p->method == SL_HTTP_OPTIONS) {
@@ -465,7 +481,7 @@ static sl_int_t rl_port(sl_http_parse_t *p, u_char **pp, u_char *last)
  * The byte ending the path, args or fragment (cls >= U_QUEST): records where the target
  * part ends and moves on.
  */
-static sl_int_t target_part_end(sl_http_parse_t *p, u_char **pp, u_char cls)
+static sl_int_t target_part_end(sl_http_parse_t *p, u_char **pp, u_char *last, u_char cls)
 {
     u_char *pos = *pp;
 
@@ -473,14 +489,16 @@ static sl_int_t target_part_end(sl_http_parse_t *p, u_char **pp, u_char cls)
     case U_QUEST:
         p->args_start = pos + 1;
         p->state = RL_ARGS;
-        break;
+        *pp = pos + 1;
+        return NEXT(rl_args, p, pp, last);
     case U_HASH:
         p->state = RL_FRAGMENT;
         break;
     case U_SP:
         p->uri_end = pos;
         p->state = RL_SP_BEFORE_VERSION;
-        break;
+        *pp = pos + 1;
+        return NEXT(rl_sp_before_version, p, pp, last);
     case U_CR:
         p->uri_end = p->request_end = pos;
         p->state = RL_09_LF;
@@ -496,10 +514,10 @@ static sl_int_t target_part_end(sl_http_parse_t *p, u_char **pp, u_char cls)
 }
 
 /* The byte ending the path. */
-static sl_int_t path_end(sl_http_parse_t *p, u_char **pp, u_char cls)
+static sl_int_t path_end(sl_http_parse_t *p, u_char **pp, u_char *last, u_char cls)
 {
     p->path_end = *pp;
-    return target_part_end(p, pp, cls);
+    return target_part_end(p, pp, last, cls);
 }
 
 /*
@@ -543,7 +561,7 @@ static sl_int_t rl_path(sl_http_parse_t *p, u_char **pp, u_char *last)
                 p->complex_uri = 1; /* ends in "/." or "/.." */
             }
             *pp = pos;
-            return path_end(p, pp, cls);
+            return path_end(p, pp, last, cls);
         }
         pos++;
     }
@@ -576,7 +594,7 @@ static sl_int_t rl_path_complex(sl_http_parse_t *p, u_char **pp, u_char *last)
             p->plus_in_uri = 1;
         } else {
             *pp = pos;
-            return path_end(p, pp, cls);
+            return path_end(p, pp, last, cls);
         }
         pos++;
     }
@@ -598,7 +616,7 @@ static sl_int_t rl_args(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (p->args_start != NULL) {
         p->args_end = pos;
     }
-    return target_part_end(p, pp, uri_class[*pos]);
+    return target_part_end(p, pp, last, uri_class[*pos]);
 }
 
 static sl_int_t rl_fragment(sl_http_parse_t *p, u_char **pp, u_char *last)
@@ -612,7 +630,7 @@ static sl_int_t rl_fragment(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (pos == last) {
         return SL_AGAIN;
     }
-    return target_part_end(p, pp, uri_class[*pos]);
+    return target_part_end(p, pp, last, uri_class[*pos]);
 }
 
 /* "OPTIONS *": the '*' must end the target. */
@@ -623,7 +641,7 @@ static sl_int_t rl_asterisk(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (cls != U_SP && cls != U_CR && cls != U_LF) {
         return SL_HTTP_PARSE_INVALID_REQUEST;
     }
-    return path_end(p, pp, cls);
+    return path_end(p, pp, last, cls);
 }
 
 static sl_int_t rl_sp_before_version(sl_http_parse_t *p, u_char **pp, u_char *last)
@@ -648,7 +666,7 @@ static sl_int_t rl_sp_before_version(sl_http_parse_t *p, u_char **pp, u_char *la
         return CONT;
     }
     p->state = RL_V_LITERAL;
-    return CONT;
+    return rl_v_literal(p, pp, last);
 }
 
 static sl_int_t rl_v_literal(sl_http_parse_t *p, u_char **pp, u_char *last)
@@ -667,7 +685,7 @@ static sl_int_t rl_v_literal(sl_http_parse_t *p, u_char **pp, u_char *last)
         }
     }
     *pp = pos;
-    return p->state == RL_V_MAJOR ? CONT : SL_AGAIN;
+    return p->state == RL_V_MAJOR ? NEXT(rl_v_digits, p, pp, last) : SL_AGAIN;
 }
 
 /* One byte each: major DIGIT, '.', minor DIGIT. */
@@ -686,9 +704,11 @@ static sl_int_t rl_v_digits(sl_http_parse_t *p, u_char **pp, u_char *last)
     } else {
         p->http_minor = c - '0';
     }
-    p->state++;
     (*pp)++;
-    return CONT;
+    if (++p->state == RL_V_END) {
+        return NEXT(rl_v_end, p, pp, last);
+    }
+    return NEXT(rl_v_digits, p, pp, last);
 }
 
 static sl_int_t request_line_done(sl_http_parse_t *p, u_char **pp)
@@ -721,7 +741,7 @@ static sl_int_t rl_v_end(sl_http_parse_t *p, u_char **pp, u_char *last)
         p->request_end = pos;
         p->state = RL_LF;
         *pp = pos + 1;
-        return CONT;
+        return NEXT(rl_lf, p, pp, last);
     }
     if (*pos == LF) {
         p->request_end = pos;

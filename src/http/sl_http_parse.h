@@ -10,13 +10,16 @@
  * stricter than nginx where request smuggling or ambiguity is at stake.  What differs from
  * nginx 1.22 (observed on Debian's 1.22.1) is listed beside each parser below.
  *
- * Moving the buffer.  On SL_AGAIN the caller may copy the unparsed bytes into a bigger buffer
- * and call again with more bytes appended.  It must keep every byte from
- *   - p->request_start (request line and status line), or
- *   - p->header_name_start (header line)
- * to b->last when p->state != 0; when p->state == 0 nothing before b->pos is needed.  It then
- * shifts every non-NULL pointer of sl_http_parse_t (and status->start for the status line)
- * by the same delta as the bytes moved.  sl_http_parse_chunked() keeps no pointers.
+ * Moving the buffer.  On SL_AGAIN (b->pos == b->last) the caller may move the unparsed bytes
+ * to a bigger buffer and call again with more bytes appended.  When p->state == 0 nothing
+ * before b->pos is needed.  Otherwise it must keep every byte from
+ *   - p->request_start to b->last (request line, status line), and shift by the distance they
+ *     moved every non-NULL request-line pointer: request_start ... uri_ext (and status->start);
+ *   - p->header_name_start to b->last (header line), and shift header_name_start,
+ *     header_name_end, header_start, header_end.
+ * The parser reads no other pointer, so a caller that keeps the request line in the old
+ * buffer while moving a header line (as nginx does) leaves the request-line pointers alone.
+ * sl_http_parse_chunked() keeps no pointers at all.
  */
 #ifndef SL_HTTP_PARSE_H
 #define SL_HTTP_PARSE_H
@@ -122,8 +125,11 @@ typedef struct {
  *   SL_OK       the line is complete (b->pos after its line ending); the fields above are set
  *               and p->state is 0, ready for sl_http_parse_header_line();
  *   SL_AGAIN    all input consumed (b->pos == b->last), call again with more;
- *   SL_HTTP_PARSE_INVALID_METHOD, _INVALID_REQUEST, _INVALID_VERSION, _INVALID_09_METHOD:
- *               b->pos at the offending byte; the line parsed so far is request_start..b->pos.
+ *   SL_HTTP_PARSE_INVALID_METHOD, _INVALID_REQUEST, _INVALID_09_METHOD:
+ *               b->pos at the offending byte (for _09_METHOD at the LF); the line parsed so far
+ *               is request_start..b->pos (request_end is set for _09_METHOD);
+ *   SL_HTTP_PARSE_INVALID_VERSION: the whole line was parsed (all fields set, http_major and
+ *               http_minor too), b->pos after its line ending.
  *
  * Rules (RFC 9112 §3; differences from nginx 1.22 marked "nginx:"):
  *   - empty lines (CRLF or LF) before the request line are skipped (§2.2);

@@ -259,8 +259,10 @@ sl_int_t sl_http_complex_value(sl_http_request_t *r, sl_http_complex_value_t *va
         }
         /* the values were cached by the length pass; the bound is only a safety net */
         size_t n = sl_min(s.len, (size_t) (end - p));
-        memcpy(p, s.data, n);
-        p += n;
+        if (n) {
+            memcpy(p, s.data, n);
+            p += n;
+        }
     }
     *p = '\0';
     value->data = buf + room;

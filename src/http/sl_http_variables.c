@@ -19,70 +19,6 @@
 #include "sl_pool.h"
 #include "sl_time.h"
 
-/* Getters and setters of the built-in variables. */
-static sl_int_t var_header(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_cookies(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_headers(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_unknown_header_in(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                      uintptr_t data);
-static sl_int_t var_unknown_header_out(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                       uintptr_t data);
-static sl_int_t var_cookie(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_argument(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_request_str(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_protocol(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_request_line(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static void set_args(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_is_args(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_host(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_hostname(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_remote_addr(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_binary_remote_addr(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                       uintptr_t data);
-static sl_int_t var_remote_port(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_server_addr(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_server_port(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_const(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_content_length(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                   uintptr_t data);
-static sl_int_t var_remote_user(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_status(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_body_bytes_sent(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                    uintptr_t data);
-static sl_int_t var_bytes_sent(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_request_length(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                   uintptr_t data);
-static sl_int_t var_request_time(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_msec(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_time_local(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_time_iso8601(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_connection(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_connection_requests(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                        uintptr_t data);
-static sl_int_t var_pid(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_server_name(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_request_completion(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                       uintptr_t data);
-static sl_int_t var_request_id(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_limit_rate(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static void set_limit_rate(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_sent_content_type(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                      uintptr_t data);
-static sl_int_t var_sent_content_length(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                        uintptr_t data);
-static sl_int_t var_sent_location(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                  uintptr_t data);
-static sl_int_t var_sent_last_modified(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                       uintptr_t data);
-static sl_int_t var_sent_connection(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                    uintptr_t data);
-static sl_int_t var_sent_keep_alive(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                    uintptr_t data);
-static sl_int_t var_sent_transfer_encoding(sl_http_request_t *r, sl_http_variable_value_t *v,
-                                           uintptr_t data);
-static sl_int_t var_sent_joined(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-static sl_int_t var_not_found(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data);
-
 #define REQ(f) offsetof(sl_http_request_t, f)
 #define HIN(f) offsetof(sl_http_request_t, headers_in.f)
 #define NOCACHE SL_HTTP_VAR_NOCACHEABLE
@@ -91,71 +27,6 @@ static sl_int_t var_not_found(sl_http_request_t *r, sl_http_variable_value_t *v,
 static const sl_str_t text_http = sl_string("http");
 static const sl_str_t text_empty = sl_string("");
 static const sl_str_t text_version = sl_string(SL_NGINX_VERSION);
-
-/* The getters' data: an offset in the request, a constant string, or (prefix variables) the
- * variable's own name. */
-// clang-format off
-static sl_http_variable_t core_variables[] = {
-    { sl_string("http_host"), NULL, var_header, HIN(host), 0, 0 },
-    { sl_string("http_user_agent"), NULL, var_header, HIN(user_agent), 0, 0 },
-    { sl_string("http_referer"), NULL, var_header, HIN(referer), 0, 0 },
-    { sl_string("http_x_forwarded_for"), NULL, var_headers, HIN(x_forwarded_for), 0, 0 },
-    { sl_string("http_cookie"), NULL, var_cookies, HIN(cookie), 0, 0 },
-    { sl_string("content_length"), NULL, var_content_length, 0, 0, 0 },
-    { sl_string("content_type"), NULL, var_header, HIN(content_type), 0, 0 },
-    { sl_string("host"), NULL, var_host, 0, 0, 0 },
-    { sl_string("binary_remote_addr"), NULL, var_binary_remote_addr, 0, 0, 0 },
-    { sl_string("remote_addr"), NULL, var_remote_addr, 0, 0, 0 },
-    { sl_string("remote_port"), NULL, var_remote_port, 0, 0, 0 },
-    { sl_string("server_addr"), NULL, var_server_addr, 0, 0, 0 },
-    { sl_string("server_port"), NULL, var_server_port, 0, 0, 0 },
-    { sl_string("server_protocol"), NULL, var_protocol, 0, 0, 0 },
-    { sl_string("scheme"), NULL, var_const, (uintptr_t) &text_http, 0, 0 },
-    { sl_string("https"), NULL, var_const, (uintptr_t) &text_empty, 0, 0 },
-    { sl_string("request_uri"), NULL, var_request_str, REQ(unparsed_uri), 0, 0 },
-    { sl_string("uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
-    { sl_string("document_uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
-    { sl_string("request"), NULL, var_request_line, 0, 0, 0 },
-    { sl_string("request_method"), NULL, var_request_str, REQ(method_name), NOCACHE, 0 },
-    { sl_string("remote_user"), NULL, var_remote_user, 0, 0, 0 },
-    { sl_string("args"), set_args, var_request_str, REQ(args), CHANGE | NOCACHE, 0 },
-    { sl_string("query_string"), NULL, var_request_str, REQ(args), NOCACHE, 0 },
-    { sl_string("is_args"), NULL, var_is_args, 0, NOCACHE, 0 },
-    { sl_string("request_length"), NULL, var_request_length, 0, NOCACHE, 0 },
-    { sl_string("request_time"), NULL, var_request_time, 0, NOCACHE, 0 },
-    { sl_string("request_id"), NULL, var_request_id, 0, 0, 0 },
-    { sl_string("request_completion"), NULL, var_request_completion, 0, 0, 0 },
-    { sl_string("status"), NULL, var_status, 0, NOCACHE, 0 },
-    { sl_string("body_bytes_sent"), NULL, var_body_bytes_sent, 0, NOCACHE, 0 },
-    { sl_string("bytes_sent"), NULL, var_bytes_sent, 0, NOCACHE, 0 },
-    { sl_string("sent_http_content_type"), NULL, var_sent_content_type, 0, 0, 0 },
-    { sl_string("sent_http_content_length"), NULL, var_sent_content_length, 0, 0, 0 },
-    { sl_string("sent_http_location"), NULL, var_sent_location, 0, 0, 0 },
-    { sl_string("sent_http_last_modified"), NULL, var_sent_last_modified, 0, 0, 0 },
-    { sl_string("sent_http_connection"), NULL, var_sent_connection, 0, 0, 0 },
-    { sl_string("sent_http_keep_alive"), NULL, var_sent_keep_alive, 0, 0, 0 },
-    { sl_string("sent_http_transfer_encoding"), NULL, var_sent_transfer_encoding, 0, 0, 0 },
-    { sl_string("sent_http_cache_control"), NULL, var_sent_joined, (uintptr_t) "cache_control", 0, 0 },
-    { sl_string("sent_http_link"), NULL, var_sent_joined, (uintptr_t) "link", 0, 0 },
-    { sl_string("limit_rate"), set_limit_rate, var_limit_rate, 0, CHANGE | NOCACHE, 0 },
-    { sl_string("connection"), NULL, var_connection, 0, 0, 0 },
-    { sl_string("connection_requests"), NULL, var_connection_requests, 0, 0, 0 },
-    { sl_string("nginx_version"), NULL, var_const, (uintptr_t) &text_version, 0, 0 },
-    { sl_string("hostname"), NULL, var_hostname, 0, 0, 0 },
-    { sl_string("pid"), NULL, var_pid, 0, 0, 0 },
-    { sl_string("msec"), NULL, var_msec, 0, NOCACHE, 0 },
-    { sl_string("time_iso8601"), NULL, var_time_iso8601, 0, NOCACHE, 0 },
-    { sl_string("time_local"), NULL, var_time_local, 0, NOCACHE, 0 },
-    { sl_string("server_name"), NULL, var_server_name, 0, 0, 0 },
-};
-
-static sl_http_variable_t prefix_variables[] = {
-    { sl_string("http_"), NULL, var_unknown_header_in, 0, SL_HTTP_VAR_PREFIX, 0 },
-    { sl_string("sent_http_"), NULL, var_unknown_header_out, 0, SL_HTTP_VAR_PREFIX, 0 },
-    { sl_string("cookie_"), NULL, var_cookie, 0, SL_HTTP_VAR_PREFIX, 0 },
-    { sl_string("arg_"), NULL, var_argument, 0, SL_HTTP_VAR_PREFIX, 0 },
-};
-// clang-format on
 
 /* Evaluation depth, so a variable defined through itself (map, set) fails instead of
  * recursing without end. */
@@ -241,338 +112,6 @@ static sl_http_core_main_conf_t *conf_cmcf(sl_conf_t *cf)
     return sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
 }
 
-/* ---- registration ---- */
-
-/* The arrays are created on first use: the log module compiles "combined" in its
- * create_main_conf, which may run before the core's preconfiguration. */
-static sl_int_t ensure_arrays(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)
-{
-    if (cmcf->variables_keys == NULL) {
-        cmcf->variables_keys = sl_array_create(cf->pool, 64, sizeof(sl_hash_key_t));
-        if (cmcf->variables_keys == NULL) {
-            return SL_ERROR;
-        }
-    }
-    if (cmcf->variables.elts == NULL
-        && sl_array_init(&cmcf->variables, cf->pool, 16, sizeof(sl_http_variable_t)) != SL_OK) {
-        return SL_ERROR;
-    }
-    if (cmcf->prefix_variables.elts == NULL
-        && sl_array_init(&cmcf->prefix_variables, cf->pool, 8, sizeof(sl_http_variable_t))
-               != SL_OK) {
-        return SL_ERROR;
-    }
-    return SL_OK;
-}
-
-static sl_int_t copy_name_lowercase(sl_conf_t *cf, sl_str_t *dst, const sl_str_t *src)
-{
-    dst->data = sl_pnalloc(cf->pool, src->len + 1);
-    if (dst->data == NULL) {
-        return SL_ERROR;
-    }
-    sl_strlow(dst->data, src->data, src->len);
-    dst->data[src->len] = '\0';
-    dst->len = src->len;
-    return SL_OK;
-}
-
-static sl_http_variable_t *add_prefix_variable(sl_conf_t *cf, sl_str_t *name, sl_uint_t flags)
-{
-    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
-    sl_http_variable_t *v = cmcf->prefix_variables.elts;
-
-    for (sl_uint_t i = 0; i < cmcf->prefix_variables.nelts; i++) {
-        if (!sl_str_caseeq(name, &v[i].name)) {
-            continue;
-        }
-        if (!(v[i].flags & SL_HTTP_VAR_CHANGEABLE)) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the duplicate \"%.*s\" variable",
-                              SL_STR_ARG(*name));
-            return NULL;
-        }
-        if (!(flags & SL_HTTP_VAR_WEAK)) {
-            v[i].flags &= ~SL_HTTP_VAR_WEAK;
-        }
-        return &v[i];
-    }
-    v = sl_array_push(&cmcf->prefix_variables);
-    if (v == NULL) {
-        return NULL;
-    }
-    memset(v, 0, sizeof(*v));
-    if (copy_name_lowercase(cf, &v->name, name) != SL_OK) {
-        return NULL;
-    }
-    v->flags = flags;
-    return v;
-}
-
-sl_http_variable_t *sl_http_add_variable(sl_conf_t *cf, sl_str_t *name, sl_uint_t flags)
-{
-    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
-
-    if (name->len == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"$\"");
-        return NULL;
-    }
-    if (ensure_arrays(cf, cmcf) != SL_OK) {
-        return NULL;
-    }
-    if (flags & SL_HTTP_VAR_PREFIX) {
-        return add_prefix_variable(cf, name, flags);
-    }
-    sl_hash_key_t *key = cmcf->variables_keys->elts;
-    for (sl_uint_t i = 0; i < cmcf->variables_keys->nelts; i++) {
-        sl_http_variable_t *v = key[i].value;
-
-        if (!sl_str_caseeq(name, &key[i].key)) {
-            continue;
-        }
-        if (!(v->flags & SL_HTTP_VAR_CHANGEABLE)) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the duplicate \"%.*s\" variable",
-                              SL_STR_ARG(*name));
-            return NULL;
-        }
-        if (!(flags & SL_HTTP_VAR_WEAK)) {
-            v->flags &= ~SL_HTTP_VAR_WEAK;
-        }
-        return v;
-    }
-    sl_http_variable_t *v = sl_pcalloc(cf->pool, sizeof(sl_http_variable_t));
-    sl_hash_key_t *k = sl_array_push(cmcf->variables_keys);
-    if (v == NULL || k == NULL || copy_name_lowercase(cf, &v->name, name) != SL_OK) {
-        return NULL;
-    }
-    v->flags = flags;
-    k->key = v->name;
-    k->value = v;
-    return v;
-}
-
-sl_int_t sl_http_get_variable_index(sl_conf_t *cf, sl_str_t *name)
-{
-    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
-
-    if (name->len == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"$\"");
-        return SL_ERROR;
-    }
-    if (ensure_arrays(cf, cmcf) != SL_OK) {
-        return SL_ERROR;
-    }
-    sl_http_variable_t *v = cmcf->variables.elts;
-    for (sl_uint_t i = 0; i < cmcf->variables.nelts; i++) {
-        if (sl_str_caseeq(name, &v[i].name)) {
-            return (sl_int_t) i;
-        }
-    }
-    v = sl_array_push(&cmcf->variables);
-    if (v == NULL) {
-        return SL_ERROR;
-    }
-    memset(v, 0, sizeof(*v));
-    if (copy_name_lowercase(cf, &v->name, name) != SL_OK) {
-        return SL_ERROR;
-    }
-    v->index = cmcf->variables.nelts - 1;
-    return (sl_int_t) v->index;
-}
-
-sl_int_t sl_http_variables_add_core_vars(sl_conf_t *cf)
-{
-    if (ensure_arrays(cf, conf_cmcf(cf)) != SL_OK) {
-        return SL_ERROR;
-    }
-    for (size_t i = 0; i < sl_nelems(core_variables); i++) {
-        sl_http_variable_t *cv = &core_variables[i];
-        sl_http_variable_t *v = sl_http_add_variable(cf, &cv->name, cv->flags);
-
-        if (v == NULL) {
-            return SL_ERROR;
-        }
-        *v = *cv;
-    }
-    for (size_t i = 0; i < sl_nelems(prefix_variables); i++) {
-        sl_http_variable_t *pv = &prefix_variables[i];
-        sl_http_variable_t *v = sl_http_add_variable(cf, &pv->name, pv->flags);
-
-        if (v == NULL) {
-            return SL_ERROR;
-        }
-        *v = *pv;
-    }
-    return SL_OK;
-}
-
-/* The hash of declared variables, for run-time lookups by name. */
-static sl_int_t build_hash(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)
-{
-    sl_hash_key_t *key = cmcf->variables_keys->elts;
-    sl_uint_t n = 0;
-    sl_hash_key_t *keys = sl_palloc(cf->temp_pool ? cf->temp_pool : cf->pool,
-                                    (cmcf->variables_keys->nelts + 1) * sizeof(sl_hash_key_t));
-
-    if (keys == NULL) {
-        return SL_ERROR;
-    }
-    for (sl_uint_t i = 0; i < cmcf->variables_keys->nelts; i++) {
-        sl_http_variable_t *v = key[i].value;
-        if (!(v->flags & SL_HTTP_VAR_NOHASH)) {
-            keys[n++] = key[i];
-        }
-    }
-    return sl_hash_build(&cmcf->variables_hash, cf->pool, keys, n, SL_HASH_LOWCASE, NULL) == SL_OK
-               ? SL_OK
-               : SL_ERROR;
-}
-
-/* Binds v to the longest prefix variable its name starts with.  0 when none does. */
-static int bind_prefix(sl_http_core_main_conf_t *cmcf, sl_http_variable_t *v)
-{
-    sl_http_variable_t *pv = cmcf->prefix_variables.elts, *best = NULL;
-
-    for (sl_uint_t n = 0; n < cmcf->prefix_variables.nelts; n++) {
-        if (v->name.len >= pv[n].name.len && (best == NULL || pv[n].name.len > best->name.len)
-            && memcmp(v->name.data, pv[n].name.data, pv[n].name.len) == 0) {
-            best = &pv[n];
-        }
-    }
-    if (best == NULL) {
-        return 0;
-    }
-    v->get_handler = best->get_handler;
-    v->set_handler = best->set_handler;
-    v->data = (uintptr_t) &v->name;
-    v->flags = best->flags;
-    return 1;
-}
-
-sl_int_t sl_http_variables_init_vars(sl_conf_t *cf)
-{
-    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
-
-    if (ensure_arrays(cf, cmcf) != SL_OK || build_hash(cf, cmcf) != SL_OK) {
-        return SL_ERROR;
-    }
-    sl_http_variable_t *v = cmcf->variables.elts;
-    for (sl_uint_t i = 0; i < cmcf->variables.nelts; i++) {
-        sl_http_variable_t *av = sl_hash_find_str(&cmcf->variables_hash, &v[i].name);
-
-        if (av) {
-            v[i].get_handler = av->get_handler;
-            v[i].set_handler = av->set_handler;
-            v[i].data = av->data;
-            av->flags |= SL_HTTP_VAR_INDEXED;
-            v[i].flags = av->flags;
-            av->index = i;
-            /* "set $http_x" declares a weak variable: reading it still goes by prefix */
-            if (av->get_handler && !(av->flags & SL_HTTP_VAR_WEAK)) {
-                continue;
-            }
-        }
-        if (bind_prefix(cmcf, &v[i]) || v[i].get_handler) {
-            continue;
-        }
-        /* No location is known any more: nginx logs this one without FILE:LINE. */
-        sl_log_error(SL_LOG_EMERG, cf->log, 0, "unknown \"%.*s\" variable", SL_STR_ARG(v[i].name));
-        return SL_ERROR;
-    }
-    return SL_OK;
-}
-
-/* ---- evaluation ---- */
-
-static sl_http_variable_value_t *evaluate(sl_http_request_t *r, sl_http_variable_t *v,
-                                          sl_http_variable_value_t *vv)
-{
-    if (depth >= MAX_DEPTH) {
-        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "cycle while evaluating variable \"%.*s\"",
-                     SL_STR_ARG(v->name));
-        return NULL;
-    }
-    depth++;
-    sl_int_t rc = v->get_handler(r, vv, v->data);
-    depth--;
-    if (rc != SL_OK) {
-        vv->valid = 0;
-        vv->not_found = 1;
-        return NULL;
-    }
-    if (v->flags & SL_HTTP_VAR_NOCACHEABLE) {
-        vv->no_cacheable = 1;
-    }
-    return vv;
-}
-
-sl_http_variable_value_t *sl_http_get_indexed_variable(sl_http_request_t *r, sl_uint_t index)
-{
-    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
-
-    if (index >= cmcf->variables.nelts) {
-        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "unknown variable index: %lu",
-                     (unsigned long) index);
-        return NULL;
-    }
-    sl_http_variable_value_t *vv = &r->variables[index];
-    if (vv->valid || vv->not_found) {
-        return vv;
-    }
-    sl_http_variable_t *v = cmcf->variables.elts;
-    return evaluate(r, &v[index], vv);
-}
-
-sl_http_variable_value_t *sl_http_get_flushed_variable(sl_http_request_t *r, sl_uint_t index)
-{
-    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
-
-    if (index < cmcf->variables.nelts) {
-        sl_http_variable_value_t *vv = &r->variables[index];
-
-        if ((vv->valid || vv->not_found) && !vv->no_cacheable) {
-            return vv;
-        }
-        vv->valid = 0;
-        vv->not_found = 0;
-    }
-    return sl_http_get_indexed_variable(r, index);
-}
-
-sl_http_variable_value_t *sl_http_get_variable(sl_http_request_t *r, sl_str_t *name, sl_uint_t key)
-{
-    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
-    sl_http_variable_t *v = sl_hash_find(&cmcf->variables_hash, key, name->data, name->len);
-
-    if (v && (v->flags & SL_HTTP_VAR_INDEXED)) {
-        return sl_http_get_flushed_variable(r, v->index);
-    }
-    sl_http_variable_value_t *vv = sl_pcalloc(r->pool, sizeof(sl_http_variable_value_t));
-    if (vv == NULL) {
-        return NULL;
-    }
-    if (v && v->get_handler) {
-        return evaluate(r, v, vv);
-    }
-    /* A prefix variable's getter takes the full lowercase name. */
-    sl_http_variable_t *pv = cmcf->prefix_variables.elts;
-    for (sl_uint_t i = 0; i < cmcf->prefix_variables.nelts; i++) {
-        if (name->len >= pv[i].name.len
-            && sl_strncasecmp(name->data, pv[i].name.data, pv[i].name.len) == 0) {
-            sl_str_t *lname = sl_palloc(r->pool, sizeof(sl_str_t));
-            u_char *low = sl_pnalloc(r->pool, name->len + 1);
-            if (lname == NULL || low == NULL) {
-                return NULL;
-            }
-            sl_strlow(low, name->data, name->len);
-            lname->data = low;
-            lname->len = name->len;
-            return pv[i].get_handler(r, vv, (uintptr_t) lname) == SL_OK ? vv : NULL;
-        }
-    }
-    value_not_found(vv);
-    return vv;
-}
-
 /* ---- request headers ---- */
 
 static sl_table_elt_t *request_field(sl_http_request_t *r, uintptr_t offset)
@@ -607,8 +146,10 @@ static sl_int_t join_chain(sl_http_request_t *r, sl_http_variable_value_t *v, sl
     }
     value_set(v, p, len);
     for (sl_table_elt_t *h = first; h; h = h->next) {
-        memcpy(p, h->value.data, h->value.len);
-        p += h->value.len;
+        if (h->value.len) {
+            memcpy(p, h->value.data, h->value.len);
+            p += h->value.len;
+        }
         if (h->next) {
             *p++ = sep;
             *p++ = ' ';
@@ -682,8 +223,10 @@ static sl_int_t list_header(sl_http_request_t *r, sl_http_variable_value_t *v, s
                     *p++ = sep;
                     *p++ = ' ';
                 }
-                memcpy(p, h[i].value.data, h[i].value.len);
-                p += h[i].value.len;
+                if (h[i].value.len) {
+                    memcpy(p, h[i].value.data, h[i].value.len);
+                    p += h[i].value.len;
+                }
             }
         }
     }
@@ -702,8 +245,10 @@ static sl_int_t var_unknown_header_in(sl_http_request_t *r, sl_http_variable_val
 /* Finds NAME=value in one Cookie line; value runs to ";" (nginx 1.22's parsing). */
 static int cookie_in_line(const sl_str_t *line, const u_char *name, size_t len, sl_str_t *value)
 {
+    if (line->len == 0) {
+        return 0;
+    }
     const u_char *p = line->data, *end = line->data + line->len;
-
     while (p < end) {
         if ((size_t) (end - p) >= len && sl_strncasecmp(p, name, len) == 0) {
             const u_char *q = p + len;
@@ -752,8 +297,10 @@ static sl_int_t var_argument(sl_http_request_t *r, sl_http_variable_value_t *v, 
     const sl_str_t *var = (const sl_str_t *) data;
     const u_char *name = var->data + sizeof("arg_") - 1;
     size_t len = var->len - (sizeof("arg_") - 1);
+    if (r->args.len == 0) {
+        return value_not_found(v);
+    }
     const u_char *p = r->args.data, *end = r->args.data + r->args.len;
-
     while (p < end) {
         const u_char *amp = memchr(p, '&', (size_t) (end - p));
         const u_char *seg_end = amp ? amp : end;
@@ -1340,6 +887,410 @@ static sl_int_t var_unknown_header_out(sl_http_request_t *r, sl_http_variable_va
 static sl_int_t var_not_found(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
     return value_not_found(v);
+}
+
+/* ---- the built-in variables ---- */
+
+/* The getters' data: an offset in the request, a constant string, or (prefix variables) the
+ * variable's own name. */
+// clang-format off
+static sl_http_variable_t core_variables[] = {
+    { sl_string("http_host"), NULL, var_header, HIN(host), 0, 0 },
+    { sl_string("http_user_agent"), NULL, var_header, HIN(user_agent), 0, 0 },
+    { sl_string("http_referer"), NULL, var_header, HIN(referer), 0, 0 },
+    { sl_string("http_x_forwarded_for"), NULL, var_headers, HIN(x_forwarded_for), 0, 0 },
+    { sl_string("http_cookie"), NULL, var_cookies, HIN(cookie), 0, 0 },
+    { sl_string("content_length"), NULL, var_content_length, 0, 0, 0 },
+    { sl_string("content_type"), NULL, var_header, HIN(content_type), 0, 0 },
+    { sl_string("host"), NULL, var_host, 0, 0, 0 },
+    { sl_string("binary_remote_addr"), NULL, var_binary_remote_addr, 0, 0, 0 },
+    { sl_string("remote_addr"), NULL, var_remote_addr, 0, 0, 0 },
+    { sl_string("remote_port"), NULL, var_remote_port, 0, 0, 0 },
+    { sl_string("server_addr"), NULL, var_server_addr, 0, 0, 0 },
+    { sl_string("server_port"), NULL, var_server_port, 0, 0, 0 },
+    { sl_string("server_protocol"), NULL, var_protocol, 0, 0, 0 },
+    { sl_string("scheme"), NULL, var_const, (uintptr_t) &text_http, 0, 0 },
+    { sl_string("https"), NULL, var_const, (uintptr_t) &text_empty, 0, 0 },
+    { sl_string("request_uri"), NULL, var_request_str, REQ(unparsed_uri), 0, 0 },
+    { sl_string("uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
+    { sl_string("document_uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
+    { sl_string("request"), NULL, var_request_line, 0, 0, 0 },
+    { sl_string("request_method"), NULL, var_request_str, REQ(method_name), NOCACHE, 0 },
+    { sl_string("remote_user"), NULL, var_remote_user, 0, 0, 0 },
+    { sl_string("args"), set_args, var_request_str, REQ(args), CHANGE | NOCACHE, 0 },
+    { sl_string("query_string"), NULL, var_request_str, REQ(args), NOCACHE, 0 },
+    { sl_string("is_args"), NULL, var_is_args, 0, NOCACHE, 0 },
+    { sl_string("request_length"), NULL, var_request_length, 0, NOCACHE, 0 },
+    { sl_string("request_time"), NULL, var_request_time, 0, NOCACHE, 0 },
+    { sl_string("request_id"), NULL, var_request_id, 0, 0, 0 },
+    { sl_string("request_completion"), NULL, var_request_completion, 0, 0, 0 },
+    { sl_string("status"), NULL, var_status, 0, NOCACHE, 0 },
+    { sl_string("body_bytes_sent"), NULL, var_body_bytes_sent, 0, NOCACHE, 0 },
+    { sl_string("bytes_sent"), NULL, var_bytes_sent, 0, NOCACHE, 0 },
+    { sl_string("sent_http_content_type"), NULL, var_sent_content_type, 0, 0, 0 },
+    { sl_string("sent_http_content_length"), NULL, var_sent_content_length, 0, 0, 0 },
+    { sl_string("sent_http_location"), NULL, var_sent_location, 0, 0, 0 },
+    { sl_string("sent_http_last_modified"), NULL, var_sent_last_modified, 0, 0, 0 },
+    { sl_string("sent_http_connection"), NULL, var_sent_connection, 0, 0, 0 },
+    { sl_string("sent_http_keep_alive"), NULL, var_sent_keep_alive, 0, 0, 0 },
+    { sl_string("sent_http_transfer_encoding"), NULL, var_sent_transfer_encoding, 0, 0, 0 },
+    { sl_string("sent_http_cache_control"), NULL, var_sent_joined, (uintptr_t) "cache_control",
+      0, 0 },
+    { sl_string("sent_http_link"), NULL, var_sent_joined, (uintptr_t) "link", 0, 0 },
+    { sl_string("limit_rate"), set_limit_rate, var_limit_rate, 0, CHANGE | NOCACHE, 0 },
+    { sl_string("connection"), NULL, var_connection, 0, 0, 0 },
+    { sl_string("connection_requests"), NULL, var_connection_requests, 0, 0, 0 },
+    { sl_string("nginx_version"), NULL, var_const, (uintptr_t) &text_version, 0, 0 },
+    { sl_string("hostname"), NULL, var_hostname, 0, 0, 0 },
+    { sl_string("pid"), NULL, var_pid, 0, 0, 0 },
+    { sl_string("msec"), NULL, var_msec, 0, NOCACHE, 0 },
+    { sl_string("time_iso8601"), NULL, var_time_iso8601, 0, NOCACHE, 0 },
+    { sl_string("time_local"), NULL, var_time_local, 0, NOCACHE, 0 },
+    { sl_string("server_name"), NULL, var_server_name, 0, 0, 0 },
+};
+
+static sl_http_variable_t prefix_variables[] = {
+    { sl_string("http_"), NULL, var_unknown_header_in, 0, SL_HTTP_VAR_PREFIX, 0 },
+    { sl_string("sent_http_"), NULL, var_unknown_header_out, 0, SL_HTTP_VAR_PREFIX, 0 },
+    { sl_string("cookie_"), NULL, var_cookie, 0, SL_HTTP_VAR_PREFIX, 0 },
+    { sl_string("arg_"), NULL, var_argument, 0, SL_HTTP_VAR_PREFIX, 0 },
+};
+// clang-format on
+
+/* ---- registration ---- */
+
+/* The arrays are created on first use: the log module compiles "combined" in its
+ * create_main_conf, which may run before the core's preconfiguration. */
+static sl_int_t ensure_arrays(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)
+{
+    if (cmcf->variables_keys == NULL) {
+        cmcf->variables_keys = sl_array_create(cf->pool, 64, sizeof(sl_hash_key_t));
+        if (cmcf->variables_keys == NULL) {
+            return SL_ERROR;
+        }
+    }
+    if (cmcf->variables.elts == NULL
+        && sl_array_init(&cmcf->variables, cf->pool, 16, sizeof(sl_http_variable_t)) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (cmcf->prefix_variables.elts == NULL
+        && sl_array_init(&cmcf->prefix_variables, cf->pool, 8, sizeof(sl_http_variable_t))
+               != SL_OK) {
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static sl_int_t copy_name_lowercase(sl_conf_t *cf, sl_str_t *dst, const sl_str_t *src)
+{
+    dst->data = sl_pnalloc(cf->pool, src->len + 1);
+    if (dst->data == NULL) {
+        return SL_ERROR;
+    }
+    sl_strlow(dst->data, src->data, src->len);
+    dst->data[src->len] = '\0';
+    dst->len = src->len;
+    return SL_OK;
+}
+
+static sl_http_variable_t *add_prefix_variable(sl_conf_t *cf, sl_str_t *name, sl_uint_t flags)
+{
+    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
+    sl_http_variable_t *v = cmcf->prefix_variables.elts;
+
+    for (sl_uint_t i = 0; i < cmcf->prefix_variables.nelts; i++) {
+        if (!sl_str_caseeq(name, &v[i].name)) {
+            continue;
+        }
+        if (!(v[i].flags & SL_HTTP_VAR_CHANGEABLE)) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the duplicate \"%.*s\" variable",
+                              SL_STR_ARG(*name));
+            return NULL;
+        }
+        if (!(flags & SL_HTTP_VAR_WEAK)) {
+            v[i].flags &= ~SL_HTTP_VAR_WEAK;
+        }
+        return &v[i];
+    }
+    v = sl_array_push(&cmcf->prefix_variables);
+    if (v == NULL) {
+        return NULL;
+    }
+    memset(v, 0, sizeof(*v));
+    if (copy_name_lowercase(cf, &v->name, name) != SL_OK) {
+        return NULL;
+    }
+    v->flags = flags;
+    return v;
+}
+
+sl_http_variable_t *sl_http_add_variable(sl_conf_t *cf, sl_str_t *name, sl_uint_t flags)
+{
+    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
+
+    if (name->len == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"$\"");
+        return NULL;
+    }
+    if (ensure_arrays(cf, cmcf) != SL_OK) {
+        return NULL;
+    }
+    if (flags & SL_HTTP_VAR_PREFIX) {
+        return add_prefix_variable(cf, name, flags);
+    }
+    sl_hash_key_t *key = cmcf->variables_keys->elts;
+    for (sl_uint_t i = 0; i < cmcf->variables_keys->nelts; i++) {
+        sl_http_variable_t *v = key[i].value;
+
+        if (!sl_str_caseeq(name, &key[i].key)) {
+            continue;
+        }
+        if (!(v->flags & SL_HTTP_VAR_CHANGEABLE)) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the duplicate \"%.*s\" variable",
+                              SL_STR_ARG(*name));
+            return NULL;
+        }
+        if (!(flags & SL_HTTP_VAR_WEAK)) {
+            v->flags &= ~SL_HTTP_VAR_WEAK;
+        }
+        return v;
+    }
+    sl_http_variable_t *v = sl_pcalloc(cf->pool, sizeof(sl_http_variable_t));
+    sl_hash_key_t *k = sl_array_push(cmcf->variables_keys);
+    if (v == NULL || k == NULL || copy_name_lowercase(cf, &v->name, name) != SL_OK) {
+        return NULL;
+    }
+    v->flags = flags;
+    k->key = v->name;
+    k->value = v;
+    return v;
+}
+
+sl_int_t sl_http_get_variable_index(sl_conf_t *cf, sl_str_t *name)
+{
+    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
+
+    if (name->len == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name \"$\"");
+        return SL_ERROR;
+    }
+    if (ensure_arrays(cf, cmcf) != SL_OK) {
+        return SL_ERROR;
+    }
+    sl_http_variable_t *v = cmcf->variables.elts;
+    for (sl_uint_t i = 0; i < cmcf->variables.nelts; i++) {
+        if (sl_str_caseeq(name, &v[i].name)) {
+            return (sl_int_t) i;
+        }
+    }
+    v = sl_array_push(&cmcf->variables);
+    if (v == NULL) {
+        return SL_ERROR;
+    }
+    memset(v, 0, sizeof(*v));
+    if (copy_name_lowercase(cf, &v->name, name) != SL_OK) {
+        return SL_ERROR;
+    }
+    v->index = cmcf->variables.nelts - 1;
+    return (sl_int_t) v->index;
+}
+
+sl_int_t sl_http_variables_add_core_vars(sl_conf_t *cf)
+{
+    if (ensure_arrays(cf, conf_cmcf(cf)) != SL_OK) {
+        return SL_ERROR;
+    }
+    for (size_t i = 0; i < sl_nelems(core_variables); i++) {
+        sl_http_variable_t *cv = &core_variables[i];
+        sl_http_variable_t *v = sl_http_add_variable(cf, &cv->name, cv->flags);
+
+        if (v == NULL) {
+            return SL_ERROR;
+        }
+        *v = *cv;
+    }
+    for (size_t i = 0; i < sl_nelems(prefix_variables); i++) {
+        sl_http_variable_t *pv = &prefix_variables[i];
+        sl_http_variable_t *v = sl_http_add_variable(cf, &pv->name, pv->flags);
+
+        if (v == NULL) {
+            return SL_ERROR;
+        }
+        *v = *pv;
+    }
+    return SL_OK;
+}
+
+/* The hash of declared variables, for run-time lookups by name. */
+static sl_int_t build_hash(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)
+{
+    sl_hash_key_t *key = cmcf->variables_keys->elts;
+    sl_uint_t n = 0;
+    sl_hash_key_t *keys = sl_palloc(cf->temp_pool ? cf->temp_pool : cf->pool,
+                                    (cmcf->variables_keys->nelts + 1) * sizeof(sl_hash_key_t));
+
+    if (keys == NULL) {
+        return SL_ERROR;
+    }
+    for (sl_uint_t i = 0; i < cmcf->variables_keys->nelts; i++) {
+        sl_http_variable_t *v = key[i].value;
+        if (!(v->flags & SL_HTTP_VAR_NOHASH)) {
+            keys[n++] = key[i];
+        }
+    }
+    return sl_hash_build(&cmcf->variables_hash, cf->pool, keys, n, SL_HASH_LOWCASE, NULL) == SL_OK
+               ? SL_OK
+               : SL_ERROR;
+}
+
+/* Binds v to the longest prefix variable its name starts with.  0 when none does. */
+static int bind_prefix(sl_http_core_main_conf_t *cmcf, sl_http_variable_t *v)
+{
+    sl_http_variable_t *pv = cmcf->prefix_variables.elts, *best = NULL;
+
+    for (sl_uint_t n = 0; n < cmcf->prefix_variables.nelts; n++) {
+        if (v->name.len >= pv[n].name.len && (best == NULL || pv[n].name.len > best->name.len)
+            && memcmp(v->name.data, pv[n].name.data, pv[n].name.len) == 0) {
+            best = &pv[n];
+        }
+    }
+    if (best == NULL) {
+        return 0;
+    }
+    v->get_handler = best->get_handler;
+    v->set_handler = best->set_handler;
+    v->data = (uintptr_t) &v->name;
+    v->flags = best->flags;
+    return 1;
+}
+
+sl_int_t sl_http_variables_init_vars(sl_conf_t *cf)
+{
+    sl_http_core_main_conf_t *cmcf = conf_cmcf(cf);
+
+    if (ensure_arrays(cf, cmcf) != SL_OK || build_hash(cf, cmcf) != SL_OK) {
+        return SL_ERROR;
+    }
+    sl_http_variable_t *v = cmcf->variables.elts;
+    for (sl_uint_t i = 0; i < cmcf->variables.nelts; i++) {
+        sl_http_variable_t *av = sl_hash_find_str(&cmcf->variables_hash, &v[i].name);
+
+        if (av) {
+            v[i].get_handler = av->get_handler;
+            v[i].set_handler = av->set_handler;
+            v[i].data = av->data;
+            av->flags |= SL_HTTP_VAR_INDEXED;
+            v[i].flags = av->flags;
+            av->index = i;
+            /* "set $http_x" declares a weak variable: reading it still goes by prefix */
+            if (av->get_handler && !(av->flags & SL_HTTP_VAR_WEAK)) {
+                continue;
+            }
+        }
+        if (bind_prefix(cmcf, &v[i]) || v[i].get_handler) {
+            continue;
+        }
+        /* No location is known any more: nginx logs this one without FILE:LINE. */
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "unknown \"%.*s\" variable", SL_STR_ARG(v[i].name));
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+/* ---- evaluation ---- */
+
+static sl_http_variable_value_t *evaluate(sl_http_request_t *r, sl_http_variable_t *v,
+                                          sl_http_variable_value_t *vv)
+{
+    if (depth >= MAX_DEPTH) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "cycle while evaluating variable \"%.*s\"",
+                     SL_STR_ARG(v->name));
+        return NULL;
+    }
+    if (v->get_handler == NULL) {
+        value_not_found(vv);
+        return vv;
+    }
+    depth++;
+    sl_int_t rc = v->get_handler(r, vv, v->data);
+    depth--;
+    if (rc != SL_OK) {
+        vv->valid = 0;
+        vv->not_found = 1;
+        return NULL;
+    }
+    if (v->flags & SL_HTTP_VAR_NOCACHEABLE) {
+        vv->no_cacheable = 1;
+    }
+    return vv;
+}
+
+sl_http_variable_value_t *sl_http_get_indexed_variable(sl_http_request_t *r, sl_uint_t index)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
+
+    if (index >= cmcf->variables.nelts) {
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "unknown variable index: %lu",
+                     (unsigned long) index);
+        return NULL;
+    }
+    sl_http_variable_value_t *vv = &r->variables[index];
+    if (vv->valid || vv->not_found) {
+        return vv;
+    }
+    sl_http_variable_t *v = cmcf->variables.elts;
+    return evaluate(r, &v[index], vv);
+}
+
+sl_http_variable_value_t *sl_http_get_flushed_variable(sl_http_request_t *r, sl_uint_t index)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
+
+    if (index < cmcf->variables.nelts) {
+        sl_http_variable_value_t *vv = &r->variables[index];
+
+        if ((vv->valid || vv->not_found) && !vv->no_cacheable) {
+            return vv;
+        }
+        vv->valid = 0;
+        vv->not_found = 0;
+    }
+    return sl_http_get_indexed_variable(r, index);
+}
+
+sl_http_variable_value_t *sl_http_get_variable(sl_http_request_t *r, sl_str_t *name, sl_uint_t key)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
+    sl_http_variable_t *v = sl_hash_find(&cmcf->variables_hash, key, name->data, name->len);
+
+    if (v && (v->flags & SL_HTTP_VAR_INDEXED)) {
+        return sl_http_get_flushed_variable(r, v->index);
+    }
+    sl_http_variable_value_t *vv = sl_pcalloc(r->pool, sizeof(sl_http_variable_value_t));
+    if (vv == NULL) {
+        return NULL;
+    }
+    if (v && v->get_handler) {
+        return evaluate(r, v, vv);
+    }
+    /* A prefix variable's getter takes the full lowercase name. */
+    sl_http_variable_t *pv = cmcf->prefix_variables.elts;
+    for (sl_uint_t i = 0; i < cmcf->prefix_variables.nelts; i++) {
+        if (name->len >= pv[i].name.len
+            && sl_strncasecmp(name->data, pv[i].name.data, pv[i].name.len) == 0) {
+            sl_str_t *lname = sl_palloc(r->pool, sizeof(sl_str_t));
+            u_char *low = sl_pnalloc(r->pool, name->len + 1);
+            if (lname == NULL || low == NULL) {
+                return NULL;
+            }
+            sl_strlow(low, name->data, name->len);
+            lname->data = low;
+            lname->len = name->len;
+            return pv[i].get_handler(r, vv, (uintptr_t) lname) == SL_OK ? vv : NULL;
+        }
+    }
+    value_not_found(vv);
+    return vv;
 }
 
 /* ---- regex captures ---- */

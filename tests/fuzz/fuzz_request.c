@@ -48,18 +48,25 @@ static int64_t off(const feed_t *f, const u_char *p)
     return p == NULL ? -1 : (int64_t) (f->base + (size_t) (p - f->buf));
 }
 
-static void shift_all(sl_http_parse_t *p, intptr_t d)
+/* Shifts what a caller shifts: the pointers of the line being parsed. */
+static void shift_all(sl_http_parse_t *p, int in_line, intptr_t d)
 {
-    u_char **all[] = {
-        &p->request_start, &p->request_end,       &p->method_start,    &p->method_end,
-        &p->uri_start,     &p->uri_end,           &p->schema_start,    &p->schema_end,
-        &p->host_start,    &p->host_end,          &p->port_start,      &p->port_end,
-        &p->path_start,    &p->path_end,          &p->args_start,      &p->args_end,
-        &p->uri_ext,       &p->header_name_start, &p->header_name_end, &p->header_start,
+    u_char **line[] = {
+        &p->request_start, &p->request_end,  &p->method_start, &p->method_end, &p->uri_start,
+        &p->uri_end,       &p->schema_start, &p->schema_end,   &p->host_start, &p->host_end,
+        &p->port_start,    &p->port_end,     &p->path_start,   &p->path_end,   &p->args_start,
+        &p->args_end,      &p->uri_ext,
+    };
+    u_char **header[] = {
+        &p->header_name_start,
+        &p->header_name_end,
+        &p->header_start,
         &p->header_end,
     };
+    u_char ***all = in_line ? line : header;
+    size_t n = in_line ? sizeof(line) / sizeof(line[0]) : sizeof(header) / sizeof(header[0]);
 
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         if (*all[i] != NULL) {
             *all[i] = (u_char *) ((uintptr_t) *all[i] + (uintptr_t) d);
         }
@@ -67,7 +74,7 @@ static void shift_all(sl_http_parse_t *p, intptr_t d)
 }
 
 /* Keeps [keep, last) in a new exact-size buffer and appends the next piece; 0 at the end. */
-static int more(feed_t *f, sl_http_parse_t *p, u_char *keep)
+static int more(feed_t *f, sl_http_parse_t *p, int in_line, u_char *keep)
 {
     if (f->fed == f->len) {
         return 0;
@@ -81,7 +88,7 @@ static int more(feed_t *f, sl_http_parse_t *p, u_char *keep)
     }
     memcpy(nb, keep, kept);
     memcpy(nb + kept, f->in + f->fed, add);
-    shift_all(p, (intptr_t) ((uintptr_t) nb - (uintptr_t) keep));
+    shift_all(p, in_line, (intptr_t) ((uintptr_t) nb - (uintptr_t) keep));
     f->base += (size_t) (keep - f->buf);
     free(f->buf);
     f->buf = nb;
@@ -125,8 +132,8 @@ static void normalize(const sl_http_parse_t *p)
             if (dst2 == NULL) {
                 abort();
             }
-            if (sl_http_parse_complex_uri(&q, dst2, &again, merge) != SL_OK
-                || again.len != out.len || memcmp(again.data, out.data, out.len) != 0) {
+            if (sl_http_parse_complex_uri(&q, dst2, &again, merge) != SL_OK || again.len != out.len
+                || memcmp(again.data, out.data, out.len) != 0) {
                 abort(); /* normal form is a fixed point */
             }
             free(dst2);
@@ -138,9 +145,9 @@ static void normalize(const sl_http_parse_t *p)
 static void record_line(rec_t *r, const feed_t *f, const sl_http_parse_t *p)
 {
     const u_char *ptrs[] = {
-        p->request_start, p->request_end, p->method_start, p->method_end, p->uri_start,
-        p->uri_end,       p->schema_start, p->schema_end, p->host_start,   p->host_end,
-        p->port_start,    p->port_end,    p->path_start,   p->path_end,     p->args_start,
+        p->request_start, p->request_end,  p->method_start, p->method_end, p->uri_start,
+        p->uri_end,       p->schema_start, p->schema_end,   p->host_start, p->host_end,
+        p->port_start,    p->port_end,     p->path_start,   p->path_end,   p->args_start,
         p->args_end,      p->uri_ext,
     };
 
@@ -175,8 +182,7 @@ static void record_header(rec_t *r, const feed_t *f, const sl_http_parse_t *p)
 }
 
 /* step 0: whole; otherwise the first piece is first bytes, then pieces of step bytes. */
-static void run(const u_char *in, size_t len, size_t first, size_t step, int underscores,
-                rec_t *r)
+static void run(const u_char *in, size_t len, size_t first, size_t step, int underscores, rec_t *r)
 {
     feed_t f = { .in = in, .len = len, .fed = first, .step = step };
     sl_http_parse_t p;
@@ -199,7 +205,7 @@ static void run(const u_char *in, size_t len, size_t first, size_t step, int und
                 abort();
             }
             u_char *keep = p.state == 0 ? f.b.pos : in_line ? p.request_start : p.header_name_start;
-            if (!more(&f, &p, keep)) {
+            if (!more(&f, &p, in_line, keep)) {
                 break;
             }
             continue;

@@ -38,6 +38,15 @@ http {
         location @fallback { return 200 "named\n"; }
         location /vars { return 200 "$request_method $uri $args $host\n"; }
         location /close { return 444; }
+        location /hdr { add_header X-A "a $uri"; add_header X-B b always; add_header X-Empty $http_nothing; return 200 "h\n"; }
+        location /hdr404 { add_header X-A a; add_header X-B b always; return 404; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name headers.test;
+        add_header X-Server s;
+        location / { return 200 "inherit\n"; }
+        location /own { add_header X-Own o; return 200 "own\n"; }
     }
     server {
         listen 127.0.0.1:%%PORT_1%%;
@@ -73,6 +82,18 @@ $r = req("HEAD / HTTP/1.1\r\nHost: default.test\r\nConnection: close\r\n\r\n");
 like($r, qr{Content-Length: 5\r\n}, 'HEAD keeps Content-Length');
 is(body_of($r), '', 'HEAD: no body');
 is(req("GET /close HTTP/1.1\r\nHost: default.test\r\n\r\n"), '', 'return 444 closes without a response');
+
+# --- add_header ---
+$r = get('/hdr');
+like($r, qr{\r\nX-A: a /hdr\r\nX-B: b\r\n}, 'add_header with variables, in order');
+unlike($r, qr{X-Empty}, 'an empty value adds no header');
+$r = get('/hdr404');
+unlike($r, qr{X-A:}, 'no add_header on 404 without always');
+like($r, qr{\r\nX-B: b\r\n}, 'always adds it to errors too');
+like(get('/', 'headers.test'), qr{\r\nX-Server: s\r\n}, 'add_header inherited from the server level');
+$r = get('/own', 'headers.test');
+like($r, qr{\r\nX-Own: o\r\n}, 'own add_header');
+unlike($r, qr{X-Server}, 'a level with add_header replaces the inherited set');
 
 # --- locations, nginx's order ---
 is(body_of(get('/exact')), "exact\n", '= exact');

@@ -145,19 +145,30 @@ static void shift(u_char **ptr, intptr_t delta)
     }
 }
 
-static void shift_parser(sl_http_parse_t *p, intptr_t delta)
+/* Shifts what a caller shifts: the pointers of the line being parsed. */
+static void shift_parser(sl_http_parse_t *p, int in_line, intptr_t delta)
 {
-    u_char **all[] = {
-        &p->request_start, &p->request_end,       &p->method_start,    &p->method_end,
-        &p->uri_start,     &p->uri_end,           &p->schema_start,    &p->schema_end,
-        &p->host_start,    &p->host_end,          &p->port_start,      &p->port_end,
-        &p->path_start,    &p->path_end,          &p->args_start,      &p->args_end,
-        &p->uri_ext,       &p->header_name_start, &p->header_name_end, &p->header_start,
+    u_char **line[] = {
+        &p->request_start, &p->request_end,  &p->method_start, &p->method_end, &p->uri_start,
+        &p->uri_end,       &p->schema_start, &p->schema_end,   &p->host_start, &p->host_end,
+        &p->port_start,    &p->port_end,     &p->path_start,   &p->path_end,   &p->args_start,
+        &p->args_end,      &p->uri_ext,
+    };
+    u_char **header[] = {
+        &p->header_name_start,
+        &p->header_name_end,
+        &p->header_start,
         &p->header_end,
     };
 
-    for (size_t i = 0; i < sl_nelems(all); i++) {
-        shift(all[i], delta);
+    if (in_line) {
+        for (size_t i = 0; i < sl_nelems(line); i++) {
+            shift(line[i], delta);
+        }
+    } else {
+        for (size_t i = 0; i < sl_nelems(header); i++) {
+            shift(header[i], delta);
+        }
     }
 }
 
@@ -292,7 +303,7 @@ static char *run_request(const u_char *in, size_t len, const size_t *cuts, size_
             if (!feeder_more(&f, keep, &delta)) {
                 break;
             }
-            shift_parser(&p, delta);
+            shift_parser(&p, in_line, delta);
             continue;
         }
         if (in_line && rc == SL_OK) {
@@ -890,7 +901,7 @@ static char *run_status(const u_char *in, size_t len, const size_t *cuts, size_t
         if (!feeder_more(&f, p.state == 0 ? f.b.pos : p.request_start, &delta)) {
             break;
         }
-        shift_parser(&p, delta);
+        shift_parser(&p, 1, delta);
         shift(&st.start, delta);
     }
     if (rc == SL_OK) {
