@@ -29,10 +29,13 @@ static sl_int_t compile_error(sl_pool_t *pool, sl_regex_compile_t *rc, int errco
     char text[512];
 
     pcre2_get_error_message(errcode, msg, sizeof(msg));
-    int n = snprintf(text, sizeof(text), "pcre2_compile() failed: %s in \"%.*s\" at \"%.*s\"",
-                     (char *) msg, SL_STR_ARG(rc->pattern),
-                     (int) (rc->pattern.len - sl_min(offset, rc->pattern.len)),
-                     (char *) rc->pattern.data + sl_min(offset, rc->pattern.len));
+    /* nginx leaves out the "at" part when the error is at the end of the pattern */
+    int n = offset >= rc->pattern.len
+                ? snprintf(text, sizeof(text), "pcre2_compile() failed: %s in \"%.*s\"",
+                           (char *) msg, SL_STR_ARG(rc->pattern))
+                : snprintf(text, sizeof(text), "pcre2_compile() failed: %s in \"%.*s\" at \"%.*s\"",
+                           (char *) msg, SL_STR_ARG(rc->pattern), (int) (rc->pattern.len - offset),
+                           (char *) rc->pattern.data + offset);
     n = n < 0 ? 0 : sl_min(n, (int) sizeof(text) - 1);
     rc->err.data = sl_pnalloc(pool, (size_t) n + 1);
     if (rc->err.data) {

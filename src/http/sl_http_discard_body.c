@@ -8,8 +8,6 @@
 
 #define DISCARD_BUFFER_SIZE 4096
 
-static void discarded_body_handler(sl_http_request_t *r);
-
 /* Consumes body bytes from [b->pos, b->last).  SL_OK when the body is complete,
  * SL_AGAIN for more, SL_ERROR on bad framing. */
 static sl_int_t consume(sl_http_request_t *r, sl_buf_t *b)
@@ -134,11 +132,11 @@ sl_int_t sl_http_discard_request_body(sl_http_request_t *r)
     }
     /* the rest arrives while the response is sent; the request stays until it has */
     r->discard_body = 1;
-    r->read_event_handler = discarded_body_handler;
+    r->read_event_handler = sl_http_discarded_body_handler;
     return SL_OK;
 }
 
-static void discarded_body_handler(sl_http_request_t *r)
+void sl_http_discarded_body_handler(sl_http_request_t *r)
 {
     sl_connection_t *c = r->connection;
 

@@ -279,6 +279,7 @@ static void finalize_connection(sl_http_request_t *r)
     if (r->discard_body) {
         /* the response is out but the unwanted body is still arriving: wait for its end
          * (then keepalive) at most lingering_timeout between reads */
+        r->read_event_handler = sl_http_discarded_body_handler;
         sl_add_timer(c->read, clcf->lingering_timeout);
         return;
     }

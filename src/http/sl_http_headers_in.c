@@ -353,8 +353,9 @@ static sl_int_t decode_uri(sl_http_request_t *r, sl_http_core_srv_conf_t *cscf)
         r->uri.len = (size_t) (path_end - p->path_start);
     }
     r->exten.len = 0;
-    for (size_t i = r->uri.len; i > 0 && r->uri.data[i - 1] != '/'; i--) {
-        if (r->uri.data[i - 1] == '.') {
+    /* a '.' right after '/' starts a name (".htaccess"), not an extension, as nginx */
+    for (size_t i = r->uri.len; i > 1 && r->uri.data[i - 1] != '/'; i--) {
+        if (r->uri.data[i - 1] == '.' && r->uri.data[i - 2] != '/') {
             r->exten.data = r->uri.data + i;
             r->exten.len = r->uri.len - i;
             break;

@@ -162,16 +162,6 @@ static sl_int_t redirect(sl_http_request_t *r, const sl_str_t *name)
         memcpy(uri.data, r->uri.data, r->uri.len);
     }
     memcpy(uri.data + uri.len - name->len, name->data, name->len);
-    /* the extension of the new uri, for the static module's Content-Type */
-    r->exten.len = 0;
-    r->exten.data = NULL;
-    for (size_t i = uri.len; i > 0 && uri.data[i - 1] != '/'; i--) {
-        if (uri.data[i - 1] == '.') {
-            r->exten.data = uri.data + i;
-            r->exten.len = uri.len - i;
-            break;
-        }
-    }
     sl_str_t args = r->args;
     return sl_http_internal_redirect(r, &uri, &args);
 }

@@ -246,8 +246,8 @@ sl_int_t sl_http_internal_redirect(sl_http_request_t *r, sl_str_t *uri, sl_str_t
     sl_http_core_main_conf_t *cmcf = sl_http_get_module_main_conf(r, sl_http_core_module);
     sl_http_core_srv_conf_t *cscf = sl_http_get_module_srv_conf(r, sl_http_core_module);
     r->loc_conf = cscf->ctx->loc_conf;
+    /* module state starts afresh; variables set so far ("set $x") survive, as nginx */
     memset(r->ctx, 0, sl_http_module_count() * sizeof(void *));
-    memset(r->variables, 0, cmcf->variables.nelts * sizeof(sl_http_variable_value_t));
     r->internal = 1;
     r->valid_unparsed_uri = 0;
     r->add_uri_to_alias = 0;

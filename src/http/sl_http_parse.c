@@ -30,6 +30,13 @@
  */
 #define NEXT(fn, p, pp, last) (*(pp) < (last) ? fn(p, pp, last) : SL_AGAIN)
 
+/* For the header-line chain, which must become one function to be fast. */
+#ifndef SL_NO_FORCE_INLINE
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static
+#endif
+
 typedef sl_int_t (*rl_state_fn)(sl_http_parse_t *p, u_char **pp, u_char *last);
 typedef sl_int_t (*st_state_fn)(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp,
                                 u_char *last);
@@ -116,7 +123,7 @@ static int is_digit(u_char c)
 /*
  * The first byte at or after pos that is not value_plain (a control, HTAB, DEL), or last.
  */
-static u_char *skip_value_bytes(u_char *pos, u_char *last)
+static inline u_char *skip_value_bytes(u_char *pos, u_char *last)
 {
 #ifdef __SSE2__
     const __m128i ctl_max = _mm_set1_epi8(0x1f);
@@ -252,9 +259,13 @@ static sl_int_t rl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (pos == last) {
         return SL_AGAIN;
     }
+    /*
+     * The fields of any earlier request go, and request_start is set even for a line that
+     * turns out empty or invalid: the caller logs request_start..b->pos on an error, and keeps
+     * from request_start when it moves the buffer in a state other than 0.
+     */
+    begin_request(p, pos);
     if (*pos == CR) {
-        /* keeps the caller's rule: state != 0 means "keep from request_start" */
-        p->request_start = pos;
         p->state = RL_START_LF;
         *pp = pos + 1;
         return CONT;
@@ -262,7 +273,6 @@ static sl_int_t rl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (!method_char[*pos]) {
         return SL_HTTP_PARSE_INVALID_METHOD;
     }
-    begin_request(p, pos);
     p->state = RL_METHOD;
     *pp = pos + 1;
     return NEXT(rl_method, p, pp, last);
@@ -270,6 +280,7 @@ static sl_int_t rl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 
 static sl_int_t rl_start_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != LF) {
         return SL_HTTP_PARSE_INVALID_REQUEST;
     }
@@ -310,21 +321,19 @@ static sl_int_t rl_sp_before_uri(sl_http_parse_t *p, u_char **pp, u_char *last)
     if (pos == last) {
         return SL_AGAIN;
     }
-    p->uri_start = pos;
     if (*pos == '/') {
-        p->path_start = pos;
+        p->uri_start = p->path_start = pos;
         p->state = RL_PATH_SLASH;
         *pp = pos + 1;
         return NEXT(rl_path, p, pp, last);
     }
     if (is_alpha(*pos)) {
-        p->schema_start = pos;
+        p->uri_start = p->schema_start = pos;
         p->state = RL_SCHEME;
     } else if (*pos == '*' && p->method == SL_HTTP_OPTIONS) {
-        p->path_start = pos;
+        p->uri_start = p->path_start = pos;
         p->state = RL_ASTERISK;
     } else {
-        p->uri_start = NULL;
         return SL_HTTP_PARSE_INVALID_REQUEST;
     }
     *pp = pos + 1;
@@ -354,6 +363,7 @@ static sl_int_t rl_scheme(sl_http_parse_t *p, u_char **pp, u_char *last)
 /* The two slashes of "://". */
 static sl_int_t rl_scheme_slash(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != '/') {
         return SL_HTTP_PARSE_INVALID_REQUEST;
     }
@@ -366,6 +376,7 @@ static sl_int_t rl_host_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
     u_char c = **pp;
 
+    (void) last;
     if (c == '[') {
         p->state = RL_IP_LITERAL;
     } else if (host_char[c]) {
@@ -452,6 +463,7 @@ static sl_int_t rl_ip_literal(sl_http_parse_t *p, u_char **pp, u_char *last)
 /* After "[...]": the host ends here. */
 static sl_int_t rl_ip_literal_end(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) last;
     p->host_end = *pp;
     if (**pp == ':') {
         p->port_start = *pp + 1;
@@ -752,6 +764,7 @@ static sl_int_t rl_v_end(sl_http_parse_t *p, u_char **pp, u_char *last)
 
 static sl_int_t rl_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != LF) {
         return SL_HTTP_PARSE_INVALID_REQUEST;
     }
@@ -761,6 +774,8 @@ static sl_int_t rl_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
 /* CR right after the target: HTTP/0.9 if LF follows. */
 static sl_int_t rl_09_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) p;
+    (void) last;
     return **pp == LF ? SL_HTTP_PARSE_INVALID_09_METHOD : SL_HTTP_PARSE_INVALID_REQUEST;
 }
 
@@ -817,10 +832,10 @@ sl_int_t sl_http_parse_request_line(sl_http_parse_t *p, sl_buf_t *b)
 
 enum { HL_START = 0, HL_NAME, HL_VALUE_START, HL_VALUE, HL_LF, HL_EMPTY_LF, HL_NSTATES };
 
-static sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last);
-static sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last);
-static sl_int_t hl_value(sl_http_parse_t *p, u_char **pp, u_char *last);
-static sl_int_t hl_lf(sl_http_parse_t *p, u_char **pp, u_char *last);
+INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last);
+INLINE sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last);
+INLINE sl_int_t hl_value(sl_http_parse_t *p, u_char **pp, u_char *last);
+INLINE sl_int_t hl_lf(sl_http_parse_t *p, u_char **pp, u_char *last);
 
 static sl_int_t hl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
@@ -850,18 +865,24 @@ static sl_int_t hl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     return hl_name(p, pp, last);
 }
 
-/* Appends the lowercase bytes c[0..3] to lowcase_header, up to its size. */
-static void lowcase4(sl_http_parse_t *p, const u_char c[4])
+/* Appends four lowercase bytes (v, in memory order) to lowcase_header, up to its size. */
+INLINE void lowcase4(sl_http_parse_t *p, uint32_t v)
 {
     sl_uint_t i = p->lowcase_index;
 
     if (i <= SL_HTTP_LC_HEADER_LEN - 4) {
-        memcpy(p->lowcase_header + i, c, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(p->lowcase_header + i, &v, 4);
+#else
+        for (int k = 0; k < 4; k++) {
+            p->lowcase_header[i + k] = (u_char) (v >> 8 * k);
+        }
+#endif
         p->lowcase_index = i + 4;
         return;
     }
-    for (int k = 0; k < 4 && i < SL_HTTP_LC_HEADER_LEN; k++) {
-        p->lowcase_header[i++] = c[k];
+    for (; i < SL_HTTP_LC_HEADER_LEN; i++, v >>= 8) {
+        p->lowcase_header[i] = (u_char) v;
     }
     p->lowcase_index = i;
 }
@@ -871,30 +892,31 @@ static void lowcase4(sl_http_parse_t *p, const u_char c[4])
  * time while none of them is '_' or ends the name (h * 31^4 + c0 * 31^3 + ... + c3 is four
  * sl_hash() steps, with the multiplications off the dependency chain), then one at a time.
  */
-static sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
+INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
-    u_char *pos = *pp, c[4];
+    u_char *pos = *pp, c;
     sl_uint_t hash = p->header_hash;
+    uint32_t c0, c1, c2, c3, v;
 
     while (last - pos >= 4) {
-        c[0] = name_fast[pos[0]];
-        c[1] = name_fast[pos[1]];
-        c[2] = name_fast[pos[2]];
-        c[3] = name_fast[pos[3]];
-        if (c[0] == 0 || c[1] == 0 || c[2] == 0 || c[3] == 0) {
-            break;
+        c0 = name_fast[pos[0]];
+        c1 = name_fast[pos[1]];
+        c2 = name_fast[pos[2]];
+        c3 = name_fast[pos[3]];
+        v = c0 | c1 << 8 | c2 << 16 | c3 << 24;
+        if (((v - 0x01010101) & ~v & 0x80808080) != 0) {
+            break; /* a zero byte: all table values are below 0x80 */
         }
-        hash = hash * (31 * 31 * 31 * 31) + c[0] * (31 * 31 * 31) + c[1] * (31 * 31) + c[2] * 31
-               + c[3];
-        lowcase4(p, c);
+        hash = hash * (31 * 31 * 31 * 31) + c0 * (31 * 31 * 31) + c1 * (31 * 31) + c2 * 31 + c3;
+        lowcase4(p, v);
         pos += 4;
     }
-    for (; pos < last && (c[0] = sl__http_token_lc[*pos]) != 0; pos++) {
-        hash = sl_hash(hash, c[0]);
+    for (; pos < last && (c = sl__http_token_lc[*pos]) != 0; pos++) {
+        hash = sl_hash(hash, c);
         if (p->lowcase_index < SL_HTTP_LC_HEADER_LEN) {
-            p->lowcase_header[p->lowcase_index++] = c[0];
+            p->lowcase_header[p->lowcase_index++] = c;
         }
-        if (c[0] == '_') {
+        if (c == '_') {
             p->invalid_header = 1; /* cleared by the caller when underscores are allowed */
         }
     }
@@ -913,7 +935,7 @@ static sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
     return NEXT(hl_value_start, p, pp, last);
 }
 
-static sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last)
+INLINE sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
     u_char *pos = *pp;
 
@@ -929,7 +951,7 @@ static sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     return hl_value(p, pp, last);
 }
 
-static sl_int_t hl_value(sl_http_parse_t *p, u_char **pp, u_char *last)
+INLINE sl_int_t hl_value(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
     u_char *pos = *pp, *end;
 
@@ -963,8 +985,9 @@ static sl_int_t hl_value(sl_http_parse_t *p, u_char **pp, u_char *last)
 }
 
 /* The LF after the CR of a field line (HL_LF) or of the empty line (HL_EMPTY_LF). */
-static sl_int_t hl_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
+INLINE sl_int_t hl_lf(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != LF) {
         return SL_HTTP_PARSE_INVALID_HEADER;
     }
@@ -1047,6 +1070,8 @@ static sl_int_t st_version(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp
     int minor = p->state >= ST_MINOR_FIRST;
     sl_uint_t *v = minor ? &p->http_minor : &p->http_major;
 
+    (void) st;
+    (void) last;
     if (is_digit(c)) {
         *v = *v * 10 + (c - '0');
         if (*v > (minor ? 999u : 99u)) {
@@ -1084,6 +1109,7 @@ static sl_int_t st_code(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp, u
 {
     u_char c = **pp;
 
+    (void) last;
     if (!is_digit(c)) {
         return SL_HTTP_PARSE_INVALID_STATUS;
     }
@@ -1143,6 +1169,7 @@ static sl_int_t st_reason(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp,
 
 static sl_int_t st_lf(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != LF) {
         return SL_HTTP_PARSE_INVALID_STATUS;
     }

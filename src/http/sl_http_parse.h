@@ -81,8 +81,9 @@ typedef struct {
     /**
      * The path: path_start..path_end, never empty, always starting with '/' (or the "*" of
      * "OPTIONS *").  For absolute-form without a path ("http://h" or "http://h?a") it is the
-     * "/" byte inside "://", so the path reads as "/" (as nginx does).  path_end is at '?',
-     * '#' or uri_end.
+     * "/" byte inside "://", so the path reads as "/" (as nginx does); the caller tells that
+     * case by path_start < host_start (e.g. to build an unparsed URI: "/" then "?" args).
+     * path_end is at '?', '#' or uri_end.
      */
     u_char *path_start, *path_end;
     /** after '?', NULL if none; args end at args_end ('#' or uri_end) */
@@ -127,7 +128,8 @@ typedef struct {
  *   SL_AGAIN    all input consumed (b->pos == b->last), call again with more;
  *   SL_HTTP_PARSE_INVALID_METHOD, _INVALID_REQUEST, _INVALID_09_METHOD:
  *               b->pos at the offending byte (for _09_METHOD at the LF); the line parsed so far
- *               is request_start..b->pos (request_end is set for _09_METHOD);
+ *               is request_start..b->pos (request_start is always set, request_end once the
+ *               line's CR or LF was seen; no pointer is left over from an earlier request);
  *   SL_HTTP_PARSE_INVALID_VERSION: the whole line was parsed (all fields set, http_major and
  *               http_minor too), b->pos after its line ending.
  *

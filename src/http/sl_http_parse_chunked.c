@@ -172,6 +172,7 @@ static sl_int_t ch_ext(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 
 static sl_int_t ch_size_lf(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 {
+    (void) last;
     if (**pp != LF) {
         return SL_HTTP_PARSE_INVALID_CHUNK;
     }
@@ -187,6 +188,8 @@ static sl_int_t ch_size_lf(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 
 static sl_int_t ch_data(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 {
+    (void) pp;
+    (void) last;
     if (ctx->size > 0) {
         return SL_OK; /* the caller has not consumed it all yet */
     }
@@ -210,6 +213,7 @@ static sl_int_t ch_crlf(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
         [CH_FINAL_LF] = CH_DONE,
     };
 
+    (void) last;
     if (**pp != want[ctx->state]) {
         return SL_HTTP_PARSE_INVALID_CHUNK;
     }
@@ -258,6 +262,9 @@ static sl_int_t ch_trailer(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 
 static sl_int_t ch_done(sl_http_chunked_t *ctx, u_char **pp, u_char *last)
 {
+    (void) ctx;
+    (void) pp;
+    (void) last;
     return SL_DONE;
 }
 

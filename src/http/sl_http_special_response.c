@@ -55,7 +55,12 @@ static sl_str_t page_title(sl_uint_t status)
                     t497 = sl_string("400 The plain HTTP request was sent to HTTPS port");
     sl_str_t none = sl_null_string;
 
+    static sl_str_t t302 = sl_string("302 Found");
+
     switch (status) {
+    case 302:
+        /* the status line says "Moved Temporarily", nginx's page says "Found" */
+        return t302;
     case 494:
         return t494;
     case 495:

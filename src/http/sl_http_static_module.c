@@ -222,11 +222,19 @@ static sl_int_t set_headers(sl_http_request_t *r, const struct stat *st)
             return SL_ERROR;
         }
     }
+    /* the extension of r->uri as it is now (r->exten may predate an internal redirect) */
+    sl_str_t exten = sl_null_string;
+    for (size_t i = r->uri.len; i > 0 && r->uri.data[i - 1] != '/'; i--) {
+        if (r->uri.data[i - 1] == '.') {
+            exten.data = r->uri.data + i;
+            exten.len = r->uri.len - i;
+            break;
+        }
+    }
     r->headers_out.content_type = clcf->default_type;
-    if (r->exten.len) {
-        sl_str_t *type =
-            sl_hash_find(&clcf->types_hash, sl_hash_key_lc(r->exten.data, r->exten.len),
-                         r->exten.data, r->exten.len);
+    if (exten.len) {
+        sl_str_t *type = sl_hash_find(&clcf->types_hash, sl_hash_key_lc(exten.data, exten.len),
+                                      exten.data, exten.len);
         if (type) {
             r->headers_out.content_type = *type;
         }

@@ -1395,6 +1395,10 @@ static sl_int_t regex_run(sl_http_request_t *r, sl_regex_t *re, sl_int_t groups,
     if ((groups > 0 || (groups < 0 && rc > 1)) && keep_captures(r, ov, rc, s) != SL_OK) {
         return SL_ERROR;
     }
+    /* a match without groups empties $1..$9, as nginx 1.22 does */
+    if (groups == 0 || (groups < 0 && rc == 1)) {
+        r->ncaptures = 0;
+    }
     return rc;
 }
 

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct {
     sl_int_t rc;
-    size_t stop;    /* input offset of b->pos at the end */
-    u_char *out;    /* decoded bytes */
+    size_t stop; /* input offset of b->pos at the end */
+    u_char *out; /* decoded bytes */
     size_t out_len;
 } result_t;
 

@@ -10,6 +10,9 @@
  *
  * A parsed path is normalized into a buffer of exactly the promised size; a path not flagged
  * complex must come out unchanged, and a normalized path without '%' must be a fixed point.
+ *
+ * The same input is also parsed as a response (status line, then header lines with
+ * underscores allowed), the same three ways.
  */
 #include <stdio.h>
 
@@ -73,8 +76,11 @@ static void shift_all(sl_http_parse_t *p, int in_line, intptr_t d)
     }
 }
 
-/* Keeps [keep, last) in a new exact-size buffer and appends the next piece; 0 at the end. */
-static int more(feed_t *f, sl_http_parse_t *p, int in_line, u_char *keep)
+/*
+ * Keeps [keep, last) in a new exact-size buffer and appends the next piece; 0 at the end.
+ * extra, when not NULL, is one more pointer to shift (the status line's start).
+ */
+static int more(feed_t *f, sl_http_parse_t *p, int in_line, u_char *keep, u_char **extra)
 {
     if (f->fed == f->len) {
         return 0;
@@ -89,6 +95,9 @@ static int more(feed_t *f, sl_http_parse_t *p, int in_line, u_char *keep)
     memcpy(nb, keep, kept);
     memcpy(nb + kept, f->in + f->fed, add);
     shift_all(p, in_line, (intptr_t) ((uintptr_t) nb - (uintptr_t) keep));
+    if (extra != NULL && *extra != NULL) {
+        *extra = nb + (*extra - keep);
+    }
     f->base += (size_t) (keep - f->buf);
     free(f->buf);
     f->buf = nb;
@@ -181,15 +190,31 @@ static void record_header(rec_t *r, const feed_t *f, const sl_http_parse_t *p)
     }
 }
 
-/* step 0: whole; otherwise the first piece is first bytes, then pieces of step bytes. */
-static void run(const u_char *in, size_t len, size_t first, size_t step, int underscores, rec_t *r)
+static void record_status(rec_t *r, const feed_t *f, const sl_http_status_t *st)
+{
+    rec(r, (int64_t) st->code);
+    rec(r, (int64_t) st->http_version);
+    rec(r, off(f, st->start));
+    rec(r, off(f, st->end));
+    if (st->code < 100 || st->code > 999 || st->end < st->start + 3) {
+        abort();
+    }
+}
+
+/*
+ * step 0: whole; otherwise the first piece is first bytes, then pieces of step bytes.
+ * mode: bit 0 allows underscores, bit 1 parses a response.
+ */
+static void run(const u_char *in, size_t len, size_t first, size_t step, int mode, rec_t *r)
 {
     feed_t f = { .in = in, .len = len, .fed = first, .step = step };
     sl_http_parse_t p;
-    int in_line = 1;
+    sl_http_status_t st;
+    int in_line = 1, underscores = mode & 1, response = mode & 2;
     sl_int_t rc;
 
     memset(&p, 0, sizeof(p));
+    memset(&st, 0, sizeof(st));
     f.buf = malloc(first + 1);
     if (f.buf == NULL) {
         abort();
@@ -198,14 +223,18 @@ static void run(const u_char *in, size_t len, size_t first, size_t step, int und
     f.b.start = f.b.pos = f.buf;
     f.b.last = f.b.end = f.buf + first;
     for (;;) {
-        rc = in_line ? sl_http_parse_request_line(&p, &f.b)
-                     : sl_http_parse_header_line(&p, &f.b, underscores);
+        if (in_line) {
+            rc = response ? sl_http_parse_status_line(&p, &f.b, &st)
+                          : sl_http_parse_request_line(&p, &f.b);
+        } else {
+            rc = sl_http_parse_header_line(&p, &f.b, underscores);
+        }
         if (rc == SL_AGAIN) {
             if (f.b.pos != f.b.last) {
                 abort();
             }
             u_char *keep = p.state == 0 ? f.b.pos : in_line ? p.request_start : p.header_name_start;
-            if (!more(&f, &p, in_line, keep)) {
+            if (!more(&f, &p, in_line, keep, response ? &st.start : NULL)) {
                 break;
             }
             continue;
@@ -213,13 +242,16 @@ static void run(const u_char *in, size_t len, size_t first, size_t step, int und
         rec(r, rc);
         rec(r, off(&f, f.b.pos));
         if (rc == SL_OK) {
-            if (in_line) {
+            if (in_line && response) {
+                record_status(r, &f, &st);
+                in_line = 0;
+            } else if (in_line) {
                 record_line(r, &f, &p);
                 in_line = 0;
             } else {
                 record_header(r, &f, &p);
             }
-        } else if (rc == SL_HTTP_PARSE_HEADER_DONE) {
+        } else if (rc == SL_HTTP_PARSE_HEADER_DONE && !response) {
             in_line = 1;
         } else {
             break;
@@ -239,25 +271,28 @@ static void same(const rec_t *a, const rec_t *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rec_t whole = { 0 }, split = { 0 }, bytes = { 0 };
-    int underscores;
     size_t at;
 
     if (size == 0) {
         return 0;
     }
-    underscores = data[0] & 1;
     at = (size_t) data[0] * size / 256;
+    /* as a request (underscores allowed or not, from the first byte), then as a response */
+    const int modes[2] = { data[0] & 1, 3 };
 
-    run(data, size, size, 0, underscores, &whole);
-    run(data, size, at, 0, underscores, &split);
-    same(&whole, &split);
-    if (size <= 2048) {
-        run(data, size, 0, 1, underscores, &bytes);
-        same(&whole, &bytes);
+    for (int i = 0; i < 2; i++) {
+        rec_t whole = { 0 }, split = { 0 }, bytes = { 0 };
+
+        run(data, size, size, 0, modes[i], &whole);
+        run(data, size, at, 0, modes[i], &split);
+        same(&whole, &split);
+        if (size <= 2048) {
+            run(data, size, 0, 1, modes[i], &bytes);
+            same(&whole, &bytes);
+        }
+        free(whole.v);
+        free(split.v);
+        free(bytes.v);
     }
-    free(whole.v);
-    free(split.v);
-    free(bytes.v);
     return 0;
 }

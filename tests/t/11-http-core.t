@@ -43,6 +43,17 @@ http {
     }
     server {
         listen 127.0.0.1:%%PORT_1%%;
+        server_name limits.test;
+        client_max_body_size 10;
+        keepalive_timeout 30s 25;
+        server_tokens off;
+        location / { return 200 "limits\n"; }
+        location /hidden { internal; return 200 "hidden\n"; }
+        location /show { error_page 404 = /hidden; return 404; }
+        location /nolimit { client_max_body_size 0; return 200 "nolimit\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
         server_name headers.test;
         add_header X-Server s;
         location / { return 200 "inherit\n"; }
@@ -94,6 +105,25 @@ like(get('/', 'headers.test'), qr{\r\nX-Server: s\r\n}, 'add_header inherited fr
 $r = get('/own', 'headers.test');
 like($r, qr{\r\nX-Own: o\r\n}, 'own add_header');
 unlike($r, qr{X-Server}, 'a level with add_header replaces the inherited set');
+
+# --- limits, tokens, internal ---
+sub lreq { my ($raw) = @_; return req($raw); }
+$r = req("POST / HTTP/1.1\r\nHost: limits.test\r\nContent-Length: 11\r\n\r\n01234567890");
+is(status_of($r), 413, 'Content-Length over client_max_body_size: 413 before the body');
+like($r, qr{Connection: close\r\n}, '413 closes');
+is(status_of(req("POST /nolimit HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\nContent-Length: 11\r\n\r\n01234567890")), 200, 'client_max_body_size 0: no limit');
+$r = req("GET / HTTP/1.1\r\nHost: limits.test\r\n\r\n");
+like($r, qr{\r\nServer: sluice\r\n}, 'server_tokens off');
+like($r, qr{\r\nConnection: keep-alive\r\nKeep-Alive: timeout=25\r\n}, 'keepalive_timeout header_timeout');
+like(req("GET /nope HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\n\r\n"), qr{^HTTP/1\.1 200 .*limits\n$}s, 'other server still fine');
+is(status_of(req("GET /hidden HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\n\r\n")), 404, 'internal location: 404 from outside');
+$r = req("GET /show HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\n\r\n");
+is(body_of($r), "hidden\n", 'internal location reached by error_page');
+is(status_of($r), 200, 'error_page = takes the target\'s status');
+like(body_of(req("GET /forbidden-x HTTP/1.1\r\nHost: limits.test\r\nConnection: close\r\n\r\n")), qr{limits}, 'limits server root');
+$r = req("POST /exact HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+unlike($r, qr{100 Continue}, 'no 100 Continue when the body is not wanted');
+like($r, qr{^HTTP/1\.1 200 .*Connection: close\r\n}s, 'answered, and closed (the body may still come)');
 
 # --- locations, nginx's order ---
 is(body_of(get('/exact')), "exact\n", '= exact');
