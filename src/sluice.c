@@ -37,7 +37,7 @@ static const char *const modules_without[] = {
     "http_map",
     "http_split_clients",
     "http_referer",
-    "http_rewrite",
+
     "http_proxy",
     "http_fastcgi",
     "http_uwsgi",
