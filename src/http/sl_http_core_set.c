@@ -196,12 +196,19 @@ sl_int_t sl_http_merge_types(sl_conf_t *cf, sl_array_t **types, sl_hash_t *hash,
     static sl_str_t html = sl_string("text/html"), gif = sl_string("image/gif"),
                     jpeg = sl_string("image/jpeg");
 
-    if (*types == SL_CONF_UNSET_PTR) {
-        if (prev_types != SL_CONF_UNSET_PTR && prev_types != NULL) {
-            *types = prev_types;
-            *hash = *prev_hash;
-            return SL_OK;
+    if (*types == SL_CONF_UNSET_PTR && prev_types != SL_CONF_UNSET_PTR && prev_types != NULL) {
+        /* inherited: the enclosing level's hash is built before its children merge */
+        *types = prev_types;
+        if (prev_hash->nelts == 0
+            && sl_hash_build(prev_hash, cf->pool, prev_types->elts, prev_types->nelts,
+                             SL_HASH_LOWCASE, NULL)
+                   != SL_OK) {
+            return SL_ERROR;
         }
+        *hash = *prev_hash;
+        return SL_OK;
+    }
+    if (*types == SL_CONF_UNSET_PTR) {
         *types = sl_array_create(cf->pool, 3, sizeof(sl_hash_key_t));
         if (*types == NULL) {
             return SL_ERROR;

@@ -57,7 +57,15 @@ static void settle_framing(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf)
     }
     if (status == SL_HTTP_NO_CONTENT) {
         r->headers_out.content_type.len = 0;
+    }
+    /* a date of modification describes a representation: only for 200, 206 and 304 */
+    if (status != SL_HTTP_OK && status != SL_HTTP_PARTIAL_CONTENT
+        && status != SL_HTTP_NOT_MODIFIED) {
         r->headers_out.last_modified_time = -1;
+        if (r->headers_out.last_modified) {
+            r->headers_out.last_modified->hash = 0;
+            r->headers_out.last_modified = NULL;
+        }
     }
     if (r->keepalive && (sl_terminate || sl_exiting)) {
         r->keepalive = 0;

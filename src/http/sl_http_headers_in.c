@@ -283,6 +283,20 @@ sl_int_t sl_http_process_request_header(sl_http_request_t *r)
     return SL_OK;
 }
 
+void sl_http_set_exten(sl_http_request_t *r)
+{
+    r->exten.len = 0;
+    r->exten.data = NULL;
+    /* a '.' right after '/' starts a name (".htaccess"), not an extension, as nginx */
+    for (size_t i = r->uri.len; i > 1 && r->uri.data[i - 1] != '/'; i--) {
+        if (r->uri.data[i - 1] == '.' && r->uri.data[i - 2] != '/') {
+            r->exten.data = r->uri.data + i;
+            r->exten.len = r->uri.len - i;
+            return;
+        }
+    }
+}
+
 sl_int_t sl_http_validate_host(sl_str_t *host, sl_pool_t *pool, int alloc)
 {
     u_char *h = host->data;
@@ -352,15 +366,7 @@ static sl_int_t decode_uri(sl_http_request_t *r, sl_http_core_srv_conf_t *cscf)
         r->uri.data = p->path_start;
         r->uri.len = (size_t) (path_end - p->path_start);
     }
-    r->exten.len = 0;
-    /* a '.' right after '/' starts a name (".htaccess"), not an extension, as nginx */
-    for (size_t i = r->uri.len; i > 1 && r->uri.data[i - 1] != '/'; i--) {
-        if (r->uri.data[i - 1] == '.' && r->uri.data[i - 2] != '/') {
-            r->exten.data = r->uri.data + i;
-            r->exten.len = r->uri.len - i;
-            break;
-        }
-    }
+    sl_http_set_exten(r);
     if (p->args_start) {
         r->args.data = p->args_start;
         r->args.len = (size_t) (p->args_end - p->args_start);

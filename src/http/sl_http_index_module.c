@@ -13,8 +13,6 @@
 #include "sl_pool.h"
 
 /* The static module's uri to path mapping (root or alias). */
-sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *root_len,
-                                 size_t reserved);
 
 typedef struct {
     /** sl_str_t, in order; NULL when this level has no "index" */

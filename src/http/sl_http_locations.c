@@ -237,6 +237,7 @@ sl_int_t sl_http_internal_redirect(sl_http_request_t *r, sl_str_t *uri, sl_str_t
         return SL_DONE;
     }
     r->uri = *uri;
+    sl_http_set_exten(r);
     if (args) {
         r->args = *args;
     } else {

@@ -18,7 +18,6 @@
 #define IMS_BEFORE 2
 
 /* Seconds since the epoch of an HTTP date, or -1 if it is not one. */
-time_t sl_http_parse_time(const u_char *p, size_t len);
 
 typedef struct {
     sl_uint_t if_modified_since;

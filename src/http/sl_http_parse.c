@@ -31,11 +31,7 @@
 #define NEXT(fn, p, pp, last) (*(pp) < (last) ? fn(p, pp, last) : SL_AGAIN)
 
 /* For the header-line chain, which must become one function to be fast. */
-#ifndef SL_NO_FORCE_INLINE
 #define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static
-#endif
 
 typedef sl_int_t (*rl_state_fn)(sl_http_parse_t *p, u_char **pp, u_char *last);
 typedef sl_int_t (*st_state_fn)(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp,
@@ -865,37 +861,31 @@ static sl_int_t hl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
     return hl_name(p, pp, last);
 }
 
-/* Appends four lowercase bytes (v, in memory order) to lowcase_header, up to its size. */
-INLINE void lowcase4(sl_http_parse_t *p, uint32_t v)
+/* Stores four lowercase bytes (v, first byte lowest) at lc[*i], up to the copy's size. */
+INLINE void lowcase4(u_char *lc, sl_uint_t *i, uint32_t v)
 {
-    sl_uint_t i = p->lowcase_index;
-
-    if (i <= SL_HTTP_LC_HEADER_LEN - 4) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        memcpy(p->lowcase_header + i, &v, 4);
-#else
+    if (*i <= SL_HTTP_LC_HEADER_LEN - 4) {
         for (int k = 0; k < 4; k++) {
-            p->lowcase_header[i + k] = (u_char) (v >> 8 * k);
+            lc[*i + k] = (u_char) (v >> 8 * k); /* one 4-byte store once compiled */
         }
-#endif
-        p->lowcase_index = i + 4;
+        *i += 4;
         return;
     }
-    for (; i < SL_HTTP_LC_HEADER_LEN; i++, v >>= 8) {
-        p->lowcase_header[i] = (u_char) v;
+    for (; *i < SL_HTTP_LC_HEADER_LEN; (*i)++, v >>= 8) {
+        lc[*i] = (u_char) v;
     }
-    p->lowcase_index = i;
 }
 
 /*
  * The name's bytes go into the hash and the lowercase copy as they are scanned: four at a
  * time while none of them is '_' or ends the name (h * 31^4 + c0 * 31^3 + ... + c3 is four
  * sl_hash() steps, with the multiplications off the dependency chain), then one at a time.
+ * Hash and index live in locals: stores into lowcase_header could alias the struct's fields.
  */
 INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
-    u_char *pos = *pp, c;
-    sl_uint_t hash = p->header_hash;
+    u_char *pos = *pp, *lc = p->lowcase_header, c;
+    sl_uint_t hash = p->header_hash, i = p->lowcase_index;
     uint32_t c0, c1, c2, c3, v;
 
     while (last - pos >= 4) {
@@ -908,19 +898,20 @@ INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
             break; /* a zero byte: all table values are below 0x80 */
         }
         hash = hash * (31 * 31 * 31 * 31) + c0 * (31 * 31 * 31) + c1 * (31 * 31) + c2 * 31 + c3;
-        lowcase4(p, v);
+        lowcase4(lc, &i, v);
         pos += 4;
     }
     for (; pos < last && (c = sl__http_token_lc[*pos]) != 0; pos++) {
         hash = sl_hash(hash, c);
-        if (p->lowcase_index < SL_HTTP_LC_HEADER_LEN) {
-            p->lowcase_header[p->lowcase_index++] = c;
+        if (i < SL_HTTP_LC_HEADER_LEN) {
+            lc[i++] = c;
         }
         if (c == '_') {
             p->invalid_header = 1; /* cleared by the caller when underscores are allowed */
         }
     }
     p->header_hash = hash;
+    p->lowcase_index = i;
     *pp = pos;
     if (pos == last) {
         return SL_AGAIN;

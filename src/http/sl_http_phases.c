@@ -216,8 +216,14 @@ static sl_int_t content_checker(sl_http_request_t *r, sl_http_phase_handler_t *p
     }
     /* no handler took it: a directory without index is forbidden, anything else missing */
     if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
+        sl_str_t path;
+        size_t root;
+        /* nginx names the directory on disk */
+        if (sl_http_map_uri_to_path(r, &path, &root, 0) != SL_OK) {
+            path = r->uri;
+        }
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "directory index of \"%.*s\" is forbidden",
-                     SL_STR_ARG(r->uri));
+                     SL_STR_ARG(path));
         sl_http_finalize_request(r, SL_HTTP_FORBIDDEN);
         return SL_OK;
     }

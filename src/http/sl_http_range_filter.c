@@ -15,7 +15,6 @@
 #include "sl_pool.h"
 
 /* The not-modified filter's HTTP date parser. */
-time_t sl_http_parse_time(const u_char *p, size_t len);
 
 typedef struct {
     off_t start;

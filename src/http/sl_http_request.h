@@ -292,7 +292,7 @@ struct sl_http_request_s {
     unsigned done : 1;
     unsigned logged : 1;
     unsigned chunked : 1;
-    unsigned buffered : 4;
+    unsigned buffered : 8;
     unsigned main_filter_need_in_memory : 1;
     unsigned allow_ranges : 1;
     unsigned single_range : 1;
@@ -378,6 +378,18 @@ void sl_http_test_reading(sl_http_request_t *r);
 
 /* Log context: ", client: ..., server: ..., request: \"...\", host: \"...\"". */
 u_char *sl_http_log_error(sl_log_t *log, u_char *buf, size_t len);
+
+/*
+ * The file path for r->uri: root + uri, or the location's alias in place of its prefix.
+ * path gets pool memory with `reserved` spare bytes and a NUL; *root_len is the length of
+ * the root part.  SL_OK, or SL_ERROR (logged).
+ */
+sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *root_len,
+                                 size_t reserved);
+/* An HTTP date (IMF-fixdate, RFC 850, asctime) to a time, or -1 when it is not one. */
+time_t sl_http_parse_time(const u_char *p, size_t len);
+/* Sets r->exten from r->uri (no extension for a name starting with '.'). */
+void sl_http_set_exten(sl_http_request_t *r);
 
 /* Internals shared by the request files. */
 sl_http_request_t *sl_http_create_request(sl_connection_t *c);

@@ -31,8 +31,6 @@
 #define SL_HTTP_COPY_BUFFERED 0x04
 
 /* Exported for the index module and the core's "directory index ... is forbidden". */
-sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *root_len,
-                                 size_t reserved);
 
 typedef struct {
     /** root or alias with variables, compiled; NULL when the path is plain text */
