@@ -337,6 +337,7 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
         return;
     }
     if (r->buffered || r->out) {
+        c->log->action = "sending response to client";
         r->write_event_handler = writer;
         if (!c->write->ready && !c->write->timer_set) {
             sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);

@@ -18,6 +18,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT_1%%;
         location / { return 200 "ok\n"; }
+        location /big { root html; send_timeout 1s; }
         location /quiet { error_log logs/quiet.log info; client_max_body_size 1; return 200 "q\n"; }
     }
     server {
@@ -27,6 +28,9 @@ http {
     }
 }
 EOF
+# a file bigger than what the socket buffers hold, so a client that does not read
+# stops the server's writes
+$t->write_file('html/big/file', 'z' x (32 * 1024 * 1024));
 $t->start;
 my ($p1, $p2) = ($t->port(1), $t->port(2));
 
@@ -91,6 +95,15 @@ sub read_response {
     like($all, qr{^HTTP/1\.1 413 }, '413 in the location with its own error_log');
     like($t->read_file('logs/quiet.log') // '', qr{\[error\] .*client intended to send too large body: 5 bytes}, 'logged to the location\'s error_log');
     unlike($t->error_log, qr{too large body}, 'and not to the main one');
+}
+{
+    my $s = $t->connect($p1);
+    print $s "GET /big/file HTTP/1.1\r\nHost: a\r\n\r\n";
+    ok($t->wait_for(sub { $t->error_log =~ /client timed out \(110: Connection timed out\) while sending response to client/ }, 15),
+        'send_timeout: a client that stops reading is timed out, with nginx\'s words');
+    my ($got, $eof) = $t->read_all($s, 15);
+    ok(length($got) < 32 * 1024 * 1024, 'the response was cut');
+    ok($eof, 'and the connection closed');
 }
 {
     # graceful stop with an idle keepalive connection: it is closed, the process exits 0
