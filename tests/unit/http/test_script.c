@@ -537,8 +537,10 @@ static void test_regex_exec_bare(void **state)
     sl_http_request_t *r = make_request();
     sl_str_t s = str("ab42"), t = str("x");
     assert_int_equal(sl_http_regex_exec(r, digits, &s), 2);
-    assert_int_equal(sl_http_regex_exec(r, rc.regex, &t), 1);
     assert_value(r, &cv, "42");
+    /* a later match of a regex without groups empties $1, as nginx 1.22 does */
+    assert_int_equal(sl_http_regex_exec(r, rc.regex, &t), 1);
+    assert_value(r, &cv, "");
     sl_regex_cleanup();
 }
 
