@@ -554,10 +554,13 @@ static sl_int_t rl_path(sl_http_parse_t *p, u_char **pp, u_char *last)
             st = RL_PATH_SLASH;
             p->uri_ext = NULL;
         } else if (cls == U_DOT) {
+            if (st == RL_PATH_SEG) {
+                /* as nginx: no extension from the dots a segment starts with (".htaccess") */
+                p->uri_ext = pos + 1;
+            }
             st = st == RL_PATH_SLASH ? RL_PATH_DOT
                  : st == RL_PATH_DOT ? RL_PATH_DOTDOT
                                      : RL_PATH_SEG;
-            p->uri_ext = pos + 1;
         } else if (cls == U_PLUS) {
             p->plus_in_uri = 1;
             st = RL_PATH_SEG;
@@ -865,9 +868,14 @@ static sl_int_t hl_start(sl_http_parse_t *p, u_char **pp, u_char *last)
 INLINE void lowcase4(u_char *lc, sl_uint_t *i, uint32_t v)
 {
     if (*i <= SL_HTTP_LC_HEADER_LEN - 4) {
-        for (int k = 0; k < 4; k++) {
-            lc[*i + k] = (u_char) (v >> 8 * k); /* one 4-byte store once compiled */
-        }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(lc + *i, &v, 4);
+#else
+        lc[*i] = (u_char) v;
+        lc[*i + 1] = (u_char) (v >> 8);
+        lc[*i + 2] = (u_char) (v >> 16);
+        lc[*i + 3] = (u_char) (v >> 24);
+#endif
         *i += 4;
         return;
     }

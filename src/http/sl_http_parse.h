@@ -89,7 +89,8 @@ typedef struct {
     /** after '?', NULL if none; args end at args_end ('#' or uri_end) */
     u_char *args_start, *args_end;
     /**
-     * After the last '.' of the last path segment, NULL if none.  Valid only when complex_uri
+     * After the last '.' of the last path segment, NULL if none; as nginx, the dots a segment
+     * starts with do not count ("/.htaccess", "/..x" have none).  Valid only when complex_uri
      * is 0; otherwise call sl_http_uri_ext() on the normalized path.
      */
     u_char *uri_ext;
@@ -195,7 +196,9 @@ sl_int_t sl_http_parse_complex_uri(sl_http_parse_t *p, u_char *dst, sl_str_t *ou
 
 /*
  * The extension of a normalized path: a pointer after the last '.' of its last segment, or
- * NULL if that segment has no '.'.  The extension is the return value..end.
+ * NULL if that segment has none other than the one or two dots it may start with (nginx's
+ * rule: "/a.b.c" -> "c"; "/.htaccess", "/..x", "/...x" -> NULL; "/.a.b" -> "b").  The extension is
+ * the return value..end.
  */
 u_char *sl_http_uri_ext(const u_char *start, const u_char *end);
 

@@ -128,16 +128,21 @@ sl_int_t sl_http_parse_complex_uri(sl_http_parse_t *p, u_char *dst, sl_str_t *ou
 
 u_char *sl_http_uri_ext(const u_char *start, const u_char *end)
 {
-    const u_char *q = end;
+    const u_char *seg = end, *dot = NULL;
 
-    while (q > start) {
-        q--;
-        if (*q == '.') {
-            return (u_char *) q + 1;
-        }
-        if (*q == '/') {
-            return NULL;
+    while (seg > start && seg[-1] != '/') {
+        seg--;
+        if (*seg == '.' && dot == NULL) {
+            dot = seg;
         }
     }
-    return NULL;
+    if (dot == NULL) {
+        return NULL;
+    }
+    /* as nginx: no extension when only "", "." or ".." precede the last dot */
+    size_t n = (size_t) (dot - seg);
+    if (n == 0 || (n <= 2 && seg[0] == '.' && seg[n - 1] == '.')) {
+        return NULL;
+    }
+    return (u_char *) dot + 1;
 }

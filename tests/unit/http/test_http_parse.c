@@ -545,8 +545,7 @@ static const case_t request_line_cases[] = {
       "m=GET#2 uri=/a.b.c?x.y path=/a.b.c args=x.y ext=c v=1001\n" HOSTA),
     T("GET /a.b/c HTTP/1.1" H1, "m=GET#2 uri=/a.b/c path=/a.b/c v=1001\n" HOSTA),
     T("GET /a/b. HTTP/1.1" H1, "m=GET#2 uri=/a/b. path=/a/b. ext= v=1001\n" HOSTA),
-    T("GET /.htaccess HTTP/1.1" H1,
-      "m=GET#2 uri=/.htaccess path=/.htaccess ext=htaccess v=1001\n" HOSTA),
+    T("GET /.htaccess HTTP/1.1" H1, "m=GET#2 uri=/.htaccess path=/.htaccess v=1001\n" HOSTA),
     /* complex paths */
     T("GET //a HTTP/1.1" H1, "m=GET#2 uri=//a path=//a v=1001 complex\n" HOSTA),
     T("GET /a/./b HTTP/1.1" H1, "m=GET#2 uri=/a/./b path=/a/./b v=1001 complex\n" HOSTA),
@@ -556,7 +555,11 @@ static const case_t request_line_cases[] = {
     T("GET /a/..?x HTTP/1.1" H1, "m=GET#2 uri=/a/..?x path=/a/.. args=x v=1001 complex\n" HOSTA),
     T("GET /a/.#x HTTP/1.1" H1, "m=GET#2 uri=/a/.#x path=/a/. v=1001 complex\n" HOSTA),
     T("GET /a/.../b HTTP/1.1" H1, "m=GET#2 uri=/a/.../b path=/a/.../b v=1001\n" HOSTA),
-    T("GET /a/.b/..c HTTP/1.1" H1, "m=GET#2 uri=/a/.b/..c path=/a/.b/..c ext=c v=1001\n" HOSTA),
+    T("GET /a/...x HTTP/1.1" H1, "m=GET#2 uri=/a/...x path=/a/...x v=1001\n" HOSTA),
+    T("GET /a/....x HTTP/1.1" H1, "m=GET#2 uri=/a/....x path=/a/....x ext=x v=1001\n" HOSTA),
+    T("GET /a/.x.y HTTP/1.1" H1, "m=GET#2 uri=/a/.x.y path=/a/.x.y ext=y v=1001\n" HOSTA),
+    T("GET /a.b/.c HTTP/1.1" H1, "m=GET#2 uri=/a.b/.c path=/a.b/.c v=1001\n" HOSTA),
+    T("GET /a/.b/..c HTTP/1.1" H1, "m=GET#2 uri=/a/.b/..c path=/a/.b/..c v=1001\n" HOSTA),
     T("GET /%41+b HTTP/1.1" H1,
       "m=GET#2 uri=/%41+b path=/%41+b v=1001 complex quoted plus\n" HOSTA),
     T("GET //a%41 HTTP/1.1" H1, "m=GET#2 uri=//a%41 path=//a%41 v=1001 complex quoted\n" HOSTA),
@@ -819,7 +822,10 @@ static const uri_case_t uri_cases[] = {
     { "/a//../b", 0, "/a/b", NULL },
     { "/a/.../b", 1, "/a/.../b", NULL },
     { "/a/..b/../c.d", 1, "/a/c.d", "d" },
-    { "/a/.b", 1, "/a/.b", "b" },
+    { "/a/.b", 1, "/a/.b", NULL },
+    { "/a/.b.c", 1, "/a/.b.c", "c" },
+    { "/a/...", 1, "/a/...", NULL },
+    { "/a/....x", 1, "/a/....x", "x" },
     { "/a/b.c/..", 1, "/a/", NULL },
     /* decoded dots and slashes count (nginx decodes first) */
     { "/a/%2e%2e/b", 1, "/b", NULL },
@@ -891,7 +897,9 @@ static void test_uri_ext(void **state)
         const char *path, *ext;
     } cases[] = {
         { "/a.html", "html" }, { "/a.b.c", "c" }, { "/a.b/c", NULL }, { "/a.", "" },
-        { "/", NULL },         { "", NULL },      { "a.b", "b" },     { "/.x", "x" },
+        { "/", NULL },         { "", NULL },      { "a.b", "b" },     { "/.x", NULL },
+        { "/..x", NULL },      { "/...x", NULL }, { "/....x", "x" },  { "/.x.y", "y" },
+        { "/..x.y", "y" },     { "/x/.", NULL },  { "/a..", "" },     { ".", NULL },
     };
 
     (void) state;

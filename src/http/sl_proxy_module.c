@@ -1,0 +1,625 @@
+/*
+ * sl_proxy_module.c: the HTTP/1.x protocol module on top of sl_upstream: proxy_pass and
+ * its directives, building the request, parsing the response header strictly, and the
+ * body decoders (Content-Length, chunked, close-delimited).
+ */
+#include <stdio.h>
+
+#include "sl_http_output.h"
+#include "sl_http_variables.h"
+#include "sl_pool.h"
+#include "sl_upstream.h"
+
+typedef struct {
+    sl_str_t name;
+    sl_http_complex_value_t value;
+} proxy_header_t;
+
+typedef struct {
+    sl_upstream_conf_t upstream;
+    /** proxy_pass: addresses, "host[:port]" for Host, the uri part (may be empty) */
+    sl_addr_t *addrs;
+    sl_uint_t naddrs;
+    sl_str_t host_header;
+    sl_str_t uri;
+    sl_str_t location;
+    unsigned has_uri : 1;
+    sl_uint_t http_version;
+    /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
+    sl_array_t *set_headers;
+} proxy_loc_conf_t;
+
+typedef struct {
+    sl_http_parse_t parse;
+    sl_http_status_t status;
+    sl_http_chunked_t chunked;
+    unsigned status_done : 1;
+} proxy_ctx_t;
+
+static void *create_loc_conf(sl_conf_t *cf);
+static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
+static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
+static sl_conf_enum_t http_versions[] = {
+    { sl_string("1.0"), SL_HTTP_VERSION_10 },
+    { sl_string("1.1"), SL_HTTP_VERSION_11 },
+    { sl_null_string, 0 },
+};
+
+#define PLOC SL_HTTP_LOC_CONF_OFFSET
+#define PF(f) offsetof(proxy_loc_conf_t, f)
+#define UF(f) offsetof(proxy_loc_conf_t, upstream.f)
+#define MSL (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
+
+// clang-format off
+static sl_command_t proxy_commands[] = {
+    { sl_string("proxy_pass"), SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, set_proxy_pass, PLOC, 0, NULL },
+    { sl_string("proxy_connect_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(connect_timeout), NULL },
+    { sl_string("proxy_send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(send_timeout), NULL },
+    { sl_string("proxy_read_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(read_timeout), NULL },
+    { sl_string("proxy_buffer_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(buffer_size), NULL },
+    { sl_string("proxy_pass_request_headers"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(pass_request_headers), NULL },
+    { sl_string("proxy_pass_request_body"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(pass_request_body), NULL },
+    { sl_string("proxy_http_version"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, PLOC, PF(http_version), http_versions },
+    { sl_string("proxy_set_header"), MSL | SL_CONF_TAKE2, set_proxy_header, PLOC, 0, NULL },
+    sl_null_command,
+};
+// clang-format on
+
+static sl_http_module_t proxy_module_ctx = {
+    NULL, NULL, NULL, NULL, NULL, NULL, create_loc_conf, merge_loc_conf,
+};
+
+sl_module_t sl_http_proxy_module = {
+    "http_proxy", 0, 0, SL_HTTP_MODULE, &proxy_module_ctx, proxy_commands, NULL, NULL, NULL,
+};
+
+static void *create_loc_conf(sl_conf_t *cf)
+{
+    proxy_loc_conf_t *plcf = sl_pcalloc(cf->pool, sizeof(proxy_loc_conf_t));
+
+    if (plcf == NULL) {
+        return NULL;
+    }
+    plcf->upstream.connect_timeout = SL_CONF_UNSET_MSEC;
+    plcf->upstream.send_timeout = SL_CONF_UNSET_MSEC;
+    plcf->upstream.read_timeout = SL_CONF_UNSET_MSEC;
+    plcf->upstream.buffer_size = SL_CONF_UNSET_SIZE;
+    plcf->upstream.pass_request_headers = SL_CONF_UNSET;
+    plcf->upstream.pass_request_body = SL_CONF_UNSET;
+    plcf->http_version = SL_CONF_UNSET_UINT;
+    plcf->set_headers = SL_CONF_UNSET_PTR;
+    return plcf;
+}
+
+static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
+{
+    proxy_loc_conf_t *prev = parent, *conf = child;
+    sl_upstream_conf_t *u = &conf->upstream, *pu = &prev->upstream;
+
+    sl_conf_merge_msec_value(u->connect_timeout, pu->connect_timeout, 60000);
+    sl_conf_merge_msec_value(u->send_timeout, pu->send_timeout, 60000);
+    sl_conf_merge_msec_value(u->read_timeout, pu->read_timeout, 60000);
+    sl_conf_merge_size_value(u->buffer_size, pu->buffer_size, 4096);
+    sl_conf_merge_value(u->pass_request_headers, pu->pass_request_headers, 1);
+    sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
+    sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
+    sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
+    return SL_CONF_OK;
+}
+
+static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    proxy_loc_conf_t *plcf = conf;
+    sl_str_t *value = cf->args->elts;
+
+    if (plcf->set_headers == SL_CONF_UNSET_PTR || plcf->set_headers == NULL) {
+        plcf->set_headers = sl_array_create(cf->pool, 4, sizeof(proxy_header_t));
+        if (plcf->set_headers == NULL) {
+            return SL_CONF_ERROR;
+        }
+    }
+    proxy_header_t *h = sl_array_push(plcf->set_headers);
+    if (h == NULL) {
+        return SL_CONF_ERROR;
+    }
+    memset(h, 0, sizeof(*h));
+    h->name = value[1];
+    sl_http_compile_complex_value_t ccv;
+    memset(&ccv, 0, sizeof(ccv));
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &h->value;
+    return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+}
+
+/* The uri sent upstream: with a uri in proxy_pass, it replaces the location's prefix;
+ * without one, the client's uri goes as it came. */
+static sl_int_t request_uri(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_str_t *uri)
+{
+    if (!plcf->has_uri) {
+        if (r->valid_unparsed_uri && r == r->main) {
+            *uri = r->unparsed_uri;
+            return SL_OK;
+        }
+        size_t len = r->uri.len + (r->args.len ? r->args.len + 1 : 0);
+        uri->data = sl_pnalloc(r->pool, len);
+        if (uri->data == NULL) {
+            return SL_ERROR;
+        }
+        u_char *p = mempcpy(uri->data, r->uri.data, r->uri.len);
+        if (r->args.len) {
+            *p++ = '?';
+            p = mempcpy(p, r->args.data, r->args.len);
+        }
+        uri->len = (size_t) (p - uri->data);
+        return SL_OK;
+    }
+    size_t skip = sl_min(plcf->location.len, r->uri.len);
+    size_t len = plcf->uri.len + r->uri.len - skip + (r->args.len ? r->args.len + 1 : 0);
+    uri->data = sl_pnalloc(r->pool, len);
+    if (uri->data == NULL) {
+        return SL_ERROR;
+    }
+    u_char *p = mempcpy(uri->data, plcf->uri.data, plcf->uri.len);
+    p = mempcpy(p, r->uri.data + skip, r->uri.len - skip);
+    if (r->args.len) {
+        *p++ = '?';
+        p = mempcpy(p, r->args.data, r->args.len);
+    }
+    uri->len = (size_t) (p - uri->data);
+    return SL_OK;
+}
+
+static int header_is(const sl_str_t *name, const char *s)
+{
+    size_t n = strlen(s);
+
+    return name->len == n && sl_strncasecmp(name->data, (const u_char *) s, n) == 0;
+}
+
+static int names_token(const sl_table_elt_t *c, const sl_str_t *name)
+{
+    for (size_t i = 0; i + name->len <= c->value.len; i++) {
+        if (sl_strncasecmp(c->value.data + i, name->data, name->len) == 0
+            && (i == 0 || c->value.data[i - 1] == ',' || c->value.data[i - 1] == ' ')
+            && (i + name->len == c->value.len || c->value.data[i + name->len] == ','
+                || c->value.data[i + name->len] == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Named in any of the client's Connection headers: hop-by-hop, never forwarded. */
+static int in_connection_header(sl_http_request_t *r, const sl_str_t *name)
+{
+    if (r->headers_in.connection == NULL || name->len == 0) {
+        return 0;
+    }
+    SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        if (header_is(&h->key, "connection") && names_token(h, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int client_header_passes(sl_http_request_t *r, proxy_loc_conf_t *plcf,
+                                const sl_table_elt_t *h)
+{
+    static const char *const hop[] = {
+        "host",    "connection", "keep-alive",       "transfer-encoding", "te",
+        "trailer", "upgrade",    "proxy-connection", "content-length",    "expect"
+    };
+
+    for (size_t i = 0; i < sl_nelems(hop); i++) {
+        if (header_is(&h->key, hop[i])) {
+            return 0;
+        }
+    }
+    if (in_connection_header(r, &h->key)) {
+        return 0;
+    }
+    if (plcf->set_headers) {
+        proxy_header_t *s = plcf->set_headers->elts;
+        for (sl_uint_t i = 0; i < plcf->set_headers->nelts; i++) {
+            if (s[i].name.len == h->key.len
+                && sl_strncasecmp(s[i].name.data, h->key.data, h->key.len) == 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    sl_str_t name;
+    sl_str_t value;
+} line_t;
+
+/* The header lines sluice itself sends: Host and Connection unless proxy_set_header names
+ * them, then proxy_set_header's (an empty value sends nothing). */
+static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array_t *lines)
+{
+    int host_set = 0, conn_set = 0;
+    proxy_header_t *s = plcf->set_headers ? plcf->set_headers->elts : NULL;
+    sl_uint_t n = plcf->set_headers ? plcf->set_headers->nelts : 0;
+
+    for (sl_uint_t i = 0; i < n; i++) {
+        line_t *l = sl_array_push(lines);
+        if (l == NULL || sl_http_complex_value(r, &s[i].value, &l->value) != SL_OK) {
+            return SL_ERROR;
+        }
+        l->name = s[i].name;
+        host_set |= header_is(&s[i].name, "host");
+        conn_set |= header_is(&s[i].name, "connection");
+    }
+    line_t *l;
+    if (!host_set && (l = sl_array_push(lines)) != NULL) {
+        sl_str_set(&l->name, "Host");
+        l->value = plcf->host_header;
+    }
+    if (!conn_set && (l = sl_array_push(lines)) != NULL) {
+        sl_str_set(&l->name, "Connection");
+        sl_str_set(&l->value, "close");
+    }
+    return SL_OK;
+}
+
+static size_t lines_size(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array_t *lines)
+{
+    size_t len = 0;
+    line_t *l = lines->elts;
+
+    for (sl_uint_t i = 0; i < lines->nelts; i++) {
+        len += l[i].value.len ? l[i].name.len + 2 + l[i].value.len + 2 : 0;
+    }
+    if (plcf->upstream.pass_request_headers) {
+        SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
+        {
+            if (client_header_passes(r, plcf, h)) {
+                len += h->key.len + 2 + h->value.len + 2;
+            }
+        }
+    }
+    return len;
+}
+
+static u_char *put_line(u_char *p, const sl_str_t *name, const sl_str_t *value)
+{
+    p = mempcpy(p, name->data, name->len);
+    *p++ = ':';
+    *p++ = ' ';
+    p = mempcpy(p, value->data, value->len);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static sl_int_t create_request(sl_http_request_t *r)
+{
+    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    sl_upstream_t *u = r->upstream;
+    sl_str_t uri;
+    sl_array_t *lines = sl_array_create(r->pool, 8, sizeof(line_t));
+    sl_chain_t *body = u->conf->pass_request_body && r->request_body ? r->request_body->bufs : NULL;
+    off_t body_len = body ? sl_chain_size(body) : 0;
+    char cl[SL_INT64_LEN + 1];
+    sl_str_t cl_name = sl_string("Content-Length"), cl_value = { 0, (u_char *) cl };
+
+    if (lines == NULL || request_uri(r, plcf, &uri) != SL_OK
+        || own_lines(r, plcf, lines) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (body) {
+        cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld", (long long) body_len);
+    }
+    size_t len = r->method_name.len + 1 + uri.len + sizeof(" HTTP/1.x\r\n") - 1
+                 + lines_size(r, plcf, lines) + (body ? cl_name.len + 4 + cl_value.len : 0) + 2;
+    sl_buf_t *b = sl_create_temp_buf(r->pool, len);
+    sl_chain_t *cl0 = sl_alloc_chain_link(r->pool);
+    if (b == NULL || cl0 == NULL) {
+        return SL_ERROR;
+    }
+    u_char *p = mempcpy(b->last, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+    p = mempcpy(p, uri.data, uri.len);
+    p = mempcpy(p, plcf->http_version == SL_HTTP_VERSION_11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n",
+                11);
+    line_t *l = lines->elts;
+    for (sl_uint_t i = 0; i < lines->nelts; i++) {
+        p = l[i].value.len ? put_line(p, &l[i].name, &l[i].value) : p;
+    }
+    if (body) {
+        p = put_line(p, &cl_name, &cl_value);
+    }
+    if (plcf->upstream.pass_request_headers) {
+        SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
+        {
+            p = client_header_passes(r, plcf, h) ? put_line(p, &h->key, &h->value) : p;
+        }
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    b->last = p;
+    cl0->buf = b;
+    cl0->next = NULL;
+    if (body && sl_chain_add_copy(r->pool, &cl0->next, body) != SL_OK) {
+        return SL_ERROR;
+    }
+    u->request_bufs = cl0;
+    return SL_OK;
+}
+
+/* A retry sends the same bytes again: rewind every buf of the request. */
+static sl_int_t reinit_request(sl_http_request_t *r)
+{
+    sl_upstream_t *u = r->upstream;
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+
+    for (sl_chain_t *cl = u->request_bufs; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->start ? cl->buf->start : cl->buf->pos;
+        cl->buf->file_pos = 0;
+    }
+    memset(ctx, 0, sizeof(*ctx));
+    sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
+    u->headers_in.content_length_n = -1;
+    u->headers_in.content_length = NULL;
+    u->headers_in.transfer_encoding = NULL;
+    u->headers_in.chunked = 0;
+    return SL_OK;
+}
+
+static sl_int_t invalid_header(sl_http_request_t *r, const char *why)
+{
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0, "%s", why);
+    return SL_HTTP_PARSE_INVALID_HEADER;
+}
+
+/* One response header line: strict framing headers (RFC 9112 §6.3), stricter than nginx
+ * 1.22 on purpose: a hostile upstream must not desynchronise the client connection. */
+static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_http_parse_t *p)
+{
+    sl_table_elt_t *h = sl_list_push(&u->headers_in.headers);
+
+    if (h == NULL) {
+        return SL_ERROR;
+    }
+    h->key.data = p->header_name_start;
+    h->key.len = (size_t) (p->header_name_end - p->header_name_start);
+    h->value.data = p->header_start;
+    h->value.len = (size_t) (p->header_end - p->header_start);
+    h->hash = 1;
+    h->lowcase_key = NULL;
+    h->next = NULL;
+    if (header_is(&h->key, "content-length")) {
+        off_t n = sl_atoof(h->value.data, h->value.len);
+        if (n == SL_ERROR
+            || (u->headers_in.content_length && n != u->headers_in.content_length_n)) {
+            return invalid_header(r, "upstream sent invalid \"Content-Length\" header");
+        }
+        u->headers_in.content_length = h;
+        u->headers_in.content_length_n = n;
+    } else if (header_is(&h->key, "transfer-encoding")) {
+        if (u->headers_in.transfer_encoding || !header_is(&h->value, "chunked")) {
+            return invalid_header(r, "upstream sent unknown \"Transfer-Encoding\"");
+        }
+        u->headers_in.transfer_encoding = h;
+        u->headers_in.chunked = 1;
+    } else if (header_is(&h->key, "connection") && header_is(&h->value, "close")) {
+        u->headers_in.connection_close = 1;
+    }
+    return SL_OK;
+}
+
+/* The header is complete: settle how the body is framed. */
+static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_upstream_headers_in_t *in = &u->headers_in;
+
+    if (in->chunked && in->content_length) {
+        return invalid_header(r, "upstream sent \"Content-Length\" and \"Transfer-Encoding\" "
+                                 "headers at the same time");
+    }
+    if (r->method == SL_HTTP_HEAD || in->status_n == SL_HTTP_NO_CONTENT
+        || in->status_n == SL_HTTP_NOT_MODIFIED) {
+        u->length = 0;
+        u->upstream_done = 1;
+    } else if (in->chunked) {
+        u->length = -1;
+    } else {
+        u->length = in->content_length_n;
+        u->upstream_done = u->length == 0;
+    }
+    return SL_OK;
+}
+
+static sl_int_t parse_status(sl_http_request_t *r, sl_upstream_t *u, proxy_ctx_t *ctx)
+{
+    sl_int_t rc = sl_http_parse_status_line(&ctx->parse, &u->buffer, &ctx->status);
+
+    if (rc == SL_AGAIN) {
+        return SL_AGAIN;
+    }
+    if (rc != SL_OK) {
+        /* nginx relays such a response as HTTP/0.9; sluice refuses it (502) */
+        return invalid_header(r, "upstream sent no valid HTTP/1.0 header");
+    }
+    u->headers_in.status_n = ctx->status.code;
+    u->headers_in.status_line.data = ctx->status.start;
+    u->headers_in.status_line.len = (size_t) (ctx->status.end - ctx->status.start);
+    ctx->status_done = 1;
+    return SL_OK;
+}
+
+static sl_int_t process_header(sl_http_request_t *r)
+{
+    sl_upstream_t *u = r->upstream;
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+
+    for (;;) {
+        if (!ctx->status_done) {
+            sl_int_t rc = parse_status(r, u, ctx);
+            if (rc != SL_OK) {
+                return rc;
+            }
+        }
+        sl_int_t rc = sl_http_parse_header_line(&ctx->parse, &u->buffer, 1);
+        if (rc == SL_OK) {
+            rc = add_upstream_header(r, u, &ctx->parse);
+            if (rc != SL_OK) {
+                return rc;
+            }
+            continue;
+        }
+        if (rc == SL_AGAIN) {
+            return SL_AGAIN;
+        }
+        if (rc != SL_HTTP_PARSE_HEADER_DONE) {
+            return invalid_header(r, "upstream sent invalid header");
+        }
+        /* 1xx interim responses are skipped (RFC 9110 §15.2); 101 needs Upgrade support */
+        if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200
+            && u->headers_in.status_n != 101) {
+            ctx->status_done = 0;
+            sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
+            continue;
+        }
+        if (u->headers_in.status_n == 101) {
+            return invalid_header(r, "upstream sent 101 without an Upgrade request");
+        }
+        return header_done(r, u);
+    }
+}
+
+static sl_int_t length_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
+{
+    sl_upstream_t *u = r->upstream;
+
+    if (u->length == -1) {
+        out->data = b->pos;
+        out->len = (size_t) (b->last - b->pos);
+        b->pos = b->last;
+        return SL_OK;
+    }
+    size_t n = (size_t) sl_min((off_t) (b->last - b->pos), u->length);
+    out->data = b->pos;
+    out->len = n;
+    b->pos += n;
+    u->length -= (off_t) n;
+    if (u->length == 0) {
+        /* bytes beyond the declared length are never forwarded */
+        b->pos = b->last;
+        return SL_DONE;
+    }
+    return SL_OK;
+}
+
+static sl_int_t chunked_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
+{
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+
+    if (ctx->chunked.size == 0) {
+        sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, b);
+        if (rc == SL_DONE) {
+            b->pos = b->last;
+            return SL_DONE;
+        }
+        if (rc == SL_AGAIN) {
+            return SL_AGAIN;
+        }
+        if (rc != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    size_t n = (size_t) sl_min((off_t) (b->last - b->pos), ctx->chunked.size);
+    out->data = b->pos;
+    out->len = n;
+    b->pos += n;
+    ctx->chunked.size -= (off_t) n;
+    return SL_OK;
+}
+
+static sl_int_t input_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
+{
+    sl_upstream_t *u = r->upstream;
+
+    return u->headers_in.chunked ? chunked_filter(r, b, out) : length_filter(r, b, out);
+}
+
+static sl_int_t proxy_handler(sl_http_request_t *r)
+{
+    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    proxy_ctx_t *ctx = sl_pcalloc(r->pool, sizeof(proxy_ctx_t));
+
+    if (ctx == NULL || sl_upstream_create(r) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    sl_http_set_ctx(r, ctx, sl_http_proxy_module);
+    sl_upstream_t *u = r->upstream;
+    u->conf = &plcf->upstream;
+    u->addrs = plcf->addrs;
+    u->naddrs = plcf->naddrs;
+    u->create_request = create_request;
+    u->reinit_request = reinit_request;
+    u->process_header = process_header;
+    u->input_filter = input_filter;
+    sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);
+    if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+    return SL_DONE;
+}
+
+static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    proxy_loc_conf_t *plcf = conf;
+    sl_str_t *value = cf->args->elts;
+    sl_http_core_loc_conf_t *clcf = sl_http_conf_get_module_loc_conf(cf, sl_http_core_module);
+
+    if (plcf->addrs) {
+        return "is duplicate";
+    }
+    if (value[1].len < 8 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix in \"%.*s\"",
+                          SL_STR_ARG(value[1]));
+        return SL_CONF_ERROR;
+    }
+    sl_url_t u;
+    memset(&u, 0, sizeof(u));
+    u.url.data = value[1].data + 7;
+    u.url.len = value[1].len - 7;
+    u.default_port = 80;
+    if (sl_parse_url(cf->pool, &u) != SL_OK) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u.err, SL_STR_ARG(u.url));
+        return SL_CONF_ERROR;
+    }
+    plcf->addrs = u.addrs;
+    plcf->naddrs = u.naddrs;
+    plcf->uri = u.uri;
+    plcf->has_uri = u.uri.len > 0;
+    plcf->location = clcf->name;
+    if (u.family == AF_UNIX) {
+        sl_str_set(&plcf->host_header, "localhost");
+    } else {
+        /* $proxy_host: the host as written, with the port unless it is 80 */
+        size_t hlen = u.host.len + (u.no_port || u.port == 80 ? 0 : 6);
+        plcf->host_header.data = sl_pnalloc(cf->pool, hlen + 1);
+        if (plcf->host_header.data == NULL) {
+            return SL_CONF_ERROR;
+        }
+        plcf->host_header.len = (size_t) (u.no_port || u.port == 80
+                                              ? snprintf((char *) plcf->host_header.data, hlen + 1,
+                                                         "%.*s", SL_STR_ARG(u.host))
+                                              : snprintf((char *) plcf->host_header.data, hlen + 1,
+                                                         "%.*s:%d", SL_STR_ARG(u.host), u.port));
+    }
+    clcf->handler = proxy_handler;
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
+        clcf->auto_redirect = 1;
+    }
+    return SL_CONF_OK;
+}

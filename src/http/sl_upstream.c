@@ -1,0 +1,609 @@
+/*
+ * sl_upstream.c: one request's trip to an upstream: connect without blocking, send the
+ * request, read and process the response header, then forward the body; on failure before
+ * the header went out, try the next address or answer 502/504.
+ */
+#include <stdio.h>
+
+#include "sl_http_output.h"
+#include "sl_upstream.h"
+#include "sl_pool.h"
+
+static void upstream_handler(sl_event_t *ev);
+static void send_request(sl_http_request_t *r, sl_upstream_t *u);
+static void read_header(sl_http_request_t *r, sl_upstream_t *u);
+static void process_body(sl_http_request_t *r, sl_upstream_t *u, int from_client);
+static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
+static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
+
+/* The legal edges; anything else is a bug, refused loudly. */
+static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
+{
+    switch (to) {
+    case SL_UPSTREAM_CONNECT:
+        return from == SL_UPSTREAM_INIT || from == SL_UPSTREAM_CONNECT
+               || from == SL_UPSTREAM_SEND_REQUEST || from == SL_UPSTREAM_READ_HEADER;
+    case SL_UPSTREAM_SEND_REQUEST:
+        return from == SL_UPSTREAM_CONNECT;
+    case SL_UPSTREAM_READ_HEADER:
+        return from == SL_UPSTREAM_SEND_REQUEST;
+    case SL_UPSTREAM_SEND_RESPONSE_HEADER:
+        return from == SL_UPSTREAM_READ_HEADER;
+    case SL_UPSTREAM_BODY_UNBUFFERED:
+        return from == SL_UPSTREAM_SEND_RESPONSE_HEADER;
+    case SL_UPSTREAM_DONE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *state_action(sl_upstream_state_e st)
+{
+    switch (st) {
+    case SL_UPSTREAM_CONNECT:
+        return "connecting to upstream";
+    case SL_UPSTREAM_SEND_REQUEST:
+        return "sending request to upstream";
+    case SL_UPSTREAM_READ_HEADER:
+        return "reading response header from upstream";
+    case SL_UPSTREAM_BODY_UNBUFFERED:
+        return "reading upstream";
+    default:
+        return NULL;
+    }
+}
+
+/* Moves u to st: checks the edge, sets the log action, arms the state's timer. */
+static sl_int_t set_state(sl_upstream_t *u, sl_upstream_state_e st)
+{
+    sl_http_request_t *r = u->request;
+    sl_connection_t *c = u->peer.connection;
+
+    if (!edge_ok(u->state, st)) {
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "upstream state %d -> %d refused",
+                     (int) u->state, (int) st);
+        return SL_ERROR;
+    }
+    u->state = st;
+    r->connection->log->action = state_action(st);
+    if (c == NULL) {
+        return SL_OK;
+    }
+    sl_del_timer(c->read);
+    sl_del_timer(c->write);
+    switch (st) {
+    case SL_UPSTREAM_CONNECT:
+        sl_add_timer(c->write, u->conf->connect_timeout);
+        break;
+    case SL_UPSTREAM_SEND_REQUEST:
+        sl_add_timer(c->write, u->conf->send_timeout);
+        break;
+    case SL_UPSTREAM_READ_HEADER:
+    case SL_UPSTREAM_BODY_UNBUFFERED:
+        sl_add_timer(c->read, u->conf->read_timeout);
+        break;
+    default:
+        break;
+    }
+    return SL_OK;
+}
+
+static void close_peer(sl_upstream_t *u)
+{
+    if (u->peer.connection) {
+        sl_close_connection(u->peer.connection);
+        u->peer.connection = NULL;
+    }
+}
+
+/* The request pool's cleanup: whatever path the request took, the socket goes. */
+static void cleanup(void *data)
+{
+    sl_upstream_t *u = data;
+
+    close_peer(u);
+}
+
+sl_int_t sl_upstream_create(sl_http_request_t *r)
+{
+    sl_upstream_t *u = sl_pcalloc(r->pool, sizeof(sl_upstream_t));
+    sl_pool_cleanup_t *cln = sl_pool_cleanup_add(r->pool, 0);
+
+    if (u == NULL || cln == NULL
+        || sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t)) != SL_OK) {
+        return SL_ERROR;
+    }
+    u->request = r;
+    u->headers_in.content_length_n = -1;
+    u->length = -1;
+    cln->handler = cleanup;
+    cln->data = u;
+    r->upstream = u;
+    return SL_OK;
+}
+
+static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
+{
+    sl_upstream_t *u = r->upstream;
+
+    if (u == NULL || u->addr == NULL || len < 16) {
+        return buf;
+    }
+    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s\"", SL_STR_ARG(u->addr->name));
+    return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
+}
+
+void sl_upstream_init(sl_http_request_t *r)
+{
+    sl_upstream_t *u = r->upstream;
+
+    r->http_connection->log_ctx.log_upstream = log_upstream;
+    u->start_msec = sl_current_msec;
+    if (u->create_request(r) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    u->request_out = u->request_bufs;
+    u->tries = u->naddrs;
+    /* the client's events come to the upstream while it runs */
+    r->read_event_handler = sl_http_test_reading;
+    r->write_event_handler = sl_http_request_empty_handler;
+    connect_upstream(r, u);
+}
+
+/*
+ * A failure before the response header went to the client: the next address when one is
+ * left and the failure is of a kind to retry (error, timeout: proxy_next_upstream's
+ * default), else 502, or 504 for a timeout.
+ */
+static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
+{
+    sl_uint_t status =
+        ft == SL_UPSTREAM_FT_TIMEOUT ? SL_HTTP_GATEWAY_TIME_OUT : SL_HTTP_BAD_GATEWAY;
+
+    if (ft == SL_UPSTREAM_FT_TIMEOUT) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
+    }
+    close_peer(u);
+    if (u->tries) {
+        u->tries--;
+    }
+    int retry =
+        u->tries > 0 && !u->header_sent
+        && (ft == SL_UPSTREAM_FT_ERROR || ft == SL_UPSTREAM_FT_TIMEOUT)
+        && !(u->request_sent && (r->method & (SL_HTTP_POST | SL_HTTP_LOCK | SL_HTTP_PATCH)));
+    if (!retry) {
+        finalize(r, u, (sl_int_t) status);
+        return;
+    }
+    if (u->reinit_request && u->reinit_request(r) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    u->request_out = u->request_bufs;
+    u->request_sent = 0;
+    u->buffer.pos = u->buffer.start;
+    u->buffer.last = u->buffer.start;
+    connect_upstream(r, u);
+}
+
+static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
+{
+    u->addr = &u->addrs[u->naddrs - u->tries];
+    memset(&u->peer, 0, sizeof(u->peer));
+    u->peer.sockaddr = (struct sockaddr *) &u->addr->sockaddr;
+    u->peer.socklen = u->addr->socklen;
+    u->peer.name = &u->addr->name;
+    u->peer.log = r->connection->log;
+    u->state = u->state == SL_UPSTREAM_INIT ? SL_UPSTREAM_INIT : SL_UPSTREAM_CONNECT;
+    sl_int_t rc = sl_connect_peer(&u->peer);
+    if (rc == SL_DECLINED) {
+        set_state(u, SL_UPSTREAM_CONNECT);
+        next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    if (rc == SL_BUSY || rc == SL_ERROR) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    sl_connection_t *c = u->peer.connection;
+    c->data = r;
+    c->log = r->connection->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    c->read->handler = upstream_handler;
+    c->write->handler = upstream_handler;
+    set_state(u, SL_UPSTREAM_CONNECT);
+    if (rc == SL_OK) {
+        u->connect_time = sl_current_msec - u->start_msec;
+        set_state(u, SL_UPSTREAM_SEND_REQUEST);
+        send_request(r, u);
+    }
+}
+
+static void send_request(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    if (!c->write->ready) {
+        return;
+    }
+    sl_chain_t *rest = c->io->send_chain(c, u->request_out, 0);
+    if (rest == SL_CHAIN_ERROR) {
+        next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    u->request_out = rest;
+    if (rest) {
+        return;
+    }
+    u->request_sent = 1;
+    u->bytes_sent = c->sent;
+    set_state(u, SL_UPSTREAM_READ_HEADER);
+    if (c->read->ready || c->read->pending_eof) {
+        read_header(r, u);
+    }
+}
+
+static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
+{
+    if (u->state == SL_UPSTREAM_CONNECT) {
+        if (ev->timedout) {
+            next_upstream(r, u, SL_UPSTREAM_FT_TIMEOUT);
+            return;
+        }
+        if (sl_connect_check(u->peer.connection) != SL_OK) {
+            next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+            return;
+        }
+        u->connect_time = sl_current_msec - u->start_msec;
+        set_state(u, SL_UPSTREAM_SEND_REQUEST);
+    }
+    if (u->state == SL_UPSTREAM_SEND_REQUEST) {
+        if (ev->timedout) {
+            next_upstream(r, u, SL_UPSTREAM_FT_TIMEOUT);
+            return;
+        }
+        send_request(r, u);
+    }
+}
+
+static void upstream_handler(sl_event_t *ev)
+{
+    sl_connection_t *c = ev->data;
+    sl_http_request_t *r = c->data;
+    sl_upstream_t *u = r->upstream;
+
+    r->connection->log->action = state_action(u->state);
+    if (ev->write) {
+        on_write(r, u, ev);
+        return;
+    }
+    if (u->state == SL_UPSTREAM_READ_HEADER) {
+        if (ev->timedout) {
+            next_upstream(r, u, SL_UPSTREAM_FT_TIMEOUT);
+            return;
+        }
+        read_header(r, u);
+        return;
+    }
+    if (u->state == SL_UPSTREAM_BODY_UNBUFFERED) {
+        process_body(r, u, 0);
+    }
+}
+
+static sl_int_t alloc_header_buffer(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (u->buffer.start) {
+        return SL_OK;
+    }
+    u->buffer.start = sl_palloc(r->pool, u->conf->buffer_size);
+    if (u->buffer.start == NULL) {
+        return SL_ERROR;
+    }
+    u->buffer.pos = u->buffer.start;
+    u->buffer.last = u->buffer.start;
+    u->buffer.end = u->buffer.start + u->conf->buffer_size;
+    u->buffer.temporary = 1;
+    return SL_OK;
+}
+
+static void send_header(sl_http_request_t *r, sl_upstream_t *u);
+
+static void read_header(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    if (alloc_header_buffer(r, u) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    for (;;) {
+        ssize_t n = c->io->recv(c, u->buffer.last, (size_t) (u->buffer.end - u->buffer.last));
+        if (n == SL_AGAIN) {
+            return;
+        }
+        if (n == 0) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream prematurely closed connection");
+        }
+        if (n == 0 || n == SL_ERROR) {
+            next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+            return;
+        }
+        u->buffer.last += n;
+        u->bytes_received += n;
+        sl_int_t rc = u->process_header(r);
+        if (rc == SL_AGAIN) {
+            if (u->buffer.last == u->buffer.end) {
+                sl_log_error(SL_LOG_ERR, r->connection->log, 0, "upstream sent too big header");
+                next_upstream(r, u, SL_UPSTREAM_FT_INVALID_HEADER);
+                return;
+            }
+            continue;
+        }
+        if (rc != SL_OK) {
+            next_upstream(r, u, SL_UPSTREAM_FT_INVALID_HEADER);
+            return;
+        }
+        u->header_time = sl_current_msec - u->start_msec;
+        send_header(r, u);
+        return;
+    }
+}
+
+/* Headers an upstream must not pass on: hop-by-hop ones, and those sluice sets itself. */
+static int hidden_header(const sl_table_elt_t *h)
+{
+    static const char *const hidden[] = {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+        "content-length",
+        "date",
+        "server",
+        "x-pad",
+        "x-accel-expires",
+        "x-accel-redirect",
+        "x-accel-limit-rate",
+        "x-accel-buffering",
+        "x-accel-charset",
+    };
+
+    for (size_t i = 0; i < sl_nelems(hidden); i++) {
+        size_t n = strlen(hidden[i]);
+        if (h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) hidden[i], n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_upstream_headers_in_t *in = &u->headers_in;
+
+    r->headers_out.status = in->status_n;
+    r->headers_out.status_line = in->status_line;
+    r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
+    SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
+    {
+        if (hidden_header(h)) {
+            continue;
+        }
+        if (h->key.len == 12 && sl_strncasecmp(h->key.data, (u_char *) "content-type", 12) == 0) {
+            r->headers_out.content_type = h->value;
+            continue;
+        }
+        sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
+        if (o == NULL) {
+            return SL_ERROR;
+        }
+        *o = *h;
+        o->hash = 1;
+        o->next = NULL;
+        if (h->key.len == 8 && sl_strncasecmp(h->key.data, (u_char *) "location", 8) == 0) {
+            r->headers_out.location = o;
+        }
+    }
+    return SL_OK;
+}
+
+static void send_header(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (copy_headers(r, u) != SL_OK || set_state(u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    /* the upstream's own status line is the client's, unless sluice has a better one */
+    r->headers_out.status_line.len = 0;
+    sl_int_t rc = sl_http_send_header(r);
+    u->header_sent = 1;
+    if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
+        finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
+        return;
+    }
+    set_state(u, SL_UPSTREAM_BODY_UNBUFFERED);
+    r->write_event_handler = sl_upstream_downstream_handler;
+    process_body(r, u, 0);
+}
+
+/* Decodes what the buffer holds into a chain of bufs over the decoded spans (no copy).
+ * SL_OK (more to come), SL_DONE (the body is complete), SL_ERROR (bad framing). */
+static sl_int_t decode(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t **out)
+{
+    sl_chain_t **ll = out;
+    sl_int_t rc = SL_OK;
+
+    *out = NULL;
+    while (u->buffer.pos < u->buffer.last && rc == SL_OK) {
+        sl_str_t span = sl_null_string;
+        rc = u->input_filter(r, &u->buffer, &span);
+        if (rc == SL_ERROR) {
+            return SL_ERROR;
+        }
+        if (rc == SL_AGAIN) {
+            rc = SL_OK;
+            break;
+        }
+        if (span.len == 0) {
+            continue;
+        }
+        sl_chain_t *cl = sl_chain_get_free_buf(r->pool, &u->free_bufs);
+        if (cl == NULL) {
+            return SL_ERROR;
+        }
+        memset(cl->buf, 0, sizeof(sl_buf_t));
+        cl->buf->memory = 1;
+        cl->buf->pos = span.data;
+        cl->buf->last = span.data + span.len;
+        cl->buf->start = span.data;
+        cl->buf->tag = u;
+        cl->buf->flush = 1;
+        *ll = cl;
+        ll = &cl->next;
+    }
+    return rc;
+}
+
+/* Sends the decoded data; SL_OK when everything went out, SL_AGAIN when the client is
+ * slow (the buffer must not be reused yet), SL_ERROR. */
+static sl_int_t send_out(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t *out)
+{
+    sl_int_t rc = sl_http_output_filter(r, out);
+
+    sl_chain_update(r->pool, &u->free_bufs, &u->busy_bufs, &out, u);
+    if (rc == SL_ERROR) {
+        return SL_ERROR;
+    }
+    return r->out || u->busy_bufs ? SL_AGAIN : SL_OK;
+}
+
+/* Reads from the upstream into the (empty) buffer.  SL_OK, SL_AGAIN, SL_DONE (EOF), or
+ * SL_ERROR. */
+static sl_int_t fill(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    u->buffer.pos = u->buffer.start;
+    u->buffer.last = u->buffer.start;
+    ssize_t n = c->io->recv(c, u->buffer.last, (size_t) (u->buffer.end - u->buffer.last));
+    if (n == SL_AGAIN) {
+        sl_add_timer(c->read, u->conf->read_timeout);
+        return SL_AGAIN;
+    }
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+    if (n == 0) {
+        return SL_DONE;
+    }
+    u->buffer.last += n;
+    u->bytes_received += n;
+    return SL_OK;
+}
+
+/*
+ * The unbuffered body: one buffer, read when it is empty and everything decoded from it
+ * has reached the client, written as soon as something arrives.  Memory never grows.
+ */
+static void process_body(sl_http_request_t *r, sl_upstream_t *u, int from_client)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    if (c && c->read->timedout) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
+        finalize(r, u, SL_ERROR);
+        return;
+    }
+    for (;;) {
+        sl_chain_t *out = NULL;
+        sl_int_t rc = decode(r, u, &out);
+        if (rc == SL_ERROR) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream sent invalid chunked response");
+            finalize(r, u, SL_ERROR);
+            return;
+        }
+        if (rc == SL_DONE) {
+            u->upstream_done = 1;
+        }
+        sl_int_t sent = send_out(r, u, out);
+        if (sent == SL_ERROR) {
+            finalize(r, u, SL_ERROR);
+            return;
+        }
+        if (sent == SL_AGAIN) {
+            return; /* the client's write event brings us back */
+        }
+        if (u->upstream_done) {
+            finalize(r, u, SL_OK);
+            return;
+        }
+        rc = fill(r, u);
+        if (rc == SL_AGAIN) {
+            return;
+        }
+        if (rc == SL_DONE && u->length == -1 && !u->headers_in.chunked) {
+            finalize(r, u, SL_OK); /* close-delimited: the close is the end */
+            return;
+        }
+        if (rc == SL_DONE || rc == SL_ERROR) {
+            if (rc == SL_DONE) {
+                sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                             "upstream prematurely closed connection");
+            }
+            finalize(r, u, SL_ERROR);
+            return;
+        }
+    }
+}
+
+void sl_upstream_downstream_handler(sl_http_request_t *r)
+{
+    sl_upstream_t *u = r->upstream;
+    sl_connection_t *c = r->connection;
+
+    if (c->write->timedout) {
+        c->timedout = 1;
+        c->log->action = "sending to client";
+        sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        finalize(r, u, SL_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    process_body(r, u, 1);
+}
+
+static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+{
+    if (u->state == SL_UPSTREAM_DONE) {
+        return;
+    }
+    u->state = SL_UPSTREAM_DONE;
+    u->response_time = sl_current_msec - u->start_msec;
+    if (u->peer.connection) {
+        u->bytes_received += 0;
+        close_peer(u);
+    }
+    if (u->finalize_request) {
+        u->finalize_request(r, rc);
+    }
+    r->connection->log->action = NULL;
+    if (!u->header_sent) {
+        sl_http_finalize_request(r, rc);
+        return;
+    }
+    if (rc != SL_OK) {
+        /* the client must see the truncation: no last chunk, the connection closes */
+        r->connection->error = 1;
+        sl_http_finalize_request(r, SL_ERROR);
+        return;
+    }
+    r->write_event_handler = sl_http_request_empty_handler;
+    sl_http_finalize_request(r, sl_http_send_last(r));
+}

@@ -1,0 +1,119 @@
+/*
+ * sl_upstream.h: the generic upstream state machine (connect, send the request, read and
+ * process the response header, forward the body, finalize), driven by a protocol module's
+ * callbacks (the proxy's create_request, process_header, input filter).
+ *
+ * Every transition goes through one function that checks the edge, sets the log action
+ * ("connecting to upstream", ...) and arms the timer of the new state.
+ */
+#ifndef SL_UPSTREAM_H
+#define SL_UPSTREAM_H
+
+#include "sl_http_request.h"
+#include "sl_inet.h"
+
+typedef enum {
+    SL_UPSTREAM_INIT = 0,
+    SL_UPSTREAM_CONNECT,
+    SL_UPSTREAM_SEND_REQUEST,
+    SL_UPSTREAM_READ_HEADER,
+    SL_UPSTREAM_SEND_RESPONSE_HEADER,
+    SL_UPSTREAM_BODY_UNBUFFERED,
+    SL_UPSTREAM_DONE
+} sl_upstream_state_e;
+
+/* Failure kinds, nginx's next_upstream bits. */
+#define SL_UPSTREAM_FT_ERROR 0x00000002
+#define SL_UPSTREAM_FT_TIMEOUT 0x00000004
+#define SL_UPSTREAM_FT_INVALID_HEADER 0x00000008
+
+typedef struct {
+    sl_msec_t connect_timeout;
+    sl_msec_t send_timeout;
+    sl_msec_t read_timeout;
+    size_t buffer_size;
+    sl_int_t buffering;
+    sl_int_t ignore_client_abort;
+    sl_int_t pass_request_headers;
+    sl_int_t pass_request_body;
+} sl_upstream_conf_t;
+
+/* The response header as the upstream sent it. */
+typedef struct {
+    sl_list_t headers;
+    sl_uint_t status_n;
+    sl_str_t status_line;
+    off_t content_length_n;
+    sl_table_elt_t *content_length;
+    sl_table_elt_t *transfer_encoding;
+    sl_table_elt_t *connection;
+    unsigned chunked : 1;
+    unsigned connection_close : 1;
+} sl_upstream_headers_in_t;
+
+typedef struct sl_upstream_s sl_upstream_t;
+
+struct sl_upstream_s {
+    sl_http_request_t *request;
+    sl_upstream_conf_t *conf;
+    sl_upstream_state_e state;
+
+    /** the addresses to try, in order; the name for logs ("127.0.0.1:8081") */
+    sl_addr_t *addrs;
+    sl_uint_t naddrs;
+    sl_uint_t tries;
+    sl_addr_t *addr;
+    sl_peer_connection_t peer;
+
+    /** the request to send, built once; request_out is what remains of it */
+    sl_chain_t *request_bufs;
+    sl_chain_t *request_out;
+
+    /** the header buffer (proxy_buffer_size); also the body buffer when unbuffered */
+    sl_buf_t buffer;
+    sl_upstream_headers_in_t headers_in;
+    /** body bytes still expected: -1 until the end is the close */
+    off_t length;
+
+    /* protocol callbacks */
+    sl_int_t (*create_request)(sl_http_request_t *r);
+    sl_int_t (*reinit_request)(sl_http_request_t *r);
+    /** SL_OK (header done), SL_AGAIN (more), SL_HTTP_PARSE_INVALID_HEADER / SL_ERROR */
+    sl_int_t (*process_header)(sl_http_request_t *r);
+    /** decodes body bytes in place: *out gets the decoded span; SL_OK, SL_DONE at the end,
+     * SL_ERROR on bad framing */
+    sl_int_t (*input_filter)(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out);
+    void *input_filter_ctx;
+    void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
+
+    /* state log for $upstream_* */
+    sl_msec_t start_msec;
+    sl_msec_t connect_time;
+    sl_msec_t header_time;
+    sl_msec_t response_time;
+    off_t bytes_received;
+    off_t bytes_sent;
+
+    /** unbuffered output waiting for the client */
+    sl_chain_t *out_bufs;
+    sl_chain_t *busy_bufs;
+    sl_chain_t *free_bufs;
+
+    unsigned request_sent : 1;
+    unsigned header_sent : 1;
+    unsigned upstream_done : 1;
+    unsigned cleaned_up : 1;
+};
+
+/* Creates r->upstream (pool memory).  SL_OK or SL_ERROR. */
+sl_int_t sl_upstream_create(sl_http_request_t *r);
+/* Starts the machine once the request body (if any) is read: r->upstream must be ready. */
+void sl_upstream_init(sl_http_request_t *r);
+
+/* The client's write handler while the body is forwarded. */
+void sl_upstream_downstream_handler(sl_http_request_t *r);
+
+/* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
+sl_int_t sl_upstream_add_variables(sl_conf_t *cf);
+
+#endif /* SL_UPSTREAM_H */

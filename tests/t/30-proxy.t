@@ -1,0 +1,196 @@
+# proxy_pass through real sockets against a scripted origin on loopback: the request
+# sent upstream (uri rules, headers, body from memory and from a temp file), response
+# framings (Content-Length, chunked, close-delimited), truncation seen by the client,
+# strict response header checks (502), timeouts (504), refused connections (502), and the
+# unbuffered path streaming each piece as it comes.
+use strict;
+use warnings;
+use Test::More;
+use IO::Socket::INET;
+use POSIX ();
+use Sluice;
+
+my $t = Sluice->new;
+my $origin_port = $t->port(2);
+my $dead_port = $t->port(3);
+my $signal = $t->prefix . '/drip-go';
+
+# --- the scripted origin: one child per connection, behaviour chosen by the path ---
+my %script = (
+    '/cl'        => sub { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Origin: yes\r\n\r\nhello" },
+    '/chunked'   => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n" },
+    '/close'     => sub { "HTTP/1.0 200 OK\r\n\r\nuntil close" },
+    '/short'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello" },
+    '/nolast'    => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" },
+    '/extra'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED" },
+    '/garbage'   => sub { "garbage\r\n\r\n" },
+    '/clte'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
+    '/twocl'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc" },
+    '/te'        => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nx" },
+    '/bigheader' => sub { "HTTP/1.1 200 OK\r\nX-Big: " . ('b' x 10000) . "\r\nContent-Length: 1\r\n\r\nx" },
+    '/interim'   => sub { "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
+    '/status'    => sub { "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope" },
+    '/head'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" },
+    '/big'       => sub { my $b = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
+                          "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b" },
+);
+
+sub origin {
+    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
+        or die "origin: $!";
+    while (my $c = $srv->accept) {
+        my $pid = fork;
+        next if $pid;
+        local $SIG{ALRM} = sub { POSIX::_exit(0) };
+        alarm 30;
+        my $req = '';
+        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
+        if ($req =~ /Content-Length: (\d+)/i) {
+            my ($head, $body) = split /\r\n\r\n/, $req, 2;
+            while (length($body) < $1) { sysread($c, $body, 65536, length $body) or last; }
+            $req = "$head\r\n\r\n$body";
+        }
+        my ($path) = $req =~ m{^\S+ (\S+)};
+        (my $p = $path) =~ s/\?.*//;
+        if ($p =~ m{^/echo}) {
+            print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
+        } elsif ($p eq '/slow') {
+            sleep 20;
+        } elsif ($p eq '/drip') {
+            syswrite($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\npiece1\r\n");
+            for (1 .. 200) { last if -e $signal; select(undef, undef, undef, 0.05); }
+            syswrite($c, "6\r\npiece2\r\n0\r\n\r\n");
+        } elsif ($script{$p}) {
+            my $out = $script{$p}->();
+            while (length $out) { my $n = syswrite($c, $out) or last; substr($out, 0, $n, ''); }
+        }
+        close $c;
+        POSIX::_exit(0);
+    }
+}
+
+my $origin_pid = fork;
+if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
+END { local $?; if ($origin_pid) { kill "KILL", $origin_pid; waitpid($origin_pid, 0); } }
+$t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
+
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+events { worker_connections 128; }
+http {
+    access_log off;
+    client_body_buffer_size 1k;
+    client_body_temp_path %%PREFIX%%/client_temp;
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
+        location /prefix/ { proxy_pass http://127.0.0.1:$origin_port/echo/; }
+        location /set { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Set "v \$request_method"; proxy_set_header User-Agent ""; }
+        location /v11 { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_http_version 1.1; }
+        location /nohdr { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_pass_request_headers off; }
+        location /dead { proxy_pass http://127.0.0.1:$dead_port; }
+        location /small/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffer_size 1k; }
+    }
+}
+EOF
+$t->temp_paths($t->prefix . '/client_temp');
+$t->start;
+my $port = $t->port(1);
+
+sub req { my ($raw) = @_; return scalar $t->http($port, $raw); }
+sub get { my ($path, @h) = @_; return req("GET $path HTTP/1.1\r\nHost: front.test\r\nConnection: close\r\n" . join('', map { "$_\r\n" } @h) . "\r\n"); }
+sub status_of { $_[0] =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }
+sub body_of { my (undef, $b) = split /\r\n\r\n/, $_[0], 2; $b }
+
+# --- framings ---
+my $r = get('/cl');
+is(status_of($r), 200, 'Content-Length response');
+is(body_of($r), 'hello', 'body');
+like($r, qr{\r\nContent-Length: 5\r\n}, 'length passed on');
+like($r, qr{\r\nX-Origin: yes\r\n}, 'upstream header passed');
+like($r, qr{\r\nServer: sluice}, 'Server is sluice\'s own');
+is(body_of(get('/chunked')), "5\r\nhello\r\n0\r\n\r\n", 'chunked upstream: decoded and re-chunked for the client');
+is(body_of(req("GET /chunked HTTP/1.0\r\n\r\n")), 'hello', 'chunked upstream to an HTTP/1.0 client: close-delimited');
+is(body_of(get('/close')), "b\r\nuntil close\r\n0\r\n\r\n", 'close-delimited upstream');
+is(body_of(get('/extra')), 'ok', 'bytes beyond Content-Length are not forwarded');
+is(status_of(get('/status')), 404, 'upstream status passed on');
+is(body_of(get('/interim')), 'ok', '1xx interim response skipped');
+$r = req("HEAD /head HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+is(status_of($r), 200, 'HEAD');
+is(body_of($r), '', 'HEAD: no body waited for');
+
+# --- truncation is visible ---
+$r = get('/short');
+like($r, qr{Content-Length: 10\r\n.*\r\n\r\nhello$}s, 'short body: the client gets fewer bytes than announced');
+$r = get('/nolast');
+like($r, qr{\r\n\r\n5\r\nhello\r\n$}, 'chunked without the last chunk: no terminating chunk to the client');
+like($t->error_log, qr{upstream prematurely closed connection}, 'truncation logged');
+
+# --- strict upstream headers: 502 ---
+for my $case (qw(/garbage /clte /twocl /te)) {
+    is(status_of(get($case)), 502, "502 for $case");
+}
+is(status_of(get('/small/bigheader')), 502, 'header bigger than proxy_buffer_size: 502');
+like($t->error_log, qr{upstream sent too big header}, 'too big header logged');
+like($t->error_log, qr{upstream sent no valid HTTP/1\.0 header}, 'no status line logged');
+
+# --- failures ---
+$r = get('/dead');
+is(status_of($r), 502, 'connection refused: 502');
+like($t->error_log, qr{connect\(\) failed \(111: Connection refused\) while connecting to upstream}, 'refused logged as nginx');
+is(status_of(get('/slow')), 504, 'no answer within proxy_read_timeout: 504');
+like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while reading response header from upstream}, 'timeout logged as nginx');
+
+# --- the request upstream ---
+$r = body_of(get('/prefix/a/b?x=1', 'X-Client: c', 'Connection: close, X-Hop', 'X-Hop: h', 'Keep-Alive: 5'));
+like($r, qr{^GET /echo/a/b\?x=1 HTTP/1\.0\r\n}, 'location prefix replaced by the proxy_pass uri, args kept');
+like($r, qr{\r\nHost: 127\.0\.0\.1:$origin_port\r\n}, 'Host: $proxy_host');
+like($r, qr{\r\nConnection: close\r\n}, 'Connection: close');
+like($r, qr{\r\nX-Client: c\r\n}, 'client header passed');
+unlike($r, qr{X-Hop|Keep-Alive}, 'hop-by-hop headers (and those named in Connection) removed');
+$r = body_of(get('/echo/plain/%41x?y', 'User-Agent: ua'));
+like($r, qr{^GET /echo/plain/%41x\?y HTTP/1\.0\r\n}, 'without a uri in proxy_pass the client uri goes as it came');
+$r = body_of(get('/set', 'User-Agent: ua', 'X-Set: client'));
+like($r, qr{\r\nX-Set: v GET\r\n}, 'proxy_set_header with variables');
+unlike($r, qr{X-Set: client|User-Agent}, 'set headers replace the client\'s; an empty value drops it');
+like(body_of(get('/v11')), qr{^GET /echo HTTP/1\.1\r\n}, 'proxy_http_version 1.1');
+unlike(body_of(get('/nohdr', 'X-Client: c')), qr{X-Client}, 'proxy_pass_request_headers off');
+
+# --- request bodies ---
+$r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+like(body_of($r), qr{\r\nContent-Length: 5\r\n(?:.*\r\n)?\r\nhello$}s, 'small body forwarded with its length');
+my $big = join('', map { chr(65 + $_ % 26) } 1 .. 5000);
+$r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $big, $big));
+like(body_of($r), qr{\r\nContent-Length: 5000\r\n(?:.*\r\n)?\r\n\Q$big\E$}s, 'chunked body over client_body_buffer_size: spilled to a temp file, sent with a length');
+unlike(body_of($r), qr{Transfer-Encoding}i, 'one framing upstream: no Transfer-Encoding');
+$r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\nbodyyy");
+like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when the body is read');
+
+# --- streaming (unbuffered) and a large body ---
+{
+    unlink $signal;
+    my $s = $t->connect($port);
+    print $s "GET /drip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    my $got = '';
+    for (1 .. 100) { last if $got =~ /piece1/; sysread($s, $got, 4096, length $got); }
+    like($got, qr{piece1}, 'the first piece reaches the client before the origin sends the next');
+    open(my $fh, '>', $signal); close $fh;
+    my ($rest) = $t->read_all($s, 10);
+    like($got . $rest, qr{piece2\r\n0\r\n\r\n$}, 'then the rest');
+}
+{
+    my $expect = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
+    $r = get('/big');
+    is(length(body_of($r)), length($expect), '2 MB body: length');
+    ok(body_of($r) eq $expect, '2 MB body: bytes identical');
+}
+{
+    # a client that goes away mid-body leaves nothing behind (checked by the final fd check)
+    my $s = $t->connect($port);
+    print $s "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";
+    sysread($s, my $buf, 1000);
+    close $s;
+}
+$t->wait_for(sub { 0 }, 1);
+is($t->stop, 0, 'graceful stop');
+$t->done_testing;
