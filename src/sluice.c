@@ -38,7 +38,6 @@ static const char *const modules_without[] = {
     "http_split_clients",
     "http_referer",
 
-    "http_proxy",
     "http_fastcgi",
     "http_uwsgi",
     "http_scgi",
