@@ -74,6 +74,7 @@ sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in)
         h->last += snprintf((char *) h->pos, sizeof("ffffffffffffffff\r\n"), "%llx\r\n",
                             (unsigned long long) size);
         hl->buf = h;
+        hl->next = NULL;
         *ll = hl;
         ll = &hl->next;
     }
@@ -83,6 +84,7 @@ sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in)
             return SL_ERROR;
         }
         c2->buf = cl->buf;
+        c2->next = NULL;
         *ll = c2;
         ll = &c2->next;
         if (cl->buf->last_buf) {

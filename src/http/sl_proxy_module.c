@@ -63,6 +63,12 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_pass_request_body"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(pass_request_body), NULL },
     { sl_string("proxy_http_version"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, PLOC, PF(http_version), http_versions },
     { sl_string("proxy_set_header"), MSL | SL_CONF_TAKE2, set_proxy_header, PLOC, 0, NULL },
+    { sl_string("proxy_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(buffering), NULL },
+    { sl_string("proxy_buffers"), MSL | SL_CONF_TAKE2, sl_conf_set_bufs_slot, PLOC, UF(bufs), NULL },
+    { sl_string("proxy_busy_buffers_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(busy_buffers_size), NULL },
+    { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
+    { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
+    { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -88,9 +94,46 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.buffer_size = SL_CONF_UNSET_SIZE;
     plcf->upstream.pass_request_headers = SL_CONF_UNSET;
     plcf->upstream.pass_request_body = SL_CONF_UNSET;
+    plcf->upstream.buffering = SL_CONF_UNSET;
+    plcf->upstream.busy_buffers_size = SL_CONF_UNSET_SIZE;
+    plcf->upstream.max_temp_file_size = SL_CONF_UNSET;
+    plcf->upstream.temp_file_write_size = SL_CONF_UNSET_SIZE;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
     return plcf;
+}
+
+/* nginx's defaults and consistency checks for the event pipe's sizes. */
+static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
+{
+    sl_conf_merge_value(u->buffering, pu->buffering, 1);
+    sl_conf_merge_bufs_value(u->bufs, pu->bufs, 8, 4096);
+    if (u->bufs.num < 2) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "there must be at least 2 \"proxy_buffers\"");
+        return SL_CONF_ERROR;
+    }
+    size_t size = sl_max(u->buffer_size, u->bufs.size);
+    sl_conf_merge_size_value(u->busy_buffers_size, pu->busy_buffers_size, 2 * size);
+    if (u->busy_buffers_size < size) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_busy_buffers_size\" must be equal to or greater than the "
+                          "maximum of the value of \"proxy_buffer_size\" and one of the "
+                          "\"proxy_buffers\"");
+        return SL_CONF_ERROR;
+    }
+    if (u->busy_buffers_size > (size_t) (u->bufs.num - 1) * u->bufs.size) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_busy_buffers_size\" must be less than the size of all "
+                          "\"proxy_buffers\" minus one buffer");
+        return SL_CONF_ERROR;
+    }
+    sl_conf_merge_size_value(u->temp_file_write_size, pu->temp_file_write_size, 2 * size);
+    sl_conf_merge_off_value(u->max_temp_file_size, pu->max_temp_file_size, 1024LL * 1024 * 1024);
+    sl_conf_merge_str_value(u->temp_path, pu->temp_path, "proxy_temp");
+    if (u->temp_path.data[0] != '/' && sl_conf_full_name(cf->cycle, &u->temp_path, 0) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+    return SL_CONF_OK;
 }
 
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
@@ -106,7 +149,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
-    return SL_CONF_OK;
+    return merge_buffering(cf, u, pu);
 }
 
 static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
@@ -550,6 +593,53 @@ static sl_int_t input_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
     return u->headers_in.chunked ? chunked_filter(r, b, out) : length_filter(r, b, out);
 }
 
+/* The pipe's chunked decoder: one shadow buf per data span of the raw buffer. */
+static sl_int_t chunked_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
+{
+    sl_http_request_t *r = p->input_ctx;
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+    sl_buf_t *last = NULL;
+
+    while (raw->pos < raw->last && !p->upstream_done) {
+        if (ctx->chunked.size == 0) {
+            sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, raw);
+            if (rc == SL_DONE) {
+                p->upstream_done = 1;
+                break;
+            }
+            if (rc == SL_AGAIN) {
+                break;
+            }
+            if (rc != SL_OK) {
+                sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                             "upstream sent invalid chunked response");
+                return SL_ERROR;
+            }
+        }
+        size_t n = (size_t) sl_min((off_t) (raw->last - raw->pos), ctx->chunked.size);
+        if (n) {
+            last = sl_pipe_shadow_buf(p, raw, raw->pos, raw->pos + n);
+            if (last == NULL) {
+                return SL_ERROR;
+            }
+        }
+        raw->pos += n;
+        ctx->chunked.size -= (off_t) n;
+    }
+    if (last) {
+        last->last_shadow = 1;
+    }
+    return SL_OK;
+}
+
+static sl_int_t pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
+{
+    sl_http_request_t *r = p->input_ctx;
+    sl_upstream_t *u = r->upstream;
+
+    return u->headers_in.chunked ? chunked_pipe_filter(p, raw) : sl_pipe_copy_input_filter(p, raw);
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -567,6 +657,7 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->reinit_request = reinit_request;
     u->process_header = process_header;
     u->input_filter = input_filter;
+    u->pipe_input_filter = pipe_filter;
     sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);
     if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
         return rc;

@@ -6,8 +6,9 @@
 #include <stdio.h>
 
 #include "sl_http_output.h"
-#include "sl_upstream.h"
+#include "sl_pipe.h"
 #include "sl_pool.h"
+#include "sl_upstream.h"
 
 static void upstream_handler(sl_event_t *ev);
 static void send_request(sl_http_request_t *r, sl_upstream_t *u);
@@ -15,6 +16,8 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u);
 static void process_body(sl_http_request_t *r, sl_upstream_t *u, int from_client);
 static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
+static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
+static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
 
 /* The legal edges; anything else is a bug, refused loudly. */
 static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
@@ -30,6 +33,7 @@ static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
     case SL_UPSTREAM_SEND_RESPONSE_HEADER:
         return from == SL_UPSTREAM_READ_HEADER;
     case SL_UPSTREAM_BODY_UNBUFFERED:
+    case SL_UPSTREAM_BODY_BUFFERED:
         return from == SL_UPSTREAM_SEND_RESPONSE_HEADER;
     case SL_UPSTREAM_DONE:
         return 1;
@@ -48,6 +52,7 @@ static const char *state_action(sl_upstream_state_e st)
     case SL_UPSTREAM_READ_HEADER:
         return "reading response header from upstream";
     case SL_UPSTREAM_BODY_UNBUFFERED:
+    case SL_UPSTREAM_BODY_BUFFERED:
         return "reading upstream";
     default:
         return NULL;
@@ -82,6 +87,9 @@ static sl_int_t set_state(sl_upstream_t *u, sl_upstream_state_e st)
     case SL_UPSTREAM_READ_HEADER:
     case SL_UPSTREAM_BODY_UNBUFFERED:
         sl_add_timer(c->read, u->conf->read_timeout);
+        break;
+    case SL_UPSTREAM_BODY_BUFFERED:
+        /* the pipe arms its own timers */
         break;
     default:
         break;
@@ -291,6 +299,9 @@ static void upstream_handler(sl_event_t *ev)
     if (u->state == SL_UPSTREAM_BODY_UNBUFFERED) {
         process_body(r, u, 0);
     }
+    if (u->state == SL_UPSTREAM_BODY_BUFFERED) {
+        run_pipe(r, u, 0);
+    }
 }
 
 static sl_int_t alloc_header_buffer(sl_http_request_t *r, sl_upstream_t *u)
@@ -426,6 +437,15 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     u->header_sent = 1;
     if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
+        return;
+    }
+    if (u->conf->buffering && u->pipe_input_filter) {
+        if (set_state(u, SL_UPSTREAM_BODY_BUFFERED) != SL_OK || start_pipe(r, u) != SL_OK) {
+            finalize(r, u, SL_ERROR);
+            return;
+        }
+        r->write_event_handler = sl_upstream_downstream_handler;
+        run_pipe(r, u, 1);
         return;
     }
     set_state(u, SL_UPSTREAM_BODY_UNBUFFERED);
@@ -576,7 +596,109 @@ void sl_upstream_downstream_handler(sl_http_request_t *r)
         finalize(r, u, SL_HTTP_REQUEST_TIME_OUT);
         return;
     }
+    if (u->state == SL_UPSTREAM_BODY_BUFFERED) {
+        run_pipe(r, u, 1);
+        return;
+    }
     process_body(r, u, 1);
+}
+
+/* The pipe's downstream: the request's output filters.  SL_AGAIN while bytes wait. */
+static sl_int_t pipe_output(void *data, sl_chain_t *chain)
+{
+    sl_http_request_t *r = data;
+    sl_int_t rc = sl_http_output_filter(r, chain);
+
+    if (rc == SL_ERROR) {
+        return SL_ERROR;
+    }
+    return r->out ? SL_AGAIN : SL_OK;
+}
+
+static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    sl_pipe_t *p = sl_pcalloc(r->pool, sizeof(sl_pipe_t));
+
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    u->pipe = p;
+    p->upstream = u->peer.connection;
+    p->downstream = r->connection;
+    p->input_filter = u->pipe_input_filter;
+    p->input_ctx = r;
+    p->output_filter = pipe_output;
+    p->output_ctx = r;
+    p->tag = u;
+    p->bufs = u->conf->bufs;
+    p->busy_size = (ssize_t) u->conf->busy_buffers_size;
+    p->max_temp_file_size = u->conf->max_temp_file_size;
+    p->temp_file_write_size = (ssize_t) u->conf->temp_file_write_size;
+    p->temp_path = u->conf->temp_path;
+    p->read_timeout = u->conf->read_timeout;
+    p->send_timeout = clcf->send_timeout;
+    p->length = u->headers_in.chunked ? -1 : u->length;
+    p->pool = r->pool;
+    p->log = r->connection->log;
+    p->upstream_done = u->upstream_done;
+    size_t n = (size_t) (u->buffer.last - u->buffer.pos);
+    if (n && !p->upstream_done) {
+        /* body bytes that came with the header: the header buffer is the first raw one */
+        sl_chain_t *cl = sl_alloc_chain_link(r->pool);
+        sl_buf_t *b = sl_calloc_buf(r->pool);
+        if (cl == NULL || b == NULL) {
+            return SL_ERROR;
+        }
+        *b = u->buffer;
+        b->start = b->pos;
+        b->end = b->last;
+        cl->buf = b;
+        cl->next = NULL;
+        p->preread_bufs = cl;
+        p->preread_size = n;
+    }
+    return SL_OK;
+}
+
+/* One pass of the pipe, then what it means for the request. */
+static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
+{
+    sl_pipe_t *p = u->pipe;
+
+    if (p->upstream && p->upstream->read->timedout) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
+        finalize(r, u, SL_ERROR);
+        return;
+    }
+    if (sl_pipe_run(p, do_write) == SL_ABORT) {
+        finalize(r, u, SL_ERROR);
+        return;
+    }
+    int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
+    if (finished && p->upstream) {
+        /* the response is read: the upstream goes now, however slow the client */
+        close_peer(u);
+        p->upstream = NULL;
+    }
+    /* once everything read is in the output filters, the request can end: the writer
+     * sends what is still buffered (as nginx finalizes when the upstream is done) */
+    if (!p->downstream_done && !(finished && p->in == NULL && p->out == NULL)) {
+        return;
+    }
+    int truncated =
+        p->upstream_error || (!p->upstream_done && (p->length > 0 || u->headers_in.chunked));
+    if (truncated) {
+        if (!p->upstream_error) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream prematurely closed connection");
+        }
+        /* what arrived still goes out (best effort) before the connection is cut */
+        static sl_buf_t flush_buf = { .flush = 1 };
+        sl_chain_t flush = { &flush_buf, NULL };
+        sl_http_output_filter(r, &flush);
+    }
+    finalize(r, u, truncated ? SL_ERROR : SL_OK);
 }
 
 static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)

@@ -11,6 +11,7 @@
 
 #include "sl_http_request.h"
 #include "sl_inet.h"
+#include "sl_pipe.h"
 
 typedef enum {
     SL_UPSTREAM_INIT = 0,
@@ -19,6 +20,7 @@ typedef enum {
     SL_UPSTREAM_READ_HEADER,
     SL_UPSTREAM_SEND_RESPONSE_HEADER,
     SL_UPSTREAM_BODY_UNBUFFERED,
+    SL_UPSTREAM_BODY_BUFFERED,
     SL_UPSTREAM_DONE
 } sl_upstream_state_e;
 
@@ -33,6 +35,12 @@ typedef struct {
     sl_msec_t read_timeout;
     size_t buffer_size;
     sl_int_t buffering;
+    /* the event pipe (buffering on) */
+    sl_bufs_t bufs;
+    size_t busy_buffers_size;
+    off_t max_temp_file_size;
+    size_t temp_file_write_size;
+    sl_str_t temp_path;
     sl_int_t ignore_client_abort;
     sl_int_t pass_request_headers;
     sl_int_t pass_request_body;
@@ -84,6 +92,9 @@ struct sl_upstream_s {
      * SL_ERROR on bad framing */
     sl_int_t (*input_filter)(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out);
     void *input_filter_ctx;
+    /** the event pipe's input filter for this protocol (buffering on) */
+    sl_int_t (*pipe_input_filter)(sl_pipe_t *p, sl_buf_t *raw);
+    sl_pipe_t *pipe;
     void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
 
     /* state log for $upstream_* */

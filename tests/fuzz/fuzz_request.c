@@ -133,6 +133,14 @@ static void normalize(const sl_http_parse_t *p)
                 || memcmp(out.data, p->path_start, out.len) != 0)) {
             abort(); /* a path not flagged complex must already be normal */
         }
+        if (!p->complex_uri) {
+            /* and its extension is the one the normalized path has */
+            u_char *ext = sl_http_uri_ext(out.data, out.data + out.len);
+            if ((ext == NULL) != (p->uri_ext == NULL)
+                || (ext != NULL && out.data + out.len - ext != p->path_end - p->uri_ext)) {
+                abort();
+            }
+        }
         if (rc == SL_OK && memchr(out.data, '%', out.len) == NULL) {
             q = *p;
             q.path_start = out.data;

@@ -31,9 +31,14 @@ my %script = (
     '/interim'   => sub { "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
     '/status'    => sub { "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope" },
     '/head'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" },
+    '/huge'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: " . length(huge()) . "\r\n\r\n" . huge() },
     '/big'       => sub { my $b = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
                           "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b" },
 );
+
+# 24 MB that no loopback socket buffer holds, different in every 8 bytes
+my $huge;
+sub huge { $huge //= join('', map { sprintf("%07d\n", $_) } 1 .. 3_000_000); $huge }
 
 sub origin {
     my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
@@ -89,11 +94,15 @@ http {
         location /v11 { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_http_version 1.1; }
         location /nohdr { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_pass_request_headers off; }
         location /dead { proxy_pass http://127.0.0.1:$dead_port; }
+        location /drip { proxy_pass http://127.0.0.1:$origin_port; proxy_buffering off; }
+        location /unbuffered/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffering off; }
+        location /spill/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_busy_buffers_size 8k; proxy_temp_path %%PREFIX%%/proxy_temp; }
+        location /nospill/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_busy_buffers_size 8k; proxy_max_temp_file_size 0; proxy_temp_path %%PREFIX%%/proxy_temp; }
         location /small/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffer_size 1k; }
     }
 }
 EOF
-$t->temp_paths($t->prefix . '/client_temp');
+$t->temp_paths($t->prefix . '/client_temp', $t->prefix . '/proxy_temp');
 $t->start;
 my $port = $t->port(1);
 
@@ -183,6 +192,34 @@ like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when t
     $r = get('/big');
     is(length(body_of($r)), length($expect), '2 MB body: length');
     ok(body_of($r) eq $expect, '2 MB body: bytes identical');
+}
+for my $mode (qw(/unbuffered /spill /nospill)) {
+    # a slow client: reads 64k at a time with pauses
+    my $expect = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
+    my $s = $t->connect($port);
+    print $s "GET $mode/big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    my ($got, $saw_temp) = ('', 0);
+    while (1) {
+        my $n = sysread($s, $got, 65536, length $got);
+        last unless $n;
+        $saw_temp ||= grep { /proxy_temp/ } values %{ $t->fds };
+        select(undef, undef, undef, 0.002);
+    }
+    is(length(body_of($got)), length($expect), "$mode: 2 MB to a slow client, length");
+    ok(body_of($got) eq $expect, "$mode: bytes identical");
+    # without spilling there is never a temp file, whatever the client does
+    ok(!$saw_temp, "$mode: no temp file") if $mode ne '/spill';
+}
+{
+    # 24 MB to a client that reads nothing at first: the pipe spills to a temp file, the
+    # upstream is released, and every byte still arrives
+    my $s = $t->connect($port);
+    print $s "GET /spill/huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    ok($t->wait_for(sub { grep { /proxy_temp/ } values %{ $t->fds } }, 20), 'a slow client: the response spills to a temp file');
+    my ($got) = $t->read_all($s, 60);
+    my $body = body_of($got);
+    is(length($body), length(huge()), '24 MB: length');
+    ok($body eq huge(), '24 MB: bytes identical');
 }
 {
     # a client that goes away mid-body leaves nothing behind (checked by the final fd check)
