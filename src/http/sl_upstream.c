@@ -296,10 +296,10 @@ static void upstream_handler(sl_event_t *ev)
         read_header(r, u);
         return;
     }
+    /* each of these may end the request and free u: nothing may follow them */
     if (u->state == SL_UPSTREAM_BODY_UNBUFFERED) {
         process_body(r, u, 0);
-    }
-    if (u->state == SL_UPSTREAM_BODY_BUFFERED) {
+    } else if (u->state == SL_UPSTREAM_BODY_BUFFERED) {
         run_pipe(r, u, 0);
     }
 }
