@@ -104,9 +104,13 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libsluice.a
 	    -Isrc/core -Isrc/os -Isrc/event -Isrc/http -o $@ $< build-fuzz/src/sl_modules.o \
 	    build-fuzz/libsluice.a $(LDLIBS)
 
-run: deps all
+run: deps all html/large.txt
 	@mkdir -p logs
 	$(BUILD)/sluice -p $(CURDIR)/ -c conf/sluice.conf -g 'daemon off;'
+
+# the demo's large file (32 MiB of numbered lines), made here rather than committed
+html/large.txt:
+	@seq -w 1 4194304 | sed 's/$$/ sluice/' | head -c 33554432 > $@
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -285,16 +285,11 @@ sl_int_t sl_http_process_request_header(sl_http_request_t *r)
 
 void sl_http_set_exten(sl_http_request_t *r)
 {
-    r->exten.len = 0;
-    r->exten.data = NULL;
-    /* a '.' right after '/' starts a name (".htaccess"), not an extension, as nginx */
-    for (size_t i = r->uri.len; i > 1 && r->uri.data[i - 1] != '/'; i--) {
-        if (r->uri.data[i - 1] == '.' && r->uri.data[i - 2] != '/') {
-            r->exten.data = r->uri.data + i;
-            r->exten.len = r->uri.len - i;
-            return;
-        }
-    }
+    /* nginx's rule: no extension for ".htaccess", "..x" */
+    u_char *ext = sl_http_uri_ext(r->uri.data, r->uri.data + r->uri.len);
+
+    r->exten.data = ext;
+    r->exten.len = ext ? (size_t) (r->uri.data + r->uri.len - ext) : 0;
 }
 
 sl_int_t sl_http_validate_host(sl_str_t *host, sl_pool_t *pool, int alloc)
@@ -404,8 +399,23 @@ sl_int_t sl_http_process_request_uri(sl_http_request_t *r)
     r->method = p->method;
     r->method_name.data = p->method_start;
     r->method_name.len = (size_t) (p->method_end - p->method_start);
-    r->unparsed_uri.data = p->uri_start;
-    r->unparsed_uri.len = (size_t) (p->uri_end - p->uri_start);
+    /* the absolute form's "http://host" is not part of $request_uri (nginx) */
+    if (p->host_start && p->path_start < p->host_start) {
+        size_t args = p->args_start ? (size_t) (p->args_end - p->args_start) + 1 : 0;
+        r->unparsed_uri.data = sl_pnalloc(r->pool, 1 + args);
+        if (r->unparsed_uri.data == NULL) {
+            sl_http_close_request(r, SL_HTTP_INTERNAL_SERVER_ERROR);
+            return SL_ERROR;
+        }
+        r->unparsed_uri.data[0] = '/';
+        if (args) {
+            memcpy(r->unparsed_uri.data + 1, p->args_start - 1, args);
+        }
+        r->unparsed_uri.len = 1 + args;
+    } else {
+        r->unparsed_uri.data = p->path_start;
+        r->unparsed_uri.len = (size_t) (p->uri_end - p->path_start);
+    }
     r->http_version = p->http_version;
     if (r->http_version == SL_HTTP_VERSION_11) {
         sl_str_set(&r->http_protocol, "HTTP/1.1");

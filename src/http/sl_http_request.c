@@ -319,6 +319,12 @@ void sl_http_process_request_line(sl_event_t *rev)
             parse_error(r, rc);
             return;
         }
+        if (r->header_in->pos == r->header_in->end && r->parse.request_start == NULL) {
+            /* only empty lines so far: nothing to keep, start the buffer over */
+            r->header_in->pos = r->header_in->start;
+            r->header_in->last = r->header_in->start;
+            continue;
+        }
         if (r->header_in->pos == r->header_in->end) {
             sl_int_t rv = sl_http_alloc_large_header_buffer(r, 1);
             if (rv == SL_ERROR) {

@@ -157,6 +157,10 @@ is(body_of(get('/', 'abc.re.test')), "vhost abc.re.test\n", 'regex server_name')
 is(body_of(get('/', 'unknown.test')), "root\n", 'unknown host: default server');
 is(body_of(req("GET http://www.example.test/x HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")),
     "vhost www.example.test\n", 'absolute-form host wins over Host');
+is(body_of(req("GET http://default.test/vars?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+    "GET /vars q=1 default.test\n", 'absolute-form: uri and args from the path part');
+like(req("GET /" . ("\r\n" x 3000) . " HTTP/1.1\r\n\r\n"), qr{^HTTP/1\.1 400 }, 'junk after a uri: 400');
+like(req(("\r\n" x 5000) . "GET /exact HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"), qr{exact\n$}, 'thousands of empty lines before a request are skipped in a bounded buffer');
 
 # --- malformed requests: status and close ---
 my %bad = (
