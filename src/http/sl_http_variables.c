@@ -233,6 +233,12 @@ static sl_int_t list_header(sl_http_request_t *r, sl_http_variable_value_t *v, s
     return SL_OK;
 }
 
+sl_int_t sl_http_variable_header(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                 sl_list_t *headers, const u_char *name, size_t len)
+{
+    return list_header(r, v, headers, name, len, 0);
+}
+
 static sl_int_t var_unknown_header_in(sl_http_request_t *r, sl_http_variable_value_t *v,
                                       uintptr_t data)
 {

@@ -62,6 +62,11 @@ sl_http_variable_value_t *sl_http_get_flushed_variable(sl_http_request_t *r, sl_
  * sl_hash_key_lc(name).  A name nobody declared evaluates as not found. */
 sl_http_variable_value_t *sl_http_get_variable(sl_http_request_t *r, sl_str_t *name, sl_uint_t key);
 
+/* The value of the header NAME (as $http_name spells it: '_' for '-', any case) in a list
+ * of sl_table_elt_t; v->not_found when absent.  SL_OK or SL_ERROR. */
+sl_int_t sl_http_variable_header(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                 sl_list_t *headers, const u_char *name, size_t len);
+
 /* Complex values: literal text with $var, ${var}, $1..$9 inside. */
 typedef struct sl_http_script_part_s sl_http_script_part_t;
 

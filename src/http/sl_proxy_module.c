@@ -21,6 +21,8 @@ typedef struct {
     sl_addr_t *addrs;
     sl_uint_t naddrs;
     sl_str_t host_header;
+    /** $proxy_port */
+    sl_str_t port_text;
     sl_str_t uri;
     sl_str_t location;
     unsigned has_uri : 1;
@@ -73,8 +75,10 @@ static sl_command_t proxy_commands[] = {
 };
 // clang-format on
 
+static sl_int_t preconfiguration(sl_conf_t *cf);
+
 static sl_http_module_t proxy_module_ctx = {
-    NULL, NULL, NULL, NULL, NULL, NULL, create_loc_conf, merge_loc_conf,
+    preconfiguration, NULL, NULL, NULL, NULL, NULL, create_loc_conf, merge_loc_conf,
 };
 
 sl_module_t sl_http_proxy_module = {
@@ -708,9 +712,79 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                                               : snprintf((char *) plcf->host_header.data, hlen + 1,
                                                          "%.*s:%d", SL_STR_ARG(u.host), u.port));
     }
+    plcf->port_text.data = sl_pnalloc(cf->pool, 8);
+    if (plcf->port_text.data == NULL) {
+        return SL_CONF_ERROR;
+    }
+    plcf->port_text.len =
+        (size_t) snprintf((char *) plcf->port_text.data, 8, "%d", u.family == AF_UNIX ? 0 : u.port);
+    if (u.family == AF_UNIX) {
+        plcf->port_text.len = 0;
+    }
     clcf->handler = proxy_handler;
     if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
         clcf->auto_redirect = 1;
     }
     return SL_CONF_OK;
+}
+
+static sl_int_t var_proxy_host(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    sl_str_t *s = data ? &plcf->port_text : &plcf->host_header;
+
+    if (plcf->addrs == NULL) {
+        v->not_found = 1;
+        return SL_OK;
+    }
+    v->data = s->data;
+    v->len = (unsigned) s->len;
+    v->valid = 1;
+    return SL_OK;
+}
+
+/* The client's X-Forwarded-For with $remote_addr appended, or $remote_addr alone. */
+static sl_int_t var_add_x_forwarded_for(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                        uintptr_t data)
+{
+    sl_str_t *addr = &r->connection->addr_text;
+    size_t len = addr->len;
+
+    for (sl_table_elt_t *h = r->headers_in.x_forwarded_for; h; h = h->next) {
+        len += h->value.len + 2;
+    }
+    u_char *p = sl_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    v->data = p;
+    for (sl_table_elt_t *h = r->headers_in.x_forwarded_for; h; h = h->next) {
+        p = mempcpy(p, h->value.data, h->value.len);
+        *p++ = ',';
+        *p++ = ' ';
+    }
+    p = mempcpy(p, addr->data, addr->len);
+    v->len = (unsigned) (p - v->data);
+    v->valid = 1;
+    return SL_OK;
+}
+
+static sl_int_t preconfiguration(sl_conf_t *cf)
+{
+    static sl_http_variable_t vars[] = {
+        { sl_string("proxy_host"), NULL, var_proxy_host, 0, SL_HTTP_VAR_NOCACHEABLE, 0 },
+        { sl_string("proxy_port"), NULL, var_proxy_host, 1, SL_HTTP_VAR_NOCACHEABLE, 0 },
+        { sl_string("proxy_add_x_forwarded_for"), NULL, var_add_x_forwarded_for, 0,
+          SL_HTTP_VAR_NOCACHEABLE, 0 },
+    };
+
+    for (size_t i = 0; i < sl_nelems(vars); i++) {
+        sl_http_variable_t *v = sl_http_add_variable(cf, &vars[i].name, vars[i].flags);
+        if (v == NULL) {
+            return SL_ERROR;
+        }
+        v->get_handler = vars[i].get_handler;
+        v->data = vars[i].data;
+    }
+    return sl_upstream_add_variables(cf);
 }

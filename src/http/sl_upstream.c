@@ -18,6 +18,7 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
+static void end_state(sl_upstream_t *u, sl_uint_t status);
 
 /* The legal edges; anything else is a bug, refused loudly. */
 static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
@@ -173,6 +174,7 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
     if (ft == SL_UPSTREAM_FT_TIMEOUT) {
         sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
     }
+    end_state(u, status);
     close_peer(u);
     if (u->tries) {
         u->tries--;
@@ -196,9 +198,55 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
     connect_upstream(r, u);
 }
 
+static sl_upstream_state_t *cur_state(sl_upstream_t *u)
+{
+    return u->nstates ? &u->states[u->nstates - 1] : NULL;
+}
+
+/* Closes the record of the current try: its times and byte counts. */
+static void end_state(sl_upstream_t *u, sl_uint_t status)
+{
+    sl_upstream_state_t *st = cur_state(u);
+
+    if (st == NULL || st->response_time != (sl_msec_t) -1) {
+        return;
+    }
+    if (status && st->status == 0) {
+        st->status = status;
+    }
+    st->response_time = sl_current_msec - u->try_msec;
+    st->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
+    st->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
+    st->response_length = st->bytes_received - (off_t) u->header_bytes;
+}
+
+static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (u->states == NULL) {
+        u->states = sl_pcalloc(r->pool, u->naddrs * sizeof(sl_upstream_state_t));
+        if (u->states == NULL) {
+            return SL_ERROR;
+        }
+    }
+    sl_upstream_state_t *st = &u->states[u->nstates++];
+    st->addr = &u->addr->name;
+    st->connect_time = (sl_msec_t) -1;
+    st->header_time = (sl_msec_t) -1;
+    st->response_time = (sl_msec_t) -1;
+    u->try_msec = sl_current_msec;
+    u->bytes_received = 0;
+    u->bytes_sent = 0;
+    u->header_bytes = 0;
+    return SL_OK;
+}
+
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
 {
     u->addr = &u->addrs[u->naddrs - u->tries];
+    if (new_state(r, u) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
     memset(&u->peer, 0, sizeof(u->peer));
     u->peer.sockaddr = (struct sockaddr *) &u->addr->sockaddr;
     u->peer.socklen = u->addr->socklen;
@@ -225,6 +273,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     set_state(u, SL_UPSTREAM_CONNECT);
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
+        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
         set_state(u, SL_UPSTREAM_SEND_REQUEST);
         send_request(r, u);
     }
@@ -266,6 +315,7 @@ static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
             return;
         }
         u->connect_time = sl_current_msec - u->start_msec;
+        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
         set_state(u, SL_UPSTREAM_SEND_REQUEST);
     }
     if (u->state == SL_UPSTREAM_SEND_REQUEST) {
@@ -359,6 +409,9 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
             return;
         }
         u->header_time = sl_current_msec - u->start_msec;
+        cur_state(u)->header_time = sl_current_msec - u->try_msec;
+        cur_state(u)->status = u->headers_in.status_n;
+        u->header_bytes = (size_t) (u->buffer.pos - u->buffer.start);
         send_header(r, u);
         return;
     }
@@ -657,6 +710,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
         cl->next = NULL;
         p->preread_bufs = cl;
         p->preread_size = n;
+        /* the pipe counts these in its read_length */
+        u->bytes_received -= (off_t) n;
     }
     return SL_OK;
 }
@@ -678,6 +733,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
+        end_state(u, 0);
         close_peer(u);
         p->upstream = NULL;
     }
@@ -708,10 +764,8 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     }
     u->state = SL_UPSTREAM_DONE;
     u->response_time = sl_current_msec - u->start_msec;
-    if (u->peer.connection) {
-        u->bytes_received += 0;
-        close_peer(u);
-    }
+    end_state(u, rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent ? (sl_uint_t) rc : 0);
+    close_peer(u);
     if (u->finalize_request) {
         u->finalize_request(r, rc);
     }

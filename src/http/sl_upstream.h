@@ -59,6 +59,19 @@ typedef struct {
     unsigned connection_close : 1;
 } sl_upstream_headers_in_t;
 
+/* What one try of an upstream did, for $upstream_addr, $upstream_status, ... */
+typedef struct sl_upstream_state_s {
+    sl_str_t *addr;
+    sl_uint_t status;
+    /** milliseconds, (sl_msec_t) -1 when the step was not reached */
+    sl_msec_t connect_time;
+    sl_msec_t header_time;
+    sl_msec_t response_time;
+    off_t bytes_received;
+    off_t bytes_sent;
+    off_t response_length;
+} sl_upstream_state_t;
+
 typedef struct sl_upstream_s sl_upstream_t;
 
 struct sl_upstream_s {
@@ -97,7 +110,13 @@ struct sl_upstream_s {
     sl_pipe_t *pipe;
     void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
 
-    /* state log for $upstream_* */
+    /* state log for $upstream_*: one record per try */
+    struct sl_upstream_state_s *states;
+    sl_uint_t nstates;
+    /** when the current try started */
+    sl_msec_t try_msec;
+    /** bytes of the response header (the rest of bytes_received is body) */
+    size_t header_bytes;
     sl_msec_t start_msec;
     sl_msec_t connect_time;
     sl_msec_t header_time;

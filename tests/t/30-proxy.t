@@ -86,8 +86,11 @@ http {
     access_log off;
     client_body_buffer_size 1k;
     client_body_temp_path %%PREFIX%%/client_temp;
+    log_format up '\$upstream_addr|\$upstream_status|\$upstream_response_length|\$upstream_http_x_origin|\$proxy_host|\$proxy_port|\$proxy_add_x_forwarded_for|\$upstream_bytes_received';
     server {
         listen 127.0.0.1:%%PORT_1%%;
+        location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
+        location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
         location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
         location /prefix/ { proxy_pass http://127.0.0.1:$origin_port/echo/; }
         location /set { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Set "v \$request_method"; proxy_set_header User-Agent ""; }
@@ -164,6 +167,16 @@ like($r, qr{\r\nX-Set: v GET\r\n}, 'proxy_set_header with variables');
 unlike($r, qr{X-Set: client|User-Agent}, 'set headers replace the client\'s; an empty value drops it');
 like(body_of(get('/v11')), qr{^GET /echo HTTP/1\.1\r\n}, 'proxy_http_version 1.1');
 unlike(body_of(get('/nohdr', 'X-Client: c')), qr{X-Client}, 'proxy_pass_request_headers off');
+
+# --- variables ---
+get('/logged/cl', 'X-Forwarded-For: 1.2.3.4');
+get('/logged/status');
+ok($t->wait_for(sub { ($t->read_file('logs/up.log') // '') =~ tr/\n// >= 2 }, 5), 'two log lines');
+my @lines = split /\n/, $t->read_file('logs/up.log');
+is($lines[0], "127.0.0.1:$origin_port|200|5|yes|127.0.0.1:$origin_port|$origin_port|1.2.3.4, 127.0.0.1|" . (length("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Origin: yes\r\n\r\n") + 5),
+    '$upstream_addr, _status, _response_length, _http_NAME, $proxy_host, $proxy_port, $proxy_add_x_forwarded_for, _bytes_received');
+like($lines[1], qr{^127\.0\.0\.1:$origin_port\|404\|4\|-\|}, 'upstream 404 logged with its length; absent header is "-"');
+like(body_of(get('/xff', 'X-Forwarded-For: 9.9.9.9')), qr{\r\nX-Forwarded-For: 9\.9\.9\.9, 127\.0\.0\.1\r\n}, 'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for');
 
 # --- request bodies ---
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");

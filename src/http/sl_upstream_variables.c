@@ -1,0 +1,129 @@
+/*
+ * sl_upstream_variables.c: $upstream_addr, $upstream_status, the $upstream_*_time values,
+ * byte counts and $upstream_http_NAME.  Like nginx, one value per try, joined with ", ".
+ */
+#include <stdio.h>
+
+#include "sl_http_variables.h"
+#include "sl_pool.h"
+#include "sl_upstream.h"
+
+typedef enum {
+    V_ADDR,
+    V_STATUS,
+    V_CONNECT_TIME,
+    V_HEADER_TIME,
+    V_RESPONSE_TIME,
+    V_RESPONSE_LENGTH,
+    V_BYTES_RECEIVED,
+    V_BYTES_SENT
+} which_e;
+
+/* One try's value as text into p (at most 32 bytes); returns the new end. */
+static u_char *format_one(u_char *p, const sl_upstream_state_t *st, which_e which)
+{
+    sl_msec_t ms = 0;
+
+    switch (which) {
+    case V_ADDR:
+        return (u_char *) mempcpy(p, st->addr->data, st->addr->len);
+    case V_STATUS:
+        return p
+               + (st->status ? sprintf((char *) p, "%lu", (unsigned long) st->status)
+                             : sprintf((char *) p, "-"));
+    case V_CONNECT_TIME:
+        ms = st->connect_time;
+        break;
+    case V_HEADER_TIME:
+        ms = st->header_time;
+        break;
+    case V_RESPONSE_TIME:
+        ms = st->response_time;
+        break;
+    case V_RESPONSE_LENGTH:
+        return p + sprintf((char *) p, "%lld", (long long) sl_max(st->response_length, 0));
+    case V_BYTES_RECEIVED:
+        return p + sprintf((char *) p, "%lld", (long long) st->bytes_received);
+    case V_BYTES_SENT:
+        return p + sprintf((char *) p, "%lld", (long long) st->bytes_sent);
+    }
+    if (ms == (sl_msec_t) -1) {
+        return p + sprintf((char *) p, "-");
+    }
+    return p
+           + sprintf((char *) p, "%llu.%03llu", (unsigned long long) ms / 1000,
+                     (unsigned long long) ms % 1000);
+}
+
+static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    sl_upstream_t *u = r->upstream;
+
+    if (u == NULL || u->nstates == 0) {
+        v->not_found = 1;
+        return SL_OK;
+    }
+    size_t len = 0;
+    for (sl_uint_t i = 0; i < u->nstates; i++) {
+        len += (data == V_ADDR ? u->states[i].addr->len : 32) + 2;
+    }
+    u_char *p = sl_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    v->data = p;
+    for (sl_uint_t i = 0; i < u->nstates; i++) {
+        if (i) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+        p = format_one(p, &u->states[i], (which_e) data);
+    }
+    v->len = (unsigned) (p - v->data);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    return SL_OK;
+}
+
+static sl_int_t var_upstream_header(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                    uintptr_t data)
+{
+    const sl_str_t *name = (const sl_str_t *) data;
+    size_t skip = sizeof("upstream_http_") - 1;
+    sl_upstream_t *u = r->upstream;
+
+    if (u == NULL) {
+        v->not_found = 1;
+        return SL_OK;
+    }
+    return sl_http_variable_header(r, v, &u->headers_in.headers, name->data + skip,
+                                   name->len - skip);
+}
+
+// clang-format off
+static sl_http_variable_t upstream_vars[] = {
+    { sl_string("upstream_addr"), NULL, var_state, V_ADDR, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_status"), NULL, var_state, V_STATUS, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_connect_time"), NULL, var_state, V_CONNECT_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_header_time"), NULL, var_state, V_HEADER_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_response_time"), NULL, var_state, V_RESPONSE_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_response_length"), NULL, var_state, V_RESPONSE_LENGTH, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_bytes_received"), NULL, var_state, V_BYTES_RECEIVED, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_bytes_sent"), NULL, var_state, V_BYTES_SENT, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_http_"), NULL, var_upstream_header, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
+};
+// clang-format on
+
+sl_int_t sl_upstream_add_variables(sl_conf_t *cf)
+{
+    for (size_t i = 0; i < sl_nelems(upstream_vars); i++) {
+        sl_http_variable_t *v =
+            sl_http_add_variable(cf, &upstream_vars[i].name, upstream_vars[i].flags);
+        if (v == NULL) {
+            return SL_ERROR;
+        }
+        v->get_handler = upstream_vars[i].get_handler;
+        v->data = upstream_vars[i].data;
+    }
+    return SL_OK;
+}
