@@ -29,6 +29,9 @@ typedef struct {
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
     sl_array_t *set_headers;
+    /** proxy_hide_header, proxy_pass_header: sl_str_t */
+    sl_array_t *hide;
+    sl_array_t *pass;
 } proxy_loc_conf_t;
 
 typedef struct {
@@ -42,6 +45,19 @@ static void *create_loc_conf(sl_conf_t *cf);
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
+static sl_conf_bitmask_t ignore_headers_masks[] = {
+    { sl_string("X-Accel-Redirect"), SL_UPSTREAM_IGN_XA_REDIRECT },
+    { sl_string("X-Accel-Expires"), SL_UPSTREAM_IGN_XA_EXPIRES },
+    { sl_string("X-Accel-Limit-Rate"), SL_UPSTREAM_IGN_XA_LIMIT_RATE },
+    { sl_string("X-Accel-Buffering"), SL_UPSTREAM_IGN_XA_BUFFERING },
+    { sl_string("X-Accel-Charset"), SL_UPSTREAM_IGN_XA_CHARSET },
+    { sl_string("Expires"), SL_UPSTREAM_IGN_EXPIRES },
+    { sl_string("Cache-Control"), SL_UPSTREAM_IGN_CACHE_CONTROL },
+    { sl_string("Set-Cookie"), SL_UPSTREAM_IGN_SET_COOKIE },
+    { sl_string("Vary"), SL_UPSTREAM_IGN_VARY },
+    { sl_null_string, 0 },
+};
 
 static sl_conf_enum_t http_versions[] = {
     { sl_string("1.0"), SL_HTTP_VERSION_10 },
@@ -65,6 +81,9 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_pass_request_body"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(pass_request_body), NULL },
     { sl_string("proxy_http_version"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, PLOC, PF(http_version), http_versions },
     { sl_string("proxy_set_header"), MSL | SL_CONF_TAKE2, set_proxy_header, PLOC, 0, NULL },
+    { sl_string("proxy_hide_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(hide), NULL },
+    { sl_string("proxy_pass_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(pass), NULL },
+    { sl_string("proxy_ignore_headers"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(ignore_headers), ignore_headers_masks },
     { sl_string("proxy_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(buffering), NULL },
     { sl_string("proxy_buffers"), MSL | SL_CONF_TAKE2, sl_conf_set_bufs_slot, PLOC, UF(bufs), NULL },
     { sl_string("proxy_busy_buffers_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(busy_buffers_size), NULL },
@@ -104,6 +123,8 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.temp_file_write_size = SL_CONF_UNSET_SIZE;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
+    plcf->hide = SL_CONF_UNSET_PTR;
+    plcf->pass = SL_CONF_UNSET_PTR;
     return plcf;
 }
 
@@ -140,6 +161,57 @@ static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_c
     return SL_CONF_OK;
 }
 
+static int in_list(const sl_array_t *a, const sl_str_t *name)
+{
+    const sl_str_t *s = a ? a->elts : NULL;
+
+    for (sl_uint_t i = 0; a && i < a->nelts; i++) {
+        if (sl_str_caseeq(&s[i], name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* nginx's default hidden headers, plus proxy_hide_header, minus proxy_pass_header. */
+static sl_int_t build_hide_headers(sl_conf_t *cf, proxy_loc_conf_t *conf)
+{
+    static sl_str_t defaults[] = {
+        sl_string("Date"),
+        sl_string("Server"),
+        sl_string("X-Pad"),
+        sl_string("X-Accel-Expires"),
+        sl_string("X-Accel-Redirect"),
+        sl_string("X-Accel-Limit-Rate"),
+        sl_string("X-Accel-Buffering"),
+        sl_string("X-Accel-Charset"),
+    };
+    sl_array_t *a = sl_array_create(cf->pool, 12, sizeof(sl_str_t));
+
+    if (a == NULL) {
+        return SL_ERROR;
+    }
+    for (size_t i = 0; i < sl_nelems(defaults); i++) {
+        if (!in_list(conf->pass, &defaults[i])) {
+            sl_str_t *s = sl_array_push(a);
+            if (s == NULL) {
+                return SL_ERROR;
+            }
+            *s = defaults[i];
+        }
+    }
+    sl_str_t *h = conf->hide ? conf->hide->elts : NULL;
+    for (sl_uint_t i = 0; conf->hide && i < conf->hide->nelts; i++) {
+        sl_str_t *s = sl_array_push(a);
+        if (s == NULL) {
+            return SL_ERROR;
+        }
+        *s = h[i];
+    }
+    conf->upstream.hide_headers = a;
+    return SL_OK;
+}
+
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
     proxy_loc_conf_t *prev = parent, *conf = child;
@@ -153,6 +225,12 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
+    sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);
+    sl_conf_merge_ptr_value(conf->pass, prev->pass, NULL);
+    sl_conf_merge_bitmask_value(u->ignore_headers, pu->ignore_headers, 0);
+    if (build_hide_headers(cf, conf) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
     return merge_buffering(cf, u, pu);
 }
 

@@ -417,35 +417,68 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
-/* Headers an upstream must not pass on: hop-by-hop ones, and those sluice sets itself. */
-static int hidden_header(const sl_table_elt_t *h)
+/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on. */
+static int hop_by_hop(const sl_table_elt_t *h)
 {
-    static const char *const hidden[] = {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-connection",
-        "content-length",
-        "date",
-        "server",
-        "x-pad",
-        "x-accel-expires",
-        "x-accel-redirect",
-        "x-accel-limit-rate",
-        "x-accel-buffering",
-        "x-accel-charset",
+    static const char *const hop[] = {
+        "connection", "keep-alive", "transfer-encoding", "te",
+        "trailer",    "upgrade",    "proxy-connection",  "content-length",
     };
 
-    for (size_t i = 0; i < sl_nelems(hidden); i++) {
-        size_t n = strlen(hidden[i]);
-        if (h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) hidden[i], n) == 0) {
+    for (size_t i = 0; i < sl_nelems(hop); i++) {
+        size_t n = strlen(hop[i]);
+        if (h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) hop[i], n) == 0) {
             return 1;
         }
     }
     return 0;
+}
+
+static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h)
+{
+    if (hop_by_hop(h)) {
+        return 1;
+    }
+    if (u->conf->hide_headers == NULL) {
+        return 0;
+    }
+    sl_str_t *names = u->conf->hide_headers->elts;
+    for (sl_uint_t i = 0; i < u->conf->hide_headers->nelts; i++) {
+        if (sl_str_caseeq(&names[i], &h->key)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int name_is(const sl_table_elt_t *h, const char *name)
+{
+    size_t n = strlen(name);
+
+    return h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) name, n) == 0;
+}
+
+/* X-Accel-Buffering and X-Accel-Limit-Rate: the upstream steering this response. */
+static void x_accel(sl_http_request_t *r, sl_upstream_t *u, const sl_table_elt_t *h)
+{
+    sl_uint_t ign = u->conf->ignore_headers;
+
+    if (name_is(h, "x-accel-buffering") && !(ign & SL_UPSTREAM_IGN_XA_BUFFERING)) {
+        if (h->value.len == 2 && sl_strncasecmp(h->value.data, (u_char *) "no", 2) == 0) {
+            u->buffering = 0;
+        } else if (h->value.len == 3 && sl_strncasecmp(h->value.data, (u_char *) "yes", 3) == 0) {
+            u->buffering = 1;
+        }
+    } else if (name_is(h, "x-accel-limit-rate") && !(ign & SL_UPSTREAM_IGN_XA_LIMIT_RATE)) {
+        sl_int_t n = sl_atoi(h->value.data, h->value.len);
+        if (n != SL_ERROR) {
+            r->limit_rate = (size_t) n;
+            r->limit_rate_set = 1;
+        } else if (h->value.len == 3 && memcmp(h->value.data, "off", 3) == 0) {
+            r->limit_rate = 0;
+            r->limit_rate_set = 1;
+        }
+    }
 }
 
 static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
@@ -455,9 +488,11 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status = in->status_n;
     r->headers_out.status_line = in->status_line;
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
+    u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
-        if (hidden_header(h)) {
+        x_accel(r, u, h);
+        if (hidden_header(u, h)) {
             continue;
         }
         if (h->key.len == 12 && sl_strncasecmp(h->key.data, (u_char *) "content-type", 12) == 0) {
@@ -471,8 +506,12 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         *o = *h;
         o->hash = 1;
         o->next = NULL;
-        if (h->key.len == 8 && sl_strncasecmp(h->key.data, (u_char *) "location", 8) == 0) {
+        if (name_is(h, "location")) {
             r->headers_out.location = o;
+        } else if (name_is(h, "date")) {
+            r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
+        } else if (name_is(h, "server")) {
+            r->headers_out.server = o;
         }
     }
     return SL_OK;
@@ -492,7 +531,7 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
         return;
     }
-    if (u->conf->buffering && u->pipe_input_filter) {
+    if (u->buffering && u->pipe_input_filter) {
         if (set_state(u, SL_UPSTREAM_BODY_BUFFERED) != SL_OK || start_pipe(r, u) != SL_OK) {
             finalize(r, u, SL_ERROR);
             return;

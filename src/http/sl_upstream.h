@@ -24,6 +24,17 @@ typedef enum {
     SL_UPSTREAM_DONE
 } sl_upstream_state_e;
 
+/* proxy_ignore_headers bits. */
+#define SL_UPSTREAM_IGN_XA_REDIRECT 0x02
+#define SL_UPSTREAM_IGN_XA_EXPIRES 0x04
+#define SL_UPSTREAM_IGN_EXPIRES 0x08
+#define SL_UPSTREAM_IGN_CACHE_CONTROL 0x10
+#define SL_UPSTREAM_IGN_SET_COOKIE 0x20
+#define SL_UPSTREAM_IGN_XA_LIMIT_RATE 0x40
+#define SL_UPSTREAM_IGN_XA_BUFFERING 0x80
+#define SL_UPSTREAM_IGN_XA_CHARSET 0x100
+#define SL_UPSTREAM_IGN_VARY 0x200
+
 /* Failure kinds, nginx's next_upstream bits. */
 #define SL_UPSTREAM_FT_ERROR 0x00000002
 #define SL_UPSTREAM_FT_TIMEOUT 0x00000004
@@ -42,6 +53,10 @@ typedef struct {
     size_t temp_file_write_size;
     sl_str_t temp_path;
     sl_int_t ignore_client_abort;
+    /** response headers not passed to the client (besides hop-by-hop ones): sl_str_t */
+    sl_array_t *hide_headers;
+    /** proxy_ignore_headers: SL_UPSTREAM_IGN_* */
+    sl_uint_t ignore_headers;
     sl_int_t pass_request_headers;
     sl_int_t pass_request_body;
 } sl_upstream_conf_t;
@@ -129,6 +144,8 @@ struct sl_upstream_s {
     sl_chain_t *busy_bufs;
     sl_chain_t *free_bufs;
 
+    /** this response goes through the pipe (proxy_buffering, X-Accel-Buffering) */
+    unsigned buffering : 1;
     unsigned request_sent : 1;
     unsigned header_sent : 1;
     unsigned upstream_done : 1;

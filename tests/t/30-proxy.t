@@ -32,6 +32,7 @@ my %script = (
     '/status'    => sub { "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope" },
     '/head'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" },
     '/huge'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: " . length(huge()) . "\r\n\r\n" . huge() },
+    '/xaccel'    => sub { "HTTP/1.1 200 OK\r\nX-Pad: x\r\nX-Secret: s\r\nX-Keep: k\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: origin/1\r\nX-Accel-Limit-Rate: 100000\r\nContent-Length: 2\r\n\r\nok" },
     '/big'       => sub { my $b = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
                           "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b" },
 );
@@ -61,8 +62,9 @@ sub origin {
             print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
         } elsif ($p eq '/slow') {
             sleep 20;
-        } elsif ($p eq '/drip') {
-            syswrite($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\npiece1\r\n");
+        } elsif ($p eq '/drip' || $p eq '/xdrip') {
+            my $xa = $p eq '/xdrip' ? "X-Accel-Buffering: no\r\n" : '';
+            syswrite($c, "HTTP/1.1 200 OK\r\n${xa}Transfer-Encoding: chunked\r\n\r\n6\r\npiece1\r\n");
             for (1 .. 200) { last if -e $signal; select(undef, undef, undef, 0.05); }
             syswrite($c, "6\r\npiece2\r\n0\r\n\r\n");
         } elsif ($script{$p}) {
@@ -89,6 +91,7 @@ http {
     log_format up '\$upstream_addr|\$upstream_status|\$upstream_response_length|\$upstream_http_x_origin|\$proxy_host|\$proxy_port|\$proxy_add_x_forwarded_for|\$upstream_bytes_received';
     server {
         listen 127.0.0.1:%%PORT_1%%;
+        location /hide/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_hide_header X-Secret; proxy_pass_header Date; proxy_pass_header Server; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
         location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
@@ -167,6 +170,27 @@ like($r, qr{\r\nX-Set: v GET\r\n}, 'proxy_set_header with variables');
 unlike($r, qr{X-Set: client|User-Agent}, 'set headers replace the client\'s; an empty value drops it');
 like(body_of(get('/v11')), qr{^GET /echo HTTP/1\.1\r\n}, 'proxy_http_version 1.1');
 unlike(body_of(get('/nohdr', 'X-Client: c')), qr{X-Client}, 'proxy_pass_request_headers off');
+
+# --- hidden and passed headers, X-Accel ---
+$r = get('/xaccel');
+unlike($r, qr{X-Pad|X-Accel|Thu, 01 Jan 2026|origin/1}, 'X-Pad, X-Accel-*, Date and Server of the upstream hidden by default');
+like($r, qr{\r\nX-Secret: s\r\n}, 'other headers passed');
+$r = get('/hide/xaccel');
+unlike($r, qr{X-Secret}, 'proxy_hide_header');
+like($r, qr{\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n}, 'proxy_pass_header Date: the upstream\'s date');
+like($r, qr{\r\nServer: origin/1\r\n}, 'proxy_pass_header Server');
+is(() = $r =~ /\r\nDate: /g, 1, 'only one Date');
+{
+    unlink $signal;
+    my $s = $t->connect($port);
+    print $s "GET /xdrip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    my $got = '';
+    for (1 .. 100) { last if $got =~ /piece1/; sysread($s, $got, 4096, length $got); }
+    like($got, qr{piece1}, 'X-Accel-Buffering: no streams a buffered location');
+    open(my $fh, '>', $signal); close $fh;
+    my ($rest) = $t->read_all($s, 10);
+    like($got . $rest, qr{piece2\r\n0\r\n\r\n$}, 'then the rest');
+}
 
 # --- variables ---
 get('/logged/cl', 'X-Forwarded-For: 1.2.3.4');
