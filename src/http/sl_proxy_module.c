@@ -29,6 +29,13 @@ typedef struct {
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
     sl_array_t *set_headers;
+    /** proxy_method, proxy_set_body: NULL when unset */
+    sl_http_complex_value_t *method;
+    sl_http_complex_value_t *body;
+    /** proxy_bind: NULL for none ("off") */
+    sl_addr_t *bind;
+    unsigned bind_set : 1;
+    sl_int_t socket_keepalive;
     /** proxy_hide_header, proxy_pass_header: sl_str_t */
     sl_array_t *hide;
     sl_array_t *pass;
@@ -45,6 +52,7 @@ static void *create_loc_conf(sl_conf_t *cf);
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 static sl_conf_bitmask_t ignore_headers_masks[] = {
     { sl_string("X-Accel-Redirect"), SL_UPSTREAM_IGN_XA_REDIRECT },
@@ -81,6 +89,10 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_pass_request_body"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(pass_request_body), NULL },
     { sl_string("proxy_http_version"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, PLOC, PF(http_version), http_versions },
     { sl_string("proxy_set_header"), MSL | SL_CONF_TAKE2, set_proxy_header, PLOC, 0, NULL },
+    { sl_string("proxy_method"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(method), NULL },
+    { sl_string("proxy_set_body"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(body), NULL },
+    { sl_string("proxy_bind"), MSL | SL_CONF_TAKE1, set_proxy_bind, PLOC, 0, NULL },
+    { sl_string("proxy_socket_keepalive"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, PF(socket_keepalive), NULL },
     { sl_string("proxy_hide_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(hide), NULL },
     { sl_string("proxy_pass_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(pass), NULL },
     { sl_string("proxy_ignore_headers"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(ignore_headers), ignore_headers_masks },
@@ -124,6 +136,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
     plcf->hide = SL_CONF_UNSET_PTR;
+    plcf->socket_keepalive = SL_CONF_UNSET;
     plcf->pass = SL_CONF_UNSET_PTR;
     return plcf;
 }
@@ -226,6 +239,17 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
     sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);
+    if (conf->method == NULL) {
+        conf->method = prev->method;
+    }
+    if (conf->body == NULL) {
+        conf->body = prev->body;
+    }
+    if (!conf->bind_set) {
+        conf->bind = prev->bind;
+        conf->bind_set = prev->bind_set;
+    }
+    sl_conf_merge_value(conf->socket_keepalive, prev->socket_keepalive, 0);
     sl_conf_merge_ptr_value(conf->pass, prev->pass, NULL);
     sl_conf_merge_bitmask_value(u->ignore_headers, pu->ignore_headers, 0);
     if (build_hide_headers(cf, conf) != SL_OK) {
@@ -424,6 +448,25 @@ static u_char *put_line(u_char *p, const sl_str_t *name, const sl_str_t *value)
     return p;
 }
 
+/* A one-buf chain over text (proxy_set_body). */
+static sl_chain_t *body_chain(sl_http_request_t *r, sl_str_t *text)
+{
+    sl_chain_t *cl = sl_alloc_chain_link(r->pool);
+    sl_buf_t *b = sl_calloc_buf(r->pool);
+
+    if (cl == NULL || b == NULL) {
+        return NULL;
+    }
+    b->memory = 1;
+    b->start = text->data;
+    b->pos = text->data;
+    b->last = text->data + text->len;
+    b->last_buf = 1;
+    cl->buf = b;
+    cl->next = NULL;
+    return cl;
+}
+
 static sl_int_t create_request(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -435,21 +478,31 @@ static sl_int_t create_request(sl_http_request_t *r)
     char cl[SL_INT64_LEN + 1];
     sl_str_t cl_name = sl_string("Content-Length"), cl_value = { 0, (u_char *) cl };
 
-    if (lines == NULL || request_uri(r, plcf, &uri) != SL_OK
-        || own_lines(r, plcf, lines) != SL_OK) {
+    sl_str_t method = r->method_name, set_body = sl_null_string;
+    if (lines == NULL || request_uri(r, plcf, &uri) != SL_OK || own_lines(r, plcf, lines) != SL_OK
+        || (plcf->method && sl_http_complex_value(r, plcf->method, &method) != SL_OK)
+        || (plcf->body && sl_http_complex_value(r, plcf->body, &set_body) != SL_OK)) {
         return SL_ERROR;
+    }
+    if (plcf->body) {
+        /* proxy_set_body replaces whatever the client sent */
+        body = body_chain(r, &set_body);
+        body_len = (off_t) set_body.len;
+        if (body == NULL) {
+            return SL_ERROR;
+        }
     }
     if (body) {
         cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld", (long long) body_len);
     }
-    size_t len = r->method_name.len + 1 + uri.len + sizeof(" HTTP/1.x\r\n") - 1
-                 + lines_size(r, plcf, lines) + (body ? cl_name.len + 4 + cl_value.len : 0) + 2;
+    size_t len = method.len + 1 + uri.len + sizeof(" HTTP/1.x\r\n") - 1 + lines_size(r, plcf, lines)
+                 + (body ? cl_name.len + 4 + cl_value.len : 0) + 2;
     sl_buf_t *b = sl_create_temp_buf(r->pool, len);
     sl_chain_t *cl0 = sl_alloc_chain_link(r->pool);
     if (b == NULL || cl0 == NULL) {
         return SL_ERROR;
     }
-    u_char *p = mempcpy(b->last, r->method_name.data, r->method_name.len);
+    u_char *p = mempcpy(b->last, method.data, method.len);
     *p++ = ' ';
     p = mempcpy(p, uri.data, uri.len);
     p = mempcpy(p, plcf->http_version == SL_HTTP_VERSION_11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n",
@@ -740,11 +793,42 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->process_header = process_header;
     u->input_filter = input_filter;
     u->pipe_input_filter = pipe_filter;
+    if (plcf->bind) {
+        u->peer.local = (struct sockaddr *) &plcf->bind->sockaddr;
+        u->peer.local_socklen = plcf->bind->socklen;
+    }
+    u->peer.so_keepalive = (int) plcf->socket_keepalive;
     sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);
     if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
         return rc;
     }
     return SL_DONE;
+}
+
+static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    proxy_loc_conf_t *plcf = conf;
+    sl_str_t *value = cf->args->elts;
+
+    if (plcf->bind_set) {
+        return "is duplicate";
+    }
+    plcf->bind_set = 1;
+    if (sl_str_eq_cstr(&value[1], "off")) {
+        return SL_CONF_OK;
+    }
+    sl_url_t u;
+    memset(&u, 0, sizeof(u));
+    u.url = value[1];
+    u.no_port = 1;
+    /* a local address: any port (0), resolved now */
+    u.default_port = 0;
+    if (sl_parse_url(cf->pool, &u) != SL_OK || u.naddrs == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid address \"%.*s\"", SL_STR_ARG(value[1]));
+        return SL_CONF_ERROR;
+    }
+    plcf->bind = &u.addrs[0];
+    return SL_CONF_OK;
 }
 
 static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)

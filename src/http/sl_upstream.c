@@ -247,7 +247,14 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+    /* what the module set (proxy_bind, proxy_socket_keepalive) survives each try */
+    const struct sockaddr *local = u->peer.local;
+    socklen_t local_socklen = u->peer.local_socklen;
+    int keepalive = u->peer.so_keepalive;
     memset(&u->peer, 0, sizeof(u->peer));
+    u->peer.local = local;
+    u->peer.local_socklen = local_socklen;
+    u->peer.so_keepalive = keepalive;
     u->peer.sockaddr = (struct sockaddr *) &u->addr->sockaddr;
     u->peer.socklen = u->addr->socklen;
     u->peer.name = &u->addr->name;

@@ -58,7 +58,10 @@ sub origin {
         }
         my ($path) = $req =~ m{^\S+ (\S+)};
         (my $p = $path) =~ s/\?.*//;
-        if ($p =~ m{^/echo}) {
+        if ($p eq '/peer') {
+            my $peer = $c->peerhost;
+            print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($peer) . "\r\n\r\n$peer";
+        } elsif ($p =~ m{^/echo}) {
             print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
         } elsif ($p eq '/slow') {
             sleep 20;
@@ -92,6 +95,9 @@ http {
     server {
         listen 127.0.0.1:%%PORT_1%%;
         location /hide/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_hide_header X-Secret; proxy_pass_header Date; proxy_pass_header Server; }
+        location /method { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_method PUT; }
+        location /setbody { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_body "b=\$arg_x"; }
+        location /bind/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_bind 127.0.0.2; proxy_socket_keepalive on; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
         location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
@@ -201,6 +207,13 @@ is($lines[0], "127.0.0.1:$origin_port|200|5|yes|127.0.0.1:$origin_port|$origin_p
     '$upstream_addr, _status, _response_length, _http_NAME, $proxy_host, $proxy_port, $proxy_add_x_forwarded_for, _bytes_received');
 like($lines[1], qr{^127\.0\.0\.1:$origin_port\|404\|4\|-\|}, 'upstream 404 logged with its length; absent header is "-"');
 like(body_of(get('/xff', 'X-Forwarded-For: 9.9.9.9')), qr{\r\nX-Forwarded-For: 9\.9\.9\.9, 127\.0\.0\.1\r\n}, 'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for');
+
+like(body_of(get('/method')), qr{^PUT /echo HTTP/1\.0\r\n}, 'proxy_method');
+$r = body_of(req("POST /setbody?x=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 4\r\n\r\norig"));
+like($r, qr{\r\nContent-Length: 3\r\n}, 'proxy_set_body: its own length');
+like($r, qr{\r\n\r\nb=1$}, 'proxy_set_body with variables replaces the client body');
+is(body_of(get('/bind/peer')), '127.0.0.2', 'proxy_bind: the upstream sees the local address');
+is(body_of(get('/peer')), '127.0.0.1', 'without proxy_bind: the default address');
 
 # --- request bodies ---
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
