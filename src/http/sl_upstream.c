@@ -155,8 +155,10 @@ void sl_upstream_init(sl_http_request_t *r)
     }
     u->request_out = u->request_bufs;
     u->tries = u->naddrs;
-    /* the client's events come to the upstream while it runs */
-    r->read_event_handler = sl_http_test_reading;
+    /* the client's events come to the upstream while it runs; a client closing stops the
+     * work unless proxy_ignore_client_abort */
+    r->read_event_handler =
+        u->conf->ignore_client_abort ? sl_http_block_reading : sl_http_test_reading;
     r->write_event_handler = sl_http_request_empty_handler;
     connect_upstream(r, u);
 }
@@ -773,8 +775,12 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
         return;
     }
     if (sl_pipe_run(p, do_write) == SL_ABORT) {
-        finalize(r, u, SL_ERROR);
-        return;
+        /* proxy_ignore_client_abort: a client gone is not a reason to stop reading; the
+         * pipe drops what it reads until the upstream is done */
+        if (!(p->downstream_error && !p->upstream_error && u->conf->ignore_client_abort)) {
+            finalize(r, u, SL_ERROR);
+            return;
+        }
     }
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
@@ -786,6 +792,10 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     /* once everything read is in the output filters, the request can end: the writer
      * sends what is still buffered (as nginx finalizes when the upstream is done) */
     if (!p->downstream_done && !(finished && p->in == NULL && p->out == NULL)) {
+        return;
+    }
+    if (p->downstream_error) {
+        finalize(r, u, SL_ERROR);
         return;
     }
     int truncated =

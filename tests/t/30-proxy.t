@@ -98,6 +98,8 @@ http {
         location /method { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_method PUT; }
         location /setbody { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_body "b=\$arg_x"; }
         location /bind/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_bind 127.0.0.2; proxy_socket_keepalive on; }
+        location /ica/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_ignore_client_abort on; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/ica.log up; }
+        location /abort/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/abort.log up; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
         location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
@@ -270,6 +272,19 @@ for my $mode (qw(/unbuffered /spill /nospill)) {
     my $body = body_of($got);
     is(length($body), length(huge()), '24 MB: length');
     ok($body eq huge(), '24 MB: bytes identical');
+}
+for my $case (['/ica', 1], ['/abort', 0]) {
+    my ($loc, $ignore) = @$case;
+    my $s = $t->connect($port);
+    print $s "GET $loc/huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    sysread($s, my $buf, 1000);
+    close $s;
+    my $log = "logs" . $loc . ".log";
+    ok($t->wait_for(sub { ($t->read_file($log) // '') =~ /\n/ }, 30), "$loc: logged");
+    my ($received) = ($t->read_file($log) // '') =~ /\|(\d+)\n/;
+    my $full = length(huge()) + length("HTTP/1.1 200 OK\r\nContent-Length: " . length(huge()) . "\r\n\r\n");
+    if ($ignore) { is($received, $full, 'proxy_ignore_client_abort on: the upstream is read to the end'); }
+    else { ok($received < $full, 'proxy_ignore_client_abort off: reading stops when the client goes'); }
 }
 {
     # a client that goes away mid-body leaves nothing behind (checked by the final fd check)
