@@ -495,6 +495,7 @@ static sl_int_t create_request(sl_http_request_t *r)
             return SL_ERROR;
         }
     }
+    u->uri = uri;
     if (body) {
         cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld", (long long) body_len);
     }

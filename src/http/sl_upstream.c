@@ -139,7 +139,8 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
     if (u == NULL || u->addr == NULL || len < 16) {
         return buf;
     }
-    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s\"", SL_STR_ARG(u->addr->name));
+    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s%.*s\"",
+                     SL_STR_ARG(u->addr->name), SL_STR_ARG(u->uri));
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
 }
 

@@ -101,6 +101,8 @@ struct sl_upstream_s {
     sl_addr_t *addr;
     sl_peer_connection_t peer;
 
+    /** the uri sent, for the log's ", upstream: \"http://addr/uri\"" */
+    sl_str_t uri;
     /** the request to send, built once; request_out is what remains of it */
     sl_chain_t *request_bufs;
     sl_chain_t *request_out;

@@ -160,7 +160,7 @@ like($t->error_log, qr{upstream sent no valid HTTP/1\.0 header}, 'no status line
 # --- failures ---
 $r = get('/dead');
 is(status_of($r), 502, 'connection refused: 502');
-like($t->error_log, qr{connect\(\) failed \(111: Connection refused\) while connecting to upstream}, 'refused logged as nginx');
+like($t->error_log, qr{connect\(\) failed \(111: Connection refused\) while connecting to upstream, client: 127\.0\.0\.1, server: , request: "GET /dead HTTP/1\.1", upstream: "http://127\.0\.0\.1:$dead_port/dead", host: "front\.test"}, 'refused logged as nginx, word for word');
 is(status_of(get('/slow')), 504, 'no answer within proxy_read_timeout: 504');
 like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while reading response header from upstream}, 'timeout logged as nginx');
 
