@@ -140,10 +140,5 @@ static char *set_add_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         }
         h->always = 1;
     }
-    sl_http_compile_complex_value_t ccv;
-    memset(&ccv, 0, sizeof(ccv));
-    ccv.cf = cf;
-    ccv.value = &value[2];
-    ccv.complex_value = &h->value;
-    return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+    return sl_http_compile_value(cf, &value[2], &h->value) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }

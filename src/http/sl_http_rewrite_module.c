@@ -650,22 +650,11 @@ static rewrite_op_t *push_op(sl_conf_t *cf, rewrite_loc_conf_t *rlcf, op_type_e 
     return op;
 }
 
-static sl_int_t compile_value(sl_conf_t *cf, sl_str_t *text, sl_http_complex_value_t *cv)
-{
-    sl_http_compile_complex_value_t ccv;
-
-    memset(&ccv, 0, sizeof(ccv));
-    ccv.cf = cf;
-    ccv.value = text;
-    ccv.complex_value = cv;
-    return sl_http_compile_complex_value(&ccv);
-}
-
 static sl_http_complex_value_t *new_value(sl_conf_t *cf, sl_str_t *text)
 {
     sl_http_complex_value_t *cv = sl_pcalloc(cf->pool, sizeof(sl_http_complex_value_t));
 
-    if (cv == NULL || compile_value(cf, text, cv) != SL_OK) {
+    if (cv == NULL || sl_http_compile_value(cf, text, cv) != SL_OK) {
         return NULL;
     }
     return cv;
@@ -726,7 +715,7 @@ static sl_int_t add_text_part(sl_conf_t *cf, rewrite_rule_t *rule, sl_str_t *src
     sl_str_t text = { to - from, src->data + from };
     rewrite_part_t *part = &rule->parts[rule->nparts++];
     part->capture = 0;
-    return compile_value(cf, &text, &part->text);
+    return sl_http_compile_value(cf, &text, &part->text);
 }
 
 /*

@@ -285,10 +285,16 @@ char *sl_http_set_complex_value_slot(sl_conf_t *cf, sl_command_t *cmd, void *con
     if (*cv == NULL) {
         return SL_CONF_ERROR;
     }
+    return sl_http_compile_value(cf, &value[1], *cv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+}
+
+sl_int_t sl_http_compile_value(sl_conf_t *cf, sl_str_t *value, sl_http_complex_value_t *cv)
+{
     sl_http_compile_complex_value_t ccv;
+
     memset(&ccv, 0, sizeof(ccv));
     ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = *cv;
-    return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+    ccv.value = value;
+    ccv.complex_value = cv;
+    return sl_http_compile_complex_value(&ccv);
 }

@@ -91,6 +91,8 @@ typedef struct {
 
 /* Compiles ccv->value.  SL_OK, or SL_ERROR after logging (e.g. "invalid variable name"). */
 sl_int_t sl_http_compile_complex_value(sl_http_compile_complex_value_t *ccv);
+/* The common case of the above: value compiled into cv, no prefix or NUL options. */
+sl_int_t sl_http_compile_value(sl_conf_t *cf, sl_str_t *value, sl_http_complex_value_t *cv);
 /* Evaluates val for r into value (pool memory).  SL_OK or SL_ERROR. */
 sl_int_t sl_http_complex_value(sl_http_request_t *r, sl_http_complex_value_t *val, sl_str_t *value);
 /* A directive slot holding an sl_http_complex_value_t * (NULL when unset). */

@@ -278,12 +278,7 @@ static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     memset(h, 0, sizeof(*h));
     h->name = value[1];
-    sl_http_compile_complex_value_t ccv;
-    memset(&ccv, 0, sizeof(ccv));
-    ccv.cf = cf;
-    ccv.value = &value[2];
-    ccv.complex_value = &h->value;
-    return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+    return sl_http_compile_value(cf, &value[2], &h->value) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 /* The uri sent upstream: with a uri in proxy_pass, it replaces the location's prefix;
