@@ -368,6 +368,8 @@ sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t 
 sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
                                           sl_http_client_body_handler_pt post_handler);
 sl_int_t sl_http_discard_request_body(sl_http_request_t *r);
+/* "100 Continue" to a client that asked for it, once.  SL_OK or SL_ERROR. */
+sl_int_t sl_http_send_continue(sl_http_request_t *r);
 /* Reads and drops the rest of a discarded body (the read handler while it arrives). */
 void sl_http_discarded_body_handler(sl_http_request_t *r);
 

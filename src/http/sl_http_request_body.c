@@ -166,7 +166,7 @@ static sl_int_t finish(sl_http_request_t *r, sl_http_request_body_t *rb)
     return SL_OK;
 }
 
-static sl_int_t send_continue(sl_http_request_t *r)
+sl_int_t sl_http_send_continue(sl_http_request_t *r)
 {
     static const u_char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     sl_table_elt_t *e = r->headers_in.expect;
@@ -269,7 +269,7 @@ sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
         post_handler(r);
         return SL_OK;
     }
-    if (init_body(r, &rb) != SL_OK || send_continue(r) != SL_OK) {
+    if (init_body(r, &rb) != SL_OK || sl_http_send_continue(r) != SL_OK) {
         r->main->count--;
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -36,6 +36,7 @@ typedef struct {
     sl_addr_t *bind;
     unsigned bind_set : 1;
     sl_int_t socket_keepalive;
+    sl_int_t request_buffering;
     /** proxy_hide_header, proxy_pass_header: sl_str_t */
     sl_array_t *hide;
     sl_array_t *pass;
@@ -91,6 +92,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_set_header"), MSL | SL_CONF_TAKE2, set_proxy_header, PLOC, 0, NULL },
     { sl_string("proxy_method"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(method), NULL },
     { sl_string("proxy_set_body"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(body), NULL },
+    { sl_string("proxy_request_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, PF(request_buffering), NULL },
     { sl_string("proxy_bind"), MSL | SL_CONF_TAKE1, set_proxy_bind, PLOC, 0, NULL },
     { sl_string("proxy_socket_keepalive"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, PF(socket_keepalive), NULL },
     { sl_string("proxy_hide_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(hide), NULL },
@@ -139,6 +141,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->set_headers = SL_CONF_UNSET_PTR;
     plcf->hide = SL_CONF_UNSET_PTR;
     plcf->socket_keepalive = SL_CONF_UNSET;
+    plcf->request_buffering = SL_CONF_UNSET;
     plcf->pass = SL_CONF_UNSET_PTR;
     return plcf;
 }
@@ -253,6 +256,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
         conf->bind_set = prev->bind_set;
     }
     sl_conf_merge_value(conf->socket_keepalive, prev->socket_keepalive, 0);
+    sl_conf_merge_value(conf->request_buffering, prev->request_buffering, 1);
     sl_conf_merge_ptr_value(conf->pass, prev->pass, NULL);
     sl_conf_merge_bitmask_value(u->ignore_headers, pu->ignore_headers, 0);
     if (build_hide_headers(cf, conf) != SL_OK) {
@@ -491,11 +495,20 @@ static sl_int_t create_request(sl_http_request_t *r)
         }
     }
     u->uri = uri;
+    sl_str_t te_name = sl_string("Transfer-Encoding"), te_value = sl_string("chunked");
+    if (u->body_streaming) {
+        body = NULL;
+        if (!r->headers_in.chunked) {
+            cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld",
+                                             (long long) r->headers_in.content_length_n);
+        }
+    }
     if (body) {
         cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld", (long long) body_len);
     }
     size_t len = method.len + 1 + uri.len + sizeof(" HTTP/1.x\r\n") - 1 + lines_size(r, plcf, lines)
-                 + (body ? cl_name.len + 4 + cl_value.len : 0) + 2;
+                 + (body || u->body_streaming ? cl_name.len + 4 + cl_value.len : 0)
+                 + (u->body_chunked ? te_name.len + 4 + te_value.len : 0) + 2;
     sl_buf_t *b = sl_create_temp_buf(r->pool, len);
     sl_chain_t *cl0 = sl_alloc_chain_link(r->pool);
     if (b == NULL || cl0 == NULL) {
@@ -510,8 +523,11 @@ static sl_int_t create_request(sl_http_request_t *r)
     for (sl_uint_t i = 0; i < lines->nelts; i++) {
         p = l[i].value.len ? put_line(p, &l[i].name, &l[i].value) : p;
     }
-    if (body) {
+    if (body || (u->body_streaming && !u->body_chunked)) {
         p = put_line(p, &cl_name, &cl_value);
+    }
+    if (u->body_chunked) {
+        p = put_line(p, &te_name, &te_value);
     }
     if (plcf->upstream.pass_request_headers) {
         SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
@@ -774,6 +790,29 @@ static sl_int_t pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
     return u->headers_in.chunked ? chunked_pipe_filter(p, raw) : sl_pipe_copy_input_filter(p, raw);
 }
 
+/* proxy_request_buffering off: connect now, send the body as it comes. */
+static sl_int_t start_streaming(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_http_request_body_t *rb = sl_pcalloc(r->pool, sizeof(sl_http_request_body_t));
+
+    if (rb == NULL) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rb->rest = r->headers_in.content_length_n;
+    if (r->headers_in.chunked) {
+        rb->chunked = sl_pcalloc(r->pool, sizeof(sl_http_chunked_t));
+        if (rb->chunked == NULL) {
+            return SL_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        u->body_chunked = 1;
+    }
+    r->request_body = rb;
+    u->body_streaming = 1;
+    r->main->count++;
+    sl_upstream_init(r);
+    return SL_DONE;
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -797,6 +836,12 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
         u->peer.local_socklen = plcf->bind->socklen;
     }
     u->peer.so_keepalive = (int) plcf->socket_keepalive;
+    int has_body = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
+    /* unknown length to an HTTP/1.0 upstream: nothing to frame it with, read it first */
+    if (!plcf->request_buffering && has_body && plcf->upstream.pass_request_body && !plcf->body
+        && (!r->headers_in.chunked || plcf->http_version == SL_HTTP_VERSION_11)) {
+        return start_streaming(r, u);
+    }
     sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);
     if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
         return rc;

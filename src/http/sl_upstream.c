@@ -19,6 +19,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
 static void end_state(sl_upstream_t *u, sl_uint_t status);
+static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u);
 
 /* The legal edges; anything else is a bug, refused loudly. */
 static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
@@ -305,12 +306,61 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     if (rest) {
         return;
     }
+    if (u->body_streaming && !u->body_done && stream_body(r, u) != SL_OK) {
+        return;
+    }
     u->request_sent = 1;
     u->bytes_sent = c->sent;
     set_state(u, SL_UPSTREAM_READ_HEADER);
     if (c->read->ready || c->read->pending_eof) {
         read_header(r, u);
     }
+}
+
+static void stream_client_handler(sl_http_request_t *r)
+{
+    sl_upstream_t *u = r->upstream;
+
+    if (r->connection->read->timedout) {
+        sl_log_error(SL_LOG_INFO, r->connection->log, ETIMEDOUT, "client timed out");
+        r->connection->timedout = 1;
+        finalize(r, u, SL_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    if (u->state == SL_UPSTREAM_SEND_REQUEST) {
+        send_request(r, u);
+    }
+}
+
+/* Streams the body (proxy_request_buffering off).  SL_OK when it is all sent; SL_AGAIN
+ * waiting (the right timer armed); SL_ERROR after ending the request. */
+static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_connection_t *pc = u->peer.connection;
+    sl_uint_t status;
+    sl_int_t rc = sl_upstream_stream_body(r, u, &status);
+
+    if (rc == SL_AGAIN) {
+        /* waiting for the upstream: its send timer; for the client: client_body_timeout */
+        if (u->body_out) {
+            sl_add_timer(pc->write, u->conf->send_timeout);
+        } else {
+            sl_del_timer(pc->write);
+        }
+        r->read_event_handler = stream_client_handler;
+        return SL_AGAIN;
+    }
+    r->read_event_handler =
+        u->conf->ignore_client_abort ? sl_http_block_reading : sl_http_test_reading;
+    if (rc == SL_ERROR) {
+        if (status == SL_HTTP_BAD_GATEWAY) {
+            next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        } else {
+            finalize(r, u, (sl_int_t) status);
+        }
+        return SL_ERROR;
+    }
+    return SL_OK;
 }
 
 static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
@@ -821,6 +871,11 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     }
     u->state = SL_UPSTREAM_DONE;
     u->response_time = sl_current_msec - u->start_msec;
+    if (u->body_streaming && !u->body_done) {
+        /* the rest of the body is still on its way: the connection cannot be reused */
+        r->keepalive = 0;
+        r->lingering_close = 1;
+    }
     end_state(u, rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent ? (sl_uint_t) rc : 0);
     close_peer(u);
     if (u->finalize_request) {

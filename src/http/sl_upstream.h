@@ -141,11 +141,20 @@ struct sl_upstream_s {
     off_t bytes_received;
     off_t bytes_sent;
 
+    /** the streamed request body: the client's bytes and the framing around them */
+    sl_buf_t *body_buf;
+    sl_chain_t *body_out;
+
     /** unbuffered output waiting for the client */
     sl_chain_t *out_bufs;
     sl_chain_t *busy_bufs;
     sl_chain_t *free_bufs;
 
+    /** proxy_request_buffering off: the body is sent while it is read; chunked framing */
+    unsigned body_streaming : 1;
+    unsigned body_chunked : 1;
+    unsigned body_done : 1;
+    unsigned body_started : 1;
     /** this response goes through the pipe (proxy_buffering, X-Accel-Buffering) */
     unsigned buffering : 1;
     unsigned request_sent : 1;
@@ -158,6 +167,11 @@ struct sl_upstream_s {
 sl_int_t sl_upstream_create(sl_http_request_t *r);
 /* Starts the machine once the request body (if any) is read: r->upstream must be ready. */
 void sl_upstream_init(sl_http_request_t *r);
+
+/* proxy_request_buffering off: sends what the client has sent of the body.  SL_OK when the
+ * body is complete, SL_AGAIN while waiting for the client or the upstream, SL_ERROR
+ * (logged; the status to answer in *status). */
+sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t *status);
 
 /* The client's write handler while the body is forwarded. */
 void sl_upstream_downstream_handler(sl_http_request_t *r);

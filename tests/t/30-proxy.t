@@ -51,9 +51,17 @@ sub origin {
         alarm 30;
         my $req = '';
         while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
+        my $hello_signal = $signal . '-hello';
         if ($req =~ /Content-Length: (\d+)/i) {
             my ($head, $body) = split /\r\n\r\n/, $req, 2;
             while (length($body) < $1) { sysread($c, $body, 65536, length $body) or last; }
+            $req = "$head\r\n\r\n$body";
+        } elsif ($req =~ /Transfer-Encoding: chunked/i) {
+            my ($head, $body) = split /\r\n\r\n/, $req, 2;
+            while ($body !~ /(^|\r\n)0\r\n\r\n$/) {
+                if ($body =~ /hello/ && !-e $hello_signal) { open(my $fh, '>', $hello_signal); close $fh; }
+                sysread($c, $body, 65536, length $body) or last;
+            }
             $req = "$head\r\n\r\n$body";
         }
         my ($path) = $req =~ m{^\S+ (\S+)};
@@ -100,6 +108,7 @@ http {
         location /bind/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_bind 127.0.0.2; proxy_socket_keepalive on; }
         location /ica/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_ignore_client_abort on; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/ica.log up; }
         location /abort/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/abort.log up; }
+        location /streamed/ { proxy_pass http://127.0.0.1:$origin_port/echo/; proxy_request_buffering off; proxy_http_version 1.1; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
         location / { proxy_pass http://127.0.0.1:$origin_port; proxy_read_timeout 1s; }
@@ -226,6 +235,24 @@ like(body_of($r), qr{\r\nContent-Length: 5000\r\n(?:.*\r\n)?\r\n\Q$big\E$}s, 'ch
 unlike(body_of($r), qr{Transfer-Encoding}i, 'one framing upstream: no Transfer-Encoding');
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\nbodyyy");
 like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when the body is read');
+
+# --- proxy_request_buffering off ---
+{
+    my $body = join('', map { chr(97 + $_ % 26) } 1 .. 50000);
+    $r = body_of(req("POST /streamed/cl HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 50000\r\n\r\n$body"));
+    like($r, qr{^POST /echo/cl HTTP/1\.1\r\n}, 'streamed: request line');
+    like($r, qr{\r\nContent-Length: 50000\r\n}, 'streamed: a known length is kept');
+    ok($r =~ /\r\n\r\n(.*)$/s && $1 eq $body, 'streamed: 50000 body bytes identical');
+    unlink "$signal-hello";
+    my $s = $t->connect($port);
+    print $s "POST /streamed/ch HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    ok($t->wait_for(sub { -e "$signal-hello" }, 10), 'streamed: the upstream has the first chunk before the client sends the rest');
+    print $s "3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n";
+    my ($all) = $t->read_all($s, 10);
+    like($all, qr{\r\nTransfer-Encoding: chunked\r\n}, 'streamed: an unknown length goes chunked to an HTTP/1.1 upstream');
+    like($all, qr{\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n$}, 'streamed: re-framed cleanly (no extension, no trailer)');
+    unlike(body_of($all), qr{Content-Length}i, 'one framing only: no Content-Length with the chunked body');
+}
 
 # --- streaming (unbuffered) and a large body ---
 {
