@@ -52,6 +52,7 @@ sub origin {
         my $req = '';
         while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
         my $hello_signal = $signal . '-hello';
+        if ($req =~ m{^\S+ /noread}) { sleep 20; POSIX::_exit(0); }
         if ($req =~ /Content-Length: (\d+)/i) {
             my ($head, $body) = split /\r\n\r\n/, $req, 2;
             while (length($body) < $1) { sysread($c, $body, 65536, length $body) or last; }
@@ -108,6 +109,7 @@ http {
         location /bind/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_bind 127.0.0.2; proxy_socket_keepalive on; }
         location /ica/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_ignore_client_abort on; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/ica.log up; }
         location /abort/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/abort.log up; }
+        location /noread { proxy_pass http://127.0.0.1:$origin_port; proxy_send_timeout 1s; client_max_body_size 0; }
         location /streamed/ { proxy_pass http://127.0.0.1:$origin_port/echo/; proxy_request_buffering off; proxy_http_version 1.1; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
@@ -235,6 +237,17 @@ like(body_of($r), qr{\r\nContent-Length: 5000\r\n(?:.*\r\n)?\r\n\Q$big\E$}s, 'ch
 unlike(body_of($r), qr{Transfer-Encoding}i, 'one framing upstream: no Transfer-Encoding');
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\nbodyyy");
 like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when the body is read');
+
+# --- proxy_send_timeout: an upstream that does not read the request ---
+{
+    my $body = 'q' x (16 * 1024 * 1024);
+    my $s = $t->connect($port);
+    print $s "POST /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: " . length($body) . "\r\n\r\n";
+    print $s $body;
+    my ($all) = $t->read_all($s, 30);
+    is(status_of($all), 504, 'proxy_send_timeout: 504');
+    like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while sending request to upstream}, 'logged as nginx');
+}
 
 # --- proxy_request_buffering off ---
 {
