@@ -110,6 +110,7 @@ http {
         location /ica/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_ignore_client_abort on; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/ica.log up; }
         location /abort/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffers 4 4k; proxy_max_temp_file_size 0; access_log logs/abort.log up; }
         location /noread { proxy_pass http://127.0.0.1:$origin_port; proxy_send_timeout 1s; client_max_body_size 0; }
+        location /bodylimits { proxy_pass http://127.0.0.1:$origin_port/echo; client_body_timeout 1s; client_max_body_size 100; }
         location /streamed/ { proxy_pass http://127.0.0.1:$origin_port/echo/; proxy_request_buffering off; proxy_http_version 1.1; }
         location /logged/ { proxy_pass http://127.0.0.1:$origin_port/; access_log logs/up.log up; }
         location /xff { proxy_pass http://127.0.0.1:$origin_port/echo; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; }
@@ -247,6 +248,19 @@ like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when t
     my ($all) = $t->read_all($s, 30);
     is(status_of($all), 504, 'proxy_send_timeout: 504');
     like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while sending request to upstream}, 'logged as nginx');
+}
+
+# --- body limits while reading ---
+$r = req("POST /bodylimits HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" . ("40\r\n" . ('z' x 64) . "\r\n") x 3 . "0\r\n\r\n");
+is(status_of($r), 413, 'a chunked body over client_max_body_size: 413 while reading');
+like($t->error_log, qr{client intended to send too large chunked body}, 'logged as nginx');
+{
+    my $s = $t->connect($port);
+    print $s "POST /bodylimits HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\nonly part";
+    my ($all, $eof) = $t->read_all($s, 15);
+    is($all, '', 'client_body_timeout: closed without a response (nginx logs 408 and sends nothing)');
+    ok($eof, 'the connection closes');
+    like($t->error_log, qr{client timed out \(110: Connection timed out\)}, 'timeout logged');
 }
 
 # --- proxy_request_buffering off ---
