@@ -794,6 +794,7 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;
+    p->drain_on_error = u->conf->ignore_client_abort ? 1 : 0;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && !p->upstream_done) {
         /* body bytes that came with the header: the header buffer is the first raw one */
