@@ -174,7 +174,7 @@ sl_open_file_t *sl_conf_open_file(sl_cycle_t *cycle, const sl_str_t *name)
     sl_str_t full = *name;
 
     if (sl_str_eq_cstr(name, "stderr")) {
-        static sl_open_file_t stderr_file = { STDERR_FILENO, sl_string("stderr") };
+        static sl_open_file_t stderr_file = { STDERR_FILENO, sl_string("stderr"), NULL, NULL };
         return &stderr_file;
     }
     if (sl_conf_full_name(cycle, &full, 0) != SL_OK) {
@@ -224,6 +224,10 @@ void sl_cycle_reopen_files(sl_cycle_t *cycle)
     sl_open_file_t **files = cycle->open_files.elts;
 
     for (sl_uint_t i = 0; i < cycle->open_files.nelts; i++) {
+        /* lines buffered for the old file go to the old file (logrotate renamed it) */
+        if (files[i]->flush) {
+            files[i]->flush(files[i], cycle->log);
+        }
         int fd = open_append(files[i]);
 
         if (fd == -1) {

@@ -16,7 +16,7 @@ static const char *const level_names[] = {
     "", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
 };
 
-static sl_open_file_t stderr_file = { STDERR_FILENO, sl_string("stderr") };
+static sl_open_file_t stderr_file = { STDERR_FILENO, sl_string("stderr"), NULL, NULL };
 static sl_log_t startup_log;
 
 void sl__bug(const char *file, int line, const char *expr)

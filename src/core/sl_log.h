@@ -27,6 +27,9 @@
 struct sl_open_file_s {
     int fd;
     sl_str_t name; /* NUL-terminated; "stderr" for fd 2 */
+    /** writes out what a module buffers for this file (before a reopen or a close) */
+    void (*flush)(sl_open_file_t *file, sl_log_t *log);
+    void *data;
 };
 
 /* Appends context (", client: ..., server: ...") to a line; returns the new end. */

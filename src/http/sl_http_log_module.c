@@ -73,6 +73,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static char *set_log_format(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static void log_exit_process(sl_cycle_t *cycle);
+static void flush_file(sl_open_file_t *file, sl_log_t *log);
 
 #define LOG_CONTEXTS                                                                               \
     (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_HTTP_LMT_CONF)
@@ -298,6 +299,8 @@ static char *file_buffer(sl_conf_t *cf, const sl_str_t *path, sl_open_file_t *fi
     b->pos = b->start;
     b->end = b->start + size;
     b->flush = flush;
+    file->flush = flush_file;
+    file->data = b;
     *slot = b;
     return SL_CONF_OK;
 }
@@ -653,6 +656,11 @@ static void flush_buffer(log_buf_t *b)
 static void on_flush_timer(sl_event_t *ev)
 {
     flush_buffer(ev->data);
+}
+
+static void flush_file(sl_open_file_t *file, sl_log_t *log)
+{
+    flush_buffer(file->data);
 }
 
 static log_buf_t *buffer_of(sl_http_request_t *r, sl_open_file_t *file)

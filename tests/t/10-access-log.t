@@ -168,6 +168,17 @@ unlike($t->read_file('logs/access.log.1'), qr{/after}, 'the renamed file does no
 like($t->read_file('logs/access.log.1'), qr{/before}, 'the renamed file kept the old line');
 is($t->stop, 0, 'stop after reopen');
 
+# 10b. a buffered line waiting at the reopen goes to the old (renamed) file, as nginx.
+$t->start;
+my $before = scalar @{lines('buf.log')};
+request("GET /buf HTTP/1.0\r\n\r\n");
+rename("$prefix/logs/buf.log", "$prefix/logs/buf.log.1") or die "rename: $!";
+$r = $t->run('-c', 'conf/sluice.conf', '-s', 'reopen');
+is($r->{exit}, 0, '-s reopen with a buffered line');
+ok($t->wait_for(sub { scalar(@{ [ split /\n/, ($t->read_file('logs/buf.log.1') // '') ] }) == $before + 1 }), 'the waiting line was written to the old file before the reopen');
+is($t->read_file('logs/buf.log') // '', '', 'nothing of it in the new file');
+is($t->stop, 0, 'stop');
+
 # 11. configuration errors, worded as nginx's.
 my %bad = (
     'log_format a "$foo"; access_log logs/x a;' => 'unknown "foo" variable',
