@@ -7,24 +7,7 @@
 # Needs wrk and nginx (scripts/deps.sh installs both) and a built build/sluice.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-DURATION=${1:-10}
-CONNS=${2:-50}
-SLUICE=${SLUICE_BINARY:-$PWD/build/sluice}
-NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
-}
+. "$(dirname "$0")/lib.sh"
 
 # The same config for both; only the server's name in paths differs.
 write_config() {  # dir port
@@ -48,16 +31,6 @@ http {
 CONF
 }
 
-start() {  # binary dir port
-    "$1" -p "$2/" -c conf/bench.conf &
-    PIDS+=($!)
-    for _ in $(seq 100); do
-        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
-        sleep 0.05
-    done
-    echo "server on port $3 did not start" >&2
-    exit 1
-}
 
 # Both servers must give the same status and body, or the figures compare different work.
 check_same() {  # path

@@ -7,35 +7,7 @@
 #   bench/proxy.sh [seconds] [connections]
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-DURATION=${1:-10}
-CONNS=${2:-50}
-SLUICE=${SLUICE_BINARY:-$PWD/build/sluice}
-NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
-}
-
-start() {  # binary dir port
-    "$1" -p "$2/" -c conf/bench.conf &
-    PIDS+=($!)
-    for _ in $(seq 100); do
-        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
-        sleep 0.05
-    done
-    echo "server on port $3 did not start" >&2
-    exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 OP=$(free_port); SP=$(free_port); NP=$(free_port)
 mkdir -p "$WORK"/{origin,sluice,nginx}/{conf,logs,html}

@@ -1,0 +1,35 @@
+# bench/lib.sh: what the side-by-side benchmarks share.  Sourced, not run.
+#
+# Sets DURATION, CONNS (from $1, $2), SLUICE, NGINX, WORK (a temp dir removed at exit) and
+# stops every server started with start() at exit.
+
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNS=${2:-50}
+SLUICE=${SLUICE_BINARY:-$PWD/build/sluice}
+NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
+}
+
+# Starts a server on conf/bench.conf of a prefix and waits (bounded) until it accepts.
+start() {  # binary dir port
+    "$1" -p "$2/" -c conf/bench.conf &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
+        sleep 0.05
+    done
+    echo "server on port $3 did not start" >&2
+    exit 1
+}
