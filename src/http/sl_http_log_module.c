@@ -109,12 +109,6 @@ static int unbuffered;
 
 /* ---- formats ---- */
 
-static int is_name_char(u_char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-           || ch == '_';
-}
-
 static sl_int_t push_op(log_fmt_t *fmt, const u_char *text, size_t len, sl_uint_t index)
 {
     log_op_t *op = sl_array_push(&fmt->ops);
@@ -133,22 +127,10 @@ static sl_int_t compile_variable(sl_conf_t *cf, log_fmt_t *fmt, const sl_str_t *
 {
     const u_char *s = arg->data, *dollar = s + *i;
     size_t p = *i + 1, len = arg->len;
-    int bracket = p < len && s[p] == '{';
+    sl_str_t name;
 
-    p += bracket;
-    sl_str_t name = { 0, (u_char *) s + p };
-    while (p < len && is_name_char(s[p])) {
-        p++;
-    }
-    name.len = (size_t) (s + p - name.data);
-    if (bracket) {
-        if (p >= len || s[p] != '}') {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                              "the closing bracket in \"%.*s\" variable is missing",
-                              SL_STR_ARG(name));
-            return SL_ERROR;
-        }
-        p++;
+    if (sl_http_script_var_name(cf, arg, &p, &name) != SL_OK) {
+        return SL_ERROR;
     }
     if (name.len == 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",

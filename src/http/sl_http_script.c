@@ -37,6 +37,31 @@ static int is_name_char(u_char ch)
            || ch == '_';
 }
 
+sl_int_t sl_http_script_var_name(sl_conf_t *cf, const sl_str_t *src, size_t *i, sl_str_t *name)
+{
+    const u_char *s = src->data;
+    size_t len = src->len, p = *i;
+    int bracket = p < len && s[p] == '{';
+
+    p += bracket;
+    name->data = (u_char *) s + p;
+    while (p < len && is_name_char(s[p])) {
+        p++;
+    }
+    name->len = (size_t) (s + p - name->data);
+    if (bracket) {
+        if (p >= len || s[p] != '}') {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                              "the closing bracket in \"%.*s\" variable is missing",
+                              SL_STR_ARG(*name));
+            return SL_ERROR;
+        }
+        p++;
+    }
+    *i = p;
+    return SL_OK;
+}
+
 /*
  * Reads the variable reference after the "$" at src[*i] (i points past the "$") into part.
  * SL_OK, or SL_ERROR after logging the error nginx reports.
@@ -53,21 +78,9 @@ static sl_int_t compile_reference(sl_conf_t *cf, const sl_str_t *src, size_t *i,
         *i = p + 1;
         return SL_OK;
     }
-    int bracket = p < len && s[p] == '{';
-    p += bracket;
-    sl_str_t name = { 0, (u_char *) s + p };
-    while (p < len && is_name_char(s[p])) {
-        p++;
-    }
-    name.len = (size_t) (s + p - name.data);
-    if (bracket) {
-        if (p >= len || s[p] != '}') {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                              "the closing bracket in \"%.*s\" variable is missing",
-                              SL_STR_ARG(name));
-            return SL_ERROR;
-        }
-        p++;
+    sl_str_t name;
+    if (sl_http_script_var_name(cf, src, &p, &name) != SL_OK) {
+        return SL_ERROR;
     }
     if (name.len == 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid variable name");

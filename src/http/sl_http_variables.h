@@ -97,6 +97,9 @@ sl_int_t sl_http_compile_value(sl_conf_t *cf, sl_str_t *value, sl_http_complex_v
 sl_int_t sl_http_complex_value(sl_http_request_t *r, sl_http_complex_value_t *val, sl_str_t *value);
 /* A directive slot holding an sl_http_complex_value_t * (NULL when unset). */
 char *sl_http_set_complex_value_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* Scans a variable name ("name" or "{name}") at src[*i], just after a '$': *name gets it
+ * (possibly empty), *i moves past it.  SL_OK, or SL_ERROR after logging a missing "}". */
+sl_int_t sl_http_script_var_name(sl_conf_t *cf, const sl_str_t *src, size_t *i, sl_str_t *name);
 /* True when the text contains a variable reference ("$x", "${x}", "$1"). */
 int sl_http_script_variables_count(const sl_str_t *value);
 
