@@ -5,11 +5,12 @@
  */
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 
 #include "sl_core.h"
 #include "sl_conn.h"
 #include "sl_cycle.h"
+#include "sl_listening.h"
+#include "sl_master_cycle.h"
 #include "sl_log.h"
 #include "sl_pool.h"
 #include "sl_process.h"
@@ -312,21 +313,8 @@ static int test_config_result(sl_cycle_t *cycle, const options_t *o)
     return 0;
 }
 
-static void set_rlimit(sl_cycle_t *cycle)
-{
-    sl_core_conf_t *ccf = core_conf(cycle);
-
-    if (ccf->rlimit_nofile == SL_CONF_UNSET) {
-        return;
-    }
-    struct rlimit rl = { (rlim_t) ccf->rlimit_nofile, (rlim_t) ccf->rlimit_nofile };
-    if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "setrlimit(RLIMIT_NOFILE, %ld) failed",
-                     (long) ccf->rlimit_nofile);
-    }
-}
-
-/* Error logs open, the new log in use, sockets bound, detached, pid written. */
+/* Error logs open, the new log in use, sockets bound (or inherited from the binary this one
+ * replaces), detached, pid written. */
 static int start_serving(sl_cycle_t *cycle, sl_log_t *startup_log)
 {
     sl_core_conf_t *ccf = core_conf(cycle);
@@ -337,10 +325,16 @@ static int start_serving(sl_cycle_t *cycle, sl_log_t *startup_log)
     sl_log_use_file(startup_log, cycle->new_log.file);
     startup_log->log_level = cycle->new_log.log_level;
     cycle->log = &cycle->new_log;
+    if (ccf->master
+        && sl_clone_reuseport_listening(cycle, (sl_uint_t) ccf->worker_processes) != SL_OK) {
+        return 0;
+    }
+    /* a new binary started by USR2 stays attached to the master that started it */
+    int inherited = sl_inherit_listening(cycle);
     if (sl_open_listening_sockets(cycle) != SL_OK) {
         return 0;
     }
-    if (ccf->daemon && sl_daemon(cycle->log) != SL_OK) {
+    if (ccf->daemon && !inherited && sl_daemon(cycle->log) != SL_OK) {
         return 0;
     }
     if (sl_create_pidfile(&ccf->pid, cycle->log) != SL_OK) {
@@ -348,21 +342,20 @@ static int start_serving(sl_cycle_t *cycle, sl_log_t *startup_log)
     }
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "sluice/%s (nginx/%s compatible)", SLUICE_VERSION,
                  SL_NGINX_VERSION);
-    if (ccf->master) {
-        sl_log_error(SL_LOG_NOTICE, cycle->log, 0,
-                     "master/worker processes are not available yet, serving from this process");
-    }
-    set_rlimit(cycle);
     sl_log_redirect_stderr(cycle->log);
     sl_use_stderr = 0;
     return 1;
 }
 
-static int run(sl_cycle_t *cycle, sl_log_t *startup_log)
+static int run(sl_cycle_t *cycle, sl_log_t *startup_log, char **argv)
 {
     if (!start_serving(cycle, startup_log)) {
         sl_close_listening_sockets(cycle, 1);
         return 1;
+    }
+    if (core_conf(cycle)->master) {
+        sl_process = SL_PROCESS_MASTER;
+        return sl_master_process_cycle(cycle, argv);
     }
     int status = sl_single_process_cycle(cycle);
     sl_delete_pidfile(cycle);
@@ -406,7 +399,9 @@ int main(int argc, char **argv)
         status = send_signal(cycle, o.signal);
     } else {
         sl_cycle = cycle;
-        status = run(cycle, log);
+        status = run(cycle, log, argv);
+        /* a reload in the master may have replaced it */
+        cycle = (sl_cycle_t *) sl_cycle;
     }
     if (cycle) {
         sl_cycle_destroy(cycle);

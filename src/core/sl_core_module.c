@@ -1,9 +1,11 @@
 /*
  * sl_core_module.c: main-context directives (daemon, master_process, worker_processes,
- * pid, worker_rlimit_nofile) and error_log.
+ * pid, worker_rlimit_nofile, worker_shutdown_timeout; the worker-shaping ones are in
+ * sl_core_worker.c) and error_log.
  */
 #include <unistd.h>
 
+#include "sl_core_worker.h"
 #include "sl_cycle.h"
 #include "sl_pool.h"
 
@@ -26,6 +28,13 @@ static sl_command_t core_commands[] = {
       offsetof(sl_core_conf_t, pid), NULL },
     { sl_string("worker_rlimit_nofile"), SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
       sl_conf_set_num_slot, 0, offsetof(sl_core_conf_t, rlimit_nofile), NULL },
+    { sl_string("worker_shutdown_timeout"), SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      sl_conf_set_msec_slot, 0, offsetof(sl_core_conf_t, shutdown_timeout), NULL },
+    { sl_string("worker_priority"), SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE1,
+      sl__set_worker_priority, 0, 0, NULL },
+    { sl_string("worker_cpu_affinity"), SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_1MORE,
+      sl__set_cpu_affinity, 0, 0, NULL },
+    { sl_string("user"), SL_MAIN_CONF | SL_DIRECT_CONF | SL_CONF_TAKE12, sl__set_user, 0, 0, NULL },
     sl_null_command,
 };
 
@@ -66,6 +75,9 @@ static void *core_create_conf(sl_cycle_t *cycle)
     ccf->worker_processes = SL_CONF_UNSET;
     ccf->rlimit_nofile = SL_CONF_UNSET;
     ccf->shutdown_timeout = SL_CONF_UNSET_MSEC;
+    ccf->priority = SL_CONF_UNSET;
+    ccf->user = (uid_t) SL_CONF_UNSET_UINT;
+    ccf->group = (gid_t) SL_CONF_UNSET_UINT;
     return ccf;
 }
 
@@ -77,10 +89,28 @@ static char *core_init_conf(sl_cycle_t *cycle, void *conf)
     sl_conf_init_value(ccf->master, 1);
     sl_conf_init_value(ccf->worker_processes, 1);
     sl_conf_init_msec_value(ccf->shutdown_timeout, 0);
+    sl_conf_init_value(ccf->priority, 0);
     if (ccf->pid.data == NULL) {
         sl_str_set(&ccf->pid, SL_DEFAULT_PID_PATH);
     }
     if (sl_conf_full_name(cycle, &ccf->pid, 0) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+    ccf->oldpid.len = ccf->pid.len + sizeof(".oldbin") - 1;
+    ccf->oldpid.data = sl_pnalloc(cycle->pool, ccf->oldpid.len + 1);
+    if (ccf->oldpid.data == NULL) {
+        return SL_CONF_ERROR;
+    }
+    memcpy(ccf->oldpid.data, ccf->pid.data, ccf->pid.len);
+    memcpy(ccf->oldpid.data + ccf->pid.len, ".oldbin", sizeof(".oldbin"));
+    if (ccf->cpu_affinity_n && ccf->cpu_affinity_n != 1
+        && ccf->cpu_affinity_n != (sl_uint_t) ccf->worker_processes) {
+        sl_log_error(SL_LOG_WARN, cycle->log, 0,
+                     "the number of \"worker_processes\" is not equal to the number of "
+                     "\"worker_cpu_affinity\" masks, using last mask for remaining worker "
+                     "processes");
+    }
+    if (sl__init_user(cycle, ccf) != SL_OK) {
         return SL_CONF_ERROR;
     }
     return SL_CONF_OK;

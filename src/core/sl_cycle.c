@@ -2,6 +2,7 @@
  * sl_cycle.c: loading a configuration into a cycle, open files, the pid file.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 
 #include "sl_cycle.h"
@@ -155,6 +156,12 @@ sl_cycle_t *sl_cycle_init(const sl_cycle_args_t *args, sl_log_t *log)
     return cycle;
 }
 
+void sl_cycle_adopt_log(sl_cycle_t *cycle)
+{
+    cycle->log = &cycle->new_log;
+    cycle->pool->log = cycle->log;
+}
+
 void sl_cycle_destroy(sl_cycle_t *cycle)
 {
     sl_open_file_t **files = cycle->open_files.elts;
@@ -219,7 +226,24 @@ sl_int_t sl_cycle_open_files(sl_cycle_t *cycle)
     return SL_OK;
 }
 
-void sl_cycle_reopen_files(sl_cycle_t *cycle)
+/* The master reopens as root: the workers' user must be able to write (and reopen) it. */
+static void give_to_user(sl_open_file_t *file, int fd, uid_t user, sl_log_t *log)
+{
+    struct stat st;
+
+    if (user == (uid_t) -1 || fstat(fd, &st) == -1 || st.st_uid == user) {
+        return;
+    }
+    if (fchown(fd, user, (gid_t) -1) == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "chown(\"%s\", %d) failed", (char *) file->name.data,
+                     (int) user);
+    }
+    if (fchmod(fd, st.st_mode | S_IRUSR | S_IWUSR) == -1) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "chmod() \"%s\" failed", (char *) file->name.data);
+    }
+}
+
+void sl_cycle_reopen_files(sl_cycle_t *cycle, uid_t user)
 {
     sl_open_file_t **files = cycle->open_files.elts;
 
@@ -235,6 +259,7 @@ void sl_cycle_reopen_files(sl_cycle_t *cycle)
                          (char *) files[i]->name.data);
             continue;
         }
+        give_to_user(files[i], fd, user, cycle->log);
         /* dup2 keeps the descriptor number, so fd 2 (a copy of the error log) and any
          * cached copies stay valid. */
         if (files[i]->fd != -1) {

@@ -6,6 +6,7 @@
 #define SL_CYCLE_H
 
 #include "sl_core.h"
+#include <sched.h>
 #include "sl_array.h"
 #include "sl_conf.h"
 #include "sl_list.h"
@@ -58,7 +59,20 @@ typedef struct {
     sl_int_t worker_processes;
     sl_int_t rlimit_nofile;
     sl_str_t pid;
+    /** the pid file while a new binary runs beside this one ("PID.oldbin") */
+    sl_str_t oldpid;
+    /** worker_shutdown_timeout: 0 waits for every request */
     sl_msec_t shutdown_timeout;
+    /** worker_priority (nice value); 0 leaves it */
+    sl_int_t priority;
+    /** worker_cpu_affinity: one mask per worker (the last repeats), or auto */
+    sl_uint_t cpu_affinity_auto;
+    sl_uint_t cpu_affinity_n;
+    cpu_set_t *cpu_affinity;
+    /** user: workers drop to this uid/gid when the master runs as root */
+    const char *username;
+    uid_t user;
+    gid_t group;
 } sl_core_conf_t;
 
 /* The module list (src/sl_modules.c) and the cycle serving requests now. */
@@ -94,11 +108,18 @@ void sl_cycle_destroy(sl_cycle_t *cycle);
 sl_open_file_t *sl_conf_open_file(sl_cycle_t *cycle, const sl_str_t *name);
 /* Opens every registered file (append mode); SL_ERROR after logging which failed. */
 sl_int_t sl_cycle_open_files(sl_cycle_t *cycle);
-/* USR1: reopens each file, keeping the old descriptor when the new open fails. */
-void sl_cycle_reopen_files(sl_cycle_t *cycle);
+/* USR1: reopens each file, keeping the old descriptor when the new open fails; a file is
+ * given to `user` unless that is (uid_t) -1 (the master reopens for its workers). */
+void sl_cycle_reopen_files(sl_cycle_t *cycle, uid_t user);
+/* Once its files are open, the cycle logs through its own error_log (not the one it was
+ * loaded with, which may belong to the cycle it replaces). */
+void sl_cycle_adopt_log(sl_cycle_t *cycle);
 
 /* error_log FILE [LEVEL]: a new log for the directive being parsed; NULL after logging why. */
 sl_log_t *sl_conf_error_log(sl_conf_t *cf);
+
+/* worker_cpu_affinity for worker n; NULL when none applies. */
+const cpu_set_t *sl_core_cpu_affinity(sl_core_conf_t *ccf, sl_uint_t n);
 
 /* Number of modules of a type, setting their ctx_index. */
 sl_uint_t sl_count_modules(sl_cycle_t *cycle, sl_uint_t type);

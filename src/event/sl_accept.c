@@ -289,6 +289,27 @@ static void accept_handler(sl_event_t *ev)
     } while (sl_accept_multi);
 }
 
+void sl_stop_accepting(sl_cycle_t *cycle, int remove_files)
+{
+    sl_listening_t **ls = cycle->listening.elts;
+
+    for (sl_uint_t i = 0; i < cycle->listening.nelts; i++) {
+        sl_connection_t *c = ls[i]->connection;
+
+        if (c == NULL) {
+            continue;
+        }
+        sl_loop_del_connection(c);
+        if (c->read->timer_set) {
+            sl_del_timer(c->read);
+        }
+        while (accept_one(c) == SL_OK) {
+            /* every client already queued gets its connection */
+        }
+    }
+    sl_close_listening_sockets(cycle, remove_files);
+}
+
 void sl_close_listening_sockets(sl_cycle_t *cycle, int remove_files)
 {
     sl_listening_t **ls = cycle->listening.elts;
@@ -296,6 +317,10 @@ void sl_close_listening_sockets(sl_cycle_t *cycle, int remove_files)
     for (sl_uint_t i = 0; i < cycle->listening.nelts; i++) {
         sl_connection_t *c = ls[i]->connection;
 
+        if (c == NULL && ls[i]->fd == -1) {
+            /* taken over by another cycle, or never opened: not ours to remove */
+            continue;
+        }
         if (c) {
             sl_close_connection(c);
             ls[i]->connection = NULL;

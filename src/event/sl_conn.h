@@ -69,6 +69,10 @@ struct sl_listening_s {
     size_t pool_size;
 
     sl_connection_t *connection;
+    /** reuseport: the worker whose socket this is (one socket per worker) */
+    sl_uint_t worker;
+    /** while a reload takes a socket over: the old cycle's entry it came from */
+    sl_listening_t *previous;
 
     /** an open socket taken over from a previous cycle or process */
     unsigned inherited : 1;
@@ -179,6 +183,12 @@ sl_int_t sl_enable_accept(sl_cycle_t *cycle);
 /* Closes every listening socket (graceful stop, exit).  Unix socket files are removed
  * when remove_files is set. */
 void sl_close_listening_sockets(sl_cycle_t *cycle, int remove_files);
+/*
+ * Graceful stop: leaves epoll first, then accepts what is already queued (those clients
+ * are served), then closes.  Accepting before leaving could lose a wake-up that
+ * EPOLLEXCLUSIVE gave this process alone.
+ */
+void sl_stop_accepting(sl_cycle_t *cycle, int remove_files);
 
 /* Non-blocking connect. */
 typedef struct {

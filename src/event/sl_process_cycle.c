@@ -1,9 +1,13 @@
 /*
- * sl_process_cycle.c: the serving loop of a process and its reaction to signals.
+ * sl_process_cycle.c: the serving loop of a process (the single process of
+ * "master_process off", or a worker) and its reaction to signals.
  */
+#include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "sl_conn.h"
+#include "sl_listening.h"
 #include "sl_event_module.h"
 #include "sl_pool.h"
 #include "sl_process.h"
@@ -13,33 +17,46 @@ sig_atomic_t sl_terminate;
 sig_atomic_t sl_quit;
 sig_atomic_t sl_reopen;
 int sl_exiting;
+sl_process_e sl_process;
+sl_uint_t sl_worker;
 
-static void on_signal(int signo, sl_log_t *log)
+static sl_event_t shutdown_timer;
+
+static void on_signal(int signo, pid_t from, sl_log_t *log)
 {
     switch (signo) {
     case SIGQUIT:
-        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (SIGQUIT) received, shutting down", signo);
+        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (SIGQUIT) received from %d, shutting down",
+                     signo, (int) from);
         sl_quit = 1;
         break;
     case SIGTERM:
     case SIGINT:
-        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (%s) received, exiting", signo,
-                     signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (%s) received from %d, exiting", signo,
+                     signo == SIGTERM ? "SIGTERM" : "SIGINT", (int) from);
         sl_terminate = 1;
         break;
     case SIGUSR1:
-        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (SIGUSR1) received, reopening logs", signo);
+        sl_log_error(SL_LOG_NOTICE, log, 0, "signal %d (SIGUSR1) received from %d, reopening logs",
+                     signo, (int) from);
         sl_reopen = 1;
         break;
     case SIGHUP:
-        /* Reload builds a new cycle beside this one; it arrives with master/worker. */
-        sl_log_error(SL_LOG_NOTICE, log, 0,
-                     "signal %d (SIGHUP) received, reload is not available with "
-                     "\"master_process off\", ignoring",
-                     signo);
+        if (sl_process == SL_PROCESS_SINGLE) {
+            /* Reload builds a new cycle beside this one; only a master can do that. */
+            sl_log_error(SL_LOG_NOTICE, log, 0,
+                         "signal %d (SIGHUP) received from %d, reload is not available with "
+                         "\"master_process off\", ignoring",
+                         signo, (int) from);
+            break;
+        }
+        /* a worker takes orders from its master only */
+        sl_log_error(SL_LOG_INFO, log, 0, "signal %d received from %d, ignoring", signo,
+                     (int) from);
         break;
     default:
-        sl_log_error(SL_LOG_INFO, log, 0, "signal %d received, ignoring", signo);
+        sl_log_error(SL_LOG_INFO, log, 0, "signal %d received from %d, ignoring", signo,
+                     (int) from);
         break;
     }
 }
@@ -49,11 +66,12 @@ static void signal_handler(sl_event_t *ev)
     sl_connection_t *c = ev->data;
 
     for (;;) {
-        int signo = sl_signals_read(c->fd);
+        pid_t from = 0;
+        int signo = sl_signals_read(c->fd, &from);
         if (signo <= 0) {
             break;
         }
-        on_signal(signo, c->log);
+        on_signal(signo, from, c->log);
     }
 }
 
@@ -122,6 +140,13 @@ static void close_remaining(sl_cycle_t *cycle)
     }
 }
 
+/* Only the process that owns the sockets for good (the single process, or the master)
+ * removes unix socket files: a worker leaving must not take them from its successors. */
+static int owns_socket_files(void)
+{
+    return sl_process == SL_PROCESS_SINGLE;
+}
+
 static void exit_worker(sl_cycle_t *cycle)
 {
     for (sl_uint_t i = 0; i < cycle->modules_n; i++) {
@@ -130,8 +155,11 @@ static void exit_worker(sl_cycle_t *cycle)
             m->exit_process(cycle);
         }
     }
+    if (shutdown_timer.timer_set) {
+        sl_del_timer(&shutdown_timer);
+    }
     close_remaining(cycle);
-    sl_close_listening_sockets(cycle, 1);
+    sl_close_listening_sockets(cycle, owns_socket_files());
     for (sl_uint_t i = 0; i < cycle->connection_n; i++) {
         sl_connection_t *c = &cycle->connections[i];
         if (c->fd != -1 && !c->destroyed) {
@@ -143,15 +171,40 @@ static void exit_worker(sl_cycle_t *cycle)
     sl_loop_done();
 }
 
-static void start_graceful_stop(sl_cycle_t *cycle)
+/* worker_shutdown_timeout: what is still open when it fires is closed. */
+static void shutdown_timer_handler(sl_event_t *ev)
 {
-    sl_exiting = 1;
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "gracefully shutting down");
-    sl_close_listening_sockets(cycle, 1);
-    sl_close_idle_connections(cycle);
+    sl_cycle_t *cycle = ev->data;
+
+    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "shutdown timeout, closing open connections");
+    close_remaining(cycle);
 }
 
-int sl_single_process_cycle(sl_cycle_t *cycle)
+static void start_graceful_stop(sl_cycle_t *cycle)
+{
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    sl_exiting = 1;
+    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "gracefully shutting down");
+    sl_stop_accepting(cycle, owns_socket_files());
+    sl_close_idle_connections(cycle);
+    if (ccf->shutdown_timeout) {
+        shutdown_timer.data = cycle;
+        shutdown_timer.log = cycle->log;
+        shutdown_timer.handler = shutdown_timer_handler;
+        sl_add_timer(&shutdown_timer, ccf->shutdown_timeout);
+    }
+}
+
+static void reopen_files(sl_cycle_t *cycle)
+{
+    sl_reopen = 0;
+    sl_cycle_reopen_files(cycle, (uid_t) -1);
+    /* fd 2 follows the error log to its new file, as the start-up did. */
+    sl_log_redirect_stderr(cycle->log);
+}
+
+static int serve(sl_cycle_t *cycle)
 {
     if (init_worker(cycle) != SL_OK) {
         exit_worker(cycle);
@@ -172,13 +225,81 @@ int sl_single_process_cycle(sl_cycle_t *cycle)
             }
         }
         if (sl_reopen) {
-            sl_reopen = 0;
-            sl_cycle_reopen_files(cycle);
-            /* fd 2 follows the error log to its new file, as the start-up did. */
-            sl_log_redirect_stderr(cycle->log);
+            reopen_files(cycle);
         }
     }
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "exit");
     exit_worker(cycle);
     return 0;
+}
+
+int sl_single_process_cycle(sl_cycle_t *cycle)
+{
+    sl_process = SL_PROCESS_SINGLE;
+    sl_set_rlimit_nofile(cycle);
+    return serve(cycle);
+}
+
+void sl_set_rlimit_nofile(sl_cycle_t *cycle)
+{
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    if (ccf->rlimit_nofile == SL_CONF_UNSET) {
+        return;
+    }
+    struct rlimit rl = { (rlim_t) ccf->rlimit_nofile, (rlim_t) ccf->rlimit_nofile };
+    if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "setrlimit(RLIMIT_NOFILE, %ld) failed",
+                     (long) ccf->rlimit_nofile);
+    }
+}
+
+/* Root only: the worker gives up its privileges for the configured user and group. */
+static sl_int_t drop_privileges(sl_cycle_t *cycle, sl_core_conf_t *ccf)
+{
+    if (geteuid() != 0 || ccf->username == NULL) {
+        return SL_OK;
+    }
+    if (setgid(ccf->group) == -1) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "setgid(%d) failed", (int) ccf->group);
+        return SL_ERROR;
+    }
+    if (initgroups(ccf->username, ccf->group) == -1) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "initgroups(%s, %d) failed", ccf->username,
+                     (int) ccf->group);
+        return SL_ERROR;
+    }
+    if (setuid(ccf->user) == -1) {
+        sl_log_error(SL_LOG_EMERG, cycle->log, errno, "setuid(%d) failed", (int) ccf->user);
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static sl_int_t apply_worker_settings(sl_cycle_t *cycle, sl_uint_t worker)
+{
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    if (ccf->priority != 0 && setpriority(PRIO_PROCESS, 0, (int) ccf->priority) == -1) {
+        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "setpriority(%ld) failed",
+                     (long) ccf->priority);
+    }
+    sl_set_rlimit_nofile(cycle);
+    const cpu_set_t *cpus = sl_core_cpu_affinity(ccf, worker);
+    if (cpus && sched_setaffinity(0, sizeof(cpu_set_t), cpus) == -1) {
+        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "sched_setaffinity() failed");
+    }
+    return drop_privileges(cycle, ccf);
+}
+
+int sl_worker_process_cycle(sl_cycle_t *cycle, sl_uint_t worker)
+{
+    sl_process = SL_PROCESS_WORKER;
+    sl_worker = worker;
+    if (apply_worker_settings(cycle, worker) != SL_OK) {
+        /* nginx's "fatal" code: the master does not respawn a worker that cannot start */
+        return 2;
+    }
+    sl_close_other_workers_sockets(cycle, worker);
+    return serve(cycle);
 }

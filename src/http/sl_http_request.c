@@ -124,16 +124,20 @@ static void wait_request_handler(sl_event_t *rev)
         sl_http_close_connection(c);
         return;
     }
-    if (c->close) {
-        sl_http_close_connection(c);
-        return;
-    }
+    /* Asked to close (graceful stop, reload, a full connection table): a client that has
+     * already sent its request is still answered, so a reload refuses nothing that reached
+     * this process.  nginx closes such a connection unread. */
+    int closing = c->close;
     if (ensure_header_buffer(c, hc->default_server->client_header_buffer_size) != SL_OK) {
         sl_http_close_connection(c);
         return;
     }
     sl_buf_t *b = c->buffer;
     ssize_t n = c->io->recv(c, b->last, (size_t) (b->end - b->last));
+    if (n == SL_AGAIN && closing) {
+        sl_http_close_connection(c);
+        return;
+    }
     if (n == SL_AGAIN) {
         if (!rev->timer_set) {
             sl_add_timer(rev, hc->default_server->client_header_timeout);
@@ -149,6 +153,7 @@ static void wait_request_handler(sl_event_t *rev)
         return;
     }
     b->last += n;
+    c->close = 0;
     c->log->action = "reading client request line";
     c->idle = 0;
     sl_reusable_connection(c, 0);

@@ -11,6 +11,36 @@ static const int handled_signals[] = {
     SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT, SIGTERM, SIGINT, SIGCHLD, SIGALRM, SIGIO,
 };
 
+int sl_daemonized;
+
+const char *sl_signal_name(int signo)
+{
+    switch (signo) {
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGINT:
+        return "SIGINT";
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGUSR1:
+        return "SIGUSR1";
+    case SIGUSR2:
+        return "SIGUSR2";
+    case SIGWINCH:
+        return "SIGWINCH";
+    case SIGCHLD:
+        return "SIGCHLD";
+    case SIGALRM:
+        return "SIGALRM";
+    case SIGIO:
+        return "SIGIO";
+    default:
+        return "?";
+    }
+}
+
 int sl_signal_by_name(const char *name)
 {
     static const struct {
@@ -56,7 +86,7 @@ int sl_signals_open(sl_log_t *log)
     return fd;
 }
 
-int sl_signals_read(int fd)
+int sl_signals_read(int fd, pid_t *from)
 {
     struct signalfd_siginfo si;
 
@@ -64,6 +94,9 @@ int sl_signals_read(int fd)
         ssize_t n = read(fd, &si, sizeof(si));
 
         if (n == (ssize_t) sizeof(si)) {
+            if (from) {
+                *from = (pid_t) si.ssi_pid;
+            }
             return (int) si.ssi_signo;
         }
         if (n == -1 && errno == EINTR) {
@@ -85,23 +118,37 @@ void sl_signals_reset(void)
     signal(SIGPIPE, SIG_DFL);
 }
 
-sl_int_t sl_daemon(sl_log_t *log)
+/* fork(); the parent leaves at once (exit status 0), the child returns SL_OK. */
+static sl_int_t fork_and_leave(sl_log_t *log)
 {
     switch (fork()) {
     case -1:
         sl_log_error(SL_LOG_EMERG, log, errno, "fork() failed");
         return SL_ERROR;
     case 0:
-        break;
+        return SL_OK;
     default:
         _exit(0);
     }
-    sl_pid = getpid();
-    sl_tid = sl_pid;
+}
+
+/* Double fork: after setsid() the second child is no session leader, so it can never get a
+ * controlling terminal back by opening one. */
+sl_int_t sl_daemon(sl_log_t *log)
+{
+    if (fork_and_leave(log) != SL_OK) {
+        return SL_ERROR;
+    }
     if (setsid() == -1) {
         sl_log_error(SL_LOG_EMERG, log, errno, "setsid() failed");
         return SL_ERROR;
     }
+    if (fork_and_leave(log) != SL_OK) {
+        return SL_ERROR;
+    }
+    sl_pid = getpid();
+    sl_tid = sl_pid;
+    sl_daemonized = 1;
     umask(0);
     int fd = open("/dev/null", O_RDWR);
     if (fd == -1) {

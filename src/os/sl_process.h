@@ -18,6 +18,12 @@
 #define SL_CHANGEBIN_SIGNAL SIGUSR2
 #define SL_NOACCEPT_SIGNAL SIGWINCH
 
+/* Set once sl_daemon() has detached this process. */
+extern int sl_daemonized;
+
+/* "SIGHUP" for SIGHUP, ... for the signals sluice handles; "?" otherwise. */
+const char *sl_signal_name(int signo);
+
 /* "stop" -> SIGTERM, "quit" -> SIGQUIT, "reopen" -> SIGUSR1, "reload" -> SIGHUP; 0 if
  * unknown. */
 int sl_signal_by_name(const char *name);
@@ -28,15 +34,16 @@ int sl_signal_by_name(const char *name);
  */
 int sl_signals_open(sl_log_t *log);
 
-/* Reads one pending signal from the signalfd; its number, 0 when none, -1 on error. */
-int sl_signals_read(int fd);
+/* Reads one pending signal from the signalfd: its number (and the sender's pid in *from
+ * when not NULL), 0 when none, -1 on error. */
+int sl_signals_read(int fd, pid_t *from);
 
 /* Restores the default mask and handlers (in a child about to exec). */
 void sl_signals_reset(void);
 
 /*
- * Detaches from the terminal: fork (the parent exits 0), setsid, stdin/stdout to
- * /dev/null.  stderr stays until the error log takes it over.  SL_OK in the child.
+ * Detaches from the terminal: fork (the parent exits 0), setsid, fork again, stdin/stdout
+ * to /dev/null.  stderr stays until the error log takes it over.  SL_OK in the child.
  */
 sl_int_t sl_daemon(sl_log_t *log);
 

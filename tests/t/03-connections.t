@@ -186,12 +186,15 @@ END {
            ($t->read_file('logs/daemon.pid') // '') =~ /^(\d+)\n?\z/ and $daemon = $1
        }), 'daemon on: pid file written');
     SKIP: {
-        skip 'no daemon pid', 9 unless $daemon;
+        skip 'no daemon pid', 10 unless $daemon;
         ok(alive($daemon), 'daemon on: the process in the pid file is alive');
         my (undef, $ppid, undef, $session) = stat_fields($daemon);
         # The launcher was our child and has been reaped; the daemon is its child, reparented.
         isnt($ppid, $$, 'daemon on: not a child of the test (the launcher has exited)');
-        is($session, $daemon, 'daemon on: leads its own session (setsid)');
+        my (undef, undef, undef, $our_session) = stat_fields($$);
+        isnt($session, $our_session, 'daemon on: in a session of its own (setsid)');
+        isnt($session, $daemon,
+             'daemon on: not the session leader (double fork: it can never get a terminal)');
         my $idle = sockets($t, $daemon);
         ok($t->wait_for(sub { $t->can_connect($port4) }), 'daemon on: accepts connections');
         my $s = $t->connect($port4);
