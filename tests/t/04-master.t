@@ -82,8 +82,9 @@ mkdir "$prefix/html/slow";
 $t->write_file('html/slow/big', 'x' x (256 * 1024));
 $t->start;
 
+# the pid file and the port are ready before the master has forked every worker
+ok($t->wait_for(sub { nworkers() == 2 }), 'worker_processes 2: the master has two children');
 my @w = workers();
-is(scalar @w, 2, 'worker_processes 2: the master has two children') or diag("children: @w");
 my %w = map { $_ => 1 } @w;
 my ($body) = get('/') =~ /^v1 (\d+)$/ or fail('a worker answers');
 ok($body && $w{$body} && $body != $t->pid, 'a worker answers, not the master');
@@ -239,9 +240,10 @@ sub start_client {
 {
     $t->write_config(config(workers => 2, listen => 'reuseport'));
     $t->start;
+    $t->wait_for(sub { nworkers() == 2 });
     my $sockets = sub { scalar grep { /^socket:/ } values %{$t->fds($_[0])} };
     is($sockets->($t->pid), 2, 'reuseport: the master holds one socket per worker');
-    is(scalar(grep { $sockets->($_) == 1 } workers()), 2,
+    ok($t->wait_for(sub { 2 == grep { $sockets->($_) == 1 } workers() }),
        'reuseport: each worker keeps only its own socket')
         or diag(join ', ', map { "$_: " . $sockets->($_) } workers());
     my %by;
