@@ -175,6 +175,21 @@ sub start_client {
     is(join(',', workers()), $before, 'broken HUP: the workers are left alone');
 }
 
+# HUP with a listener added and one removed ---------------------------------------------------
+
+{
+    my $port2 = $t->port(2);
+    my $conf = config(workers => 2, body => 'v2');
+    $conf =~ s/(listen 127\.0\.0\.1:%%PORT_1%% ;)/$1\n        listen 127.0.0.1:%%PORT_2%%;/;
+    $t->write_config($conf);
+    $t->signal('HUP');
+    ok($t->wait_for(sub { $t->can_connect($port2) }), 'HUP: a new listen port is opened');
+    $t->write_config(config(workers => 2, body => 'v2'));
+    $t->signal('HUP');
+    ok($t->wait_for(sub { !$t->can_connect($port2) }), 'HUP: a removed listen port is closed');
+    like(get('/'), qr/^v2 /, 'HUP: the kept port answers throughout');
+}
+
 # USR1 after logrotate's rename ---------------------------------------------------------------
 
 {

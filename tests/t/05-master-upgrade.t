@@ -85,6 +85,7 @@ master_process on;
 worker_processes 2;
 worker_priority 5;
 worker_cpu_affinity auto;
+worker_rlimit_nofile 2345;
 $user
 error_log logs/error.log info;
 pid logs/sluice.pid;
@@ -99,6 +100,8 @@ ok($t->wait_for(sub { nchildren($t->pid) == 2 }), 'two workers');
 my @w = children_of($t->pid);
 is((stat_fields($w[0]))[16], 5, 'worker_priority 5: the worker\'s nice value');
 is((stat_fields($t->pid))[16], 0, 'worker_priority: not the master\'s');
+like($t->read_file("/proc/$w[0]/limits"), qr/^Max open files\s+2345\s+2345\s/m,
+     'worker_rlimit_nofile 2345: the worker\'s limit');
 SKIP: {
     skip 'one CPU: auto affinity is trivially right', 1 if $ncpu < 2;
     my %cpus = map { (status_field($_, 'Cpus_allowed_list') // '?') => 1 } @w;
