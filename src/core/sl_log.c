@@ -198,6 +198,12 @@ sl_int_t sl_log_open_default(sl_log_t *log, const char *path)
     return SL_OK;
 }
 
+void sl_log_startup_follow(const sl_log_t *log)
+{
+    startup_log.file = log->file;
+    startup_log.log_level = log->log_level;
+}
+
 void sl_log_use_file(sl_log_t *log, sl_open_file_t *file)
 {
     sl_open_file_t *old = log->file;

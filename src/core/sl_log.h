@@ -100,6 +100,10 @@ const char *sl_log_level_name(sl_uint_t level);
 /* Formats "(errno: text)" style suffix; returns the new end of buf. */
 u_char *sl_log_errno(u_char *buf, u_char *last, sl_err_t err);
 
+/* After a reload frees the cycle whose error log the start-up log wrote to: the start-up
+ * log (invariant reports, early messages) writes where `log` does. */
+void sl_log_startup_follow(const sl_log_t *log);
+
 /* Switches the start-up log to the configured error log's file, closing the file it
  * opened itself (so no descriptor stays open for it). */
 void sl_log_use_file(sl_log_t *log, sl_open_file_t *file);

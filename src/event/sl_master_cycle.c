@@ -333,6 +333,7 @@ static sl_cycle_t *reload(sl_cycle_t *old)
         return old;
     }
     sl_log_redirect_stderr(cycle->log);
+    sl_log_startup_follow(cycle->log);
     move_pidfile(cycle, old);
     sl_close_listening_sockets(old, 1);
     sl_cycle_destroy(old);
