@@ -4,6 +4,8 @@
 use strict;
 use warnings;
 
+use Fcntl qw(F_SETFD);
+use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep);
 use Sluice;
@@ -202,6 +204,43 @@ sub pid_in {
     is($r2->{exit}, 0, '-s quit');
     ok($t->wait_for(sub { !alive($m2) }), 'the last master exits');
     ok(!-e "$prefix/logs/up.pid", 'its pid file is removed');
+}
+
+# taking over from nginx: the sockets listed in $NGINX are adopted -----------------------------
+
+{
+    my $port3 = $t->port(3);
+    my $port4 = $t->port(4);
+    my @ls = map {
+        IO::Socket::INET->new(Listen => 16, LocalAddr => "127.0.0.1:$_", ReuseAddr => 1)
+            or die "listen: $!"
+    } $port3, $port4;
+    fcntl($_, F_SETFD, 0) for @ls;   # as nginx leaves them for the binary it executes
+    $t->write_file('conf/takeover.conf', <<"EOF2");
+daemon off;
+master_process on;
+worker_processes 1;
+$user
+error_log logs/takeover.log info;
+pid logs/takeover.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:%%PORT_3%%; return 200 "taken over\\n"; }
+}
+EOF2
+    {
+        local $ENV{NGINX} = join('', map { fileno($_) . ';' } @ls);
+        $t->start('-c', 'conf/takeover.conf');
+    }
+    my $fds = join ' ', map { fileno($_) } @ls;
+    close $_ for @ls;
+    my $r = $t->http($port3, "GET / HTTP/1.0\r\nHost: x\r\n\r\n") // '';
+    like($r, qr/\r\n\r\ntaken over\n\z/, 'NGINX=fd;fd;: the inherited socket serves');
+    like($t->read_file('logs/takeover.log'), qr/using inherited sockets from "\d+;\d+;"/,
+         'NGINX: logged as nginx does');
+    ok(!$t->can_connect($port4), 'NGINX: an inherited socket the config does not list is closed');
+    is($t->stop, 0, 'NGINX: stopped');
 }
 
 $t->done_testing;
