@@ -30,6 +30,10 @@ static char *server_directive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static sl_command_t upstream_commands[] = {
     { sl_string("upstream"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_TAKE1, upstream_block, SL_HTTP_MAIN_CONF_OFFSET, 0, NULL },
     { sl_string("server"), UPS | SL_CONF_1MORE, server_directive, SRV, 0, NULL },
+    { sl_string("least_conn"), UPS | SL_CONF_NOARGS, sl__upstream_least_conn_directive, SRV, 0, NULL },
+    { sl_string("ip_hash"), UPS | SL_CONF_NOARGS, sl__upstream_ip_hash_directive, SRV, 0, NULL },
+    { sl_string("hash"), UPS | SL_CONF_TAKE12, sl__upstream_hash_directive, SRV, 0, NULL },
+    { sl_string("random"), UPS | SL_CONF_NOARGS | SL_CONF_TAKE12, sl__upstream_random_directive, SRV, 0, NULL },
     sl_null_command,
 };
 // clang-format on

@@ -81,4 +81,10 @@ sl_upstream_group_t *sl_upstream_group_implicit(sl_conf_t *cf, const sl_url_t *u
 void sl__upstream_group_set_balancer(sl_conf_t *cf, sl_upstream_group_t *g,
                                      const sl_upstream_balancer_t *b);
 
+/* The balancing directives (their balancer files). */
+char *sl__upstream_least_conn_directive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl__upstream_ip_hash_directive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl__upstream_hash_directive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl__upstream_random_directive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
 #endif /* SL_UPSTREAM_GROUP_H */

@@ -143,6 +143,12 @@ typedef struct {
 } sl_upstream_balancer_t;
 
 extern const sl_upstream_balancer_t sl_upstream_round_robin;
+extern const sl_upstream_balancer_t sl_upstream_least_conn;
+extern const sl_upstream_balancer_t sl_upstream_ip_hash;
+extern const sl_upstream_balancer_t sl_upstream_hash;
+extern const sl_upstream_balancer_t sl_upstream_chash;
+extern const sl_upstream_balancer_t sl_upstream_random;
+extern const sl_upstream_balancer_t sl_upstream_random_two;
 
 /*
  * Builds the group's peers from its servers, then the balancer's tables.  SL_OK, or

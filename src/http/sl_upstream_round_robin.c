@@ -61,12 +61,13 @@ static sl_int_t build_set(sl_conf_t *cf, sl_upstream_group_t *g, unsigned backup
 {
     sl_upstream_server_t *s = g->servers->elts;
     sl_uint_t n = 0, tries = 0;
-    sl_int_t weight = 0;
+    /* unsigned: absurd weights wrap as in nginx instead of overflowing */
+    sl_uint_t weight = 0;
 
     for (sl_uint_t i = 0; i < g->servers->nelts; i++) {
         if (s[i].backup == backup) {
             n += s[i].naddrs;
-            weight += (sl_int_t) s[i].naddrs * s[i].weight;
+            weight += s[i].naddrs * (sl_uint_t) s[i].weight;
             tries += s[i].down ? 0 : s[i].naddrs;
         }
     }
@@ -81,7 +82,7 @@ static sl_int_t build_set(sl_conf_t *cf, sl_upstream_group_t *g, unsigned backup
         return SL_ERROR;
     }
     peers->number = n;
-    peers->total_weight = weight;
+    peers->total_weight = (sl_int_t) weight;
     peers->tries = tries;
     peers->single = n == 1;
     peers->name = &g->name;

@@ -101,7 +101,50 @@ static const conf_case_t cases[] = {
     { "upstream a { server unix:; }",
       "[emerg] no path in the unix domain socket in upstream \"unix:\" in @/sluice.conf:3" },
 
-    { "least_conn;", "[emerg] unknown directive \"least_conn\" in @/sluice.conf:3" },
+    /* balancing methods and the parameters they take */
+    { "upstream a { hash $arg_k; server 127.0.0.1:1 backup; }",
+      "[emerg] balancing method does not support parameter \"backup\" in @/sluice.conf:3" },
+    { "upstream a { ip_hash; server 127.0.0.1:1 backup; }",
+      "[emerg] balancing method does not support parameter \"backup\" in @/sluice.conf:3" },
+    { "upstream a { random; server 127.0.0.1:1 backup; }",
+      "[emerg] balancing method does not support parameter \"backup\" in @/sluice.conf:3" },
+    { "upstream a { server 127.0.0.1:1 backup; hash $arg_k; }",
+      "[emerg] no servers in upstream \"a\" in @/sluice.conf:3" },
+    { "upstream a { least_conn; server 127.0.0.1:1 backup; }",
+      "[emerg] no servers in upstream \"a\" in @/sluice.conf:3" },
+    { "upstream a { server 127.0.0.1:2; server 127.0.0.1:1 backup; hash $arg_k; }", NULL },
+    { "upstream a { server 127.0.0.1:2; server 127.0.0.1:1 backup; ip_hash; }", NULL },
+    { "upstream a { server 127.0.0.1:2; least_conn; server 127.0.0.1:1 backup; }", NULL },
+    { "upstream a { ip_hash; server 127.0.0.1:1 weight=3 max_fails=0 fail_timeout=1m"
+      " max_conns=3 down; }",
+      NULL },
+    { "upstream a { hash $arg_x; server 127.0.0.1:1 weight=3 max_conns=2 max_fails=0"
+      " fail_timeout=1m down; }",
+      NULL },
+    { "upstream a { random two least_conn; server 127.0.0.1:1 weight=3 max_conns=2"
+      " max_fails=0 fail_timeout=1m down; }",
+      NULL },
+    { "upstream a { random two foo; server 127.0.0.1:1; }",
+      "[emerg] invalid parameter \"foo\" in @/sluice.conf:3" },
+    { "upstream a { random three; server 127.0.0.1:1; }",
+      "[emerg] invalid parameter \"three\" in @/sluice.conf:3" },
+    { "upstream a { random least_conn; server 127.0.0.1:1; }",
+      "[emerg] invalid parameter \"least_conn\" in @/sluice.conf:3" },
+    { "upstream a { random two least_conn x; server 127.0.0.1:1; }",
+      "[emerg] invalid number of arguments in \"random\" directive in @/sluice.conf:3" },
+    { "upstream a { hash $x foo; server 127.0.0.1:1; }",
+      "[emerg] invalid parameter \"foo\" in @/sluice.conf:3" },
+    { "upstream a { hash; server 127.0.0.1:1; }",
+      "[emerg] invalid number of arguments in \"hash\" directive in @/sluice.conf:3" },
+    { "upstream a { ip_hash x; server 127.0.0.1:1; }",
+      "[emerg] invalid number of arguments in \"ip_hash\" directive in @/sluice.conf:3" },
+    { "upstream a { least_conn x; server 127.0.0.1:1; }",
+      "[emerg] invalid number of arguments in \"least_conn\" directive in @/sluice.conf:3" },
+    { "upstream a { hash ${x; server 127.0.0.1:1; }",
+      "[emerg] the closing bracket in \"x\" variable is missing in @/sluice.conf:3" },
+    { "upstream a { hash $nonexist; server 127.0.0.1:1; }",
+      "[emerg] unknown \"nonexist\" variable" },
+    { "least_conn;", "[emerg] \"least_conn\" directive is not allowed here in @/sluice.conf:3" },
 };
 
 static void test_messages(void **state)
@@ -122,6 +165,31 @@ static void test_messages(void **state)
                      log_text());
         }
     }
+}
+
+/* A second balancing method wins, with nginx's warning; its server parameters apply from
+ * then on. */
+static void test_redefined(void **state)
+{
+    sl_str_t name = sl_string("a");
+
+    (void) state;
+    assert_non_null(load_http("upstream a { ip_hash; least_conn; server 127.0.0.1:1 backup;"
+                              " server 127.0.0.1:2; }"));
+    assert_logged("[warn] load balancing method redefined in @/sluice.conf:3");
+    sl_upstream_group_t *g = sl_upstream_cycle_group(cycle, &name);
+    assert_ptr_equal(g->balancer, &sl_upstream_least_conn);
+
+    clear_log();
+    assert_non_null(
+        load_http("upstream a { hash $arg_x consistent; hash $arg_y; server 127.0.0.1:1; }"
+                  " upstream b { random two; random; server 127.0.0.1:1; }"));
+    assert_logged("[warn] load balancing method redefined in @/sluice.conf:3");
+    g = sl_upstream_cycle_group(cycle, &name);
+    assert_ptr_equal(g->balancer, &sl_upstream_hash);
+    name = str("B");
+    g = sl_upstream_cycle_group(cycle, &name);
+    assert_ptr_equal(g->balancer, &sl_upstream_random);
 }
 
 /* What the block builds: servers with their parameters, peers, the names as written. */
@@ -177,6 +245,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_messages, group_setup, group_teardown),
+        cmocka_unit_test_setup_teardown(test_redefined, group_setup, group_teardown),
         cmocka_unit_test_setup_teardown(test_built, group_setup, group_teardown),
         cmocka_unit_test_setup_teardown(test_proxy_pass_to_group_refused, group_setup,
                                         group_teardown),
