@@ -183,12 +183,6 @@ void sl_http_update_location_config(sl_http_request_t *r)
         c->log->log_level = clcf->error_log->log_level;
         c->log->next = clcf->error_log->next;
     }
-    if (!r->limit_rate_set) {
-        r->limit_rate = clcf->limit_rate;
-    }
-    if (!r->limit_rate_after_set) {
-        r->limit_rate_after = clcf->limit_rate_after;
-    }
     if (r->keepalive) {
         if (clcf->keepalive_timeout == 0 || c->requests >= (sl_uint_t) clcf->keepalive_requests
             || (sl_msec_t) (sl_current_msec - c->start_msec) > clcf->keepalive_time) {

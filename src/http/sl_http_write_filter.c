@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 
 #include "sl_http_output.h"
+#include "sl_http_variables.h"
 #include "sl_os.h"
 #include "sl_pool.h"
 
@@ -36,6 +37,24 @@ static sl_int_t append(sl_http_request_t *r, sl_chain_t *in, off_t *size, int *f
         *last |= cl->buf->last_buf;
     }
     return SL_OK;
+}
+
+/*
+ * The location's limit_rate and limit_rate_after take effect at the first write, unless
+ * $limit_rate or X-Accel-Limit-Rate set the rate before: so, as in nginx 1.22, $limit_rate
+ * reads 0 until the response starts going out (in "return" text or add_header) and the
+ * location's rate afterwards (in the access log).
+ */
+static void apply_location_rate(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf)
+{
+    if (!r->limit_rate_set) {
+        r->limit_rate = sl_http_complex_value_size(r, clcf->limit_rate, 0);
+        r->limit_rate_set = 1;
+    }
+    if (r->limit_rate && !r->limit_rate_after_set) {
+        r->limit_rate_after = sl_http_complex_value_size(r, clcf->limit_rate_after, 0);
+        r->limit_rate_after_set = 1;
+    }
 }
 
 /* Bytes limit_rate allows now; 0 means wait (the write event is delayed). */
@@ -100,6 +119,7 @@ sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
         r->buffered &= ~SL_HTTP_WRITE_BUFFERED;
         return SL_OK;
     }
+    apply_location_rate(r, clcf);
     off_t limit = rate_allowance(r, c, size);
     if (limit == 0) {
         r->buffered |= SL_HTTP_WRITE_BUFFERED;

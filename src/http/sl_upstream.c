@@ -601,6 +601,9 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     set_state(u, SL_UPSTREAM_BODY_UNBUFFERED);
+    /* an unbuffered body is passed on as it comes: no limit_rate (nginx: $limit_rate 0) */
+    r->limit_rate = 0;
+    r->limit_rate_set = 1;
     r->write_event_handler = sl_upstream_downstream_handler;
     process_body(r, u, 0);
 }
