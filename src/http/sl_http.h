@@ -177,6 +177,8 @@ struct sl_http_core_loc_conf_s {
     sl_http_complex_value_t *limit_rate;
     sl_http_complex_value_t *limit_rate_after;
     size_t postpone_output;
+    /** the most an in-memory response body may hold (sl_http_collector_t) */
+    size_t subrequest_output_buffer_size;
 
     /** sl_http_err_page_t, or NULL */
     sl_array_t *error_pages;
