@@ -17,6 +17,7 @@ PACKAGES=(
     wrk
     nginx
     clang-format
+    strace              # tests/t/21-tcp-options.t watches setsockopt()
 )
 
 die() {

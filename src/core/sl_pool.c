@@ -1,6 +1,8 @@
 /*
  * sl_pool.c: region allocator with a large-block list and cleanups.
  */
+#include <unistd.h>
+
 #include "sl_pool.h"
 #include "sl_log.h"
 
@@ -253,4 +255,15 @@ size_t sl_pool_footprint(const sl_pool_t *pool)
         }
     }
     return total;
+}
+
+size_t sl_pagesize(void)
+{
+    static size_t size;
+
+    if (size == 0) {
+        long n = sysconf(_SC_PAGESIZE);
+        size = n > 0 ? (size_t) n : 4096;
+    }
+    return size;
 }

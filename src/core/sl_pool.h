@@ -60,4 +60,7 @@ sl_pool_cleanup_t *sl_pool_cleanup_add(sl_pool_t *pool, size_t size);
 /* Total bytes the pool holds from the system allocator (for tests and memory checks). */
 size_t sl_pool_footprint(const sl_pool_t *pool);
 
+/* The system's memory page size: nginx's "4k|8k" defaults (one page). */
+size_t sl_pagesize(void);
+
 #endif /* SL_POOL_H */

@@ -7,7 +7,6 @@
 
 #include "sl_array.h"
 #include "sl_conn.h"
-#include "sl_os.h"
 #include "sl_pool.h"
 
 #define SL_LISTEN_BIND_TRIES 5
@@ -222,11 +221,8 @@ static sl_int_t init_accepted(sl_connection_t *c, sl_listening_t *ls)
     }
     memcpy(c->addr_text.data, text, c->addr_text.len);
     c->addr_text.data[c->addr_text.len] = '\0';
-    if (c->sockaddr.sa.sa_family != AF_UNIX) {
-        if (sl_tcp_nodelay(c->fd) == SL_OK) {
-            c->tcp_nodelay = 1;
-        }
-    }
+    /* No TCP_NODELAY: http sets it where tcp_nodelay says (keepalive, unbuffered proxying);
+     * until then tcp_nopush may cork the socket. */
     /* Writable from the start: the first response need not wait for an epoll report. */
     c->write->ready = 1;
     return sl_loop_add_connection(c);

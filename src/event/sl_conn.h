@@ -130,12 +130,21 @@ struct sl_connection_s {
     /** the descriptor is closed; the object is freed at the end of the iteration */
     unsigned destroyed : 1;
     unsigned listener : 1;
+    /** TCP_NODELAY is set (sl_conn_tcp_nodelay) */
     unsigned tcp_nodelay : 1;
+    /** SL_TCP_NOPUSH_*: whether TCP_CORK is set, or may no longer be */
+    unsigned tcp_nopush : 2;
     /** shared with another process: removed from epoll explicitly before close */
     unsigned shared : 1;
     /** flips on every reuse of the object; epoll data carries it to spot stale events */
     unsigned instance : 1;
 };
+
+/* c->tcp_nopush: not corked; corked until sl_conn_tcp_push(); never to be corked (a unix
+ * socket, or an http request on it ran where tcp_nopush is off, as nginx). */
+#define SL_TCP_NOPUSH_UNSET 0
+#define SL_TCP_NOPUSH_SET 1
+#define SL_TCP_NOPUSH_DISABLED 2
 
 /* multi_accept: accept every queued connection per event, not one. */
 extern int sl_accept_multi;
@@ -169,6 +178,18 @@ void sl_close_idle_connections(sl_cycle_t *cycle);
 sl_uint_t sl_active_connections(sl_cycle_t *cycle);
 /* Returns closed connections to the free list (the loop's last phase). */
 void sl_free_closed_connections(void);
+
+/*
+ * TCP options under a connection's sends (nginx's tcp_nodelay and tcp_nopush).  Each
+ * returns SL_OK (also when there is nothing to do: already so, or a unix socket), or
+ * SL_ERROR after logging "setsockopt(...) failed".
+ */
+/* Sets TCP_NODELAY, once per connection. */
+sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c);
+/* Sets TCP_CORK: partial frames wait until sl_conn_tcp_push() (or the kernel's 200 ms). */
+sl_int_t sl_conn_tcp_nopush(sl_connection_t *c);
+/* Clears TCP_CORK if set: what it held goes out now. */
+sl_int_t sl_conn_tcp_push(sl_connection_t *c);
 
 /* Listening sockets. */
 sl_listening_t *sl_create_listening(sl_cycle_t *cycle, const struct sockaddr *sa,

@@ -1,10 +1,8 @@
 /*
  * sl_connect.c: non-blocking outbound connections (the upstream side).
  */
-#include <netinet/tcp.h>
 
 #include "sl_conn.h"
-#include "sl_os.h"
 
 static sl_int_t prepare_socket(sl_peer_connection_t *pc, int s)
 {
@@ -76,10 +74,6 @@ sl_int_t sl_connect_peer(sl_peer_connection_t *pc)
     sl_int_t rc = register_connection(pc, s, &c);
     if (rc != SL_OK) {
         return rc;
-    }
-    if (pc->sockaddr->sa_family != AF_UNIX) {
-        sl_tcp_nodelay(s);
-        c->tcp_nodelay = 1;
     }
     pc->connection = c;
     if (connect(s, pc->sockaddr, pc->socklen) == 0) {

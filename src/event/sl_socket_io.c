@@ -1,11 +1,12 @@
 /*
  * sl_socket_io.c: the plain-socket I/O vtable.  Keeps the events' ready/eof/error flags
- * true to what the kernel said, which is what edge-triggered handlers rely on.
+ * true to what the kernel said, which is what edge-triggered handlers rely on.  Also the
+ * TCP options the sends depend on (TCP_NODELAY, TCP_CORK), kept in the connection's flags.
  */
 #include "sl_conn.h"
 #include "sl_os.h"
 
-static void log_io_error(sl_connection_t *c, sl_err_t err, const char *call)
+static void log_io_error(sl_connection_t *c, sl_err_t err, const char *what)
 {
     /* A peer resetting or vanishing is routine for a proxy: info, as nginx logs it. */
     sl_uint_t level = (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT
@@ -13,7 +14,7 @@ static void log_io_error(sl_connection_t *c, sl_err_t err, const char *call)
                           ? SL_LOG_INFO
                           : SL_LOG_CRIT;
 
-    sl_log_error(level, c->log, err, "%s() failed", call);
+    sl_log_error(level, c->log, err, "%s failed", what);
 }
 
 static ssize_t socket_recv(sl_connection_t *c, u_char *buf, size_t size)
@@ -37,7 +38,7 @@ static ssize_t socket_recv(sl_connection_t *c, u_char *buf, size_t size)
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "recv");
+        log_io_error(c, err, "recv()");
     }
     return n;
 }
@@ -59,7 +60,7 @@ static ssize_t socket_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "readv");
+        log_io_error(c, err, "readv()");
     }
     return n;
 }
@@ -77,7 +78,7 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
     if (n == SL_ERROR) {
         wev->error = 1;
         wev->ready = 0;
-        log_io_error(c, err, "writev");
+        log_io_error(c, err, "writev()");
         return SL_CHAIN_ERROR;
     }
     if (n == SL_AGAIN) {
@@ -89,6 +90,42 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
         wev->ready = 0;
     }
     return sl_chain_update_sent(in, n);
+}
+
+sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c)
+{
+    if (c->tcp_nodelay || c->sockaddr.sa.sa_family == AF_UNIX) {
+        return SL_OK;
+    }
+    if (sl_tcp_nodelay(c->fd) != SL_OK) {
+        log_io_error(c, errno, "setsockopt(TCP_NODELAY)");
+        return SL_ERROR;
+    }
+    c->tcp_nodelay = 1;
+    return SL_OK;
+}
+
+static sl_int_t set_cork(sl_connection_t *c, int on)
+{
+    if (sl_tcp_cork(c->fd, on) != SL_OK) {
+        log_io_error(c, errno, on ? "setsockopt(TCP_CORK)" : "setsockopt(!TCP_CORK)");
+        return SL_ERROR;
+    }
+    c->tcp_nopush = on ? SL_TCP_NOPUSH_SET : SL_TCP_NOPUSH_UNSET;
+    return SL_OK;
+}
+
+sl_int_t sl_conn_tcp_nopush(sl_connection_t *c)
+{
+    if (c->tcp_nopush != SL_TCP_NOPUSH_UNSET || c->sockaddr.sa.sa_family == AF_UNIX) {
+        return SL_OK;
+    }
+    return set_cork(c, 1);
+}
+
+sl_int_t sl_conn_tcp_push(sl_connection_t *c)
+{
+    return c->tcp_nopush == SL_TCP_NOPUSH_SET ? set_cork(c, 0) : SL_OK;
 }
 
 const sl_conn_io_t sl_socket_io = {

@@ -65,6 +65,8 @@ typedef struct {
 typedef struct sl_http_request_s sl_http_request_t;
 typedef struct sl_http_core_srv_conf_s sl_http_core_srv_conf_t;
 typedef struct sl_http_core_loc_conf_s sl_http_core_loc_conf_t;
+/** a value with variables (sl_http_variables.h) */
+typedef struct sl_http_complex_value_s sl_http_complex_value_t;
 
 /* A server_name: exact ("example.com"), wildcard ("*.example.com", ".example.com",
  * "www.example.*") or regex ("~^(?<sub>.+)\\.example\\.com$"). */
@@ -171,9 +173,12 @@ struct sl_http_core_loc_conf_s {
     sl_int_t port_in_redirect;
     sl_int_t server_name_in_redirect;
     sl_int_t internal_set;
-    size_t limit_rate;
-    size_t limit_rate_after;
+    /** sizes, possibly with variables; NULL: no limit.  Applied at the first write. */
+    sl_http_complex_value_t *limit_rate;
+    sl_http_complex_value_t *limit_rate_after;
     size_t postpone_output;
+    /** the most an in-memory response body may hold (sl_http_collector_t) */
+    size_t subrequest_output_buffer_size;
 
     /** sl_http_err_page_t, or NULL */
     sl_array_t *error_pages;

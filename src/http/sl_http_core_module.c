@@ -81,9 +81,10 @@ static sl_command_t http_core_commands[] = {
     { sl_string("absolute_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(absolute_redirect), NULL },
     { sl_string("port_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(port_in_redirect), NULL },
     { sl_string("server_name_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(server_name_in_redirect), NULL },
-    { sl_string("limit_rate"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(limit_rate), NULL },
-    { sl_string("limit_rate_after"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(limit_rate_after), NULL },
+    { sl_string("limit_rate"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_http_set_complex_value_size_slot, LOC, LOCF(limit_rate), NULL },
+    { sl_string("limit_rate_after"), MSL | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, sl_http_set_complex_value_size_slot, LOC, LOCF(limit_rate_after), NULL },
     { sl_string("postpone_output"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(postpone_output), NULL },
+    { sl_string("subrequest_output_buffer_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(subrequest_output_buffer_size), NULL },
     { sl_string("internal"), SL_HTTP_LOC_CONF | SL_CONF_NOARGS, sl_http_set_internal, LOC, 0, NULL },
     { sl_string("error_page"), MSL | SL_HTTP_LIF_CONF | SL_CONF_2MORE, sl_http_set_error_page, LOC, 0, NULL },
     { sl_string("error_log"), MSL | SL_CONF_1MORE, sl_http_set_error_log, LOC, 0, NULL },
@@ -257,9 +258,10 @@ static void *create_loc_conf(sl_conf_t *cf)
     clcf->absolute_redirect = SL_CONF_UNSET;
     clcf->port_in_redirect = SL_CONF_UNSET;
     clcf->server_name_in_redirect = SL_CONF_UNSET;
-    clcf->limit_rate = SL_CONF_UNSET_SIZE;
-    clcf->limit_rate_after = SL_CONF_UNSET_SIZE;
+    clcf->limit_rate = SL_CONF_UNSET_PTR;
+    clcf->limit_rate_after = SL_CONF_UNSET_PTR;
     clcf->postpone_output = SL_CONF_UNSET_SIZE;
+    clcf->subrequest_output_buffer_size = SL_CONF_UNSET_SIZE;
     return clcf;
 }
 
@@ -320,9 +322,11 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     merge_timeouts(prev, conf);
     merge_flags(prev, conf);
-    sl_conf_merge_size_value(conf->limit_rate, prev->limit_rate, 0);
-    sl_conf_merge_size_value(conf->limit_rate_after, prev->limit_rate_after, 0);
+    sl_conf_merge_ptr_value(conf->limit_rate, prev->limit_rate, NULL);
+    sl_conf_merge_ptr_value(conf->limit_rate_after, prev->limit_rate_after, NULL);
     sl_conf_merge_size_value(conf->postpone_output, prev->postpone_output, 1460);
+    sl_conf_merge_size_value(conf->subrequest_output_buffer_size,
+                             prev->subrequest_output_buffer_size, sl_pagesize());
     sl_conf_merge_ptr_value(conf->error_pages, prev->error_pages, NULL);
     if (conf->error_log == NULL) {
         conf->error_log = prev->error_log;

@@ -183,11 +183,9 @@ void sl_http_update_location_config(sl_http_request_t *r)
         c->log->log_level = clcf->error_log->log_level;
         c->log->next = clcf->error_log->next;
     }
-    if (!r->limit_rate_set) {
-        r->limit_rate = clcf->limit_rate;
-    }
-    if (!r->limit_rate_after_set) {
-        r->limit_rate_after = clcf->limit_rate_after;
+    if (!clcf->tcp_nopush && c->tcp_nopush == SL_TCP_NOPUSH_UNSET) {
+        /* nginx: for the rest of the connection (a cork already set is still lifted) */
+        c->tcp_nopush = SL_TCP_NOPUSH_DISABLED;
     }
     if (r->keepalive) {
         if (clcf->keepalive_timeout == 0 || c->requests >= (sl_uint_t) clcf->keepalive_requests

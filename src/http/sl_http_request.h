@@ -348,7 +348,7 @@ void sl_http_core_run_phases(sl_http_request_t *r);
 /* Chooses the location for r->uri (sets r->loc_conf).  SL_OK, or SL_DONE when the uri
  * changed and phases must restart, or an HTTP error. */
 sl_int_t sl_http_find_location(sl_http_request_t *r);
-/* Applies a location's settings to r (limit_rate, keepalive, ...). */
+/* Applies a location's settings to r (error_log, keepalive, tcp_nopush, the handler). */
 void sl_http_update_location_config(sl_http_request_t *r);
 /* Restarts processing with a new uri (and args), as an internal redirect.  Returns SL_DONE;
  * the request continues in the phases. */

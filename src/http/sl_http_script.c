@@ -311,3 +311,44 @@ sl_int_t sl_http_compile_value(sl_conf_t *cf, sl_str_t *value, sl_http_complex_v
     ccv.complex_value = cv;
     return sl_http_compile_complex_value(&ccv);
 }
+
+char *sl_http_set_complex_value_size_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    char *rv = sl_http_set_complex_value_slot(cf, cmd, conf);
+
+    if (rv != SL_CONF_OK) {
+        return rv;
+    }
+    sl_http_complex_value_t *cv = *(sl_http_complex_value_t **) ((u_char *) conf + cmd->offset);
+    if (cv->parts == NULL) {
+        /* a literal is checked now, as nginx does: a typo fails the configuration */
+        ssize_t n = sl_parse_size(&cv->value);
+        if (n == SL_ERROR) {
+            return "invalid value";
+        }
+        cv->size = (size_t) n;
+    }
+    return SL_CONF_OK;
+}
+
+size_t sl_http_complex_value_size(sl_http_request_t *r, sl_http_complex_value_t *cv,
+                                  size_t default_size)
+{
+    sl_str_t text;
+
+    if (cv == NULL) {
+        return default_size;
+    }
+    if (cv->parts == NULL) {
+        return cv->size;
+    }
+    if (sl_http_complex_value(r, cv, &text) != SL_OK) {
+        return default_size;
+    }
+    ssize_t n = sl_parse_size(&text);
+    if (n == SL_ERROR) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "invalid size \"%.*s\"", SL_STR_ARG(text));
+        return default_size;
+    }
+    return (size_t) n;
+}

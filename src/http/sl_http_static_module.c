@@ -21,6 +21,7 @@
 
 #include "sl_http_output.h"
 #include "sl_http_variables.h"
+#include "sl_file.h"
 #include "sl_pool.h"
 
 /* nginx's "output_buffers 2 32k", the buffers a file is read into with sendfile off. */
@@ -356,22 +357,14 @@ static sl_buf_t *get_read_buf(sl_http_request_t *r, read_ctx_t *ctx)
 static sl_int_t read_piece(sl_http_request_t *r, sl_buf_t *fb, sl_buf_t *b)
 {
     size_t want = (size_t) sl_min(fb->file_last - fb->file_pos, (off_t) (b->end - b->start));
-    ssize_t n = pread(fb->file->fd, b->start, want, fb->file_pos);
 
-    if (n == -1) {
-        sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "pread() \"%s\" failed",
-                     fb->file->name.data);
-        return SL_ERROR;
-    }
-    if ((size_t) n != want) {
-        /* the file shrank under us: the promised length cannot be kept */
-        sl_log_error(SL_LOG_CRIT, r->connection->log, 0, "read only %zd of %zu from \"%s\"", n,
-                     want, fb->file->name.data);
+    /* a file that shrank under us cannot keep the promised length: an error */
+    if (sl_read_file_part(fb, b->start, want, r->connection->log) != SL_OK) {
         return SL_ERROR;
     }
     b->pos = b->start;
-    b->last = b->start + n;
-    fb->file_pos += n;
+    b->last = b->start + want;
+    fb->file_pos += (off_t) want;
     return SL_OK;
 }
 

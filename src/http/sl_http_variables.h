@@ -70,13 +70,15 @@ sl_int_t sl_http_variable_header(sl_http_request_t *r, sl_http_variable_value_t 
 /* Complex values: literal text with $var, ${var}, $1..$9 inside. */
 typedef struct sl_http_script_part_s sl_http_script_part_t;
 
-typedef struct {
+struct sl_http_complex_value_s {
     /** the text as written; the value itself when there are no variables */
     sl_str_t value;
     /** compiled parts, NULL when the value is a plain string */
     sl_http_script_part_t *parts;
     sl_uint_t nparts;
-} sl_http_complex_value_t;
+    /** the size a plain value stands for (sl_http_set_complex_value_size_slot) */
+    size_t size;
+};
 
 typedef struct {
     sl_conf_t *cf;
@@ -97,6 +99,14 @@ sl_int_t sl_http_compile_value(sl_conf_t *cf, sl_str_t *value, sl_http_complex_v
 sl_int_t sl_http_complex_value(sl_http_request_t *r, sl_http_complex_value_t *val, sl_str_t *value);
 /* A directive slot holding an sl_http_complex_value_t * (NULL when unset). */
 char *sl_http_set_complex_value_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* The same for a size ("10k", or variables): a plain value must parse as a size ("invalid
+ * value" otherwise) and is kept in cv->size. */
+char *sl_http_set_complex_value_size_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* The size cv stands for in r: cv->size for a plain value, else the evaluated text parsed
+ * as a size.  default_size when cv is NULL, or when the text is not a size (logged at
+ * "error" as nginx: invalid size "..."). */
+size_t sl_http_complex_value_size(sl_http_request_t *r, sl_http_complex_value_t *cv,
+                                  size_t default_size);
 /* Scans a variable name ("name" or "{name}") at src[*i], just after a '$': *name gets it
  * (possibly empty), *i moves past it.  SL_OK, or SL_ERROR after logging a missing "}". */
 sl_int_t sl_http_script_var_name(sl_conf_t *cf, const sl_str_t *src, size_t *i, sl_str_t *name);

@@ -3,10 +3,8 @@
  * pieces (postpone_output) until a flush or the end, applies limit_rate, and sends with
  * the connection's send_chain (writev, sendfile).
  */
-#include <netinet/tcp.h>
-
 #include "sl_http_output.h"
-#include "sl_os.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 /* Appends copies of the links of in to r->out; returns what r->out now holds. */
@@ -38,6 +36,24 @@ static sl_int_t append(sl_http_request_t *r, sl_chain_t *in, off_t *size, int *f
     return SL_OK;
 }
 
+/*
+ * The location's limit_rate and limit_rate_after take effect at the first write, unless
+ * $limit_rate or X-Accel-Limit-Rate set the rate before: so, as in nginx 1.22, $limit_rate
+ * reads 0 until the response starts going out (in "return" text or add_header) and the
+ * location's rate afterwards (in the access log).
+ */
+static void apply_location_rate(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf)
+{
+    if (!r->limit_rate_set) {
+        r->limit_rate = sl_http_complex_value_size(r, clcf->limit_rate, 0);
+        r->limit_rate_set = 1;
+    }
+    if (r->limit_rate && !r->limit_rate_after_set) {
+        r->limit_rate_after = sl_http_complex_value_size(r, clcf->limit_rate_after, 0);
+        r->limit_rate_after_set = 1;
+    }
+}
+
 /* Bytes limit_rate allows now; 0 means wait (the write event is delayed). */
 static off_t rate_allowance(sl_http_request_t *r, sl_connection_t *c, off_t size)
 {
@@ -65,14 +81,36 @@ static void free_sent_links(sl_http_request_t *r, sl_chain_t *rest)
     }
 }
 
-static int has_file(sl_chain_t *cl)
+/* Whether memory data (a header, a chunk size line) goes out ahead of a file part. */
+static int memory_before_file(sl_chain_t *cl)
 {
+    int memory = 0;
+
     for (; cl; cl = cl->next) {
         if (cl->buf->in_file) {
-            return 1;
+            if (memory) {
+                return 1;
+            }
+        } else if (sl_buf_size(cl->buf) > 0) {
+            memory = 1;
         }
     }
     return 0;
+}
+
+/*
+ * tcp_nopush (file parts are sent with sendfile): the header and the file's start leave in
+ * full packets.  The cork stays on until the connection goes keepalive, where it is lifted,
+ * or closes.  As nginx 1.22 on Linux, not on a connection that has TCP_NODELAY already (an
+ * earlier keepalive set it), nor once a request on it ran where tcp_nopush is off.
+ */
+static sl_int_t cork(sl_connection_t *c, sl_http_core_loc_conf_t *clcf, sl_chain_t *out)
+{
+    if (!clcf->tcp_nopush || c->tcp_nopush != SL_TCP_NOPUSH_UNSET || c->tcp_nodelay
+        || !memory_before_file(out)) {
+        return SL_OK;
+    }
+    return sl_conn_tcp_nopush(c);
 }
 
 sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
@@ -100,19 +138,17 @@ sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
         r->buffered &= ~SL_HTTP_WRITE_BUFFERED;
         return SL_OK;
     }
+    apply_location_rate(r, clcf);
     off_t limit = rate_allowance(r, c, size);
     if (limit == 0) {
         r->buffered |= SL_HTTP_WRITE_BUFFERED;
         return SL_AGAIN;
     }
-    int cork = clcf->tcp_nopush && has_file(r->out) && c->sockaddr.sa.sa_family != AF_UNIX;
-    if (cork) {
-        sl_tcp_cork(c->fd, 1);
+    if (cork(c, clcf, r->out) != SL_OK) {
+        c->error = 1;
+        return SL_ERROR;
     }
     sl_chain_t *rest = c->io->send_chain(c, r->out, limit < size ? limit : 0);
-    if (cork && (rest == NULL || rest == SL_CHAIN_ERROR)) {
-        sl_tcp_cork(c->fd, 0);
-    }
     if (rest == SL_CHAIN_ERROR) {
         c->error = 1;
         return SL_ERROR;

@@ -290,11 +290,24 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
+/* A streamed request body (proxy_request_buffering off) goes to the upstream in pieces
+ * after the header: tcp_nodelay lets each out at once, as nginx does. */
+static sl_int_t nodelay_for_body(sl_http_request_t *r, sl_connection_t *c)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+
+    return clcf->tcp_nodelay ? sl_conn_tcp_nodelay(c) : SL_OK;
+}
+
 static void send_request(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_connection_t *c = u->peer.connection;
 
     if (!c->write->ready) {
+        return;
+    }
+    if (u->body_streaming && nodelay_for_body(r, c) != SL_OK) {
+        next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
         return;
     }
     sl_chain_t *rest = c->io->send_chain(c, u->request_out, 0);
@@ -579,6 +592,8 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
 
 static void send_header(sl_http_request_t *r, sl_upstream_t *u)
 {
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+
     if (copy_headers(r, u) != SL_OK || set_state(u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -601,6 +616,14 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     set_state(u, SL_UPSTREAM_BODY_UNBUFFERED);
+    /* an unbuffered body is passed on as it comes: no limit_rate (nginx: $limit_rate 0),
+     * and tcp_nodelay lets its small pieces out at once */
+    r->limit_rate = 0;
+    r->limit_rate_set = 1;
+    if (clcf->tcp_nodelay && sl_conn_tcp_nodelay(r->connection) != SL_OK) {
+        finalize(r, u, SL_ERROR);
+        return;
+    }
     r->write_event_handler = sl_upstream_downstream_handler;
     process_body(r, u, 0);
 }

@@ -1,5 +1,5 @@
 /*
- * sl_file.c: temp files and chain writes.
+ * sl_file.c: temp files, chain writes, file part reads.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -107,4 +107,20 @@ ssize_t sl_write_chain_to_file(sl_file_t *file, sl_chain_t *cl, sl_log_t *log)
         total += (ssize_t) size;
     }
     return total;
+}
+
+sl_int_t sl_read_file_part(const sl_buf_t *b, u_char *dst, size_t size, sl_log_t *log)
+{
+    ssize_t n = pread(b->file->fd, dst, size, b->file_pos);
+
+    if (n == -1) {
+        sl_log_error(SL_LOG_CRIT, log, errno, "pread() \"%s\" failed", b->file->name.data);
+        return SL_ERROR;
+    }
+    if ((size_t) n != size) {
+        sl_log_error(SL_LOG_CRIT, log, 0, "read only %zd of %zu from \"%s\"", n, size,
+                     b->file->name.data);
+        return SL_ERROR;
+    }
+    return SL_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * sl_file.h: temp files and writing chains to files.
+ * sl_file.h: temp files, writing chains to files and reading file parts back.
  *
  * Temp files are opened with O_TMPFILE where the filesystem allows: they have no name, so
  * nothing is left behind on any exit, SIGKILL included.  Elsewhere a named file is created
@@ -21,5 +21,12 @@ int sl_open_tempfile(const sl_str_t *dir, sl_log_t *log);
 /* Writes the memory bufs of a chain at file->offset with pwritev, advancing the offset.
  * The bytes written, or SL_ERROR (logged; ENOSPC included). */
 ssize_t sl_write_chain_to_file(sl_file_t *file, sl_chain_t *cl, sl_log_t *log);
+
+/*
+ * Reads size bytes of the file part of b, from b->file_pos, into dst with pread (b is not
+ * advanced).  SL_OK, or SL_ERROR after logging at "crit": the read failed, or the file
+ * holds fewer bytes than the part promises (it shrank under us).
+ */
+sl_int_t sl_read_file_part(const sl_buf_t *b, u_char *dst, size_t size, sl_log_t *log);
 
 #endif /* SL_FILE_H */

@@ -91,6 +91,11 @@ my @bad = (
      '"client_header_timeout" directive invalid value', 3],
     ['bad flag', "daemon maybe;\nevents {}\n",
      'invalid value "maybe" in "daemon" directive, it must be "on" or "off"', 1],
+    ['bad subrequest_output_buffer_size', "events {}\nhttp {\n    subrequest_output_buffer_size 1x;\n}\n",
+     '"subrequest_output_buffer_size" directive invalid value', 3],
+    ['subrequest_output_buffer_size in if',
+     "events {}\nhttp {\n    server {\n        location / { if (\$uri) { subrequest_output_buffer_size 8k; } }\n    }\n}\n",
+     '"subrequest_output_buffer_size" directive is not allowed here', 4],
 );
 for my $b (@bad) {
     my ($name, $text, $message, $line) = @$b;

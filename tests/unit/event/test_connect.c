@@ -2,7 +2,8 @@
  * Non-blocking connect (sl_connect_peer, sl_connect_check) through the real loop: a
  * listening socket, a closed port, a unix socket, a missing unix socket, a full connection
  * table, a local bind address (proxy_bind) and a failing one.  Every descriptor opened for a
- * failed attempt must be closed again: /proc/self/fd is counted around each.
+ * failed attempt must be closed again: /proc/self/fd is counted around each.  Also the TCP
+ * options a connection's sends use (TCP_NODELAY, TCP_CORK) and the flags that track them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +48,15 @@ static void log_open(void)
     memset(&log_, 0, sizeof(log_));
     log_.file = &log_file;
     log_.log_level = SL_LOG_INFO;
+}
+
+/* A TCP option's value on fd (getsockopt), -1 on failure. */
+static int tcp_option(int fd, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+
+    return getsockopt(fd, IPPROTO_TCP, name, &v, &len) == 0 ? v : -1;
 }
 
 /* The whole log as a string (static buffer). */
@@ -263,7 +274,9 @@ static void test_connect_listening(void **state)
     int lfd = tcp_listener("127.0.0.1", &sin);
 
     sl_connection_t *c = connect_ok(&pc, (struct sockaddr *) &sin, sizeof(sin), &name);
-    assert_true(c->tcp_nodelay);
+    /* as nginx: no TCP_NODELAY unless the http layer asks (a streamed request body) */
+    assert_false(c->tcp_nodelay);
+    assert_int_equal(tcp_option(c->fd, TCP_NODELAY), 0);
     assert_int_equal(c->socklen, sizeof(sin));
     assert_memory_equal(&c->sockaddr.sin, &sin, sizeof(sin));
     assert_true(c->number > 0);
@@ -281,6 +294,53 @@ static void test_connect_listening(void **state)
     u_char buf[4];
     assert_int_equal(c->io->recv(c, buf, sizeof(buf)), 0);
     assert_true(c->read->eof);
+    sl_close_connection(c);
+    close(lfd);
+}
+
+/* TCP_NODELAY once; TCP_CORK set and lifted, the flags following the socket. */
+static void test_tcp_options(void **state)
+{
+    struct sockaddr_in sin;
+    struct sockaddr_storage peer;
+    sl_peer_connection_t pc;
+    sl_str_t name = sl_string("127.0.0.1");
+    int lfd = tcp_listener("127.0.0.1", &sin);
+    sl_connection_t *c = connect_ok(&pc, (struct sockaddr *) &sin, sizeof(sin), &name);
+    int afd = accept_bounded(lfd, &peer);
+
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_UNSET);
+    assert_int_equal(sl_conn_tcp_push(c), SL_OK); /* nothing to lift */
+    assert_int_equal(sl_conn_tcp_nopush(c), SL_OK);
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_SET);
+    assert_int_equal(tcp_option(c->fd, TCP_CORK), 1);
+    assert_int_equal(sl_conn_tcp_push(c), SL_OK);
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_UNSET);
+    assert_int_equal(tcp_option(c->fd, TCP_CORK), 0);
+
+    c->tcp_nopush = SL_TCP_NOPUSH_DISABLED;
+    assert_int_equal(sl_conn_tcp_nopush(c), SL_OK);
+    assert_int_equal(tcp_option(c->fd, TCP_CORK), 0);
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_DISABLED);
+
+    assert_int_equal(sl_conn_tcp_nodelay(c), SL_OK);
+    assert_true(c->tcp_nodelay);
+    assert_int_equal(tcp_option(c->fd, TCP_NODELAY), 1);
+
+    /* a descriptor that is no socket: logged as nginx, the flags unchanged */
+    int saved = c->fd;
+    c->fd = log_file.fd;
+    c->tcp_nodelay = 0;
+    c->tcp_nopush = SL_TCP_NOPUSH_UNSET;
+    assert_int_equal(sl_conn_tcp_nodelay(c), SL_ERROR);
+    assert_false(c->tcp_nodelay);
+    assert_int_equal(sl_conn_tcp_nopush(c), SL_ERROR);
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_UNSET);
+    c->fd = saved;
+    assert_non_null(strstr(log_text(), "[crit]"));
+    assert_non_null(strstr(log_text(), "setsockopt(TCP_NODELAY) failed (88: "));
+    assert_non_null(strstr(log_text(), "setsockopt(TCP_CORK) failed (88: "));
+    close(afd);
     sl_close_connection(c);
     close(lfd);
 }
@@ -341,8 +401,12 @@ static void test_connect_unix(void **state)
     assert_int_equal(listen(lfd, 16), 0);
 
     sl_connection_t *c = connect_ok(&pc, (struct sockaddr *) &sun, sizeof(sun), &name);
-    /* TCP_NODELAY means nothing on a unix socket. */
+    /* TCP options mean nothing on a unix socket: asked for, nothing is done */
     assert_false(c->tcp_nodelay);
+    assert_int_equal(sl_conn_tcp_nodelay(c), SL_OK);
+    assert_int_equal(sl_conn_tcp_nopush(c), SL_OK);
+    assert_false(c->tcp_nodelay);
+    assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_UNSET);
     int afd = accept_bounded(lfd, &peer);
     send_hello(c, afd);
     receive_pong(c, afd);
@@ -549,6 +613,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_connect_listening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_unix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_unix_queue_full, setup, teardown),

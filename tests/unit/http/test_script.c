@@ -17,6 +17,7 @@
 
 #include "sl_http_variables.h"
 #include "sl_pool.h"
+#include "sl_test_log.h"
 #include "sl_time.h"
 
 #define NCONF 8
@@ -35,15 +36,7 @@ static sl_pool_t *req_pool;
 
 static int setup(void **state)
 {
-    char path[] = "/tmp/sl-test-script-XXXXXX";
-
-    log_file.fd = mkstemp(path);
-    assert_true(log_file.fd >= 0);
-    unlink(path);
-    sl_str_set(&log_file.name, "test.log");
-    memset(&test_log, 0, sizeof(test_log));
-    test_log.file = &log_file;
-    test_log.log_level = SL_LOG_WARN;
+    sl_test_log_open(&test_log, &log_file, SL_LOG_WARN);
 
     memset(&cycle, 0, sizeof(cycle));
     cycle.pool = sl_pool_create(SL_POOL_DEFAULT_SIZE, &test_log);
@@ -89,13 +82,7 @@ static int teardown(void **state)
 /* Everything the log file got so far. */
 static const char *log_text(void)
 {
-    static char buf[4096];
-    off_t end = lseek(log_file.fd, 0, SEEK_END);
-    ssize_t n = pread(log_file.fd, buf, sizeof(buf) - 1, 0);
-
-    assert_true(end >= 0 && n >= 0);
-    buf[n] = '\0';
-    return buf;
+    return sl_test_log_text(&log_file);
 }
 
 #define assert_logged(text) assert_non_null(strstr(log_text(), text))

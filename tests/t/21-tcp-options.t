@@ -1,0 +1,259 @@
+# tcp_nopush and tcp_nodelay, watched with strace: the setsockopt() calls on each client
+# connection, in order with its sends.  nginx 1.22 on Linux (Debian's 1.22.1 traced the same
+# way gives the same sequences; run with SLUICE_BINARY=/usr/sbin/nginx to see):
+#   - no TCP_NODELAY at accept; tcp_nodelay sets it when the connection goes keepalive
+#     (once), for unbuffered proxying (before the response), and on the upstream connection
+#     of a streamed request body;
+#   - tcp_nopush with sendfile sets TCP_CORK before a header that precedes a file part; the
+#     cork is lifted when the connection goes keepalive (and then no TCP_NODELAY), not at a
+#     close; never on a connection with TCP_NODELAY, nor after a request on it ran in a
+#     location with tcp_nopush off;
+#   - pipelined requests: nothing between them.
+# Skipped only when ptrace is not permitted here.
+use strict;
+use warnings;
+use IO::Select;
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use Sluice;
+
+my ($STRACE) = grep { -x } map { "$_/strace" } split(/:/, $ENV{PATH} // ''), '/usr/bin';
+if (!$STRACE) {
+    fail('strace is installed (scripts/deps.sh installs it)');
+    done_testing;
+    exit;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+sub tracer_of {
+    my ($pid) = @_;
+    return slurp("/proc/$pid/status") =~ /^TracerPid:\s*(\d+)/m ? $1 : 0;
+}
+
+# Attaches strace to $pid, writing to $out.  Returns strace's pid once attached, or
+# (undef, why) when strace gave up.
+sub start_strace {
+    my ($pid, $out) = @_;
+    my $err = "$out.err";
+    my $spid = fork // die "fork: $!\n";
+    if ($spid == 0) {
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', '/dev/null');
+        open(STDERR, '>', $err);
+        no warnings 'exec';
+        exec $STRACE, '-f', '-e', 'trace=accept4,connect,close,setsockopt,sendfile,writev,write',
+            '-o', $out, '-p', $pid;
+        POSIX::_exit(127);
+    }
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        return $spid if tracer_of($pid) == $spid;
+        if (waitpid($spid, WNOHANG) == $spid) {
+            return (undef, slurp($err) || "strace exited with status $?");
+        }
+        sleep 0.02;
+    }
+    kill 'KILL', $spid;
+    waitpid($spid, 0);
+    return (undef, 'strace did not attach within 10 s');
+}
+
+# Whether ptrace is permitted: strace attached to a child of ours, as sluice will be.
+{
+    my $dir = tempdir('sluice-strace-XXXXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $child = fork // die "fork: $!\n";
+    if ($child == 0) {
+        no warnings 'exec';
+        exec 'sleep', '30';
+        POSIX::_exit(127);
+    }
+    my ($spid, $why) = start_strace($child, "$dir/probe");
+    kill 'KILL', $child;
+    waitpid($child, 0);
+    waitpid($spid, 0) if $spid;
+    if (!$spid) {
+        plan skip_all => "ptrace not permitted here: $why" if $why =~ /not permitted|EPERM/i;
+        fail("strace works: $why");
+        done_testing;
+        exit;
+    }
+}
+
+my $t = Sluice->new;
+my $port = $t->port(1);
+$t->write_file('html/big.bin', 'b' x 100000);
+$t->write_file('html/s.txt', "small\n");
+$t->write_config(<<'EOF');
+%%TEST_GLOBALS%%
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        root html;
+        location /np/ { sendfile on; tcp_nopush on; alias html/; }
+        location /npnosf/ { sendfile off; tcp_nopush on; alias html/; }
+        location /sf/ { sendfile on; alias html/; }
+        location /nd0/ { tcp_nodelay off; alias html/; }
+        location /np_nd0/ { sendfile on; tcp_nopush on; tcp_nodelay off; alias html/; }
+        location /ret { return 200 "ret\n"; }
+        location /pb { proxy_buffering off; proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+        location /pbnd0 { tcp_nodelay off; proxy_buffering off; proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+        location /p { proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+        location /rb { proxy_request_buffering off; proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+        location /rbnd0 { tcp_nodelay off; proxy_request_buffering off; proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        location / { return 200 "up\n"; }
+    }
+}
+EOF
+my $pid = $t->start;
+my $trace = $t->prefix . '/strace.out';
+my ($strace, $why) = start_strace($pid, $trace);
+if (!$strace) {
+    fail("strace attached to sluice: $why");
+    $t->done_testing;
+    exit;
+}
+
+# One response on a kept connection: the header, then Content-Length bytes (none to HEAD).
+sub response {
+    my ($s, $head) = @_;
+    my $sel = IO::Select->new($s);
+    my $data = '';
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        if ($data =~ /^(.*?\r\n\r\n)/s) {
+            my $hlen = length $1;
+            my $want = $head ? 0 : ($1 =~ /\r\nContent-Length: (\d+)\r\n/i ? $1 : 0);
+            return substr($data, 0, $hlen + $want) if length($data) >= $hlen + $want;
+        }
+        next unless $sel->can_read(0.5);
+        last unless sysread($s, $data, 65536, length $data);
+    }
+    return $data;
+}
+
+# Sends each request on one connection, reading each response, then closes.  A request may
+# be several pipelined ones, sent at once.
+sub talk {
+    my (@requests) = @_;
+    my $s = $t->connect($port) or die "connect: $!\n";
+    for my $req (@requests) {
+        my @each = $req =~ /(\w+ \S+ HTTP\/1\.1\r\n.*?\r\n\r\n)/sg;
+        print $s $req;
+        response($s, /^HEAD/) for @each;
+    }
+    close $s;
+}
+
+sub get { return "GET $_[0] HTTP/1.1\r\nHost: localhost\r\n" . ($_[1] // '') . "\r\n"; }
+
+# The calls on the first connection accepted after offset $from until its close: "cork",
+# "uncork", "nodelay", and "send" for a run of writes.  Also the options set on the first
+# upstream connection (connect() to its close).  Empty until the connection is closed.
+sub calls_since {
+    my ($from) = @_;
+    my @lines = split /\n/, substr(slurp($trace), $from);
+    my ($cfd, $ufd, @client, @upstream, $client_closed);
+    for (@lines) {
+        s/^\d+\s+//;
+        if (!defined $cfd) {
+            $cfd = $1 if /^accept4\(\d+, .*\) = (\d+)$/;
+            next;
+        }
+        $ufd = $1 if !defined $ufd && /^connect\((\d+), /;
+        my ($call, $fd) = /^(\w+)\((\d+)[,)]/ or next;
+        my $list = $fd == $cfd ? \@client : defined $ufd && $fd == $ufd ? \@upstream : next;
+        if ($call eq 'close') {
+            $client_closed = 1 if $fd == $cfd;
+            $ufd = -1 if defined $ufd && $fd == $ufd;
+            last if $client_closed;
+            next;
+        }
+        my $token = /TCP_CORK, \[1\]/ ? 'cork' : /TCP_CORK, \[0\]/ ? 'uncork'
+            : /TCP_NODELAY, \[1\]/ ? 'nodelay' : /TCP_NODELAY, \[0\]/ ? 'nodelay-off'
+            : $call =~ /^(?:writev|write|sendfile)$/ ? 'send' : next;
+        next if $token eq 'send' && ($fd != $cfd || (@$list && $list->[-1] eq 'send'));
+        push @$list, $token;
+    }
+    return $client_closed ? (join(' ', @client), join(' ', @upstream)) : ();
+}
+
+# Runs one exchange and returns what the server did on that connection (and upstream).
+sub traced {
+    my ($code) = @_;
+    my $from = length slurp($trace);
+    $code->();
+    my @calls;
+    $t->wait_for(sub { @calls = calls_since($from) }, 5);
+    return wantarray ? @calls : $calls[0];
+}
+
+my $big = '/np/big.bin';
+is(traced(sub { talk(get($big), get($big)) }), 'cork send uncork cork send uncork',
+   'tcp_nopush, sendfile: corked before the header, lifted at each keepalive');
+is(traced(sub { talk(get($big, "Connection: close\r\n")) }), 'cork send',
+   'tcp_nopush: the close sends what the cork holds');
+is(traced(sub { talk(get('/npnosf/big.bin'), get('/npnosf/big.bin')) }), 'send nodelay send',
+   'tcp_nopush without sendfile: no cork; tcp_nodelay at the first keepalive only');
+is(traced(sub { talk(get('/sf/big.bin'), get('/sf/big.bin')) }), 'send nodelay send',
+   'sendfile without tcp_nopush: no cork');
+is(traced(sub { talk(get('/nd0/s.txt'), get('/nd0/s.txt')) }), 'send',
+   'tcp_nodelay off: no TCP_NODELAY, not at accept either');
+is(traced(sub { talk(get('/ret'), get($big), get('/ret')) }), 'send nodelay send',
+   'no cork on a connection that has TCP_NODELAY');
+is(traced(sub { talk(get('/nd0/s.txt'), get('/np_nd0/big.bin')) }), 'send',
+   'a request where tcp_nopush is off: no cork for the rest of the connection');
+is(traced(sub { talk(get('/np_nd0/big.bin'), get('/ret'), get($big)) }),
+   'cork send uncork send nodelay send',
+   'no TCP_NODELAY at the keepalive that lifts the cork; at the next one');
+is(traced(sub { talk("HEAD $big HTTP/1.1\r\nHost: localhost\r\n\r\n") }), 'send nodelay',
+   'a header without a file part: no cork');
+is(traced(sub { talk(get('/ret') . get('/ret'), get('/ret', "Connection: close\r\n")) }),
+   'send nodelay send', 'pipelined requests: nothing between them');
+
+# proxying
+is(traced(sub { talk(get('/pb'), get('/pb')) }), 'nodelay send',
+   'proxy_buffering off: TCP_NODELAY before the response');
+is(traced(sub { talk(get('/pbnd0'), get('/pbnd0')) }), 'send',
+   'proxy_buffering off, tcp_nodelay off: none');
+is(traced(sub { talk(get('/p'), get('/p')) }), 'send nodelay send',
+   'buffered proxying: at keepalive, as any response');
+# a request body in two pieces, the second after a pause: streamed to the upstream
+sub post_in_two {
+    my ($uri) = @_;
+    my $s = $t->connect($port);
+    print $s "POST $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        . "Content-Length: 10\r\n\r\nhello";
+    sleep 0.3;
+    print $s 'world';
+    $t->read_all($s);
+}
+is_deeply([traced(sub { post_in_two('/rb') })], ['send', 'nodelay'],
+          'proxy_request_buffering off: TCP_NODELAY on the upstream connection only');
+is_deeply([traced(sub { post_in_two('/rbnd0') })], ['send', ''],
+          'the same with tcp_nodelay off: none');
+
+# strace detaches on SIGINT; sluice then exits untraced (LeakSanitizer cannot run under
+# ptrace).  Bounded: a strace that does not go is killed.
+kill 'INT', $strace;
+my $deadline = time + 10;
+sleep 0.05 while waitpid($strace, WNOHANG) == 0 && time < $deadline;
+if (time >= $deadline) {
+    kill 'KILL', $strace;
+    waitpid($strace, 0);
+}
+ok($t->wait_for(sub { tracer_of($pid) == 0 }, 5), 'strace detached');
+is($t->stop, 0, 'graceful stop');
+$t->done_testing;
