@@ -198,16 +198,31 @@ void sl_reusable_connection(sl_connection_t *c, int reusable)
     }
 }
 
-void sl_close_idle_connections(sl_cycle_t *cycle)
+/*
+ * A client that connected a moment ago has likely sent its request already, or is about to:
+ * closing it now would fail a request that reached us (a reload under load would refuse
+ * some).  Such a connection gets this long to speak; nginx closes it at once.
+ */
+#define SL_FRESH_CONNECTION_GRACE 1000
+
+sl_uint_t sl_close_idle_connections(sl_cycle_t *cycle)
 {
+    sl_uint_t spared = 0;
+
     for (sl_uint_t i = 0; i < cycle->connection_n; i++) {
         sl_connection_t *c = &cycle->connections[i];
 
-        if (c->fd != -1 && !c->destroyed && c->idle) {
-            c->close = 1;
-            c->read->handler(c->read);
+        if (c->fd == -1 || c->destroyed || !c->idle) {
+            continue;
         }
+        if (c->requests == 0 && sl_current_msec - c->start_msec < SL_FRESH_CONNECTION_GRACE) {
+            spared++;
+            continue;
+        }
+        c->close = 1;
+        c->read->handler(c->read);
     }
+    return spared;
 }
 
 sl_uint_t sl_active_connections(sl_cycle_t *cycle)

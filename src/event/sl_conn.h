@@ -172,8 +172,10 @@ void sl_close_connection(sl_connection_t *c);
 
 /* Puts c in / takes it out of the reusable (idle keepalive) queue. */
 void sl_reusable_connection(sl_connection_t *c, int reusable);
-/* Graceful stop: tells every idle connection to close (c->close, read handler called). */
-void sl_close_idle_connections(sl_cycle_t *cycle);
+/* Graceful stop: tells every idle connection to close (c->close, read handler called),
+ * except those accepted less than a second ago that have not sent anything yet: their
+ * number is returned (call again later). */
+sl_uint_t sl_close_idle_connections(sl_cycle_t *cycle);
 /* Connections in use, not counting listeners and the process's own channels. */
 sl_uint_t sl_active_connections(sl_cycle_t *cycle);
 /* Returns closed connections to the free list (the loop's last phase). */

@@ -187,7 +187,6 @@ static void start_graceful_stop(sl_cycle_t *cycle)
     sl_exiting = 1;
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "gracefully shutting down");
     sl_stop_accepting(cycle, owns_socket_files());
-    sl_close_idle_connections(cycle);
     if (ccf->shutdown_timeout) {
         shutdown_timer.data = cycle;
         shutdown_timer.log = cycle->log;
@@ -210,8 +209,10 @@ static int serve(sl_cycle_t *cycle)
         exit_worker(cycle);
         return 1;
     }
+    sl_uint_t spared = 0;
     for (;;) {
-        sl_process_events_and_timers((sl_msec_t) -1);
+        /* while new clients are spared, wake up to close them when their time is up */
+        sl_process_events_and_timers(spared ? 100 : (sl_msec_t) -1);
         if (sl_terminate) {
             break;
         }
@@ -219,7 +220,7 @@ static int serve(sl_cycle_t *cycle)
             start_graceful_stop(cycle);
         }
         if (sl_exiting) {
-            sl_close_idle_connections(cycle);
+            spared = sl_close_idle_connections(cycle);
             if (sl_active_connections(cycle) == 0) {
                 break;
             }

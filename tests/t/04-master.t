@@ -199,9 +199,12 @@ sub start_client {
     rename("$prefix/logs/access.log", "$prefix/logs/access.log.1") or die "rename: $!";
     $t->signal('USR1');
     ok($t->wait_for(sub { -e "$prefix/logs/access.log" }), 'USR1: a new access log is created');
-    # every worker has reopened once the new file exists for all; ask until one line lands
-    ok($t->wait_for(sub { get('/usr1-after');
-                          ($t->read_file('logs/access.log') // '') =~ m{/usr1-after} }),
+    # the master passes USR1 on; once both workers have reopened, lines go to the new file
+    my $master = $t->pid;
+    ok($t->wait_for(sub { my @l = $t->error_log =~ /signal 10 \(SIGUSR1\) received from $master, reopening logs\n/g;
+                          @l == 2 }), 'USR1: both workers reopen their logs');
+    get('/usr1-after') for 1 .. 4;
+    ok($t->wait_for(sub { ($t->read_file('logs/access.log') // '') =~ m{/usr1-after} }),
        'USR1: new lines go to the new file');
     unlike($t->read_file('logs/access.log.1'), qr{/usr1-after}, 'USR1: not to the renamed one');
 }
