@@ -8,6 +8,7 @@
 #include "sl_http.h"
 
 extern sl_module_t sl_http_upstream_module;
+extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_static_module;
@@ -28,6 +29,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_core_module,
     &sl_http_log_module,
     &sl_http_upstream_module,
+    /* before any module whose preaccess handler reads the client address */
+    &sl_http_realip_module,
     &sl_http_rewrite_module,
     &sl_http_index_module,
     &sl_http_static_module,

@@ -21,6 +21,14 @@
 #define SL_DEFAULT_ERROR_LOG_PATH "logs/error.log"
 
 /*
+ * The nginx HTTP modules that configure builds only when asked, and sluice has, named the
+ * way configure enables them (Debian's nginx -V lists them too).
+ */
+static const char *const modules_with[] = {
+    "http_realip",
+};
+
+/*
  * The standard nginx HTTP modules sluice does not implement yet, named the way nginx's
  * configure disables them.  Remove a name when its module lands, so tools probing -V see
  * the truth.
@@ -73,6 +81,9 @@ static void print_version(int configure)
     }
     fprintf(stderr, "built by %s\n", SL_COMPILER);
     fprintf(stderr, "configure arguments: --prefix=%s", SL_PREFIX);
+    for (size_t i = 0; i < sl_nelems(modules_with); i++) {
+        fprintf(stderr, " --with-%s_module", modules_with[i]);
+    }
     for (size_t i = 0; i < sl_nelems(modules_without); i++) {
         fprintf(stderr, " --without-%s_module", modules_without[i]);
     }

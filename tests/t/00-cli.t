@@ -56,6 +56,9 @@ ok(defined $i && $i > 1, '-V: configure arguments after built by');
 my $args = defined $i ? $lines[$i] : '';
 like($args, qr/ --without-http_gzip_module(?: |$)/, '-V: --without-http_gzip_module');
 like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
+# not built by default in nginx, so named when present (Debian's nginx -V names it too)
+like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
+unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the missing');
 
 for my $flag ('-h', '-?') {
     $r = $t->run($flag);
