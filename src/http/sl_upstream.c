@@ -140,9 +140,26 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
     if (u == NULL || u->addr == NULL || len < 16) {
         return buf;
     }
-    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s%.*s\"",
-                     SL_STR_ARG(u->addr->name), SL_STR_ARG(u->uri));
+    /* "http://unix:/path:/uri" as nginx writes it for a unix socket */
+    int n =
+        snprintf((char *) buf, len, ", upstream: \"http://%.*s%s%.*s\"", SL_STR_ARG(u->addr->name),
+                 u->addr->sockaddr.ss_family == AF_UNIX ? ":" : "", SL_STR_ARG(u->uri));
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
+}
+
+/*
+ * proxy_pass named a host, not an address (variables).  An upstream{} group of that name
+ * and port would serve it: the group lookup goes here when groups exist (issue #5; nginx
+ * also matches the implicit groups of other locations' literal "proxy_pass http://name").
+ * Otherwise the name needs a resolver, and sluice has none: 502, as nginx 1.22 without a
+ * "resolver" directive.  SL_OK with u->addrs set, or SL_ERROR after ending the request.
+ */
+static sl_int_t find_peers(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no resolver defined to resolve %.*s",
+                 SL_STR_ARG(u->resolved.host));
+    finalize(r, u, SL_HTTP_BAD_GATEWAY);
+    return SL_ERROR;
 }
 
 void sl_upstream_init(sl_http_request_t *r)
@@ -153,6 +170,9 @@ void sl_upstream_init(sl_http_request_t *r)
     u->start_msec = sl_current_msec;
     if (u->create_request(r) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    if (u->naddrs == 0 && find_peers(r, u) != SL_OK) {
         return;
     }
     u->request_out = u->request_bufs;
@@ -263,10 +283,10 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     u->peer.socklen = u->addr->socklen;
     u->peer.name = &u->addr->name;
     u->peer.log = r->connection->log;
-    u->state = u->state == SL_UPSTREAM_INIT ? SL_UPSTREAM_INIT : SL_UPSTREAM_CONNECT;
+    /* no connection yet: this sets the log action a failed connect() is reported with */
+    set_state(u, SL_UPSTREAM_CONNECT);
     sl_int_t rc = sl_connect_peer(&u->peer);
     if (rc == SL_DECLINED) {
-        set_state(u, SL_UPSTREAM_CONNECT);
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
         return;
     }
@@ -281,7 +301,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     c->write->log = c->log;
     c->read->handler = upstream_handler;
     c->write->handler = upstream_handler;
-    set_state(u, SL_UPSTREAM_CONNECT);
+    set_state(u, SL_UPSTREAM_CONNECT); /* again, now to arm proxy_connect_timeout */
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
         cur_state(u)->connect_time = sl_current_msec - u->try_msec;
