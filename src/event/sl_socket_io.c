@@ -5,7 +5,7 @@
 #include "sl_conn.h"
 #include "sl_os.h"
 
-static void log_io_error(sl_connection_t *c, sl_err_t err, const char *call)
+void sl_connection_error(sl_connection_t *c, sl_err_t err, const char *call)
 {
     /* A peer resetting or vanishing is routine for a proxy: info, as nginx logs it. */
     sl_uint_t level = (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT
@@ -37,7 +37,7 @@ static ssize_t socket_recv(sl_connection_t *c, u_char *buf, size_t size)
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "recv");
+        sl_connection_error(c, err, "recv");
     }
     return n;
 }
@@ -59,7 +59,7 @@ static ssize_t socket_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "readv");
+        sl_connection_error(c, err, "readv");
     }
     return n;
 }
@@ -77,7 +77,7 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
     if (n == SL_ERROR) {
         wev->error = 1;
         wev->ready = 0;
-        log_io_error(c, err, "writev");
+        sl_connection_error(c, err, "writev");
         return SL_CHAIN_ERROR;
     }
     if (n == SL_AGAIN) {
