@@ -1,7 +1,8 @@
 # bench/lib.sh: what the side-by-side benchmarks share.  Sourced, not run.
 #
 # Sets DURATION, CONNS (from $1, $2), SLUICE, NGINX, WORK (a temp dir removed at exit) and
-# stops every server started with start() at exit.
+# stops every server started with start() at exit; start() leaves the server's pid in
+# STARTED.
 
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -25,6 +26,7 @@ free_port() {
 # Starts a server on conf/bench.conf of a prefix and waits (bounded) until it accepts.
 start() {  # binary dir port
     "$1" -p "$2/" -c conf/bench.conf &
+    STARTED=$!
     PIDS+=($!)
     for _ in $(seq 100); do
         perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
@@ -32,4 +34,10 @@ start() {  # binary dir port
     done
     echo "server on port $3 did not start" >&2
     exit 1
+}
+
+# CPU time a process has used so far, user + system, in clock ticks (/proc/PID/stat fields
+# 14 and 15, counted after the ") " that ends the command name).
+cpu_ticks() {  # pid
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }

@@ -2,7 +2,9 @@
 # bench/proxy.sh: sluice and Debian's nginx as reverse proxies, side by side in one run, one
 # worker each, the same config, in front of the same origin (an nginx on loopback serving
 # a 64-byte response and a 1 MiB file).  wrk keeps client connections alive.  Prints
-# requests/s, MB/s and the ratios.
+# requests/s, MB/s, the proxy's CPU time per request (user + system of its one process
+# over the wrk run, from /proc/PID/stat, divided by the requests wrk completed) and the
+# ratios sluice/nginx (above 1 is better for req/s and MB/s, below 1 for CPU).
 #
 #   bench/proxy.sh [seconds] [connections]
 set -euo pipefail
@@ -30,20 +32,30 @@ CONF
 done
 start "$NGINX" "$WORK/origin" "$OP"
 start "$SLUICE" "$WORK/sluice" "$SP"
+SLUICE_PID=$STARTED
 start "$NGINX" "$WORK/nginx" "$NP"
+NGINX_PID=$STARTED
+HZ=$(getconf CLK_TCK)
 
-run() {  # url -> "req/s MB/s"
-    wrk -t1 -c"$CONNS" -d"${DURATION}s" "$1" | awk '
+run() {  # url pid -> "req/s MB/s cpu-us-per-request"
+    local before after
+    before=$(cpu_ticks "$2")
+    wrk -t1 -c"$CONNS" -d"${DURATION}s" "$1" > "$WORK/wrk.out"
+    after=$(cpu_ticks "$2")
+    awk -v ticks=$((after - before)) -v hz="$HZ" '
+        / requests in / { n = $1 }
         /Requests\/sec/ { r = $2 }
         /Transfer\/sec/ { v = $2; if (v ~ /GB/) v *= 1024; else if (v ~ /KB/) v /= 1024; else v += 0; t = v }
-        END { printf "%s %.1f", r, t }'
+        END { printf "%s %.1f %.1f", r, t, n ? ticks / hz * 1e6 / n : 0 }' "$WORK/wrk.out"
 }
 
-printf '%-14s %14s %14s %7s %10s %10s %7s\n' "test" "sluice req/s" "nginx req/s" "ratio" "sluice MB/s" "nginx MB/s" "ratio"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+
+printf '%-7s %12s %12s %6s %10s %10s %6s %13s %13s %6s\n' "test" "sluice req/s" "nginx req/s" \
+    "ratio" "sluice MB/s" "nginx MB/s" "ratio" "sluice us/req" "nginx us/req" "ratio"
 for path in /small /1m; do
-    read -r sr st <<< "$(run "http://127.0.0.1:$SP$path")"
-    read -r nr nt <<< "$(run "http://127.0.0.1:$NP$path")"
-    printf '%-14s %14s %14s %7s %10s %10s %7s\n' "$path" "$sr" "$nr" \
-        "$(awk -v a="$sr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')" "$st" "$nt" \
-        "$(awk -v a="$st" -v b="$nt" 'BEGIN { printf "%.2f", a / b }')"
+    read -r sr st sc <<< "$(run "http://127.0.0.1:$SP$path" "$SLUICE_PID")"
+    read -r nr nt nc <<< "$(run "http://127.0.0.1:$NP$path" "$NGINX_PID")"
+    printf '%-7s %12s %12s %6s %10s %10s %6s %13s %13s %6s\n' "$path" "$sr" "$nr" \
+        "$(ratio "$sr" "$nr")" "$st" "$nt" "$(ratio "$st" "$nt")" "$sc" "$nc" "$(ratio "$sc" "$nc")"
 done

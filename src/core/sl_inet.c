@@ -134,12 +134,17 @@ static sl_int_t parse_unix(sl_pool_t *pool, sl_url_t *u)
                     (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1));
 }
 
-/* Splits "host:port/uri" or "[v6]:port/uri" into host, port text and uri. */
+/* Splits "host:port/uri" or "[v6]:port/uri" into host, port text and uri; the uri starts
+ * at the first '/' or '?' ("host?args" has a uri too). */
 static sl_int_t split_host_port(sl_url_t *u, sl_str_t *port)
 {
     u_char *p = u->url.data, *end = u->url.data + u->url.len;
     u_char *slash = memchr(p, '/', u->url.len);
+    u_char *query = memchr(p, '?', u->url.len);
 
+    if (query && (slash == NULL || query < slash)) {
+        slash = query;
+    }
     if (slash && !u->listen) {
         u->uri.data = slash;
         u->uri.len = (size_t) (end - slash);
@@ -244,6 +249,27 @@ static sl_int_t resolve(sl_pool_t *pool, sl_url_t *u)
     return rc;
 }
 
+/* no_resolve: an IPv4 or IPv6 literal becomes the address; a name is left to the caller. */
+static sl_int_t literal_addr(sl_pool_t *pool, sl_url_t *u)
+{
+    char host[INET6_ADDRSTRLEN];
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(u->port) };
+    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(u->port) };
+
+    if (u->host.len >= sizeof(host)) {
+        return SL_OK;
+    }
+    memcpy(host, u->host.data, u->host.len);
+    host[u->host.len] = '\0';
+    if (inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
+        return add_addr(pool, u, (struct sockaddr *) &sin, sizeof(sin));
+    }
+    if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
+        return add_addr(pool, u, (struct sockaddr *) &sin6, sizeof(sin6));
+    }
+    return SL_OK;
+}
+
 sl_int_t sl_parse_url(sl_pool_t *pool, sl_url_t *u)
 {
     sl_str_t port;
@@ -268,7 +294,7 @@ sl_int_t sl_parse_url(sl_pool_t *pool, sl_url_t *u)
         u->port = 80;
     }
     if (u->no_resolve) {
-        return SL_OK;
+        return literal_addr(pool, u);
     }
     return resolve(pool, u);
 }

@@ -46,6 +46,8 @@ typedef struct {
 /*
  * Parses u->url.  SL_OK with u->addrs filled; SL_ERROR with u->err set ("invalid port",
  * "host not found", "invalid host", "no port", "unix domain socket path is too long", ...).
+ * With no_resolve nothing is looked up: an IP literal (or a unix path) gives its address,
+ * a name gives SL_OK with naddrs 0.  u->host never has the brackets of "[v6]".
  */
 sl_int_t sl_parse_url(sl_pool_t *pool, sl_url_t *u);
 

@@ -95,6 +95,39 @@ off_t sl_atoof(const u_char *p, size_t n)
     return value;
 }
 
+/* The set was found by sending every byte through a rewrite to nginx 1.22 and reading the
+ * request line it sent upstream. */
+static int uri_byte_escaped(u_char c)
+{
+    return c <= 0x20 || c >= 0x7f || strchr("\"#%<>?\\^`{|}", c) != NULL;
+}
+
+size_t sl_escape_uri_len(const u_char *src, size_t n)
+{
+    size_t len = n;
+
+    for (size_t i = 0; i < n; i++) {
+        len += uri_byte_escaped(src[i]) ? 2 : 0;
+    }
+    return len;
+}
+
+u_char *sl_escape_uri(u_char *dst, const u_char *src, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < n; i++) {
+        if (uri_byte_escaped(src[i])) {
+            *dst++ = '%';
+            *dst++ = (u_char) hex[src[i] >> 4];
+            *dst++ = (u_char) hex[src[i] & 0xf];
+        } else {
+            *dst++ = src[i];
+        }
+    }
+    return dst;
+}
+
 sl_int_t sl_hextoi(const u_char *p, size_t n)
 {
     sl_int_t value = 0;

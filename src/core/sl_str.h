@@ -38,6 +38,15 @@ int sl_str_eq_cstr(const sl_str_t *a, const char *s);
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n);
 void sl_strlow(u_char *dst, const u_char *src, size_t n);
 
+/*
+ * Percent-escaping of a decoded uri path for a request line, with the byte set nginx 1.22
+ * escapes when it re-sends a rewritten or decoded uri upstream: controls, space, 0x7f and
+ * above, and " # % < > ? \ ^ ` { | }.  sl_escape_uri_len() is the escaped size;
+ * sl_escape_uri() writes it (upper-case hex) and returns the end.
+ */
+size_t sl_escape_uri_len(const u_char *src, size_t n);
+u_char *sl_escape_uri(u_char *dst, const u_char *src, size_t n);
+
 /* Copies into pool memory with a trailing NUL (not counted in len).  NULL on failure. */
 u_char *sl_pstrdup(sl_pool_t *pool, const sl_str_t *src);
 

@@ -169,6 +169,9 @@ sl_connection_t *sl_get_connection(int fd, sl_log_t *log);
  * caller's to destroy (before or after).
  */
 void sl_close_connection(sl_connection_t *c);
+/* Logs "WHAT failed" for a socket call ("recv()", "setsockopt(TCP_NODELAY)"): info when the
+ * peer reset or went away (routine for a proxy, as nginx), crit otherwise. */
+void sl_connection_error(sl_connection_t *c, sl_err_t err, const char *what);
 
 /* Puts c in / takes it out of the reusable (idle keepalive) queue. */
 void sl_reusable_connection(sl_connection_t *c, int reusable);

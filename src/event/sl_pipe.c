@@ -49,8 +49,8 @@ sl_int_t sl_pipe_run(sl_pipe_t *p, int do_write)
                 return SL_ABORT;
             }
         }
-        /* the client is gone: stop reading at once, unless told to read to the end */
-        if (p->downstream_error && !p->cacheable && !p->drain_on_error) {
+        /* the client is gone: stop reading at once, unless everything must be kept */
+        if (p->downstream_error && !p->cacheable) {
             return SL_ABORT;
         }
         p->read = 0;

@@ -82,8 +82,6 @@ struct sl_pipe_s {
     unsigned cacheable : 1;
     /** read into one raw buffer per call */
     unsigned single_buf : 1;
-    /** after a downstream error keep reading (and dropping) to the end (ignore_client_abort) */
-    unsigned drain_on_error : 1;
 
     /** raw buffers allocated so far, at most bufs.num */
     sl_int_t allocated;

@@ -6,7 +6,7 @@
 #include "sl_conn.h"
 #include "sl_os.h"
 
-static void log_io_error(sl_connection_t *c, sl_err_t err, const char *what)
+void sl_connection_error(sl_connection_t *c, sl_err_t err, const char *what)
 {
     /* A peer resetting or vanishing is routine for a proxy: info, as nginx logs it. */
     sl_uint_t level = (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT
@@ -38,7 +38,7 @@ static ssize_t socket_recv(sl_connection_t *c, u_char *buf, size_t size)
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "recv()");
+        sl_connection_error(c, err, "recv()");
     }
     return n;
 }
@@ -60,7 +60,7 @@ static ssize_t socket_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit
     rev->ready = 0;
     if (n == SL_ERROR) {
         rev->error = 1;
-        log_io_error(c, err, "readv()");
+        sl_connection_error(c, err, "readv()");
     }
     return n;
 }
@@ -78,7 +78,7 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
     if (n == SL_ERROR) {
         wev->error = 1;
         wev->ready = 0;
-        log_io_error(c, err, "writev()");
+        sl_connection_error(c, err, "writev()");
         return SL_CHAIN_ERROR;
     }
     if (n == SL_AGAIN) {
@@ -98,7 +98,7 @@ sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c)
         return SL_OK;
     }
     if (sl_tcp_nodelay(c->fd) != SL_OK) {
-        log_io_error(c, errno, "setsockopt(TCP_NODELAY)");
+        sl_connection_error(c, errno, "setsockopt(TCP_NODELAY)");
         return SL_ERROR;
     }
     c->tcp_nodelay = 1;
@@ -108,7 +108,7 @@ sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c)
 static sl_int_t set_cork(sl_connection_t *c, int on)
 {
     if (sl_tcp_cork(c->fd, on) != SL_OK) {
-        log_io_error(c, errno, on ? "setsockopt(TCP_CORK)" : "setsockopt(!TCP_CORK)");
+        sl_connection_error(c, errno, on ? "setsockopt(TCP_CORK)" : "setsockopt(!TCP_CORK)");
         return SL_ERROR;
     }
     c->tcp_nopush = on ? SL_TCP_NOPUSH_SET : SL_TCP_NOPUSH_UNSET;

@@ -243,7 +243,7 @@ static void set_lingering_close(sl_http_request_t *r)
     c->write->handler = sl_event_empty_handler;
     sl_add_timer(c->read, clcf->lingering_timeout);
     if (shutdown(c->fd, SHUT_WR) == -1) {
-        sl_log_error(SL_LOG_CRIT, c->log, errno, "shutdown() failed");
+        sl_connection_error(c, errno, "shutdown()");
         sl_http_close_request(r, 0);
         return;
     }

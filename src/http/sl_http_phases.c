@@ -159,6 +159,8 @@ static sl_int_t find_config_checker(sl_http_request_t *r, sl_http_phase_handler_
         sl_http_finalize_request(r, SL_HTTP_INTERNAL_SERVER_ERROR);
         return SL_OK;
     }
+    /* the uri matches this location (until a "rewrite ... break" changes it) */
+    r->valid_location = 1;
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     if (!r->internal && clcf->internal) {
         sl_http_finalize_request(r, SL_HTTP_NOT_FOUND);

@@ -15,17 +15,33 @@ typedef struct {
     sl_http_complex_value_t value;
 } proxy_header_t;
 
+/* Where proxy_pass sends a request: fixed at start-up, or evaluated per request when the
+ * url has variables. */
 typedef struct {
-    sl_upstream_conf_t upstream;
-    /** proxy_pass: addresses, "host[:port]" for Host, the uri part (may be empty) */
+    /** the addresses; NULL for a host name (a group to find, or a name to resolve) */
     sl_addr_t *addrs;
     sl_uint_t naddrs;
+    /** the host as written (without the brackets of "[v6]") and the port */
+    sl_str_t host;
+    int port;
+    unsigned no_port : 1;
+    /** $proxy_host, the default Host: "host[:port]", "[v6]:port", "localhost" for unix */
     sl_str_t host_header;
-    /** $proxy_port */
+    /** $proxy_port: empty for a unix socket */
     sl_str_t port_text;
+    /** the uri part, possibly empty */
     sl_str_t uri;
+} proxy_target_t;
+
+typedef struct {
+    sl_upstream_conf_t upstream;
+    /** proxy_pass without variables */
+    proxy_target_t target;
+    /** proxy_pass with variables: evaluated for each request, NULL otherwise */
+    sl_http_complex_value_t *url;
+    /** the location's name, the prefix a static uri part replaces */
     sl_str_t location;
-    unsigned has_uri : 1;
+    unsigned pass_set : 1;
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
     sl_array_t *set_headers;
@@ -43,10 +59,13 @@ typedef struct {
 } proxy_loc_conf_t;
 
 typedef struct {
+    /** the parsers' state, reset for each try */
     sl_http_parse_t parse;
     sl_http_status_t status;
     sl_http_chunked_t chunked;
     unsigned status_done : 1;
+    /** this request's target: the location's, or the one its variables gave */
+    proxy_target_t *target;
 } proxy_ctx_t;
 
 static void *create_loc_conf(sl_conf_t *cf);
@@ -54,6 +73,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static sl_int_t set_target(sl_pool_t *pool, const sl_url_t *u, proxy_target_t *t);
 
 static sl_conf_bitmask_t ignore_headers_masks[] = {
     { sl_string("X-Accel-Redirect"), SL_UPSTREAM_IGN_XA_REDIRECT },
@@ -285,42 +305,55 @@ static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return sl_http_compile_value(cf, &value[2], &h->value) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
-/* The uri sent upstream: with a uri in proxy_pass, it replaces the location's prefix;
- * without one, the client's uri goes as it came. */
-static sl_int_t request_uri(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_str_t *uri)
+/* prefix, then r->uri from byte skip (escaped when it was decoded or rewritten, as nginx
+ * does), then "?args". */
+static sl_int_t uri_with_args(sl_http_request_t *r, const sl_str_t *prefix, size_t skip,
+                              sl_str_t *uri)
 {
-    if (!plcf->has_uri) {
-        if (r->valid_unparsed_uri && r == r->main) {
-            *uri = r->unparsed_uri;
-            return SL_OK;
-        }
-        size_t len = r->uri.len + (r->args.len ? r->args.len + 1 : 0);
-        uri->data = sl_pnalloc(r->pool, len);
-        if (uri->data == NULL) {
-            return SL_ERROR;
-        }
-        u_char *p = mempcpy(uri->data, r->uri.data, r->uri.len);
-        if (r->args.len) {
-            *p++ = '?';
-            p = mempcpy(p, r->args.data, r->args.len);
-        }
-        uri->len = (size_t) (p - uri->data);
-        return SL_OK;
-    }
-    size_t skip = sl_min(plcf->location.len, r->uri.len);
-    size_t len = plcf->uri.len + r->uri.len - skip + (r->args.len ? r->args.len + 1 : 0);
+    const u_char *rest = r->uri.data + skip;
+    size_t n = r->uri.len - skip;
+    int escape = r->quoted_uri || r->internal;
+    size_t len = prefix->len + (escape ? sl_escape_uri_len(rest, n) : n)
+                 + (r->args.len ? r->args.len + 1 : 0);
+
     uri->data = sl_pnalloc(r->pool, len);
     if (uri->data == NULL) {
         return SL_ERROR;
     }
-    u_char *p = mempcpy(uri->data, plcf->uri.data, plcf->uri.len);
-    p = mempcpy(p, r->uri.data + skip, r->uri.len - skip);
+    u_char *p = mempcpy(uri->data, prefix->data, prefix->len);
+    p = escape ? sl_escape_uri(p, rest, n) : mempcpy(p, rest, n);
     if (r->args.len) {
         *p++ = '?';
         p = mempcpy(p, r->args.data, r->args.len);
     }
     uri->len = (size_t) (p - uri->data);
     return SL_OK;
+}
+
+/*
+ * The uri sent upstream, as nginx 1.22: a uri part evaluated from variables goes as it is
+ * (no args added); without a uri part the client's request-target goes as it came, or, once
+ * a rewrite changed the uri, the new uri and args; a static uri part replaces the
+ * location's prefix, except after "rewrite ... break" in this location, which sends the
+ * whole new uri.
+ */
+static sl_int_t request_uri(sl_http_request_t *r, proxy_loc_conf_t *plcf, const proxy_target_t *t,
+                            sl_str_t *uri)
+{
+    static const sl_str_t none = sl_string("");
+
+    if (plcf->url && t->uri.len) {
+        *uri = t->uri;
+        return SL_OK;
+    }
+    if (t->uri.len == 0 && r->valid_unparsed_uri && r == r->main) {
+        *uri = r->unparsed_uri;
+        return SL_OK;
+    }
+    if (t->uri.len == 0 || !r->valid_location) {
+        return uri_with_args(r, &none, 0, uri);
+    }
+    return uri_with_args(r, &t->uri, sl_min(plcf->location.len, r->uri.len), uri);
 }
 
 static int header_is(const sl_str_t *name, const char *s)
@@ -395,6 +428,7 @@ typedef struct {
  * them, then proxy_set_header's (an empty value sends nothing). */
 static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array_t *lines)
 {
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
     int host_set = 0, conn_set = 0;
     proxy_header_t *s = plcf->set_headers ? plcf->set_headers->elts : NULL;
     sl_uint_t n = plcf->set_headers ? plcf->set_headers->nelts : 0;
@@ -411,7 +445,7 @@ static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array
     line_t *l;
     if (!host_set && (l = sl_array_push(lines)) != NULL) {
         sl_str_set(&l->name, "Host");
-        l->value = plcf->host_header;
+        l->value = ctx->target->host_header;
     }
     if (!conn_set && (l = sl_array_push(lines)) != NULL) {
         sl_str_set(&l->name, "Connection");
@@ -481,7 +515,9 @@ static sl_int_t create_request(sl_http_request_t *r)
     sl_str_t cl_name = sl_string("Content-Length"), cl_value = { 0, (u_char *) cl };
 
     sl_str_t method = r->method_name, set_body = sl_null_string;
-    if (lines == NULL || request_uri(r, plcf, &uri) != SL_OK || own_lines(r, plcf, lines) != SL_OK
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+    if (lines == NULL || request_uri(r, plcf, ctx->target, &uri) != SL_OK
+        || own_lines(r, plcf, lines) != SL_OK
         || (plcf->method && sl_http_complex_value(r, plcf->method, &method) != SL_OK)
         || (plcf->body && sl_http_complex_value(r, plcf->body, &set_body) != SL_OK)) {
         return SL_ERROR;
@@ -557,7 +593,10 @@ static sl_int_t reinit_request(sl_http_request_t *r)
         cl->buf->pos = cl->buf->start ? cl->buf->start : cl->buf->pos;
         cl->buf->file_pos = 0;
     }
+    /* the parsers start again; the target stays */
+    proxy_target_t *target = ctx->target;
     memset(ctx, 0, sizeof(*ctx));
+    ctx->target = target;
     sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
     u->headers_in.content_length_n = -1;
     u->headers_in.content_length = NULL;
@@ -813,19 +852,79 @@ static sl_int_t start_streaming(sl_http_request_t *r, sl_upstream_t *u)
     return SL_DONE;
 }
 
+/*
+ * proxy_pass with variables: this request's url, parsed as nginx does it per request
+ * (nothing is resolved; an IP literal or a unix socket is the address).  SL_OK with
+ * ctx->target set, or SL_ERROR after logging nginx's line (the request gets a 500).
+ */
+static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_ctx_t *ctx)
+{
+    sl_str_t url;
+
+    if (sl_http_complex_value(r, plcf->url, &url) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (url.len <= 7 || sl_strncasecmp(url.data, (u_char *) "http://", 7) != 0) {
+        /* https:// too: no TLS to upstreams yet */
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "invalid URL prefix in \"%.*s\"",
+                     SL_STR_ARG(url));
+        return SL_ERROR;
+    }
+    sl_url_t u;
+    memset(&u, 0, sizeof(u));
+    u.url.data = url.data + 7;
+    u.url.len = url.len - 7;
+    u.default_port = 80;
+    u.no_resolve = 1;
+    if (sl_parse_url(r->pool, &u) != SL_OK) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "%s in upstream \"%.*s\"", u.err,
+                     SL_STR_ARG(u.url));
+        return SL_ERROR;
+    }
+    if (u.uri.len && u.uri.data[0] == '?') {
+        /* "http://host?args": the path is "/" */
+        u_char *p = sl_pnalloc(r->pool, u.uri.len + 1);
+        if (p == NULL) {
+            return SL_ERROR;
+        }
+        p[0] = '/';
+        memcpy(p + 1, u.uri.data, u.uri.len);
+        u.uri.data = p;
+        u.uri.len++;
+    }
+    proxy_target_t *t = sl_pcalloc(r->pool, sizeof(proxy_target_t));
+    if (t == NULL || set_target(r->pool, &u, t) != SL_OK) {
+        return SL_ERROR;
+    }
+    ctx->target = t;
+    return SL_OK;
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
     proxy_ctx_t *ctx = sl_pcalloc(r->pool, sizeof(proxy_ctx_t));
+    static proxy_target_t unset;
 
     if (ctx == NULL || sl_upstream_create(r) != SL_OK) {
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     sl_http_set_ctx(r, ctx, sl_http_proxy_module);
+    /* until the url is evaluated, $proxy_host and $proxy_port are empty */
+    ctx->target = plcf->url ? &unset : &plcf->target;
+    if (plcf->url && eval_target(r, plcf, ctx) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
     sl_upstream_t *u = r->upstream;
     u->conf = &plcf->upstream;
-    u->addrs = plcf->addrs;
-    u->naddrs = plcf->naddrs;
+    u->addrs = ctx->target->addrs;
+    u->naddrs = ctx->target->naddrs;
+    if (u->naddrs == 0) {
+        /* a host name: the upstream finds its group, or gives up without a resolver */
+        u->resolved.host = ctx->target->host;
+        u->resolved.port = ctx->target->port;
+        u->resolved.no_port = ctx->target->no_port;
+    }
     u->create_request = create_request;
     u->reinit_request = reinit_request;
     u->process_header = process_header;
@@ -875,14 +974,62 @@ static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
+/* Fills t from a parsed proxy_pass url: addresses, host and port, $proxy_host and
+ * $proxy_port as nginx spells them.  SL_OK or SL_ERROR (memory). */
+static sl_int_t set_target(sl_pool_t *pool, const sl_url_t *u, proxy_target_t *t)
+{
+    t->addrs = u->addrs;
+    t->naddrs = u->naddrs;
+    t->host = u->host;
+    t->port = u->port;
+    t->no_port = u->no_port;
+    t->uri = u->uri;
+    if (u->family == AF_UNIX) {
+        sl_str_set(&t->host_header, "localhost");
+        sl_str_set(&t->port_text, "");
+        return SL_OK;
+    }
+    /* an IPv6 literal keeps its brackets; the port is left out when it is 80 */
+    const char *open = memchr(u->host.data, ':', u->host.len) ? "[" : "";
+    const char *close = *open ? "]" : "";
+    size_t len = u->host.len + sizeof("[]:65535");
+    t->host_header.data = sl_pnalloc(pool, len);
+    t->port_text.data = sl_pnalloc(pool, sizeof("65535"));
+    if (t->host_header.data == NULL || t->port_text.data == NULL) {
+        return SL_ERROR;
+    }
+    int n = u->no_port || u->port == 80 ? snprintf((char *) t->host_header.data, len, "%s%.*s%s",
+                                                   open, SL_STR_ARG(u->host), close)
+                                        : snprintf((char *) t->host_header.data, len, "%s%.*s%s:%d",
+                                                   open, SL_STR_ARG(u->host), close, u->port);
+    t->host_header.len = (size_t) n;
+    t->port_text.len =
+        (size_t) snprintf((char *) t->port_text.data, sizeof("65535"), "%d", u->port);
+    return SL_OK;
+}
+
 static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     proxy_loc_conf_t *plcf = conf;
     sl_str_t *value = cf->args->elts;
     sl_http_core_loc_conf_t *clcf = sl_http_conf_get_module_loc_conf(cf, sl_http_core_module);
 
-    if (plcf->addrs) {
+    if (plcf->pass_set) {
         return "is duplicate";
+    }
+    plcf->pass_set = 1;
+    plcf->location = clcf->name;
+    clcf->handler = proxy_handler;
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
+        clcf->auto_redirect = 1;
+    }
+    if (sl_http_script_variables_count(&value[1])) {
+        /* evaluated per request: the prefix and the address are checked then */
+        plcf->url = sl_pcalloc(cf->pool, sizeof(sl_http_complex_value_t));
+        if (plcf->url == NULL || sl_http_compile_value(cf, &value[1], plcf->url) != SL_OK) {
+            return SL_CONF_ERROR;
+        }
+        return SL_CONF_OK;
     }
     if (value[1].len < 8 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix in \"%.*s\"",
@@ -898,51 +1045,25 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u.err, SL_STR_ARG(u.url));
         return SL_CONF_ERROR;
     }
-    plcf->addrs = u.addrs;
-    plcf->naddrs = u.naddrs;
-    plcf->uri = u.uri;
-    plcf->has_uri = u.uri.len > 0;
-    plcf->location = clcf->name;
-    if (u.family == AF_UNIX) {
-        sl_str_set(&plcf->host_header, "localhost");
-    } else {
-        /* $proxy_host: the host as written, with the port unless it is 80 */
-        size_t hlen = u.host.len + (u.no_port || u.port == 80 ? 0 : 6);
-        plcf->host_header.data = sl_pnalloc(cf->pool, hlen + 1);
-        if (plcf->host_header.data == NULL) {
-            return SL_CONF_ERROR;
-        }
-        plcf->host_header.len = (size_t) (u.no_port || u.port == 80
-                                              ? snprintf((char *) plcf->host_header.data, hlen + 1,
-                                                         "%.*s", SL_STR_ARG(u.host))
-                                              : snprintf((char *) plcf->host_header.data, hlen + 1,
-                                                         "%.*s:%d", SL_STR_ARG(u.host), u.port));
-    }
-    plcf->port_text.data = sl_pnalloc(cf->pool, 8);
-    if (plcf->port_text.data == NULL) {
+    if (u.uri.len && u.uri.data[0] == '?') {
+        /* nginx 1.22 sends "GET ?args..." for this: refused instead */
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URI \"%.*s\" in upstream \"%.*s\"",
+                          SL_STR_ARG(u.uri), SL_STR_ARG(u.url));
         return SL_CONF_ERROR;
     }
-    plcf->port_text.len =
-        (size_t) snprintf((char *) plcf->port_text.data, 8, "%d", u.family == AF_UNIX ? 0 : u.port);
-    if (u.family == AF_UNIX) {
-        plcf->port_text.len = 0;
-    }
-    clcf->handler = proxy_handler;
-    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
-        clcf->auto_redirect = 1;
-    }
-    return SL_CONF_OK;
+    return set_target(cf->pool, &u, &plcf->target) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 static sl_int_t var_proxy_host(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
-    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
-    sl_str_t *s = data ? &plcf->port_text : &plcf->host_header;
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
 
-    if (plcf->addrs == NULL) {
+    /* as nginx: set once the request is proxied (empty when its url did not evaluate) */
+    if (ctx == NULL || ctx->target == NULL) {
         v->not_found = 1;
         return SL_OK;
     }
+    sl_str_t *s = data ? &ctx->target->port_text : &ctx->target->host_header;
     v->data = s->data;
     v->len = (unsigned) s->len;
     v->valid = 1;

@@ -140,9 +140,107 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
     if (u == NULL || u->addr == NULL || len < 16) {
         return buf;
     }
-    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s%.*s\"",
-                     SL_STR_ARG(u->addr->name), SL_STR_ARG(u->uri));
+    /* "http://unix:/path:/uri" as nginx writes it for a unix socket */
+    int n =
+        snprintf((char *) buf, len, ", upstream: \"http://%.*s%s%.*s\"", SL_STR_ARG(u->addr->name),
+                 u->addr->sockaddr.ss_family == AF_UNIX ? ":" : "", SL_STR_ARG(u->uri));
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
+}
+
+/* The log action nginx 1.22 reports a client's close with, by how far the upstream got. */
+static const char *abort_action(sl_upstream_t *u)
+{
+    switch (u->state) {
+    case SL_UPSTREAM_CONNECT:
+        return "connecting to upstream";
+    case SL_UPSTREAM_READ_HEADER:
+        /* nginx names the header only once some of it has arrived */
+        if (u->buffer.start && u->buffer.last > u->buffer.start) {
+            return "reading response header from upstream";
+        }
+        return "sending request to upstream";
+    case SL_UPSTREAM_BODY_UNBUFFERED:
+        return "sending to client";
+    case SL_UPSTREAM_BODY_BUFFERED:
+        return "reading upstream";
+    default:
+        return "sending request to upstream";
+    }
+}
+
+static int socket_error(sl_connection_t *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
+        err = errno;
+    }
+    return err;
+}
+
+/*
+ * The client's read event while the upstream works (proxy_ignore_client_abort off), and
+ * after it, while the rest of the response is sent.  As nginx 1.22 on Linux: a client that
+ * closed its side (EPOLLRDHUP), even only for writing, ends the request at once: 499
+ * before the response header, the connection cut after it (the access log keeps the
+ * status sent).  Data it sends meanwhile (a pipelined request) is left for later.
+ */
+static void check_client(sl_http_request_t *r)
+{
+    sl_connection_t *c = r->connection;
+    sl_upstream_t *u = r->upstream;
+
+    if (!c->read->pending_eof) {
+        return;
+    }
+    c->read->eof = 1;
+    c->error = 1;
+    int err = socket_error(c);
+    if (u->peer.connection == NULL) {
+        /* the response is read: only sending is left, nginx's http writer words it */
+        c->log->action = "sending to client";
+        sl_log_error(SL_LOG_INFO, c->log, err, "client prematurely closed connection");
+    } else {
+        c->log->action = abort_action(u);
+        sl_log_error(SL_LOG_INFO, c->log, err,
+                     "epoll_wait() reported that client prematurely closed connection, so "
+                     "upstream connection is closed too");
+    }
+    if (u->state == SL_UPSTREAM_DONE) {
+        sl_http_finalize_request(r, SL_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+    finalize(r, u, SL_HTTP_CLIENT_CLOSED_REQUEST);
+}
+
+/* Whether a client that goes away stops the upstream: proxy_ignore_client_abort.  A close
+ * seen before the upstream started is acted on in this loop iteration's posted events. */
+static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (u->conf->ignore_client_abort) {
+        r->read_event_handler = sl_http_block_reading;
+        return;
+    }
+    r->read_event_handler = check_client;
+    if (r->connection->read->pending_eof) {
+        sl_post_event(r->connection->read);
+    }
+}
+
+/*
+ * proxy_pass named a host, not an address (variables).  An upstream{} group of that name
+ * and port would serve it: the group lookup goes here when groups exist (issue #5; nginx
+ * also matches the implicit groups of other locations' literal "proxy_pass http://name").
+ * Otherwise the name needs a resolver, and sluice has none: 502, as nginx 1.22 without a
+ * "resolver" directive.  SL_OK with u->addrs set, or SL_ERROR after ending the request.
+ */
+static sl_int_t find_peers(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no resolver defined to resolve %.*s",
+                 SL_STR_ARG(u->resolved.host));
+    finalize(r, u, SL_HTTP_BAD_GATEWAY);
+    return SL_ERROR;
 }
 
 void sl_upstream_init(sl_http_request_t *r)
@@ -155,12 +253,12 @@ void sl_upstream_init(sl_http_request_t *r)
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+    if (u->naddrs == 0 && find_peers(r, u) != SL_OK) {
+        return;
+    }
     u->request_out = u->request_bufs;
     u->tries = u->naddrs;
-    /* the client's events come to the upstream while it runs; a client closing stops the
-     * work unless proxy_ignore_client_abort */
-    r->read_event_handler =
-        u->conf->ignore_client_abort ? sl_http_block_reading : sl_http_test_reading;
+    watch_client(r, u);
     r->write_event_handler = sl_http_request_empty_handler;
     connect_upstream(r, u);
 }
@@ -263,10 +361,10 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     u->peer.socklen = u->addr->socklen;
     u->peer.name = &u->addr->name;
     u->peer.log = r->connection->log;
-    u->state = u->state == SL_UPSTREAM_INIT ? SL_UPSTREAM_INIT : SL_UPSTREAM_CONNECT;
+    /* no connection yet: this sets the log action a failed connect() is reported with */
+    set_state(u, SL_UPSTREAM_CONNECT);
     sl_int_t rc = sl_connect_peer(&u->peer);
     if (rc == SL_DECLINED) {
-        set_state(u, SL_UPSTREAM_CONNECT);
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
         return;
     }
@@ -281,7 +379,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     c->write->log = c->log;
     c->read->handler = upstream_handler;
     c->write->handler = upstream_handler;
-    set_state(u, SL_UPSTREAM_CONNECT);
+    set_state(u, SL_UPSTREAM_CONNECT); /* again, now to arm proxy_connect_timeout */
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
         cur_state(u)->connect_time = sl_current_msec - u->try_msec;
@@ -363,8 +461,7 @@ static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u)
         r->read_event_handler = stream_client_handler;
         return SL_AGAIN;
     }
-    r->read_event_handler =
-        u->conf->ignore_client_abort ? sl_http_block_reading : sl_http_test_reading;
+    watch_client(r, u);
     if (rc == SL_ERROR) {
         if (status == SL_HTTP_BAD_GATEWAY) {
             next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
@@ -817,7 +914,6 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;
-    p->drain_on_error = u->conf->ignore_client_abort ? 1 : 0;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && !p->upstream_done) {
         /* body bytes that came with the header: the header buffer is the first raw one */
@@ -850,12 +946,9 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
         return;
     }
     if (sl_pipe_run(p, do_write) == SL_ABORT) {
-        /* proxy_ignore_client_abort: a client gone is not a reason to stop reading; the
-         * pipe drops what it reads until the upstream is done */
-        if (!(p->downstream_error && !p->upstream_error && u->conf->ignore_client_abort)) {
-            finalize(r, u, SL_ERROR);
-            return;
-        }
+        /* a failed write ends the upstream too, proxy_ignore_client_abort or not (nginx) */
+        finalize(r, u, SL_ERROR);
+        return;
     }
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
@@ -900,7 +993,10 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
         r->keepalive = 0;
         r->lingering_close = 1;
     }
-    end_state(u, rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent ? (sl_uint_t) rc : 0);
+    /* a client gone is not the upstream's answer: $upstream_status stays "-", as nginx */
+    int status =
+        rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
+    end_state(u, status ? (sl_uint_t) rc : 0);
     close_peer(u);
     if (u->finalize_request) {
         u->finalize_request(r, rc);
@@ -917,5 +1013,7 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
         return;
     }
     r->write_event_handler = sl_http_request_empty_handler;
+    /* while the rest is sent, a client closing ends it whatever ignore_client_abort says */
+    r->read_event_handler = check_client;
     sl_http_finalize_request(r, sl_http_send_last(r));
 }

@@ -87,6 +87,14 @@ typedef struct sl_upstream_state_s {
     off_t response_length;
 } sl_upstream_state_t;
 
+/* A host name that proxy_pass gave per request (variables), to find among the upstream
+ * groups or to resolve: used when the module set no addresses. */
+typedef struct {
+    sl_str_t host;
+    int port;
+    unsigned no_port : 1;
+} sl_upstream_resolved_t;
+
 typedef struct sl_upstream_s sl_upstream_t;
 
 struct sl_upstream_s {
@@ -100,6 +108,8 @@ struct sl_upstream_s {
     sl_uint_t tries;
     sl_addr_t *addr;
     sl_peer_connection_t peer;
+    /** naddrs 0: the host name the addresses must come from */
+    sl_upstream_resolved_t resolved;
 
     /** the uri sent, for the log's ", upstream: \"http://addr/uri\"" */
     sl_str_t uri;

@@ -304,6 +304,22 @@ static void test_parse_time_nginx_range(void **state)
     assert_int_equal(sec("9223372036854775808"), SL_ERROR);
 }
 
+static void test_escape_uri(void **state)
+{
+    (void) state;
+    /* the bytes nginx 1.22 escapes in a rewritten uri, and some it leaves alone */
+    const char *src = "/a b\"#%<>?\\^`{|}\x01\x7f\xe9/~!$&'()*+,;=:@[]_-.";
+    const char *want = "/a%20b%22%23%25%3C%3E%3F%5C%5E%60%7B%7C%7D%01%7F%E9/~!$&'()*+,;=:@[]_-.";
+    u_char out[256];
+    size_t n = strlen(src);
+
+    assert_int_equal(sl_escape_uri_len((const u_char *) src, n), strlen(want));
+    u_char *end = sl_escape_uri(out, (const u_char *) src, n);
+    assert_int_equal((size_t) (end - out), strlen(want));
+    assert_memory_equal(out, want, strlen(want));
+    assert_int_equal(sl_escape_uri_len((const u_char *) "", 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_parse_time_rejects),
         cmocka_unit_test(test_parse_time_overflow),
         cmocka_unit_test(test_parse_time_nginx_range),
+        cmocka_unit_test(test_escape_uri),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
