@@ -56,10 +56,6 @@ static const char *const modules_without[] = {
     "http_limit_req",
     "http_empty_gif",
     "http_browser",
-    "http_upstream_hash",
-    "http_upstream_ip_hash",
-    "http_upstream_least_conn",
-    "http_upstream_random",
     "http_upstream_keepalive",
     "http_upstream_zone",
 };

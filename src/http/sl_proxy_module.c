@@ -9,6 +9,7 @@
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 #include "sl_upstream.h"
+#include "sl_upstream_group.h"
 
 typedef struct {
     sl_str_t name;
@@ -18,6 +19,9 @@ typedef struct {
 /* Where proxy_pass sends a request: fixed at start-up, or evaluated per request when the
  * url has variables. */
 typedef struct {
+    /** a literal url's group: an upstream{} block of that name, or the implicit group of
+     * its address(es); bound once the whole http block is read */
+    sl_upstream_group_t *group;
     /** the addresses; NULL for a host name (a group to find, or a name to resolve) */
     sl_addr_t *addrs;
     sl_uint_t naddrs;
@@ -58,6 +62,19 @@ typedef struct {
     sl_array_t *pass;
 } proxy_loc_conf_t;
 
+/* A literal proxy_pass waiting for its group: where it is, and its parsed url. */
+typedef struct {
+    proxy_target_t *target;
+    sl_url_t url;
+    const char *file;
+    sl_uint_t line;
+} proxy_group_ref_t;
+
+typedef struct {
+    /** proxy_group_ref_t, bound in postconfiguration */
+    sl_array_t refs;
+} proxy_main_conf_t;
+
 typedef struct {
     /** the parsers' state, reset for each try */
     sl_http_parse_t parse;
@@ -85,6 +102,22 @@ static sl_conf_bitmask_t ignore_headers_masks[] = {
     { sl_string("Cache-Control"), SL_UPSTREAM_IGN_CACHE_CONTROL },
     { sl_string("Set-Cookie"), SL_UPSTREAM_IGN_SET_COOKIE },
     { sl_string("Vary"), SL_UPSTREAM_IGN_VARY },
+    { sl_null_string, 0 },
+};
+
+static sl_conf_bitmask_t next_upstream_masks[] = {
+    { sl_string("error"), SL_UPSTREAM_FT_ERROR },
+    { sl_string("timeout"), SL_UPSTREAM_FT_TIMEOUT },
+    { sl_string("invalid_header"), SL_UPSTREAM_FT_INVALID_HEADER },
+    { sl_string("non_idempotent"), SL_UPSTREAM_FT_NON_IDEMPOTENT },
+    { sl_string("http_500"), SL_UPSTREAM_FT_HTTP_500 },
+    { sl_string("http_502"), SL_UPSTREAM_FT_HTTP_502 },
+    { sl_string("http_503"), SL_UPSTREAM_FT_HTTP_503 },
+    { sl_string("http_504"), SL_UPSTREAM_FT_HTTP_504 },
+    { sl_string("http_403"), SL_UPSTREAM_FT_HTTP_403 },
+    { sl_string("http_404"), SL_UPSTREAM_FT_HTTP_404 },
+    { sl_string("http_429"), SL_UPSTREAM_FT_HTTP_429 },
+    { sl_string("off"), SL_UPSTREAM_FT_OFF },
     { sl_null_string, 0 },
 };
 
@@ -125,14 +158,20 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
     { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
     { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
+    { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
+    { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
+    { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
     sl_null_command,
 };
 // clang-format on
 
 static sl_int_t preconfiguration(sl_conf_t *cf);
+static sl_int_t postconfiguration(sl_conf_t *cf);
+static void *create_main_conf(sl_conf_t *cf);
 
 static sl_http_module_t proxy_module_ctx = {
-    preconfiguration, NULL, NULL, NULL, NULL, NULL, create_loc_conf, merge_loc_conf,
+    preconfiguration, postconfiguration, create_main_conf, NULL, NULL, NULL,
+    create_loc_conf,  merge_loc_conf,
 };
 
 sl_module_t sl_http_proxy_module = {
@@ -163,7 +202,20 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->socket_keepalive = SL_CONF_UNSET;
     plcf->request_buffering = SL_CONF_UNSET;
     plcf->pass = SL_CONF_UNSET_PTR;
+    plcf->upstream.next_upstream_tries = SL_CONF_UNSET_UINT;
+    plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
     return plcf;
+}
+
+static void *create_main_conf(sl_conf_t *cf)
+{
+    proxy_main_conf_t *pmcf = sl_pcalloc(cf->pool, sizeof(proxy_main_conf_t));
+
+    if (pmcf == NULL
+        || sl_array_init(&pmcf->refs, cf->pool, 4, sizeof(proxy_group_ref_t)) != SL_OK) {
+        return NULL;
+    }
+    return pmcf;
 }
 
 /* nginx's defaults and consistency checks for the event pipe's sizes. */
@@ -279,6 +331,13 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(conf->request_buffering, prev->request_buffering, 1);
     sl_conf_merge_ptr_value(conf->pass, prev->pass, NULL);
     sl_conf_merge_bitmask_value(u->ignore_headers, pu->ignore_headers, 0);
+    sl_conf_merge_bitmask_value(u->next_upstream, pu->next_upstream,
+                                SL_UPSTREAM_FT_ERROR | SL_UPSTREAM_FT_TIMEOUT);
+    if (u->next_upstream & SL_UPSTREAM_FT_OFF) {
+        u->next_upstream = SL_UPSTREAM_FT_OFF;
+    }
+    sl_conf_merge_uint_value(u->next_upstream_tries, pu->next_upstream_tries, 0);
+    sl_conf_merge_msec_value(u->next_upstream_timeout, pu->next_upstream_timeout, 0);
     if (build_hide_headers(cf, conf) != SL_OK) {
         return SL_CONF_ERROR;
     }
@@ -917,9 +976,10 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     }
     sl_upstream_t *u = r->upstream;
     u->conf = &plcf->upstream;
+    u->group = ctx->target->group;
     u->addrs = ctx->target->addrs;
     u->naddrs = ctx->target->naddrs;
-    if (u->naddrs == 0) {
+    if (u->group == NULL && u->naddrs == 0) {
         /* a host name: the upstream finds its group, or gives up without a resolver */
         u->resolved.host = ctx->target->host;
         u->resolved.port = ctx->target->port;
@@ -1036,22 +1096,80 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                           SL_STR_ARG(value[1]));
         return SL_CONF_ERROR;
     }
-    sl_url_t u;
-    memset(&u, 0, sizeof(u));
-    u.url.data = value[1].data + 7;
-    u.url.len = value[1].len - 7;
-    u.default_port = 80;
-    if (sl_parse_url(cf->pool, &u) != SL_OK) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u.err, SL_STR_ARG(u.url));
+    proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
+    proxy_group_ref_t *ref = sl_array_push(&pmcf->refs);
+    if (ref == NULL) {
         return SL_CONF_ERROR;
     }
-    if (u.uri.len && u.uri.data[0] == '?') {
+    sl_url_t *u = &ref->url;
+    memset(u, 0, sizeof(*u));
+    u->url.data = value[1].data + 7;
+    u->url.len = value[1].len - 7;
+    u->default_port = 80;
+    /* a name may be an upstream{} block defined further down: resolved once all is read */
+    u->no_resolve = 1;
+    if (sl_parse_url(cf->pool, u) != SL_OK) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u->err,
+                          SL_STR_ARG(u->url));
+        return SL_CONF_ERROR;
+    }
+    if (u->uri.len && u->uri.data[0] == '?') {
         /* nginx 1.22 sends "GET ?args..." for this: refused instead */
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URI \"%.*s\" in upstream \"%.*s\"",
-                          SL_STR_ARG(u.uri), SL_STR_ARG(u.url));
+                          SL_STR_ARG(u->uri), SL_STR_ARG(u->url));
         return SL_CONF_ERROR;
     }
-    return set_target(cf->pool, &u, &plcf->target) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+    ref->target = &plcf->target;
+    ref->file = (const char *) cf->conf_file->file.name.data;
+    ref->line = cf->conf_file->line;
+    return set_target(cf->pool, u, &plcf->target) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+}
+
+/*
+ * A literal proxy_pass gets its group, as nginx binds them: "http://NAME" without a port
+ * is the upstream{} block NAME if there is one (wherever it is in the http block); with a
+ * port it must not name a block; otherwise the host is resolved now and its addresses make
+ * an implicit group (shared by every proxy_pass to the same host and port).
+ */
+static sl_int_t bind_group(sl_conf_t *cf, proxy_group_ref_t *ref)
+{
+    sl_url_t *u = &ref->url;
+    sl_upstream_group_t *g = sl_upstream_group_find(cf, &u->host);
+
+    if (g && u->no_port) {
+        ref->target->group = g;
+        return SL_OK;
+    }
+    if (g) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "upstream \"%.*s\" may not have port %d in %s:%lu",
+                     SL_STR_ARG(u->host), u->port, ref->file, (unsigned long) ref->line);
+        return SL_ERROR;
+    }
+    if (u->naddrs == 0) {
+        u->no_resolve = 0;
+        if (sl_parse_url(cf->pool, u) != SL_OK) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0, "%s in upstream \"%.*s\" in %s:%lu", u->err,
+                         SL_STR_ARG(u->url), ref->file, (unsigned long) ref->line);
+            return SL_ERROR;
+        }
+        ref->target->addrs = u->addrs;
+        ref->target->naddrs = u->naddrs;
+    }
+    ref->target->group = sl_upstream_group_implicit(cf, u);
+    return ref->target->group ? SL_OK : SL_ERROR;
+}
+
+static sl_int_t postconfiguration(sl_conf_t *cf)
+{
+    proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
+    proxy_group_ref_t *refs = pmcf->refs.elts;
+
+    for (sl_uint_t i = 0; i < pmcf->refs.nelts; i++) {
+        if (bind_group(cf, &refs[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    return SL_OK;
 }
 
 static sl_int_t var_proxy_host(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)

@@ -9,6 +9,7 @@
 #include "sl_pipe.h"
 #include "sl_pool.h"
 #include "sl_upstream.h"
+#include "sl_upstream_group.h"
 
 static void upstream_handler(sl_event_t *ev);
 static void send_request(sl_http_request_t *r, sl_upstream_t *u);
@@ -113,6 +114,7 @@ static void cleanup(void *data)
     sl_upstream_t *u = data;
 
     close_peer(u);
+    sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
 }
 
 sl_int_t sl_upstream_create(sl_http_request_t *r)
@@ -137,13 +139,13 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
 {
     sl_upstream_t *u = r->upstream;
 
-    if (u == NULL || u->addr == NULL || len < 16) {
+    if (u == NULL || u->peer_name == NULL || len < 16) {
         return buf;
     }
     /* "http://unix:/path:/uri" as nginx writes it for a unix socket */
-    int n =
-        snprintf((char *) buf, len, ", upstream: \"http://%.*s%s%.*s\"", SL_STR_ARG(u->addr->name),
-                 u->addr->sockaddr.ss_family == AF_UNIX ? ":" : "", SL_STR_ARG(u->uri));
+    int unix_socket = u->peer.sockaddr && u->peer.sockaddr->sa_family == AF_UNIX;
+    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s%s%.*s\"",
+                     SL_STR_ARG(*u->peer_name), unix_socket ? ":" : "", SL_STR_ARG(u->uri));
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
 }
 
@@ -230,13 +232,18 @@ static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
 
 /*
  * proxy_pass named a host, not an address (variables).  An upstream{} group of that name
- * and port would serve it: the group lookup goes here when groups exist (issue #5; nginx
- * also matches the implicit groups of other locations' literal "proxy_pass http://name").
- * Otherwise the name needs a resolver, and sluice has none: 502, as nginx 1.22 without a
- * "resolver" directive.  SL_OK with u->addrs set, or SL_ERROR after ending the request.
+ * serves it, or the implicit group another location's literal "proxy_pass http://name"
+ * made (same port), as nginx matches them.  Otherwise the name needs a resolver, and sluice
+ * has none: 502, as nginx 1.22 without a "resolver" directive.  SL_OK with u->group set, or
+ * SL_ERROR after ending the request.
  */
 static sl_int_t find_peers(sl_http_request_t *r, sl_upstream_t *u)
 {
+    u->group =
+        sl_upstream_group_for_host(r, &u->resolved.host, u->resolved.port, u->resolved.no_port);
+    if (u->group) {
+        return SL_OK;
+    }
     sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no resolver defined to resolve %.*s",
                  SL_STR_ARG(u->resolved.host));
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
@@ -253,39 +260,37 @@ void sl_upstream_init(sl_http_request_t *r)
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    if (u->naddrs == 0 && find_peers(r, u) != SL_OK) {
+    if (u->group == NULL && u->naddrs == 0 && find_peers(r, u) != SL_OK) {
+        return;
+    }
+    if (sl__upstream_init_peers(r, u) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
     u->request_out = u->request_bufs;
-    u->tries = u->naddrs;
     watch_client(r, u);
     r->write_event_handler = sl_http_request_empty_handler;
     connect_upstream(r, u);
 }
 
 /*
- * A failure before the response header went to the client: the next address when one is
- * left and the failure is of a kind to retry (error, timeout: proxy_next_upstream's
- * default), else 502, or 504 for a timeout.
+ * A try failed before the response header went to the client.  The peer is given back
+ * (counted against it unless a 403/404 moved us on), then the next peer is tried if
+ * proxy_next_upstream allows it for this kind of failure, tries and time are left and the
+ * request can be sent again; else the request ends with the failure's status (502, 504...).
  */
 static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
 {
-    sl_uint_t status =
-        ft == SL_UPSTREAM_FT_TIMEOUT ? SL_HTTP_GATEWAY_TIME_OUT : SL_HTTP_BAD_GATEWAY;
+    sl_uint_t status = sl__upstream_ft_status(ft);
+    int counts = ft != SL_UPSTREAM_FT_HTTP_403 && ft != SL_UPSTREAM_FT_HTTP_404;
 
     if (ft == SL_UPSTREAM_FT_TIMEOUT) {
         sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
     }
     end_state(u, status);
     close_peer(u);
-    if (u->tries) {
-        u->tries--;
-    }
-    int retry =
-        u->tries > 0 && !u->header_sent
-        && (ft == SL_UPSTREAM_FT_ERROR || ft == SL_UPSTREAM_FT_TIMEOUT)
-        && !(u->request_sent && (r->method & (SL_HTTP_POST | SL_HTTP_LOCK | SL_HTTP_PATCH)));
-    if (!retry) {
+    sl__upstream_release_peer(u, counts ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
+    if (!sl__upstream_may_retry(r, u, ft, 1)) {
         finalize(r, u, (sl_int_t) status);
         return;
     }
@@ -295,6 +300,7 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
     }
     u->request_out = u->request_bufs;
     u->request_sent = 0;
+    u->request_begun = 0;
     u->buffer.pos = u->buffer.start;
     u->buffer.last = u->buffer.start;
     connect_upstream(r, u);
@@ -322,16 +328,21 @@ static void end_state(sl_upstream_t *u, sl_uint_t status)
     st->response_length = st->bytes_received - (off_t) u->header_bytes;
 }
 
+/* One record per try, plus one for a "no live upstreams" at the end. */
 static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (u->states == NULL) {
-        u->states = sl_pcalloc(r->pool, u->naddrs * sizeof(sl_upstream_state_t));
+        u->states_cap = sl__upstream_tries_left(u) + 1;
+        u->states = sl_pcalloc(r->pool, u->states_cap * sizeof(sl_upstream_state_t));
         if (u->states == NULL) {
             return SL_ERROR;
         }
     }
+    if (u->nstates == u->states_cap) {
+        return SL_ERROR;
+    }
     sl_upstream_state_t *st = &u->states[u->nstates++];
-    st->addr = &u->addr->name;
+    st->addr = u->peer_name;
     st->connect_time = (sl_msec_t) -1;
     st->header_time = (sl_msec_t) -1;
     st->response_time = (sl_msec_t) -1;
@@ -342,13 +353,19 @@ static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
     return SL_OK;
 }
 
+/* Every peer down, failed, full or tried: 502, and $upstream_addr names the group. */
+static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
+{
+    set_state(u, SL_UPSTREAM_CONNECT);
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no live upstreams");
+    if (new_state(r, u) == SL_OK) {
+        end_state(u, SL_HTTP_BAD_GATEWAY);
+    }
+    finalize(r, u, SL_HTTP_BAD_GATEWAY);
+}
+
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
 {
-    u->addr = &u->addrs[u->naddrs - u->tries];
-    if (new_state(r, u) != SL_OK) {
-        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
     /* what the module set (proxy_bind, proxy_socket_keepalive) survives each try */
     const struct sockaddr *local = u->peer.local;
     socklen_t local_socklen = u->peer.local_socklen;
@@ -357,10 +374,15 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     u->peer.local = local;
     u->peer.local_socklen = local_socklen;
     u->peer.so_keepalive = keepalive;
-    u->peer.sockaddr = (struct sockaddr *) &u->addr->sockaddr;
-    u->peer.socklen = u->addr->socklen;
-    u->peer.name = &u->addr->name;
     u->peer.log = r->connection->log;
+    if (sl__upstream_choose_peer(r, u) != SL_OK) {
+        no_live_upstreams(r, u);
+        return;
+    }
+    if (new_state(r, u) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
     /* no connection yet: this sets the log action a failed connect() is reported with */
     set_state(u, SL_UPSTREAM_CONNECT);
     sl_int_t rc = sl_connect_peer(&u->peer);
@@ -408,6 +430,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
         return;
     }
+    u->request_begun = 1;
     sl_chain_t *rest = c->io->send_chain(c, u->request_out, 0);
     if (rest == SL_CHAIN_ERROR) {
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
@@ -582,6 +605,12 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
         cur_state(u)->header_time = sl_current_msec - u->try_msec;
         cur_state(u)->status = u->headers_in.status_n;
         u->header_bytes = (size_t) (u->buffer.pos - u->buffer.start);
+        /* proxy_next_upstream http_NNN: this answer goes to the next peer, if one is left */
+        sl_uint_t ft = sl__upstream_status_ft(u->headers_in.status_n);
+        if (ft && sl__upstream_may_retry(r, u, ft, 2)) {
+            next_upstream(r, u, ft);
+            return;
+        }
         send_header(r, u);
         return;
     }
@@ -998,6 +1027,7 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
         rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
     end_state(u, status ? (sl_uint_t) rc : 0);
     close_peer(u);
+    sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
     if (u->finalize_request) {
         u->finalize_request(r, rc);
     }

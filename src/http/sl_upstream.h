@@ -12,6 +12,7 @@
 #include "sl_http_request.h"
 #include "sl_inet.h"
 #include "sl_pipe.h"
+#include "sl_upstream_peer.h"
 
 typedef enum {
     SL_UPSTREAM_INIT = 0,
@@ -35,10 +36,22 @@ typedef enum {
 #define SL_UPSTREAM_IGN_XA_CHARSET 0x100
 #define SL_UPSTREAM_IGN_VARY 0x200
 
-/* Failure kinds, nginx's next_upstream bits. */
+/* Failure kinds: proxy_next_upstream's bits. */
 #define SL_UPSTREAM_FT_ERROR 0x00000002
 #define SL_UPSTREAM_FT_TIMEOUT 0x00000004
 #define SL_UPSTREAM_FT_INVALID_HEADER 0x00000008
+#define SL_UPSTREAM_FT_HTTP_500 0x00000010
+#define SL_UPSTREAM_FT_HTTP_502 0x00000020
+#define SL_UPSTREAM_FT_HTTP_503 0x00000040
+#define SL_UPSTREAM_FT_HTTP_504 0x00000080
+#define SL_UPSTREAM_FT_HTTP_403 0x00000100
+#define SL_UPSTREAM_FT_HTTP_404 0x00000200
+#define SL_UPSTREAM_FT_HTTP_429 0x00000400
+/** a POST/LOCK/PATCH that reached the upstream may be retried only with this */
+#define SL_UPSTREAM_FT_NON_IDEMPOTENT 0x00004000
+/** every peer is down or busy: never retried */
+#define SL_UPSTREAM_FT_NOLIVE 0x40000000
+#define SL_UPSTREAM_FT_OFF 0x80000000
 
 typedef struct {
     sl_msec_t connect_timeout;
@@ -59,6 +72,10 @@ typedef struct {
     sl_uint_t ignore_headers;
     sl_int_t pass_request_headers;
     sl_int_t pass_request_body;
+    /** proxy_next_upstream: SL_UPSTREAM_FT_*; _tries (0: no limit); _timeout (0: none) */
+    sl_uint_t next_upstream;
+    sl_uint_t next_upstream_tries;
+    sl_msec_t next_upstream_timeout;
 } sl_upstream_conf_t;
 
 /* The response header as the upstream sent it. */
@@ -76,7 +93,7 @@ typedef struct {
 
 /* What one try of an upstream did, for $upstream_addr, $upstream_status, ... */
 typedef struct sl_upstream_state_s {
-    sl_str_t *addr;
+    const sl_str_t *addr;
     sl_uint_t status;
     /** milliseconds, (sl_msec_t) -1 when the step was not reached */
     sl_msec_t connect_time;
@@ -102,11 +119,16 @@ struct sl_upstream_s {
     sl_upstream_conf_t *conf;
     sl_upstream_state_e state;
 
-    /** the addresses to try, in order; the name for logs ("127.0.0.1:8081") */
+    /** the group to pick peers from (proxy_pass to a name, or a literal address) */
+    sl_upstream_group_t *group;
+    sl_upstream_pick_t pick;
+    /** without a group (an address a url with variables gave): the addresses, in order */
     sl_addr_t *addrs;
     sl_uint_t naddrs;
     sl_uint_t tries;
-    sl_addr_t *addr;
+    /** this try's peer, for logs and $upstream_addr ("127.0.0.1:8081", or the group's
+     * name when no peer was live) */
+    const sl_str_t *peer_name;
     sl_peer_connection_t peer;
     /** naddrs 0: the host name the addresses must come from */
     sl_upstream_resolved_t resolved;
@@ -140,6 +162,7 @@ struct sl_upstream_s {
     /* state log for $upstream_*: one record per try */
     struct sl_upstream_state_s *states;
     sl_uint_t nstates;
+    sl_uint_t states_cap;
     /** when the current try started */
     sl_msec_t try_msec;
     /** bytes of the response header (the rest of bytes_received is body) */
@@ -168,6 +191,10 @@ struct sl_upstream_s {
     /** this response goes through the pipe (proxy_buffering, X-Accel-Buffering) */
     unsigned buffering : 1;
     unsigned request_sent : 1;
+    /** some of the request went to this try's peer (nginx's request_sent) */
+    unsigned request_begun : 1;
+    /** a peer was handed out for this try and not given back yet */
+    unsigned picked : 1;
     unsigned header_sent : 1;
     unsigned upstream_done : 1;
     unsigned cleaned_up : 1;
@@ -185,6 +212,23 @@ sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint
 
 /* The client's write handler while the body is forwarded. */
 void sl_upstream_downstream_handler(sl_http_request_t *r);
+
+/*
+ * Peers and retries (sl_upstream_try.c).  A try takes a peer (sl__upstream_choose_peer:
+ * SL_OK, or SL_BUSY when none is live) and gives it back with how it went
+ * (sl__upstream_release_peer, SL_UPSTREAM_PEER_*); sl__upstream_may_retry says whether a
+ * failure of kind ft may go to another peer, as nginx's proxy_next_upstream rules.
+ */
+sl_int_t sl__upstream_init_peers(sl_http_request_t *r, sl_upstream_t *u);
+sl_int_t sl__upstream_choose_peer(sl_http_request_t *r, sl_upstream_t *u);
+void sl__upstream_release_peer(sl_upstream_t *u, sl_uint_t state);
+sl_uint_t sl__upstream_tries_left(const sl_upstream_t *u);
+int sl__upstream_may_retry(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft,
+                           sl_uint_t min_tries);
+/* The status a failure kind answers (502, 504, 500...); the kind a response status is (0
+ * when it is none of proxy_next_upstream's http_NNN). */
+sl_uint_t sl__upstream_ft_status(sl_uint_t ft);
+sl_uint_t sl__upstream_status_ft(sl_uint_t status);
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);

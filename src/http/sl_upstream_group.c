@@ -91,6 +91,21 @@ sl_upstream_group_t *sl_upstream_group_find(sl_conf_t *cf, const sl_str_t *name)
     return find_group(sl_http_conf_get_module_main_conf(cf, sl_http_upstream_module), name, 0, 0);
 }
 
+sl_upstream_group_t *sl_upstream_group_for_host(sl_http_request_t *r, const sl_str_t *host,
+                                                int port, int no_port)
+{
+    sl_upstream_main_conf_t *umcf = sl_http_get_module_main_conf(r, sl_http_upstream_module);
+    sl_upstream_group_t **g = umcf->groups.elts;
+
+    for (sl_uint_t i = 0; i < umcf->groups.nelts; i++) {
+        int port_ok = g[i]->implicit ? g[i]->port == port : no_port;
+        if (port_ok && sl_str_caseeq(&g[i]->name, host)) {
+            return g[i];
+        }
+    }
+    return NULL;
+}
+
 sl_upstream_group_t *sl_upstream_cycle_group(sl_cycle_t *cycle, const sl_str_t *name)
 {
     sl_http_conf_ctx_t *ctx = sl_http_cycle_ctx(cycle);

@@ -65,6 +65,10 @@ extern sl_module_t sl_http_upstream_module;
 
 /* The upstream{} group called name (case-insensitive, as nginx), or NULL. */
 sl_upstream_group_t *sl_upstream_group_find(sl_conf_t *cf, const sl_str_t *name);
+/* At run time, for a url with variables: the group named host, as nginx matches it (an
+ * upstream{} block when the url has no port; an implicit group of the same host and port). */
+sl_upstream_group_t *sl_upstream_group_for_host(sl_http_request_t *r, const sl_str_t *host,
+                                                int port, int no_port);
 /* The same on a loaded cycle (tests, run time).  NULL when absent or no http block. */
 sl_upstream_group_t *sl_upstream_cycle_group(sl_cycle_t *cycle, const sl_str_t *name);
 

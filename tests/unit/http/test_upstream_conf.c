@@ -230,15 +230,21 @@ static void test_built(void **state)
     assert_int_equal(p->next->addr[0].server.len, strlen("127.0.0.2"));
 }
 
-/* Until proxy_pass takes groups (the rest of issue #5), "proxy_pass http://NAME" still
- * resolves NAME as a host: a group name that is no host name fails the configuration,
- * never quietly sending the requests somewhere else. */
-static void test_proxy_pass_to_group_refused(void **state)
+/* "proxy_pass http://NAME" is the group NAME wherever its block is; with a port it must not
+ * name a group; a name that is neither a group nor a host fails at the proxy_pass line. */
+static void test_proxy_pass_groups(void **state)
 {
     (void) state;
+    assert_non_null(load_http("upstream backend { server 127.0.0.1:1; }\n"
+                              "server { location / { proxy_pass http://backend; } }"));
+    assert_non_null(load_http("server { location / { proxy_pass http://backend/x; } }\n"
+                              "upstream backend { server 127.0.0.1:1; }"));
     assert_null(load_http("upstream backend { server 127.0.0.1:1; }\n"
-                          "server { location / { proxy_pass http://backend; } }"));
-    assert_logged("[emerg] host not found in upstream \"backend\" in @/sluice.conf:4");
+                          "server { location / { proxy_pass http://backend:8080; } }"));
+    assert_logged("[emerg] upstream \"backend\" may not have port 8080 in @/sluice.conf:4");
+    assert_null(load_http("server { location / {\n proxy_pass http://no-such-host.invalid; } }"));
+    assert_logged("[emerg] host not found in upstream \"no-such-host.invalid\" in "
+                  "@/sluice.conf:4");
 }
 
 int main(void)
@@ -247,8 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messages, group_setup, group_teardown),
         cmocka_unit_test_setup_teardown(test_redefined, group_setup, group_teardown),
         cmocka_unit_test_setup_teardown(test_built, group_setup, group_teardown),
-        cmocka_unit_test_setup_teardown(test_proxy_pass_to_group_refused, group_setup,
-                                        group_teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_pass_groups, group_setup, group_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
