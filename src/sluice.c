@@ -33,6 +33,7 @@ static const char *const modules_with[] = {
  * configure disables them.  Remove a name when its module lands, so tools probing -V see
  * the truth.
  */
+// clang-format off
 static const char *const modules_without[] = {
     "http_charset",
     "http_gzip",
@@ -59,6 +60,7 @@ static const char *const modules_without[] = {
     "http_upstream_keepalive",
     "http_upstream_zone",
 };
+// clang-format on
 
 typedef struct {
     sl_cycle_args_t cycle;
