@@ -130,6 +130,7 @@ sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw)
     }
     if (p->upstream_done || p->length == 0) {
         p->upstream_done = 1;
+        p->input_overrun = 1;
         sl_log_debug(p->log, "pipe: input data after the body");
         return SL_OK;
     }
@@ -147,6 +148,7 @@ sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw)
                      "upstream sent more data than specified in \"Content-Length\" header");
         b->last = b->pos + p->length;
         size = p->length;
+        p->input_overrun = 1;
     }
     p->length -= size;
     if (p->length == 0) {

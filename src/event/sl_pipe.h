@@ -67,6 +67,9 @@ struct sl_pipe_s {
     unsigned read : 1;
     /** the body is complete (length reached, or the framing said so) */
     unsigned upstream_done : 1;
+    /** the upstream sent bytes past the end of the body (they are dropped; the connection
+     * cannot be reused) */
+    unsigned input_overrun : 1;
     /** the upstream closed its side */
     unsigned upstream_eof : 1;
     /** reading failed, or the temp file could not be written */

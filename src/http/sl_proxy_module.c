@@ -715,6 +715,8 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
         return invalid_header(r, "upstream sent \"Content-Length\" and \"Transfer-Encoding\" "
                                  "headers at the same time");
     }
+    proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
+    u->keepalive = ctx->status.http_version >= SL_HTTP_VERSION_11 && !in->connection_close;
     if (r->method == SL_HTTP_HEAD || in->status_n == SL_HTTP_NO_CONTENT
         || in->status_n == SL_HTTP_NOT_MODIFIED) {
         u->length = 0;
@@ -724,6 +726,9 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
     } else {
         u->length = in->content_length_n;
         u->upstream_done = u->length == 0;
+    }
+    if (u->upstream_done && u->buffer.pos < u->buffer.last) {
+        u->keepalive = 0; /* bytes after a response without a body */
     }
     return SL_OK;
 }
@@ -802,7 +807,9 @@ static sl_int_t length_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
     b->pos += n;
     u->length -= (off_t) n;
     if (u->length == 0) {
-        /* bytes beyond the declared length are never forwarded */
+        /* bytes beyond the declared length are never forwarded (nor is the connection
+         * reused) */
+        u->keepalive = u->keepalive && b->pos == b->last;
         b->pos = b->last;
         return SL_DONE;
     }
@@ -816,6 +823,8 @@ static sl_int_t chunked_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
     if (ctx->chunked.size == 0) {
         sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, b);
         if (rc == SL_DONE) {
+            sl_upstream_t *u = r->upstream;
+            u->keepalive = u->keepalive && b->pos == b->last;
             b->pos = b->last;
             return SL_DONE;
         }
@@ -853,6 +862,7 @@ static sl_int_t chunked_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
             sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, raw);
             if (rc == SL_DONE) {
                 p->upstream_done = 1;
+                p->input_overrun = raw->pos < raw->last;
                 break;
             }
             if (rc == SL_AGAIN) {

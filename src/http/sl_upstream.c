@@ -10,6 +10,7 @@
 #include "sl_pool.h"
 #include "sl_upstream.h"
 #include "sl_upstream_group.h"
+#include "sl_upstream_keepalive.h"
 
 static void upstream_handler(sl_event_t *ev);
 static void send_request(sl_http_request_t *r, sl_upstream_t *u);
@@ -106,6 +107,22 @@ static void close_peer(sl_upstream_t *u)
         sl_close_connection(u->peer.connection);
         u->peer.connection = NULL;
     }
+}
+
+/*
+ * The try is over and its connection goes: into the group's keepalive cache when the
+ * response was complete and clean and the whole request went out, closed otherwise.
+ */
+static void keep_or_close_peer(sl_upstream_t *u, int complete)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    if (c && complete && u->keepalive && u->request_sent && !(u->body_streaming && !u->body_done)
+        && u->group && u->group->keepalive && sl_upstream_keepalive_save(u->group, c)) {
+        u->peer.connection = NULL;
+        return;
+    }
+    close_peer(u);
 }
 
 /* The request pool's cleanup: whatever path the request took, the socket goes. */
@@ -283,13 +300,20 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
 {
     sl_uint_t status = sl__upstream_ft_status(ft);
     int counts = ft != SL_UPSTREAM_FT_HTTP_403 && ft != SL_UPSTREAM_FT_HTTP_404;
+    /* a kept connection the peer had closed meanwhile: not the peer's fault, and the try
+     * is given back (the keepalive race must not become a 502) */
+    int stale = u->peer_cached && ft == SL_UPSTREAM_FT_ERROR;
 
     if (ft == SL_UPSTREAM_FT_TIMEOUT) {
         sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
     }
     end_state(u, status);
     close_peer(u);
-    sl__upstream_release_peer(u, counts ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
+    sl__upstream_release_peer(u,
+                              counts && !stale ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
+    if (stale) {
+        sl__upstream_give_back_try(u);
+    }
     if (!sl__upstream_may_retry(r, u, ft, 1)) {
         finalize(r, u, (sl_int_t) status);
         return;
@@ -364,6 +388,21 @@ static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
 }
 
+/* The peer's connection (new or kept) now works for this request. */
+static void attach_peer(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_connection_t *c = u->peer.connection;
+
+    c->data = r;
+    c->log = r->connection->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    c->read->handler = upstream_handler;
+    c->write->handler = upstream_handler;
+    /* bytes sent count per try ($upstream_bytes_sent) */
+    c->sent = 0;
+}
+
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
 {
     /* what the module set (proxy_bind, proxy_socket_keepalive) survives each try */
@@ -385,6 +424,19 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     }
     /* no connection yet: this sets the log action a failed connect() is reported with */
     set_state(u, SL_UPSTREAM_CONNECT);
+    u->peer_cached = 0;
+    if (u->group && u->group->keepalive) {
+        u->peer.connection = sl_upstream_keepalive_get(u->group, u->peer.sockaddr, u->peer.socklen,
+                                                       r->connection->log);
+        if (u->peer.connection) {
+            u->peer_cached = 1;
+            attach_peer(r, u);
+            cur_state(u)->connect_time = 0;
+            set_state(u, SL_UPSTREAM_SEND_REQUEST);
+            send_request(r, u);
+            return;
+        }
+    }
     sl_int_t rc = sl_connect_peer(&u->peer);
     if (rc == SL_DECLINED) {
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
@@ -394,13 +446,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    sl_connection_t *c = u->peer.connection;
-    c->data = r;
-    c->log = r->connection->log;
-    c->read->log = c->log;
-    c->write->log = c->log;
-    c->read->handler = upstream_handler;
-    c->write->handler = upstream_handler;
+    attach_peer(r, u);
     set_state(u, SL_UPSTREAM_CONNECT); /* again, now to arm proxy_connect_timeout */
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
@@ -983,7 +1029,8 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
         end_state(u, 0);
-        close_peer(u);
+        keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
+                                  && !p->input_overrun);
         p->upstream = NULL;
     }
     /* once everything read is in the output filters, the request can end: the writer
@@ -1026,7 +1073,7 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     int status =
         rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
     end_state(u, status ? (sl_uint_t) rc : 0);
-    close_peer(u);
+    keep_or_close_peer(u, rc == SL_OK && u->upstream_done && u->pipe == NULL);
     sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
     if (u->finalize_request) {
         u->finalize_request(r, rc);

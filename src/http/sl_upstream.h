@@ -191,6 +191,11 @@ struct sl_upstream_s {
     /** this response goes through the pipe (proxy_buffering, X-Accel-Buffering) */
     unsigned buffering : 1;
     unsigned request_sent : 1;
+    /** the response allows reusing the connection (HTTP/1.1, no "Connection: close", no
+     * bytes past its end) */
+    unsigned keepalive : 1;
+    /** this try's connection came from the group's keepalive cache */
+    unsigned peer_cached : 1;
     /** some of the request went to this try's peer (nginx's request_sent) */
     unsigned request_begun : 1;
     /** a peer was handed out for this try and not given back yet */
@@ -222,6 +227,8 @@ void sl_upstream_downstream_handler(sl_http_request_t *r);
 sl_int_t sl__upstream_init_peers(sl_http_request_t *r, sl_upstream_t *u);
 sl_int_t sl__upstream_choose_peer(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_release_peer(sl_upstream_t *u, sl_uint_t state);
+/* A try that does not count (a kept connection found closed): one more is allowed. */
+void sl__upstream_give_back_try(sl_upstream_t *u);
 sl_uint_t sl__upstream_tries_left(const sl_upstream_t *u);
 int sl__upstream_may_retry(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft,
                            sl_uint_t min_tries);

@@ -12,6 +12,7 @@
 
 #include "sl_pool.h"
 #include "sl_upstream_group.h"
+#include "sl_upstream_keepalive.h"
 
 /* The server parameters the default (round robin) accepts: all of them. */
 #define ALL_PARAMS                                                                                 \
@@ -34,6 +35,10 @@ static sl_command_t upstream_commands[] = {
     { sl_string("ip_hash"), UPS | SL_CONF_NOARGS, sl__upstream_ip_hash_directive, SRV, 0, NULL },
     { sl_string("hash"), UPS | SL_CONF_TAKE12, sl__upstream_hash_directive, SRV, 0, NULL },
     { sl_string("random"), UPS | SL_CONF_NOARGS | SL_CONF_TAKE12, sl__upstream_random_directive, SRV, 0, NULL },
+    { sl_string("keepalive"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_directive, SRV, 0, NULL },
+    { sl_string("keepalive_requests"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_requests_directive, SRV, 0, NULL },
+    { sl_string("keepalive_time"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_time_directive, SRV, 0, NULL },
+    { sl_string("keepalive_timeout"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_timeout_directive, SRV, 0, NULL },
     sl_null_command,
 };
 // clang-format on

@@ -49,6 +49,8 @@ struct sl_upstream_group_s {
     /** random's source of numbers: random(3), as nginx; tests set their own */
     long (*random)(void);
     sl_upstream_peers_t *peers;
+    /** keepalive N: the idle connection cache (per worker); NULL without */
+    struct sl_upstream_keepalive_s *keepalive;
     /** made by proxy_pass for "http://host:port", not by an upstream{} block */
     unsigned implicit : 1;
     /** the port of an implicit group (0 for unix sockets) */

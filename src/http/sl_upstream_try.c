@@ -67,6 +67,15 @@ void sl__upstream_release_peer(sl_upstream_t *u, sl_uint_t state)
     }
 }
 
+void sl__upstream_give_back_try(sl_upstream_t *u)
+{
+    if (u->group) {
+        u->pick.tries++;
+    } else {
+        u->tries++;
+    }
+}
+
 sl_uint_t sl__upstream_tries_left(const sl_upstream_t *u)
 {
     return u->group ? u->pick.tries : u->tries;

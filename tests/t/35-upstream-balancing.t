@@ -22,8 +22,6 @@ use Sluice;
 use Origin;
 
 my $t = Sluice->new;
-plan skip_all => 'upstream groups are not wired into proxy_pass yet'
-    unless $ENV{SLUICE_UPSTREAM_GROUPS} || $t->binary =~ m{/nginx$};
 
 my %origin = map { $_->[0] => Origin->start($t, name => $_->[0], port => $t->port($_->[1])) }
     [a => 11], [b => 12], [c => 13];

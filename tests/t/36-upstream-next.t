@@ -19,8 +19,6 @@ use Sluice;
 use Origin;
 
 my $t = Sluice->new;
-plan skip_all => 'upstream groups are not wired into proxy_pass yet'
-    unless $ENV{SLUICE_UPSTREAM_GROUPS} || $t->binary =~ m{/nginx$};
 
 my %origin;
 my %mode = (a => 'ok', b => 'ok', e => '502', d => 'drop', h => 'hang', f => 'drop');

@@ -17,8 +17,6 @@ use Sluice;
 use Origin;
 
 my $t = Sluice->new;
-plan skip_all => 'upstream groups are not wired into proxy_pass yet'
-    unless $ENV{SLUICE_UPSTREAM_GROUPS} || $t->binary =~ m{/nginx$};
 
 my %origin;
 my %opts = (c => { idle_close => 0.2 }, d => { mode => 'close' });
