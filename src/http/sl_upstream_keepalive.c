@@ -187,13 +187,11 @@ sl_connection_t *sl_upstream_keepalive_get(sl_upstream_group_t *g, const struct 
     return NULL;
 }
 
-/* Nothing waits to be read, and the peer has not closed: the connection is clean. */
+/* Nothing waits to be read, and the peer has not closed, as far as epoll has told (no
+ * system call: bytes or a FIN arriving later wake idle_handler, which closes it). */
 static int quiet(sl_connection_t *c)
 {
-    char ch;
-    ssize_t n = recv(c->fd, &ch, 1, MSG_PEEK);
-
-    return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return !c->read->ready && !c->read->pending_eof;
 }
 
 int sl_upstream_keepalive_save(sl_upstream_group_t *g, sl_connection_t *c)
