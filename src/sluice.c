@@ -57,7 +57,6 @@ static const char *const modules_without[] = {
     "http_limit_req",
     "http_empty_gif",
     "http_browser",
-    "http_upstream_zone",
 };
 // clang-format on
 

@@ -315,3 +315,15 @@ sl_int_t sl_parse_time(const sl_str_t *s, int is_sec)
     }
     return (sl_int_t) total;
 }
+
+int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest)
+{
+    size_t n = strlen(prefix);
+
+    if (s->len < n || memcmp(s->data, prefix, n) != 0) {
+        return 0;
+    }
+    rest->data = s->data + n;
+    rest->len = s->len - n;
+    return 1;
+}

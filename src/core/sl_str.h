@@ -35,6 +35,8 @@ int sl_str_eq(const sl_str_t *a, const sl_str_t *b);
 int sl_str_caseeq(const sl_str_t *a, const sl_str_t *b);
 /* Compare with a C string literal, exactly. */
 int sl_str_eq_cstr(const sl_str_t *a, const char *s);
+/* Whether s starts with prefix; if so, *rest is what follows ("weight=5", "weight=" -> "5"). */
+int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest);
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n);
 void sl_strlow(u_char *dst, const u_char *src, size_t n);
 

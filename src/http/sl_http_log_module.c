@@ -302,25 +302,13 @@ static char *set_filter(sl_conf_t *cf, log_t *log, sl_str_t *cond)
     return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
-static int has_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest)
-{
-    size_t n = strlen(prefix);
-
-    if (s->len < n || memcmp(s->data, prefix, n) != 0) {
-        return 0;
-    }
-    rest->data = s->data + n;
-    rest->len = s->len - n;
-    return 1;
-}
-
 /* buffer=, flush=, if= from the fourth argument on. */
 static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *flush)
 {
     sl_str_t *value = cf->args->elts, v;
 
     for (sl_uint_t i = 3; i < cf->args->nelts; i++) {
-        if (has_prefix(&value[i], "buffer=", &v)) {
+        if (sl_str_skip_prefix(&value[i], "buffer=", &v)) {
             ssize_t n = sl_parse_size(&v);
             if (n == SL_ERROR || n == 0) {
                 sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid buffer size \"%.*s\"",
@@ -328,7 +316,7 @@ static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *fl
                 return SL_CONF_ERROR;
             }
             *size = (size_t) n;
-        } else if (has_prefix(&value[i], "flush=", &v)) {
+        } else if (sl_str_skip_prefix(&value[i], "flush=", &v)) {
             sl_int_t ms = sl_parse_time(&v, 0);
             if (ms == SL_ERROR || ms == 0) {
                 sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid flush time \"%.*s\"",
@@ -336,7 +324,7 @@ static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *fl
                 return SL_CONF_ERROR;
             }
             *flush = (sl_msec_t) ms;
-        } else if (has_prefix(&value[i], "if=", &v)) {
+        } else if (sl_str_skip_prefix(&value[i], "if=", &v)) {
             if (set_filter(cf, log, &v) != SL_CONF_OK) {
                 return SL_CONF_ERROR;
             }
@@ -359,7 +347,7 @@ static char *check_path(sl_conf_t *cf, const sl_str_t *path)
                           "variables in access_log path are not supported yet");
         return SL_CONF_ERROR;
     }
-    if (has_prefix(path, "syslog:", &rest)) {
+    if (sl_str_skip_prefix(path, "syslog:", &rest)) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "syslog logging is not supported yet");
         return SL_CONF_ERROR;
     }

@@ -13,6 +13,7 @@
 #include "sl_pool.h"
 #include "sl_upstream_group.h"
 #include "sl_upstream_keepalive.h"
+#include "sl_upstream_zone.h"
 
 /* The server parameters the default (round robin) accepts: all of them. */
 #define ALL_PARAMS                                                                                 \
@@ -36,6 +37,7 @@ static sl_command_t upstream_commands[] = {
     { sl_string("hash"), UPS | SL_CONF_TAKE12, sl__upstream_hash_directive, SRV, 0, NULL },
     { sl_string("random"), UPS | SL_CONF_NOARGS | SL_CONF_TAKE12, sl__upstream_random_directive, SRV, 0, NULL },
     { sl_string("keepalive"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_directive, SRV, 0, NULL },
+    { sl_string("zone"), UPS | SL_CONF_TAKE12, sl__upstream_zone_directive, SRV, 0, NULL },
     { sl_string("keepalive_requests"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_requests_directive, SRV, 0, NULL },
     { sl_string("keepalive_time"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_time_directive, SRV, 0, NULL },
     { sl_string("keepalive_timeout"), UPS | SL_CONF_TAKE1, sl__upstream_keepalive_timeout_directive, SRV, 0, NULL },
@@ -57,7 +59,8 @@ static void *create_main_conf(sl_conf_t *cf)
     sl_upstream_main_conf_t *umcf = sl_pcalloc(cf->pool, sizeof(sl_upstream_main_conf_t));
 
     if (umcf == NULL
-        || sl_array_init(&umcf->groups, cf->pool, 4, sizeof(sl_upstream_group_t *)) != SL_OK) {
+        || sl_array_init(&umcf->groups, cf->pool, 4, sizeof(sl_upstream_group_t *)) != SL_OK
+        || sl_array_init(&umcf->zones, cf->pool, 2, sizeof(sl_upstream_zone_t *)) != SL_OK) {
         return NULL;
     }
     return umcf;
@@ -74,7 +77,7 @@ static char *init_main_conf(sl_conf_t *cf, void *conf)
             return SL_CONF_ERROR;
         }
     }
-    return SL_CONF_OK;
+    return sl__upstream_zones_init(cf, umcf) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 static sl_upstream_group_t *find_group(sl_upstream_main_conf_t *umcf, const sl_str_t *name,
@@ -244,18 +247,6 @@ static char *upstream_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 typedef enum { PARAM_OK, PARAM_INVALID, PARAM_NOT_SUPPORTED } param_rc_e;
 
-static int has_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest)
-{
-    size_t n = strlen(prefix);
-
-    if (s->len < n || memcmp(s->data, prefix, n) != 0) {
-        return 0;
-    }
-    rest->data = s->data + n;
-    rest->len = s->len - n;
-    return 1;
-}
-
 /* A "name=number" parameter: weight must not be 0, and none may be negative. */
 static param_rc_e number_param(const sl_upstream_group_t *g, sl_uint_t flag, const sl_str_t *v,
                                int zero_ok, sl_int_t *out)
@@ -278,16 +269,16 @@ static param_rc_e server_param(const sl_upstream_group_t *g, const sl_str_t *v,
     sl_int_t n = 0;
     param_rc_e rc;
 
-    if (has_prefix(v, "weight=", &rest)) {
+    if (sl_str_skip_prefix(v, "weight=", &rest)) {
         rc = number_param(g, SL_UPSTREAM_WEIGHT, &rest, 0, &n);
         us->weight = rc == PARAM_OK ? n : us->weight;
-    } else if (has_prefix(v, "max_conns=", &rest)) {
+    } else if (sl_str_skip_prefix(v, "max_conns=", &rest)) {
         rc = number_param(g, SL_UPSTREAM_MAX_CONNS, &rest, 1, &n);
         us->max_conns = rc == PARAM_OK ? (sl_uint_t) n : us->max_conns;
-    } else if (has_prefix(v, "max_fails=", &rest)) {
+    } else if (sl_str_skip_prefix(v, "max_fails=", &rest)) {
         rc = number_param(g, SL_UPSTREAM_MAX_FAILS, &rest, 1, &n);
         us->max_fails = rc == PARAM_OK ? (sl_uint_t) n : us->max_fails;
-    } else if (has_prefix(v, "fail_timeout=", &rest)) {
+    } else if (sl_str_skip_prefix(v, "fail_timeout=", &rest)) {
         if (!(g->flags & SL_UPSTREAM_FAIL_TIMEOUT)) {
             return PARAM_NOT_SUPPORTED;
         }

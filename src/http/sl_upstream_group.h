@@ -51,6 +51,8 @@ struct sl_upstream_group_s {
     sl_upstream_peers_t *peers;
     /** keepalive N: the idle connection cache (per worker); NULL without */
     struct sl_upstream_keepalive_s *keepalive;
+    /** zone NAME SIZE: the peer numbers live in this shared zone; NULL: per worker */
+    struct sl_upstream_zone_s *zone;
     /** made by proxy_pass for "http://host:port", not by an upstream{} block */
     unsigned implicit : 1;
     /** the port of an implicit group (0 for unix sockets) */
@@ -58,9 +60,13 @@ struct sl_upstream_group_s {
 };
 
 /* The upstream{} module's main conf: every group of the http block. */
+typedef struct sl_upstream_zone_s sl_upstream_zone_t;
+
 typedef struct {
     /** sl_upstream_group_t * */
     sl_array_t groups;
+    /** sl_upstream_zone_t *: the zones the groups name */
+    sl_array_t zones;
 } sl_upstream_main_conf_t;
 
 extern sl_module_t sl_http_upstream_module;

@@ -7,6 +7,7 @@
  */
 #include "sl_upstream.h"
 #include "sl_upstream_group.h"
+#include "sl_upstream_zone.h"
 
 #define NON_IDEMPOTENT (SL_HTTP_POST | SL_HTTP_LOCK | SL_HTTP_PATCH)
 
@@ -31,7 +32,10 @@ sl_int_t sl__upstream_init_peers(sl_http_request_t *r, sl_upstream_t *u)
 sl_int_t sl__upstream_choose_peer(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (u->group) {
-        if (sl_upstream_pick_get(&u->pick) != SL_OK) {
+        sl_upstream_zone_lock(u->group);
+        sl_int_t rc = sl_upstream_pick_get(&u->pick);
+        sl_upstream_zone_unlock(u->group);
+        if (rc != SL_OK) {
             u->peer_name = u->pick.name;
             return SL_BUSY;
         }
@@ -61,7 +65,9 @@ void sl__upstream_release_peer(sl_upstream_t *u, sl_uint_t state)
     }
     u->picked = 0;
     if (u->group) {
+        sl_upstream_zone_lock(u->group);
         sl_upstream_pick_free(&u->pick, state);
+        sl_upstream_zone_unlock(u->group);
     } else if (u->tries) {
         u->tries--;
     }
