@@ -16,6 +16,7 @@ my $dead_port = $t->port(3);
 my $signal = $t->prefix . '/drip-go';
 
 # --- the scripted origin: one child per connection, behaviour chosen by the path ---
+our $BIG = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
 my %script = (
     '/cl'        => sub { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Origin: yes\r\n\r\nhello" },
     '/chunked'   => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n" },
@@ -33,8 +34,8 @@ my %script = (
     '/head'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" },
     '/huge'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: " . length(huge()) . "\r\n\r\n" . huge() },
     '/xaccel'    => sub { "HTTP/1.1 200 OK\r\nX-Pad: x\r\nX-Secret: s\r\nX-Keep: k\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: origin/1\r\nX-Accel-Limit-Rate: 100000\r\nContent-Length: 2\r\n\r\nok" },
-    '/big'       => sub { my $b = join('', map { sprintf("%07d\n", $_) } 1 .. 250000);
-                          "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b" },
+    # made before the origin starts, so that a loaded machine does not hit proxy_read_timeout
+    '/big'       => sub { "HTTP/1.1 200 OK\r\nContent-Length: " . length($BIG) . "\r\n\r\n$BIG" },
 );
 
 # 24 MB that no loopback socket buffer holds, different in every 8 bytes

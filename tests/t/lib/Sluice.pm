@@ -320,7 +320,7 @@ sub start {
              . $self->error_log);
         die "sluice did not start: $why\n";
     }
-    $self->{idle_fds} = $self->fds($pid);
+    $self->{idle_fds} = $self->_settled_fds($pid);
     return $pid;
 }
 
@@ -362,6 +362,24 @@ sub stop {
     }
     delete $self->{pid};
     return $self->{status} = $status;
+}
+
+# The descriptors once start-up is over: the pid file and the ports are ready a moment
+# before the event loop has made its epoll instance and signal channel, so wait (bounded)
+# until three looks 50 ms apart agree.
+sub _settled_fds {
+    my ($self, $pid) = @_;
+    my ($last, $same) = ('', 0);
+    my $fds = {};
+    for (1 .. 60) {
+        $fds = $self->fds($pid);
+        my $now = join(',', map { "$_=$fds->{$_}" } sort keys %$fds);
+        $same = $now eq $last ? $same + 1 : 0;
+        last if $same >= 2;
+        $last = $now;
+        sleep 0.05;
+    }
+    return $fds;
 }
 
 # /proc/PID/fd as { fd => target }.
