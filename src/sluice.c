@@ -44,7 +44,6 @@ static const char *const modules_without[] = {
     "http_mirror",
     "http_autoindex",
     "http_geo",
-    "http_map",
     "http_split_clients",
     "http_referer",
 
