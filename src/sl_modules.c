@@ -16,6 +16,7 @@ extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
+extern sl_module_t sl_http_trailers_filter_module;
 extern sl_module_t sl_http_proxy_module;
 extern sl_module_t sl_http_log_module;
 
@@ -38,6 +39,7 @@ sl_module_t *sl_modules[] = {
     &sl_http_static_module,
     &sl_http_range_filter_module,
     &sl_http_headers_filter_module,
+    &sl_http_trailers_filter_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,
     NULL,

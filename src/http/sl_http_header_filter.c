@@ -70,11 +70,18 @@ static void settle_framing(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf)
     if (r->keepalive && (sl_terminate || sl_exiting)) {
         r->keepalive = 0;
     }
-    if (r->headers_out.content_length_n == -1 && !r->header_only
+    int trailers = r->expect_trailers && r == r->main;
+    if ((r->headers_out.content_length_n == -1 || trailers) && !r->header_only
         && status != SL_HTTP_NOT_MODIFIED) {
         if (r->http_version >= SL_HTTP_VERSION_11 && clcf->chunked_transfer_encoding) {
+            /* trailers need chunks: a known length gives way (as nginx) */
+            r->headers_out.content_length_n = -1;
+            if (r->headers_out.content_length) {
+                r->headers_out.content_length->hash = 0;
+                r->headers_out.content_length = NULL;
+            }
             r->chunked = 1;
-        } else {
+        } else if (r->headers_out.content_length_n == -1) {
             /* HTTP/1.0 without a length: the end of the body is the close */
             r->keepalive = 0;
         }

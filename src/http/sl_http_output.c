@@ -52,6 +52,36 @@ sl_int_t sl_http_chunked_header_filter(sl_http_request_t *r)
     return next_header_filter(r);
 }
 
+/* The body's end with add_trailer's trailers: ["\r\n"] "0\r\n" "Name: value\r\n"... "\r\n",
+ * into t (pool memory).  SL_OK or SL_ERROR. */
+static sl_int_t last_chunk(sl_http_request_t *r, int after_data, sl_buf_t *t)
+{
+    size_t len = sizeof("\r\n0\r\n\r\n") - 1;
+
+    SL_LIST_FOREACH(&r->headers_out.trailers, part, i, sl_table_elt_t, h)
+    {
+        len += h->hash ? h->key.len + sizeof(": \r\n") - 1 + h->value.len : 0;
+    }
+    u_char *p = sl_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    t->pos = p;
+    p = (u_char *) stpcpy((char *) p, after_data ? "\r\n0\r\n" : "0\r\n");
+    SL_LIST_FOREACH(&r->headers_out.trailers, part, i, sl_table_elt_t, h)
+    {
+        if (h->hash) {
+            p = (u_char *) mempcpy(p, h->key.data, h->key.len);
+            p = (u_char *) stpcpy((char *) p, ": ");
+            p = (u_char *) mempcpy(p, h->value.data, h->value.len);
+            p = (u_char *) stpcpy((char *) p, "\r\n");
+        }
+    }
+    p = (u_char *) stpcpy((char *) p, "\r\n");
+    t->last = p;
+    return SL_OK;
+}
+
 /* Frames each piece as a chunk: "size\r\n" data "\r\n", and "0\r\n\r\n" at the end. */
 sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in)
 {
@@ -107,6 +137,9 @@ sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in)
         t->memory = 1;
         t->pos = size ? (last ? tail_last : crlf) : tail_only;
         t->last = t->pos + (size ? (last ? 7 : 2) : 5);
+        if (last && r->headers_out.trailers.part.nelts && last_chunk(r, size != 0, t) != SL_OK) {
+            return SL_ERROR;
+        }
         t->last_buf = last;
         tl->buf = t;
         tl->next = NULL;

@@ -292,6 +292,8 @@ struct sl_http_request_s {
     unsigned done : 1;
     unsigned logged : 1;
     unsigned chunked : 1;
+    /** add_trailer has something for this response: chunked framing where possible */
+    unsigned expect_trailers : 1;
     unsigned buffered : 8;
     unsigned main_filter_need_in_memory : 1;
     unsigned allow_ranges : 1;

@@ -151,6 +151,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_hide_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(hide), NULL },
     { sl_string("proxy_pass_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(pass), NULL },
     { sl_string("proxy_ignore_headers"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(ignore_headers), ignore_headers_masks },
+    { sl_string("proxy_intercept_errors"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(intercept_errors), NULL },
     { sl_string("proxy_ignore_client_abort"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ignore_client_abort), NULL },
     { sl_string("proxy_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(buffering), NULL },
     { sl_string("proxy_buffers"), MSL | SL_CONF_TAKE2, sl_conf_set_bufs_slot, PLOC, UF(bufs), NULL },
@@ -204,6 +205,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->pass = SL_CONF_UNSET_PTR;
     plcf->upstream.next_upstream_tries = SL_CONF_UNSET_UINT;
     plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
+    plcf->upstream.intercept_errors = SL_CONF_UNSET;
     return plcf;
 }
 
@@ -314,6 +316,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->pass_request_headers, pu->pass_request_headers, 1);
     sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
     sl_conf_merge_value(u->ignore_client_abort, pu->ignore_client_abort, 0);
+    sl_conf_merge_value(u->intercept_errors, pu->intercept_errors, 0);
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
     sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);

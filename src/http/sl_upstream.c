@@ -144,6 +144,7 @@ sl_int_t sl_upstream_create(sl_http_request_t *r)
         return SL_ERROR;
     }
     u->request = r;
+    u->prev = r->upstream;
     u->headers_in.content_length_n = -1;
     u->length = -1;
     cln->handler = cleanup;
@@ -765,7 +766,14 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
 static void send_header(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    sl_int_t diverted = sl__upstream_divert(r, u);
 
+    if (diverted != SL_DECLINED) {
+        u->diverted = 1;
+        finalize(r, u, diverted);
+        return;
+    }
+    sl__upstream_x_accel_charset(r, u);
     if (copy_headers(r, u) != SL_OK || set_state(u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -1073,14 +1081,14 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     int status =
         rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
     end_state(u, status ? (sl_uint_t) rc : 0);
-    keep_or_close_peer(u, rc == SL_OK && u->upstream_done && u->pipe == NULL);
+    keep_or_close_peer(u, (rc == SL_OK || u->diverted) && u->upstream_done && u->pipe == NULL);
     sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
     if (u->finalize_request) {
         u->finalize_request(r, rc);
     }
     r->connection->log->action = NULL;
     if (!u->header_sent) {
-        sl_http_finalize_request(r, rc);
+        sl_http_finalize_request(r, u->redirect.len ? sl__upstream_redirect(r, u) : rc);
         return;
     }
     if (rc != SL_OK) {

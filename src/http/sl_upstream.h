@@ -76,6 +76,8 @@ typedef struct {
     sl_uint_t next_upstream;
     sl_uint_t next_upstream_tries;
     sl_msec_t next_upstream_timeout;
+    /** proxy_intercept_errors: a status >= 300 with an error_page gets the error_page */
+    sl_int_t intercept_errors;
 } sl_upstream_conf_t;
 
 /* The response header as the upstream sent it. */
@@ -116,6 +118,11 @@ typedef struct sl_upstream_s sl_upstream_t;
 
 struct sl_upstream_s {
     sl_http_request_t *request;
+    /** the upstream an earlier location of this request used (error_page, X-Accel-Redirect):
+     * its tries come first in $upstream_*, set apart by " : " as nginx */
+    sl_upstream_t *prev;
+    /** X-Accel-Redirect: where the request goes once this upstream is done with */
+    sl_str_t redirect;
     sl_upstream_conf_t *conf;
     sl_upstream_state_e state;
 
@@ -201,6 +208,8 @@ struct sl_upstream_s {
     /** a peer was handed out for this try and not given back yet */
     unsigned picked : 1;
     unsigned header_sent : 1;
+    /** the response is replaced (intercepted error, X-Accel-Redirect), its body unwanted */
+    unsigned diverted : 1;
     unsigned upstream_done : 1;
     unsigned cleaned_up : 1;
 };
@@ -236,6 +245,18 @@ int sl__upstream_may_retry(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft,
  * when it is none of proxy_next_upstream's http_NNN). */
 sl_uint_t sl__upstream_ft_status(sl_uint_t ft);
 sl_uint_t sl__upstream_status_ft(sl_uint_t status);
+
+/*
+ * Responses that are not sent as they are (sl_upstream_intercept.c).  sl__upstream_divert,
+ * called when the header is about to go out: SL_DECLINED to send it; the status to end the
+ * upstream with when proxy_intercept_errors hands it to an error_page; SL_DONE when
+ * X-Accel-Redirect asks for u->redirect, which sl__upstream_redirect follows once the
+ * upstream is finalized (SL_DONE, or the status to answer).
+ */
+sl_int_t sl__upstream_divert(sl_http_request_t *r, sl_upstream_t *u);
+sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u);
+/* X-Accel-Charset on a response that is sent: logged as nginx without a charset map. */
+void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u);
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);

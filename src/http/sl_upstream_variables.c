@@ -55,23 +55,28 @@ static u_char *format_one(u_char *p, const sl_upstream_state_t *st, which_e whic
                      (unsigned long long) ms % 1000);
 }
 
-static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+/* The tries of u and of the upstreams before it (internal redirects), oldest first:
+ * ", " between tries, " : " between upstreams, as nginx.  p must hold state_len(). */
+static size_t state_len(const sl_upstream_t *u, uintptr_t data)
 {
-    sl_upstream_t *u = r->upstream;
-
-    if (u == NULL || u->nstates == 0) {
-        v->not_found = 1;
-        return SL_OK;
-    }
     size_t len = 0;
-    for (sl_uint_t i = 0; i < u->nstates; i++) {
-        len += (data == V_ADDR ? u->states[i].addr->len : 32) + 2;
+
+    for (; u; u = u->prev) {
+        for (sl_uint_t i = 0; i < u->nstates; i++) {
+            len += (data == V_ADDR ? u->states[i].addr->len : 32) + 3;
+        }
     }
-    u_char *p = sl_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return SL_ERROR;
+    return len;
+}
+
+static u_char *format_states(u_char *start, u_char *p, const sl_upstream_t *u, uintptr_t data)
+{
+    if (u->prev) {
+        p = format_states(start, p, u->prev, data);
     }
-    v->data = p;
+    if (p != start && u->nstates) {
+        p = (u_char *) mempcpy(p, " : ", 3);
+    }
     for (sl_uint_t i = 0; i < u->nstates; i++) {
         if (i) {
             *p++ = ',';
@@ -79,6 +84,24 @@ static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uin
         }
         p = format_one(p, &u->states[i], (which_e) data);
     }
+    return p;
+}
+
+static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    sl_upstream_t *u = r->upstream;
+    size_t len = u ? state_len(u, data) : 0;
+
+    if (len == 0) {
+        v->not_found = 1;
+        return SL_OK;
+    }
+    u_char *p = sl_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    v->data = p;
+    p = format_states(p, p, u, data);
     v->len = (unsigned) (p - v->data);
     v->valid = 1;
     v->no_cacheable = 1;
