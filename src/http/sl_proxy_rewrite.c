@@ -60,7 +60,8 @@ static int is_regex(const sl_str_t *s)
     return s->len > 0 && s->data[0] == '~';
 }
 
-/* "~re" or "~*re" into *out.  SL_OK or SL_ERROR (logged). */
+/* "~re" or "~*re" (with star; caseless), or "~re" matched in any case (cookie names, as
+ * nginx), into *out.  SL_OK or SL_ERROR (logged). */
 static sl_int_t compile_regex(sl_conf_t *cf, const sl_str_t *text, int star, sl_http_regex_t **out)
 {
     sl_regex_compile_t rc;
@@ -68,6 +69,7 @@ static sl_int_t compile_regex(sl_conf_t *cf, const sl_str_t *text, int star, sl_
     memset(&rc, 0, sizeof(rc));
     rc.pattern.data = text->data + 1;
     rc.pattern.len = text->len - 1;
+    rc.caseless = !star;
     if (star && rc.pattern.len && rc.pattern.data[0] == '*') {
         rc.pattern.data++;
         rc.pattern.len--;
@@ -240,7 +242,7 @@ char *sl_proxy_set_cookie_flags(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     memset(f, 0, sizeof(*f));
     f->name = value[1];
-    /* only "~": a name starting "~*" is the regex "*..." as in nginx */
+    /* only "~", caseless: a name starting "~*" is the regex "*..." as in nginx */
     if (is_regex(&value[1]) && compile_regex(cf, &value[1], 0, &f->regex) != SL_OK) {
         return SL_CONF_ERROR;
     }

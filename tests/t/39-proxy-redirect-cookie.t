@@ -70,7 +70,7 @@ http {
             proxy_cookie_path /two/ /one/;
             proxy_cookie_path ~^/re/(.*)\$ /x/\$1;
             proxy_cookie_flags one secure httponly samesite=strict;
-            proxy_cookie_flags ~^t secure samesite=lax;
+            proxy_cookie_flags ~^T secure samesite=lax;
             proxy_cookie_flags all nosecure nohttponly nosamesite;
             proxy_cookie_flags ~. httponly;
         }
