@@ -102,7 +102,7 @@ static sl_int_t absolute_location(sl_http_request_t *r, sl_http_core_loc_conf_t 
     sl_table_elt_t *loc = r->headers_out.location;
     sl_connection_t *c = r->connection;
 
-    *out = loc->value;
+    /* as nginx: a Location left as it is keeps its place among the other headers */
     if (!clcf->absolute_redirect || loc->value.len == 0 || loc->value.data[0] != '/') {
         return SL_OK;
     }
@@ -189,13 +189,13 @@ static size_t header_length(sl_http_request_t *r, const sl_str_t *status, header
     }
     len += v->length_len ? HDR_LEN("Content-Length", v->length_len) : 0;
     len += v->last_modified_len ? HDR_LEN("Last-Modified", v->last_modified_len) : 0;
-    len += h->location ? HDR_LEN("Location", v->location.len) : 0;
+    len += v->location.data ? HDR_LEN("Location", v->location.len) : 0;
     len += r->chunked ? HDR_LEN("Transfer-Encoding", 7) : 0;
     len += r->keepalive ? HDR_LEN("Connection", 10) : HDR_LEN("Connection", 5);
     len += v->keepalive_len ? HDR_LEN("Keep-Alive", v->keepalive_len) : 0;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {
-        if (e->hash && e != h->location) {
+        if (e->hash && (e != h->location || v->location.data == NULL)) {
             len += e->key.len + 2 + e->value.len + 2;
         }
     }
@@ -228,13 +228,13 @@ static u_char *write_headers(sl_http_request_t *r, u_char *p, const sl_str_t *st
     }
     p = v->length_len ? PUT(p, "Content-Length", v->length, v->length_len) : p;
     p = v->last_modified_len ? PUT(p, "Last-Modified", v->last_modified, v->last_modified_len) : p;
-    p = h->location ? PUT(p, "Location", v->location.data, v->location.len) : p;
+    p = v->location.data ? PUT(p, "Location", v->location.data, v->location.len) : p;
     p = r->chunked ? PUT(p, "Transfer-Encoding", "chunked", 7) : p;
     p = r->keepalive ? PUT(p, "Connection", "keep-alive", 10) : PUT(p, "Connection", "close", 5);
     p = v->keepalive_len ? PUT(p, "Keep-Alive", v->keepalive, v->keepalive_len) : p;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {
-        if (e->hash && e != h->location) {
+        if (e->hash && (e != h->location || v->location.data == NULL)) {
             p = put_header(p, (const char *) e->key.data, e->key.len, e->value.data, e->value.len);
         }
     }

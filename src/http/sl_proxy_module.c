@@ -8,6 +8,7 @@
 #include "sl_http_output.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
+#include "sl_proxy_rewrite.h"
 #include "sl_upstream.h"
 #include "sl_upstream_group.h"
 
@@ -60,6 +61,8 @@ typedef struct {
     /** proxy_hide_header, proxy_pass_header: sl_str_t */
     sl_array_t *hide;
     sl_array_t *pass;
+    /** proxy_redirect, proxy_cookie_domain/_path/_flags */
+    sl_proxy_rewrite_conf_t rewrite;
 } proxy_loc_conf_t;
 
 /* A literal proxy_pass waiting for its group: where it is, and its parsed url. */
@@ -162,6 +165,10 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
     { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
     { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
+    { sl_string("proxy_redirect"), MSL | SL_CONF_TAKE12, sl_proxy_set_redirect, PLOC, PF(rewrite), NULL },
+    { sl_string("proxy_cookie_domain"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_domains), NULL },
+    { sl_string("proxy_cookie_path"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_paths), NULL },
+    { sl_string("proxy_cookie_flags"), MSL | SL_CONF_1MORE, sl_proxy_set_cookie_flags, PLOC, PF(rewrite.cookie_flags), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -206,6 +213,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.next_upstream_tries = SL_CONF_UNSET_UINT;
     plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.intercept_errors = SL_CONF_UNSET;
+    sl_proxy_rewrite_init(&plcf->rewrite);
     return plcf;
 }
 
@@ -341,7 +349,8 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     sl_conf_merge_uint_value(u->next_upstream_tries, pu->next_upstream_tries, 0);
     sl_conf_merge_msec_value(u->next_upstream_timeout, pu->next_upstream_timeout, 0);
-    if (build_hide_headers(cf, conf) != SL_OK) {
+    if (build_hide_headers(cf, conf) != SL_OK
+        || sl_proxy_rewrite_merge(cf, &prev->rewrite, &conf->rewrite) != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
     return merge_buffering(cf, u, pu);
@@ -972,6 +981,13 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
     return SL_OK;
 }
 
+static sl_int_t rewrite_header(sl_http_request_t *r, sl_table_elt_t *h)
+{
+    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+
+    return sl_proxy_rewrite_header(r, &plcf->rewrite, h);
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -1003,6 +1019,7 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->process_header = process_header;
     u->input_filter = input_filter;
     u->pipe_input_filter = pipe_filter;
+    u->rewrite_header = sl_proxy_rewrite_active(&plcf->rewrite) ? rewrite_header : NULL;
     if (plcf->bind) {
         u->peer.local = (struct sockaddr *) &plcf->bind->sockaddr;
         u->peer.local_socklen = plcf->bind->socklen;
@@ -1102,6 +1119,7 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         if (plcf->url == NULL || sl_http_compile_value(cf, &value[1], plcf->url) != SL_OK) {
             return SL_CONF_ERROR;
         }
+        sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], 0, 1, &clcf->name);
         return SL_CONF_OK;
     }
     if (value[1].len < 8 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
@@ -1135,6 +1153,7 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     ref->target = &plcf->target;
     ref->file = (const char *) cf->conf_file->file.name.data;
     ref->line = cf->conf_file->line;
+    sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], u->uri.len > 0, 0, &clcf->name);
     return set_target(cf->pool, u, &plcf->target) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 

@@ -752,8 +752,13 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         *o = *h;
         o->hash = 1;
         o->next = NULL;
+        sl_int_t rc = u->rewrite_header ? u->rewrite_header(r, o) : SL_DECLINED;
+        if (rc == SL_ERROR) {
+            return SL_ERROR;
+        }
         if (name_is(h, "location")) {
-            r->headers_out.location = o;
+            /* as nginx: only a rewritten Location is the response's (made absolute) */
+            r->headers_out.location = rc == SL_OK ? o : r->headers_out.location;
         } else if (name_is(h, "date")) {
             r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
         } else if (name_is(h, "server")) {

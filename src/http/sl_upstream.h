@@ -165,6 +165,10 @@ struct sl_upstream_s {
     sl_int_t (*pipe_input_filter)(sl_pipe_t *p, sl_buf_t *raw);
     sl_pipe_t *pipe;
     void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
+    /** rewrites a response header copied for the client (proxy_redirect, proxy_cookie_*):
+     * SL_OK when a Location was rewritten (it becomes headers_out.location), SL_DECLINED,
+     * SL_ERROR; NULL for none */
+    sl_int_t (*rewrite_header)(sl_http_request_t *r, sl_table_elt_t *h);
 
     /* state log for $upstream_*: one record per try */
     struct sl_upstream_state_s *states;
