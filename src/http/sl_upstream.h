@@ -22,6 +22,8 @@ typedef enum {
     SL_UPSTREAM_SEND_RESPONSE_HEADER,
     SL_UPSTREAM_BODY_UNBUFFERED,
     SL_UPSTREAM_BODY_BUFFERED,
+    /** a 101 answered an Upgrade: both connections are a tunnel (sl_upstream_upgrade.c) */
+    SL_UPSTREAM_TUNNEL,
     SL_UPSTREAM_DONE
 } sl_upstream_state_e;
 
@@ -182,6 +184,8 @@ struct sl_upstream_s {
     sl_chain_t *out_bufs;
     sl_chain_t *busy_bufs;
     sl_chain_t *free_bufs;
+    /** the tunnel's client-to-upstream buffer (the other way is `buffer`) */
+    sl_buf_t from_client;
 
     /** proxy_request_buffering off: the body is sent while it is read; chunked framing */
     unsigned body_streaming : 1;
@@ -201,6 +205,8 @@ struct sl_upstream_s {
     /** a peer was handed out for this try and not given back yet */
     unsigned picked : 1;
     unsigned header_sent : 1;
+    /** a 101 to a request that asked for an Upgrade: the connections become a tunnel */
+    unsigned upgrade : 1;
     unsigned upstream_done : 1;
     unsigned cleaned_up : 1;
 };
@@ -236,6 +242,9 @@ int sl__upstream_may_retry(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft,
  * when it is none of proxy_next_upstream's http_NNN). */
 sl_uint_t sl__upstream_ft_status(sl_uint_t ft);
 sl_uint_t sl__upstream_status_ft(sl_uint_t status);
+
+/* Ends the request (u's finalize): for the parts of the machine in other files. */
+void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);
