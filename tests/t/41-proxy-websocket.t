@@ -319,4 +319,18 @@ is($log{'/idle/quiet'}, '101|101', 'access log after the idle timeout: 101');
 is($log{'/ws/big'}, '101|101', 'access log of the 16 MiB tunnel: 101');
 is($log{'/ws/plain101'}, $nginx ? '101|101' : '502|502', 'access log of the 101 without Upgrade');
 
+# --- a graceful stop waits for an open tunnel, which keeps working until it ends (as an
+# nginx 1.22 worker does, checked by hand with master_process on; nginx with master_process
+# off exits at once on QUIT, so this part is not run against it) ---
+$t->check_fds;
+$t->done_testing if $nginx;
+exit 0 if $nginx;
+($s, $head, $rest) = handshake('/ws/stopping');
+like($head, qr{^HTTP/1\.1 101 }, 'stop: 101');
+$t->signal('QUIT');
+sleep 0.5;
+is(pump($s, frame(1, 'still there', 1), 13, $rest), frame(1, 'still there'), 'stop: the tunnel still relays');
+close $s;
+ok(defined $t->wait_exit(10), 'stop: the process exits once the tunnel is closed');
+
 $t->done_testing;
