@@ -191,7 +191,7 @@ static size_t header_length(sl_http_request_t *r, const sl_str_t *status, header
     len += v->last_modified_len ? HDR_LEN("Last-Modified", v->last_modified_len) : 0;
     len += v->location.data ? HDR_LEN("Location", v->location.len) : 0;
     len += r->chunked ? HDR_LEN("Transfer-Encoding", 7) : 0;
-    len += r->keepalive ? HDR_LEN("Connection", 10) : HDR_LEN("Connection", 5);
+    len += HDR_LEN("Connection", 10); /* keep-alive, close or upgrade */
     len += v->keepalive_len ? HDR_LEN("Keep-Alive", v->keepalive_len) : 0;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {
@@ -230,7 +230,12 @@ static u_char *write_headers(sl_http_request_t *r, u_char *p, const sl_str_t *st
     p = v->last_modified_len ? PUT(p, "Last-Modified", v->last_modified, v->last_modified_len) : p;
     p = v->location.data ? PUT(p, "Location", v->location.data, v->location.len) : p;
     p = r->chunked ? PUT(p, "Transfer-Encoding", "chunked", 7) : p;
-    p = r->keepalive ? PUT(p, "Connection", "keep-alive", 10) : PUT(p, "Connection", "close", 5);
+    if (h->status == SL_HTTP_SWITCHING_PROTOCOLS) {
+        p = PUT(p, "Connection", "upgrade", 7); /* as nginx, for any 101 */
+    } else {
+        p = r->keepalive ? PUT(p, "Connection", "keep-alive", 10)
+                         : PUT(p, "Connection", "close", 5);
+    }
     p = v->keepalive_len ? PUT(p, "Keep-Alive", v->keepalive, v->keepalive_len) : p;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {

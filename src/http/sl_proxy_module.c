@@ -745,6 +745,22 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
     return SL_OK;
 }
 
+/*
+ * A 101: the connections become a tunnel when the client asked for an Upgrade (the bytes
+ * after the header are the new protocol's).  Without that request nginx 1.22 relays the
+ * 101 as a bodiless answer and keeps the client's connection; sluice refuses it (502): a
+ * switch nobody asked for (RFC 9110 §15.2.2) would leave the two ends disagreeing.
+ */
+static sl_int_t switching_protocols(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (r->headers_in.upgrade == NULL) {
+        return invalid_header(r, "upstream sent 101 without an Upgrade request");
+    }
+    u->upgrade = 1;
+    u->keepalive = 0;
+    return SL_OK;
+}
+
 static sl_int_t parse_status(sl_http_request_t *r, sl_upstream_t *u, proxy_ctx_t *ctx)
 {
     sl_int_t rc = sl_http_parse_status_line(&ctx->parse, &u->buffer, &ctx->status);
@@ -789,7 +805,7 @@ static sl_int_t process_header(sl_http_request_t *r)
         if (rc != SL_HTTP_PARSE_HEADER_DONE) {
             return invalid_header(r, "upstream sent invalid header");
         }
-        /* 1xx interim responses are skipped (RFC 9110 §15.2); 101 needs Upgrade support */
+        /* 1xx interim responses are skipped (RFC 9110 §15.2), except 101 */
         if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200
             && u->headers_in.status_n != 101) {
             ctx->status_done = 0;
@@ -797,7 +813,7 @@ static sl_int_t process_header(sl_http_request_t *r)
             continue;
         }
         if (u->headers_in.status_n == 101) {
-            return invalid_header(r, "upstream sent 101 without an Upgrade request");
+            return switching_protocols(r, u);
         }
         return header_done(r, u);
     }

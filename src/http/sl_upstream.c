@@ -11,6 +11,7 @@
 #include "sl_upstream.h"
 #include "sl_upstream_group.h"
 #include "sl_upstream_keepalive.h"
+#include "sl_upstream_upgrade.h"
 
 static void upstream_handler(sl_event_t *ev);
 static void send_request(sl_http_request_t *r, sl_upstream_t *u);
@@ -38,6 +39,7 @@ static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
         return from == SL_UPSTREAM_READ_HEADER;
     case SL_UPSTREAM_BODY_UNBUFFERED:
     case SL_UPSTREAM_BODY_BUFFERED:
+    case SL_UPSTREAM_TUNNEL:
         return from == SL_UPSTREAM_SEND_RESPONSE_HEADER;
     case SL_UPSTREAM_DONE:
         return 1;
@@ -58,6 +60,8 @@ static const char *state_action(sl_upstream_state_e st)
     case SL_UPSTREAM_BODY_UNBUFFERED:
     case SL_UPSTREAM_BODY_BUFFERED:
         return "reading upstream";
+    case SL_UPSTREAM_TUNNEL:
+        return "proxying upgraded connection";
     default:
         return NULL;
     }
@@ -93,7 +97,8 @@ static sl_int_t set_state(sl_upstream_t *u, sl_upstream_state_e st)
         sl_add_timer(c->read, u->conf->read_timeout);
         break;
     case SL_UPSTREAM_BODY_BUFFERED:
-        /* the pipe arms its own timers */
+    case SL_UPSTREAM_TUNNEL:
+        /* the pipe and the tunnel arm their own timers */
         break;
     default:
         break;
@@ -680,10 +685,13 @@ static int hop_by_hop(const sl_table_elt_t *h)
     return 0;
 }
 
+static int name_is(const sl_table_elt_t *h, const char *name);
+
 static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h)
 {
     if (hop_by_hop(h)) {
-        return 1;
+        /* a 101 names the protocol switched to: the client needs it (nginx passes it) */
+        return !(u->upgrade && name_is(h, "upgrade"));
     }
     if (u->conf->hide_headers == NULL) {
         return 0;
@@ -787,6 +795,15 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status_line.len = 0;
     sl_int_t rc = sl_http_send_header(r);
     u->header_sent = 1;
+    if (u->upgrade && (rc == SL_OK || rc == SL_AGAIN)) {
+        /* the 101 is header-only for the filters, but the connections go on as a tunnel */
+        if (set_state(u, SL_UPSTREAM_TUNNEL) != SL_OK) {
+            finalize(r, u, SL_ERROR);
+            return;
+        }
+        sl_upstream_tunnel_start(r, u);
+        return;
+    }
     if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
         return;
@@ -1068,6 +1085,11 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
         sl_http_output_filter(r, &flush);
     }
     finalize(r, u, truncated ? SL_ERROR : SL_OK);
+}
+
+void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+{
+    finalize(r, u, rc);
 }
 
 static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)

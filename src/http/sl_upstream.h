@@ -22,6 +22,8 @@ typedef enum {
     SL_UPSTREAM_SEND_RESPONSE_HEADER,
     SL_UPSTREAM_BODY_UNBUFFERED,
     SL_UPSTREAM_BODY_BUFFERED,
+    /** a 101 answered an Upgrade: both connections are a tunnel (sl_upstream_upgrade.c) */
+    SL_UPSTREAM_TUNNEL,
     SL_UPSTREAM_DONE
 } sl_upstream_state_e;
 
@@ -193,6 +195,8 @@ struct sl_upstream_s {
     sl_chain_t *out_bufs;
     sl_chain_t *busy_bufs;
     sl_chain_t *free_bufs;
+    /** the tunnel's client-to-upstream buffer (the other way is `buffer`) */
+    sl_buf_t from_client;
 
     /** proxy_request_buffering off: the body is sent while it is read; chunked framing */
     unsigned body_streaming : 1;
@@ -214,6 +218,8 @@ struct sl_upstream_s {
     unsigned header_sent : 1;
     /** the response is replaced (intercepted error, X-Accel-Redirect), its body unwanted */
     unsigned diverted : 1;
+    /** a 101 to a request that asked for an Upgrade: the connections become a tunnel */
+    unsigned upgrade : 1;
     unsigned upstream_done : 1;
     unsigned cleaned_up : 1;
 };
@@ -261,6 +267,8 @@ sl_int_t sl__upstream_divert(sl_http_request_t *r, sl_upstream_t *u);
 sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u);
 /* X-Accel-Charset on a response that is sent: logged as nginx without a charset map. */
 void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u);
+/* Ends the request (u's finalize): for the parts of the machine in other files. */
+void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);
