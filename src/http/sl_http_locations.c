@@ -292,3 +292,21 @@ sl_int_t sl_http_named_location(sl_http_request_t *r, sl_str_t *name)
     sl_http_finalize_request(r, SL_HTTP_INTERNAL_SERVER_ERROR);
     return SL_DONE;
 }
+
+sl_int_t sl_http_internal_redirect_get(sl_http_request_t *r, const sl_str_t *target,
+                                       int replace_args)
+{
+    sl_str_t uri = *target, args = sl_null_string;
+    u_char *q = memchr(uri.data, '?', uri.len);
+
+    if (q) {
+        args.data = q + 1;
+        args.len = (size_t) (uri.data + uri.len - q - 1);
+        uri.len = (size_t) (q - uri.data);
+    }
+    if (r->method != SL_HTTP_HEAD) {
+        r->method = SL_HTTP_GET;
+        sl_str_set(&r->method_name, "GET");
+    }
+    return sl_http_internal_redirect(r, &uri, q || replace_args ? &args : NULL);
+}

@@ -355,6 +355,11 @@ void sl_http_update_location_config(sl_http_request_t *r);
 /* Restarts processing with a new uri (and args), as an internal redirect.  Returns SL_DONE;
  * the request continues in the phases. */
 sl_int_t sl_http_internal_redirect(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args);
+/* An internal redirect to "uri[?args]" as error_page and X-Accel-Redirect make it: the
+ * method becomes GET (HEAD stays HEAD), as nginx; the request's args are kept when the
+ * target has none, unless replace_args. */
+sl_int_t sl_http_internal_redirect_get(sl_http_request_t *r, const sl_str_t *target,
+                                       int replace_args);
 sl_int_t sl_http_named_location(sl_http_request_t *r, sl_str_t *name);
 
 /* Output. */

@@ -152,18 +152,7 @@ static sl_int_t send_error_page(sl_http_request_t *r, sl_http_err_page_t *err)
     if (err->value.len && err->value.data[0] != '/') {
         return error_page_redirect(r, err);
     }
-    sl_str_t uri = err->value, args = sl_null_string;
-    u_char *q = memchr(uri.data, '?', uri.len);
-    if (q) {
-        args.data = q + 1;
-        args.len = (size_t) (uri.data + uri.len - q - 1);
-        uri.len = (size_t) (q - uri.data);
-    }
-    if (r->method != SL_HTTP_HEAD) {
-        r->method = SL_HTTP_GET;
-        sl_str_set(&r->method_name, "GET");
-    }
-    return sl_http_internal_redirect(r, &uri, q ? &args : NULL);
+    return sl_http_internal_redirect_get(r, &err->value, 0);
 }
 
 /* Errors after which the connection's framing or state cannot be trusted: no keepalive. */

@@ -183,6 +183,36 @@ char *sl_proxy_set_redirect(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 }
 
 /* proxy_cookie_domain and proxy_cookie_path: cmd->offset is the array's. */
+/*
+ * The part proxy_cookie_domain, _path and _flags share: "off" alone cancels the inherited
+ * rules (and may not be mixed with rules at the same level).  Returns 1 when the
+ * directive is dealt with (*rv is what the setter returns), 0 to go on with a rule.
+ */
+static int cookie_off(sl_conf_t *cf, sl_array_t **a, char **rv)
+{
+    sl_str_t *value = cf->args->elts;
+
+    *rv = SL_CONF_OK;
+    if (*a == NULL) {
+        *rv = "is duplicate";
+        return 1;
+    }
+    if (cf->args->nelts != 2) {
+        return 0;
+    }
+    if (!sl_str_eq_cstr(&value[1], "off")) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"", SL_STR_ARG(value[1]));
+        *rv = SL_CONF_ERROR;
+        return 1;
+    }
+    if (*a != SL_CONF_UNSET_PTR) {
+        *rv = "is duplicate";
+        return 1;
+    }
+    *a = NULL;
+    return 1;
+}
+
 char *sl_proxy_set_cookie_rewrite(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     sl_array_t **a = (sl_array_t **) ((char *) conf + cmd->offset);
@@ -190,20 +220,9 @@ char *sl_proxy_set_cookie_rewrite(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     int domain = cmd->name.len == sizeof("proxy_cookie_domain") - 1
                  && memcmp(cmd->name.data, "proxy_cookie_domain", cmd->name.len) == 0;
 
-    if (*a == NULL) {
-        return "is duplicate";
-    }
-    if (cf->args->nelts == 2) {
-        if (!sl_str_eq_cstr(&value[1], "off")) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",
-                              SL_STR_ARG(value[1]));
-            return SL_CONF_ERROR;
-        }
-        if (*a != SL_CONF_UNSET_PTR) {
-            return "is duplicate";
-        }
-        *a = NULL;
-        return SL_CONF_OK;
+    char *rv;
+    if (cookie_off(cf, a, &rv)) {
+        return rv;
     }
     rule_t *rule = push_rule(cf, a);
     if (rule == NULL || compile_rule(cf, rule, &value[1], &value[2], domain) != SL_OK) {
@@ -217,20 +236,9 @@ char *sl_proxy_set_cookie_flags(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     sl_array_t **a = (sl_array_t **) ((char *) conf + cmd->offset);
     sl_str_t *value = cf->args->elts;
 
-    if (*a == NULL) {
-        return "is duplicate";
-    }
-    if (cf->args->nelts == 2) {
-        if (!sl_str_eq_cstr(&value[1], "off")) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",
-                              SL_STR_ARG(value[1]));
-            return SL_CONF_ERROR;
-        }
-        if (*a != SL_CONF_UNSET_PTR) {
-            return "is duplicate";
-        }
-        *a = NULL;
-        return SL_CONF_OK;
+    char *rv;
+    if (cookie_off(cf, a, &rv)) {
+        return rv;
     }
     if (*a == SL_CONF_UNSET_PTR
         && (*a = sl_array_create(cf->pool, 2, sizeof(cookie_flags_t))) == NULL) {

@@ -138,25 +138,14 @@ sl_int_t sl__upstream_divert(sl_http_request_t *r, sl_upstream_t *u)
 
 sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
-    sl_str_t uri = u->redirect, args = sl_null_string;
+    sl_str_t uri = u->redirect;
 
     u->redirect.len = 0;
     if (uri.data[0] == '@') {
         return sl_http_named_location(r, &uri);
     }
-    u_char *q = memchr(uri.data, '?', uri.len);
-    if (q) {
-        args.data = q + 1;
-        args.len = (size_t) (uri.data + uri.len - q - 1);
-        uri.len = (size_t) (q - uri.data);
-    }
-    /* a uri target is fetched with GET (HEAD stays HEAD); a named location keeps the
-     * method, as nginx */
-    if (r->method != SL_HTTP_HEAD) {
-        r->method = SL_HTTP_GET;
-        sl_str_set(&r->method_name, "GET");
-    }
-    return sl_http_internal_redirect(r, &uri, &args);
+    /* the header's args replace the request's, even when it has none (nginx) */
+    return sl_http_internal_redirect_get(r, &uri, 1);
 }
 
 /*
