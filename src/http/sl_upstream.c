@@ -673,12 +673,13 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
-/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on. */
+/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on.  "Trailer"
+ * is passed, as nginx 1.22 does (though the trailer itself is dropped). */
 static int hop_by_hop(const sl_table_elt_t *h)
 {
     static const char *const hop[] = {
-        "connection", "keep-alive", "transfer-encoding", "te",
-        "trailer",    "upgrade",    "proxy-connection",  "content-length",
+        "connection", "keep-alive",       "transfer-encoding", "te",
+        "upgrade",    "proxy-connection", "content-length",
     };
 
     for (size_t i = 0; i < sl_nelems(hop); i++) {
