@@ -120,6 +120,18 @@ static off_t rate_limit(sl_pipe_t *p)
     return -1;
 }
 
+/* The body is all read: a pause proxy_limit_rate began must not outlive it (the connection
+ * may be kept for another request). */
+static void end_rate_pause(sl_pipe_t *p)
+{
+    sl_event_t *rev = p->upstream->read;
+
+    if (rev->delayed) {
+        rev->delayed = 0;
+        sl_del_timer(rev);
+    }
+}
+
 /* Takes the read chain off free_raw_bufs: all of it, or one buffer with single_buf. */
 static sl_chain_t *take_read_chain(sl_pipe_t *p)
 {
@@ -221,6 +233,9 @@ sl_int_t sl__pipe_read(sl_pipe_t *p)
     if (p->length == 0) {
         p->upstream_done = 1;
         p->read = 1;
+    }
+    if (upstream_finished(p)) {
+        end_rate_pause(p);
     }
     if (p->cacheable && upstream_finished(p) && p->in) {
         while (p->in) {

@@ -162,6 +162,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
     { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
     { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
+    { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(limit_rate), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
     { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
     { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
@@ -204,6 +205,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.busy_buffers_size = SL_CONF_UNSET_SIZE;
     plcf->upstream.max_temp_file_size = SL_CONF_UNSET;
     plcf->upstream.temp_file_write_size = SL_CONF_UNSET_SIZE;
+    plcf->upstream.limit_rate = SL_CONF_UNSET_SIZE;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
     plcf->hide = SL_CONF_UNSET_PTR;
@@ -232,6 +234,7 @@ static void *create_main_conf(sl_conf_t *cf)
 static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
 {
     sl_conf_merge_value(u->buffering, pu->buffering, 1);
+    sl_conf_merge_size_value(u->limit_rate, pu->limit_rate, 0);
     sl_conf_merge_bufs_value(u->bufs, pu->bufs, 8, 4096);
     if (u->bufs.num < 2) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "there must be at least 2 \"proxy_buffers\"");

@@ -595,6 +595,11 @@ static void upstream_handler(sl_event_t *ev)
     if (u->state == SL_UPSTREAM_BODY_UNBUFFERED) {
         process_body(r, u, 0);
     } else if (u->state == SL_UPSTREAM_BODY_BUFFERED) {
+        if (ev->timedout && ev->delayed) {
+            /* proxy_limit_rate's pause is over, not a read timeout */
+            ev->timedout = 0;
+            ev->delayed = 0;
+        }
         run_pipe(r, u, 0);
     }
 }
@@ -668,12 +673,13 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
-/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on. */
+/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on.  "Trailer"
+ * is passed, as nginx 1.22 does (though the trailer itself is dropped). */
 static int hop_by_hop(const sl_table_elt_t *h)
 {
     static const char *const hop[] = {
-        "connection", "keep-alive", "transfer-encoding", "te",
-        "trailer",    "upgrade",    "proxy-connection",  "content-length",
+        "connection", "keep-alive",       "transfer-encoding", "te",
+        "upgrade",    "proxy-connection", "content-length",
     };
 
     for (size_t i = 0; i < sl_nelems(hop); i++) {
@@ -966,6 +972,12 @@ void sl_upstream_downstream_handler(sl_http_request_t *r)
     sl_upstream_t *u = r->upstream;
     sl_connection_t *c = r->connection;
 
+    if (c->write->timedout && c->write->delayed) {
+        /* limit_rate's pause is over, not a send timeout */
+        c->write->timedout = 0;
+        c->write->delayed = 0;
+        c->write->ready = 1;
+    }
     if (c->write->timedout) {
         c->timedout = 1;
         c->log->action = "sending to client";
@@ -1014,6 +1026,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->temp_file_write_size = (ssize_t) u->conf->temp_file_write_size;
     p->temp_path = u->conf->temp_path;
     p->read_timeout = u->conf->read_timeout;
+    p->limit_rate = u->conf->limit_rate;
+    p->start_sec = sl_cached_time_sec;
     p->send_timeout = clcf->send_timeout;
     p->length = u->headers_in.chunked ? -1 : u->length;
     p->pool = r->pool;

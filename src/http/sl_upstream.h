@@ -67,6 +67,8 @@ typedef struct {
     off_t max_temp_file_size;
     size_t temp_file_write_size;
     sl_str_t temp_path;
+    /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 none */
+    size_t limit_rate;
     sl_int_t ignore_client_abort;
     /** response headers not passed to the client (besides hop-by-hop ones): sl_str_t */
     sl_array_t *hide_headers;

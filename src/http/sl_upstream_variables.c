@@ -1,6 +1,7 @@
 /*
  * sl_upstream_variables.c: $upstream_addr, $upstream_status, the $upstream_*_time values,
- * byte counts and $upstream_http_NAME.  Like nginx, one value per try, joined with ", ".
+ * byte counts, $upstream_http_NAME, $upstream_cookie_NAME and $upstream_trailer_NAME.  Like
+ * nginx, one value per try, joined with ", ".
  */
 #include <stdio.h>
 
@@ -123,6 +124,81 @@ static sl_int_t var_upstream_header(sl_http_request_t *r, sl_http_variable_value
                                    name->len - skip);
 }
 
+/*
+ * The value of cookie name in one Set-Cookie line, as nginx 1.22 reads it: only the line's
+ * first pair counts, the name is compared in any case, blanks around the name and after '='
+ * are skipped, and the value runs to the ';' (blanks before it kept).  A pair without '='
+ * is no value.
+ */
+static int set_cookie_value(const sl_str_t *line, const u_char *name, size_t len, sl_str_t *value)
+{
+    const u_char *p = line->data, *end = line->data + line->len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if ((size_t) (end - p) < len || sl_strncasecmp((u_char *) p, (u_char *) name, len) != 0) {
+        return 0;
+    }
+    for (p += len; p < end && (*p == ' ' || *p == '\t'); p++) {
+    }
+    if (p == end || *p != '=') {
+        return 0;
+    }
+    for (p++; p < end && (*p == ' ' || *p == '\t'); p++) {
+    }
+    const u_char *v = p;
+    while (p < end && *p != ';') {
+        p++;
+    }
+    value->data = (u_char *) v;
+    value->len = (size_t) (p - v);
+    return 1;
+}
+
+/* $upstream_cookie_NAME: the first Set-Cookie of the upstream's response that sets NAME. */
+static sl_int_t var_upstream_cookie(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                    uintptr_t data)
+{
+    const sl_str_t *name = (const sl_str_t *) data;
+    size_t skip = sizeof("upstream_cookie_") - 1;
+    sl_upstream_t *u = r->upstream;
+
+    v->not_found = 1;
+    if (u == NULL) {
+        return SL_OK;
+    }
+    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        sl_str_t value;
+        if (h->key.len != 10 || sl_strncasecmp(h->key.data, (u_char *) "set-cookie", 10) != 0
+            || !set_cookie_value(&h->value, name->data + skip, name->len - skip, &value)) {
+            continue;
+        }
+        v->data = value.data;
+        v->len = (unsigned) value.len;
+        v->valid = 1;
+        v->not_found = 0;
+        v->no_cacheable = 1;
+        return SL_OK;
+    }
+    return SL_OK;
+}
+
+/*
+ * $upstream_trailer_NAME: never found.  The chunked decoder drops the upstream's trailer
+ * section, as nginx 1.22's proxy does (there only gRPC fills these); the variable exists so
+ * that configurations naming it load and log "-" as nginx.
+ */
+static sl_int_t var_upstream_trailer(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                     uintptr_t data)
+{
+    (void) r;
+    (void) data;
+    v->not_found = 1;
+    return SL_OK;
+}
+
 // clang-format off
 static sl_http_variable_t upstream_vars[] = {
     { sl_string("upstream_addr"), NULL, var_state, V_ADDR, SL_HTTP_VAR_NOCACHEABLE, 0 },
@@ -134,6 +210,8 @@ static sl_http_variable_t upstream_vars[] = {
     { sl_string("upstream_bytes_received"), NULL, var_state, V_BYTES_RECEIVED, SL_HTTP_VAR_NOCACHEABLE, 0 },
     { sl_string("upstream_bytes_sent"), NULL, var_state, V_BYTES_SENT, SL_HTTP_VAR_NOCACHEABLE, 0 },
     { sl_string("upstream_http_"), NULL, var_upstream_header, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_cookie_"), NULL, var_upstream_cookie, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_trailer_"), NULL, var_upstream_trailer, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
 };
 // clang-format on
 
