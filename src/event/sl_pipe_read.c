@@ -222,7 +222,8 @@ sl_int_t sl__pipe_read(sl_pipe_t *p)
         p->upstream_done = 1;
         p->read = 1;
     }
-    if (p->cacheable && upstream_finished(p) && p->in) {
+    /* cacheable: what was read goes to the temp file now, and to the client from there */
+    if (p->cacheable && p->in) {
         while (p->in) {
             if (sl__pipe_spill(p) != SL_OK) {
                 return SL_ABORT;

@@ -162,6 +162,8 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
     { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
     { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
+    { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
+    { sl_string("proxy_store_access"), MSL | SL_CONF_TAKE123, sl_upstream_store_access_set, PLOC, UF(store), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
     { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
     { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
@@ -213,6 +215,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.next_upstream_tries = SL_CONF_UNSET_UINT;
     plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.intercept_errors = SL_CONF_UNSET;
+    sl_upstream_store_init_conf(&plcf->upstream.store);
     sl_proxy_rewrite_init(&plcf->rewrite);
     return plcf;
 }
@@ -325,6 +328,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
     sl_conf_merge_value(u->ignore_client_abort, pu->ignore_client_abort, 0);
     sl_conf_merge_value(u->intercept_errors, pu->intercept_errors, 0);
+    sl_upstream_store_merge(&u->store, &pu->store);
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
     sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);

@@ -243,7 +243,8 @@ static void check_client(sl_http_request_t *r)
  * seen before the upstream started is acted on in this loop iteration's posted events. */
 static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
 {
-    if (u->conf->ignore_client_abort) {
+    /* a stored response is read to its end whatever the client does (nginx) */
+    if (u->conf->ignore_client_abort || u->conf->store.on) {
         r->read_event_handler = sl_http_block_reading;
         return;
     }
@@ -1019,6 +1020,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;
+    /* proxy_store: every byte goes through the temp file, published at the end */
+    p->cacheable = u->conf->store.on == 1;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && !p->upstream_done) {
         /* body bytes that came with the header: the header buffer is the first raw one */
@@ -1058,6 +1061,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
+        sl__upstream_store(r, u);
         end_state(u, 0);
         keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
                                   && !p->input_overrun);
