@@ -971,6 +971,13 @@ void sl_upstream_downstream_handler(sl_http_request_t *r)
         c->timedout = 1;
         c->log->action = "sending to client";
         sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        if (u->state == SL_UPSTREAM_BODY_BUFFERED && u->pipe->cacheable) {
+            /* storing: the upstream is read on without the client, as nginx */
+            c->write->timedout = 0;
+            u->pipe->downstream_error = 1;
+            run_pipe(r, u, 0);
+            return;
+        }
         finalize(r, u, SL_HTTP_REQUEST_TIME_OUT);
         return;
     }

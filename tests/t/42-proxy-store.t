@@ -6,8 +6,9 @@
 # - a 404, a response cut short (Content-Length or chunked), a response sent with
 #   proxy_buffering off: no file, and no temp file left behind;
 # - a reader polling the target while a slow response streams never sees a partial file;
-# - a client that goes away mid-body does not stop the store (nginx does not watch the
-#   client when storing): the upstream is read to the end and the file appears.
+# - a client that goes away mid-body, or stops reading until send_timeout, does not stop
+#   the store (nginx does not watch the client when storing): the upstream is read to the
+#   end and the file appears.
 use strict;
 use warnings;
 use Test::More;
@@ -22,6 +23,7 @@ my $dir = $t->prefix;
 my $piece = 'p' x 65536;
 my $slow_len = 4 * length $piece;
 my $body = 'stored body ' x 100;
+my $big_len = 16 << 20;
 
 sub write_all {
     my ($c, $data) = @_;
@@ -69,6 +71,13 @@ sub serve {
         touch("sent-$id");
         wait_go($id) or return;
         for (2 .. 4) { write_all($c, $piece) or return; }
+    } elsif ($path =~ m{/big\?id=(\w+)}) {
+        # all but the last piece, which waits for go
+        my $id = $1;
+        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $big_len\r\n\r\n");
+        for (2 .. $big_len / length $piece) { write_all($c, $piece) or return; }
+        wait_go($id) or return;
+        write_all($c, $piece);
     } else {
         write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nConnection: close\r\n\r\n$body");
     }
@@ -122,6 +131,7 @@ http {
             proxy_store %%PREFIX%%/var/\$arg_name.data;
         }
         location /nb/ { proxy_pass http://127.0.0.1:$origin_port; proxy_store on; proxy_buffering off; }
+        location /t/ { proxy_pass http://127.0.0.1:$origin_port; proxy_store on; send_timeout 1s; }
         location /off/ { proxy_pass http://127.0.0.1:$origin_port; proxy_store off; }
     }
 }
@@ -241,6 +251,18 @@ sub mode_of { my @s = stat $_[0]; return @s ? sprintf('%04o', $s[2] & 07777) : '
     touch("go-$id");
     ok($t->wait_for(sub { (-s "$dir/html/s/slow2" // 0) == $slow_len }, 10),
        'abort: the file is stored all the same');
+}
+
+# --- a client that stops reading: send_timeout does not stop the store either ---
+{
+    my $s = $t->connect($port) or die;
+    print $s "GET /t/big?id=tmo HTTP/1.0\r\nHost: front.test\r\n\r\n";
+    ok($t->wait_for(sub { $t->error_log =~ /client timed out/ }, 20), 'client timed out: logged');
+    ok(!-e "$dir/html/t/big", 'client timed out: not stored while the upstream is not done');
+    touch('go-tmo');
+    ok($t->wait_for(sub { (-s "$dir/html/t/big" // 0) == $big_len }, 20),
+       'client timed out: the file is stored all the same');
+    close $s;
 }
 
 $t->done_testing;
