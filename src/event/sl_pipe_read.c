@@ -237,7 +237,8 @@ sl_int_t sl__pipe_read(sl_pipe_t *p)
     if (upstream_finished(p)) {
         end_rate_pause(p);
     }
-    if (p->cacheable && upstream_finished(p) && p->in) {
+    /* cacheable: what was read goes to the temp file now, and to the client from there */
+    if (p->cacheable && p->in) {
         while (p->in) {
             if (sl__pipe_spill(p) != SL_OK) {
                 return SL_ABORT;

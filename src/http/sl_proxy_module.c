@@ -94,6 +94,7 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static sl_int_t set_target(sl_pool_t *pool, const sl_url_t *u, proxy_target_t *t);
+static char *set_ignored_size(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 static sl_conf_bitmask_t ignore_headers_masks[] = {
     { sl_string("X-Accel-Redirect"), SL_UPSTREAM_IGN_XA_REDIRECT },
@@ -162,7 +163,12 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
     { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
     { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
+    { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
+    { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
+    { sl_string("proxy_send_lowat"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
     { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(limit_rate), NULL },
+    { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
+    { sl_string("proxy_store_access"), MSL | SL_CONF_TAKE123, sl_upstream_store_access_set, PLOC, UF(store), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
     { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
     { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
@@ -215,6 +221,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.next_upstream_tries = SL_CONF_UNSET_UINT;
     plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.intercept_errors = SL_CONF_UNSET;
+    sl_upstream_store_init_conf(&plcf->upstream.store);
     sl_proxy_rewrite_init(&plcf->rewrite);
     return plcf;
 }
@@ -328,6 +335,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->pass_request_body, pu->pass_request_body, 1);
     sl_conf_merge_value(u->ignore_client_abort, pu->ignore_client_abort, 0);
     sl_conf_merge_value(u->intercept_errors, pu->intercept_errors, 0);
+    sl_upstream_store_merge(&u->store, &pu->store);
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
     sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);
@@ -1055,6 +1063,22 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
         return rc;
     }
     return SL_DONE;
+}
+
+/* Directives nginx has that change nothing here (see docs/directives.md): the value is
+ * still checked, and proxy_send_lowat warns as nginx does on Linux. */
+static char *set_ignored_size(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_str_t *value = cf->args->elts;
+
+    (void) conf;
+    if (sl_parse_size(&value[1]) == SL_ERROR) {
+        return "invalid value";
+    }
+    if (sl_str_eq_cstr(&cmd->name, "proxy_send_lowat")) {
+        sl_conf_log_error(SL_LOG_WARN, cf, 0, "\"proxy_send_lowat\" is not supported, ignored");
+    }
+    return SL_CONF_OK;
 }
 
 static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)

@@ -243,7 +243,8 @@ static void check_client(sl_http_request_t *r)
  * seen before the upstream started is acted on in this loop iteration's posted events. */
 static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
 {
-    if (u->conf->ignore_client_abort) {
+    /* a stored response is read to its end whatever the client does (nginx) */
+    if (u->conf->ignore_client_abort || u->conf->store.on) {
         r->read_event_handler = sl_http_block_reading;
         return;
     }
@@ -982,6 +983,13 @@ void sl_upstream_downstream_handler(sl_http_request_t *r)
         c->timedout = 1;
         c->log->action = "sending to client";
         sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        if (u->state == SL_UPSTREAM_BODY_BUFFERED && u->pipe->cacheable) {
+            /* storing: the upstream is read on without the client, as nginx */
+            c->write->timedout = 0;
+            u->pipe->downstream_error = 1;
+            run_pipe(r, u, 0);
+            return;
+        }
         finalize(r, u, SL_HTTP_REQUEST_TIME_OUT);
         return;
     }
@@ -1033,6 +1041,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;
+    /* proxy_store: every byte goes through the temp file, published at the end */
+    p->cacheable = u->conf->store.on == 1;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && !p->upstream_done) {
         /* body bytes that came with the header: the header buffer is the first raw one */
@@ -1072,6 +1082,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
+        sl__upstream_store(r, u);
         end_state(u, 0);
         keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
                                   && !p->input_overrun);

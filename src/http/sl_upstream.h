@@ -55,6 +55,16 @@ typedef enum {
 #define SL_UPSTREAM_FT_NOLIVE 0x40000000
 #define SL_UPSTREAM_FT_OFF 0x80000000
 
+/* proxy_store (sl_upstream_store.c). */
+typedef struct {
+    /** SL_CONF_UNSET, 0 (off), 1 (on, or a path) */
+    sl_int_t on;
+    /** the path with variables; NULL: root/alias + uri, as a static file's */
+    sl_http_complex_value_t *path;
+    /** proxy_store_access: the file's mode (directories add x where r is) */
+    sl_uint_t access;
+} sl_upstream_store_conf_t;
+
 typedef struct {
     sl_msec_t connect_timeout;
     sl_msec_t send_timeout;
@@ -82,6 +92,7 @@ typedef struct {
     sl_msec_t next_upstream_timeout;
     /** proxy_intercept_errors: a status >= 300 with an error_page gets the error_page */
     sl_int_t intercept_errors;
+    sl_upstream_store_conf_t store;
 } sl_upstream_conf_t;
 
 /* The response header as the upstream sent it. */
@@ -271,6 +282,18 @@ sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u);
 /* Ends the request (u's finalize): for the parts of the machine in other files. */
 void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
+
+/*
+ * proxy_store (sl_upstream_store.c): the directives' setters and merge, and the hook the
+ * buffered body calls once the upstream is finished: a complete 200 whose length matches
+ * is published at its path atomically (the pipe's anonymous temp file linked in place),
+ * anything else leaves nothing.
+ */
+char *sl_upstream_store_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_upstream_store_access_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+void sl_upstream_store_init_conf(sl_upstream_store_conf_t *conf);
+void sl_upstream_store_merge(sl_upstream_store_conf_t *conf, const sl_upstream_store_conf_t *prev);
+void sl__upstream_store(sl_http_request_t *r, sl_upstream_t *u);
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);
