@@ -215,6 +215,9 @@ void sl_close_listening_sockets(sl_cycle_t *cycle, int remove_files);
  * EPOLLEXCLUSIVE gave this process alone.
  */
 void sl_stop_accepting(sl_cycle_t *cycle, int remove_files);
+/* Set in a worker when its listening sockets are shared with other workers: wake-ups are
+ * rotated among them (see sl_accept.c). */
+extern int sl_accept_rotate;
 
 /* Non-blocking connect. */
 typedef struct {

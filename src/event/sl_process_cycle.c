@@ -302,5 +302,7 @@ int sl_worker_process_cycle(sl_cycle_t *cycle, sl_uint_t worker)
         return 2;
     }
     sl_close_other_workers_sockets(cycle, worker);
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+    sl_accept_rotate = ccf->worker_processes > 1;
     return serve(cycle);
 }
