@@ -212,6 +212,14 @@ static int copy_to(sl_http_request_t *r, int fd, off_t size, const char *path, m
         }
         off += n;
     }
+    /* the copy keeps the temp file's times (the origin's Last-Modified) */
+    struct stat st;
+    struct timespec ts[2];
+    if (err == 0 && fstat(fd, &st) == 0) {
+        ts[0] = st.st_atim;
+        ts[1] = st.st_mtim;
+        (void) futimens(out, ts);
+    }
     if (err == 0 && (fchmod(out, mode) == -1 || rename(tmp, path) == -1)) {
         err = errno;
     }
@@ -220,6 +228,31 @@ static int copy_to(sl_http_request_t *r, int fd, off_t size, const char *path, m
         unlink(tmp);
     }
     return err;
+}
+
+/* The upstream's Last-Modified as a time, or -1 when absent or not an HTTP date. */
+static time_t last_modified(sl_upstream_t *u)
+{
+    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        if (h->key.len == 13 && sl_strncasecmp(h->key.data, (u_char *) "last-modified", 13) == 0) {
+            return sl_http_parse_time(h->value.data, h->value.len);
+        }
+    }
+    return -1;
+}
+
+/* The stored file carries the origin's Last-Modified as its mtime (as nginx), so a static
+ * location serving it later answers with the origin's date; set before the file is named,
+ * a reader never sees another one.  atime is now, as nginx sets it. */
+static void set_mtime(sl_http_request_t *r, sl_upstream_t *u, int fd)
+{
+    time_t lm = last_modified(u);
+    struct timespec ts[2] = { { 0, UTIME_NOW }, { lm, 0 } };
+
+    if (lm != -1 && futimens(fd, ts) == -1) {
+        sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "futimens() of a stored file failed");
+    }
 }
 
 /* Publishes the temp file at path with the configured rights.  Logs a failure. */
@@ -233,6 +266,7 @@ static void publish(sl_http_request_t *r, sl_upstream_t *u, int fd, off_t size, 
         sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "fchmod() \"%s\" failed", path);
         return;
     }
+    set_mtime(r, u, fd);
     int err = link_fd(fd, path);
     if (err == ENOENT) {
         create_dirs(path, dir_mode);

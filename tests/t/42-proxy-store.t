@@ -1,8 +1,11 @@
 # proxy_store and proxy_store_access, as nginx 1.22 (validated: this file passes with
-# SLUICE_BINARY=/usr/sbin/nginx, Debian's nginx 1.22; one sluice-only check is skipped
-# then: that no named temp file exists under proxy_temp while a response streams):
+# SLUICE_BINARY=/usr/sbin/nginx, Debian's nginx 1.22; two sluice-only checks are skipped
+# then: no named temp file under proxy_temp while a response streams, and the HEAD one):
 # - a complete 200 lands at root + uri ("on") or at the path a string with variables gives,
-#   with proxy_store_access's mode; missing directories are created;
+#   with proxy_store_access's mode; missing directories are created; its mtime is the
+#   origin's Last-Modified;
+# - a HEAD stores nothing (sluice-only check, skipped with nginx: a HEAD answered without
+#   Content-Length makes nginx store an empty file);
 # - a 404, a response cut short (Content-Length or chunked), a response sent with
 #   proxy_buffering off: no file, and no temp file left behind;
 # - a reader polling the target while a slow response streams never sees a partial file;
@@ -24,6 +27,8 @@ my $piece = 'p' x 65536;
 my $slow_len = 4 * length $piece;
 my $body = 'stored body ' x 100;
 my $big_len = 16 << 20;
+my $lm_date = 'Sun, 06 Nov 1994 08:49:37 GMT';
+my $lm_time = 784111777;
 
 sub write_all {
     my ($c, $data) = @_;
@@ -54,9 +59,15 @@ sub serve {
     my ($c) = @_;
     my $req = '';
     while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or return; }
-    my ($path) = $req =~ m{^GET (\S+) };
+    my ($method, $path) = $req =~ m{^(GET|HEAD) (\S+) };
     my $len = length $body;
-    if ($path =~ m{/missing}) {
+    if ($path =~ m{/lm}) {
+        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nLast-Modified: $lm_date\r\n\r\n"
+                      . ($method eq 'HEAD' ? '' : $body));
+    } elsif ($path =~ m{/headnolen}) {
+        # a HEAD answered without Content-Length (the body would be close-delimited)
+        write_all($c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    } elsif ($path =~ m{/missing}) {
         write_all($c, "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
     } elsif ($path =~ m{/trunc}) {
         # the origin closes early
@@ -187,7 +198,28 @@ sub mode_of { my @s = stat $_[0]; return @s ? sprintf('%04o', $s[2] & 07777) : '
     is($t->read_file('html/s/one/two/file.txt'), $body, 'an existing file is replaced');
 }
 
+{
+    # the file's mtime is the origin's Last-Modified
+    my ($st) = get('/s/lm/file');
+    is($st, '200', 'Last-Modified: 200');
+    is($t->read_file('html/s/lm/file'), $body, 'Last-Modified: stored');
+    is((stat "$dir/html/s/lm/file")[9], $lm_time, 'Last-Modified: the mtime is its time');
+}
+
 # --- nothing is stored ---
+{
+    # HEAD: the origin's answer has no body; with a Content-Length it does not match
+    my $r = $t->http($port, "HEAD /s/lm/head HTTP/1.0\r\nHost: front.test\r\n\r\n") // '';
+    like($r, qr{^HTTP/1\.1 200 }, 'HEAD: 200');
+    ok(!-e "$dir/html/s/lm/head", 'HEAD: no file');
+    # without Content-Length nginx 1.22 stores an empty file (and would so empty a stored
+    # one); sluice stores nothing for a HEAD
+    $r = $t->http($port, "HEAD /s/headnolen HTTP/1.0\r\nHost: front.test\r\n\r\n") // '';
+    like($r, qr{^HTTP/1\.1 200 }, 'HEAD without Content-Length: 200');
+    if ($t->binary !~ /nginx/) {
+        ok(!-e "$dir/html/s/headnolen", 'HEAD without Content-Length: no file (sluice)');
+    }
+}
 {
     my ($st) = get('/s/missing');
     is($st, '404', '404 passed on');
