@@ -585,6 +585,17 @@ static sl_chain_t *body_chain(sl_http_request_t *r, sl_str_t *text)
     return cl;
 }
 
+/* The whole read body, even when an earlier upstream was sent it (an X-Accel-Redirect to a
+ * proxied location sends it again, as nginx 1.22 does, with the method made GET). */
+static off_t rewound_size(sl_chain_t *body)
+{
+    for (sl_chain_t *cl = body; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->start ? cl->buf->start : cl->buf->pos;
+        cl->buf->file_pos = 0;
+    }
+    return sl_chain_size(body);
+}
+
 static sl_int_t create_request(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -592,7 +603,7 @@ static sl_int_t create_request(sl_http_request_t *r)
     sl_str_t uri;
     sl_array_t *lines = sl_array_create(r->pool, 8, sizeof(line_t));
     sl_chain_t *body = u->conf->pass_request_body && r->request_body ? r->request_body->bufs : NULL;
-    off_t body_len = body ? sl_chain_size(body) : 0;
+    off_t body_len = body ? rewound_size(body) : 0;
     char cl[SL_INT64_LEN + 1];
     sl_str_t cl_name = sl_string("Content-Length"), cl_value = { 0, (u_char *) cl };
 

@@ -674,13 +674,16 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
-/* Hop-by-hop headers and the framing ones sluice sets itself: never passed on.  "Trailer"
- * is passed, as nginx 1.22 does (though the trailer itself is dropped). */
+/* The hop-by-hop and framing headers sluice writes itself: never passed on.  TE, Trailer,
+ * Upgrade and Proxy-Connection are passed, as nginx 1.22 passes them: they frame nothing
+ * of the response sluice sends (its Connection header is its own, without "upgrade"). */
 static int hop_by_hop(const sl_table_elt_t *h)
 {
     static const char *const hop[] = {
-        "connection", "keep-alive",       "transfer-encoding", "te",
-        "upgrade",    "proxy-connection", "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
     };
 
     for (size_t i = 0; i < sl_nelems(hop); i++) {
@@ -697,8 +700,7 @@ static int name_is(const sl_table_elt_t *h, const char *name);
 static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h)
 {
     if (hop_by_hop(h)) {
-        /* a 101 names the protocol switched to: the client needs it (nginx passes it) */
-        return !(u->upgrade && name_is(h, "upgrade"));
+        return 1;
     }
     if (u->conf->hide_headers == NULL) {
         return 0;
@@ -719,18 +721,32 @@ static int name_is(const sl_table_elt_t *h, const char *name)
     return h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) name, n) == 0;
 }
 
-/* X-Accel-Buffering and X-Accel-Limit-Rate: the upstream steering this response. */
-static void x_accel(sl_http_request_t *r, sl_upstream_t *u, const sl_table_elt_t *h)
+/* X-Accel-Buffering: the upstream steering how this response is read. */
+static void x_accel(sl_upstream_t *u, const sl_table_elt_t *h)
 {
-    sl_uint_t ign = u->conf->ignore_headers;
-
-    if (name_is(h, "x-accel-buffering") && !(ign & SL_UPSTREAM_IGN_XA_BUFFERING)) {
+    if (name_is(h, "x-accel-buffering")
+        && !(u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_BUFFERING)) {
         if (h->value.len == 2 && sl_strncasecmp(h->value.data, (u_char *) "no", 2) == 0) {
             u->buffering = 0;
         } else if (h->value.len == 3 && sl_strncasecmp(h->value.data, (u_char *) "yes", 3) == 0) {
             u->buffering = 1;
         }
-    } else if (name_is(h, "x-accel-limit-rate") && !(ign & SL_UPSTREAM_IGN_XA_LIMIT_RATE)) {
+    }
+}
+
+/* X-Accel-Limit-Rate: taken before an X-Accel-Redirect or an error_page diverts the
+ * response, so the rate holds for whatever answers instead (as in nginx 1.22, where the
+ * location's limit_rate does not replace it). */
+static void x_accel_limit_rate(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_LIMIT_RATE) {
+        return;
+    }
+    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        if (!name_is(h, "x-accel-limit-rate")) {
+            continue;
+        }
         sl_int_t n = sl_atoi(h->value.data, h->value.len);
         if (n != SL_ERROR) {
             r->limit_rate = (size_t) n;
@@ -752,7 +768,7 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
-        x_accel(r, u, h);
+        x_accel(u, h);
         if (hidden_header(u, h)) {
             continue;
         }
@@ -786,6 +802,8 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
 static void send_header(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+
+    x_accel_limit_rate(r, u);
     sl_int_t diverted = sl__upstream_divert(r, u);
 
     if (diverted != SL_DECLINED) {
@@ -798,8 +816,8 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    /* the upstream's own status line is the client's, unless sluice has a better one */
-    r->headers_out.status_line.len = 0;
+    /* the upstream's status line reaches the client as it came ("200 Okay", "200"), as in
+     * nginx 1.22; a filter that changes the status drops it */
     sl_int_t rc = sl_http_send_header(r);
     u->header_sent = 1;
     if (u->upgrade && (rc == SL_OK || rc == SL_AGAIN)) {
