@@ -23,9 +23,17 @@ free_port() {
     perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
 }
 
+# PIN=1 (on a machine with 2+ CPUs): the server under test runs alone on CPU 1 and
+# everything else (wrk, the origin) on CPU 0, so that the figures stop swinging with how
+# the scheduler mixes the processes.  on_cpu is a prefix for commands: `$(on_cpu 0) wrk ...`.
+on_cpu() {  # cpu
+    if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then echo "taskset -c $1"; fi
+}
+
 # Starts a server on conf/bench.conf of a prefix and waits (bounded) until it accepts.
+# CPU=n pins it (with PIN=1).
 start() {  # binary dir port
-    "$1" -p "$2/" -c conf/bench.conf &
+    $(on_cpu "${CPU:-0}") "$1" -p "$2/" -c conf/bench.conf &
     STARTED=$!
     PIDS+=($!)
     for _ in $(seq 100); do

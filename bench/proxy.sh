@@ -8,7 +8,7 @@
 # process over the wrk run, from /proc/PID/stat, divided by the requests wrk completed) and
 # the ratios sluice/nginx (above 1 is better for req/s and MB/s, below 1 for latency, CPU).
 #
-#   bench/proxy.sh [seconds] [connections]
+#   bench/proxy.sh [seconds] [connections]      (PIN=1: the proxy alone on CPU 1)
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -37,17 +37,17 @@ http { access_log off;
     location / { proxy_pass http://127.0.0.1:$OP; proxy_temp_path proxy_temp; } } }
 CONF
 done
-start "$NGINX" "$WORK/origin" "$OP"
-start "$SLUICE" "$WORK/sluice" "$SP"
+CPU=0 start "$NGINX" "$WORK/origin" "$OP"
+CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
 SLUICE_PID=$STARTED
-start "$NGINX" "$WORK/nginx" "$NP"
+CPU=1 start "$NGINX" "$WORK/nginx" "$NP"
 NGINX_PID=$STARTED
 HZ=$(getconf CLK_TCK)
 
 run() {  # url pid -> "req/s MB/s p99-ms cpu-us-per-request"
     local before after
     before=$(cpu_ticks "$2")
-    wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" > "$WORK/wrk.out"
+    $(on_cpu 0) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" > "$WORK/wrk.out"
     after=$(cpu_ticks "$2")
     awk -v ticks=$((after - before)) -v hz="$HZ" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
