@@ -71,9 +71,26 @@ int sl_addr_cmp(const struct sockaddr *a, socklen_t alen, const struct sockaddr 
                || (cmp_port && x->sin6_port != y->sin6_port);
     }
     if (a->sa_family == AF_UNIX) {
-        return alen != blen || memcmp(a, b, alen) != 0;
+        /* the paths: getsockname() and the config may count the trailing NUL differently */
+        const struct sockaddr_un *x = (const void *) a, *y = (const void *) b;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t xn = alen > off ? strnlen(x->sun_path, alen - off) : 0;
+        size_t yn = blen > off ? strnlen(y->sun_path, blen - off) : 0;
+        return xn != yn || memcmp(x->sun_path, y->sun_path, xn) != 0;
     }
     return 1;
+}
+
+unsigned sl_sockaddr_port(const struct sockaddr *sa)
+{
+    switch (sa->sa_family) {
+    case AF_INET:
+        return ntohs(((const struct sockaddr_in *) (const void *) sa)->sin_port);
+    case AF_INET6:
+        return ntohs(((const struct sockaddr_in6 *) (const void *) sa)->sin6_port);
+    default:
+        return 0;
+    }
 }
 
 static sl_int_t add_addr(sl_pool_t *pool, sl_url_t *u, const struct sockaddr *sa, socklen_t len)

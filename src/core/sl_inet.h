@@ -58,6 +58,8 @@ size_t sl_addr_ntop(const struct sockaddr *sa, socklen_t socklen, u_char *text, 
 /* Compares two addresses (family, address and port).  0 when equal. */
 int sl_addr_cmp(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen,
                 int cmp_port);
+/* The port of an IPv4 or IPv6 address (host order); 0 for anything else. */
+unsigned sl_sockaddr_port(const struct sockaddr *sa);
 
 /*
  * Address literals, read the way nginx 1.22 reads them (its quirks included, since a header

@@ -51,23 +51,9 @@ void sl_close_other_workers_sockets(sl_cycle_t *cycle, sl_uint_t worker)
     }
 }
 
-static int same_address(const sl_sockaddr_t *a, const sl_sockaddr_t *b)
+static int same_address(const sl_listening_t *ls, const sl_sockaddr_t *sa, socklen_t socklen)
 {
-    if (a->sa.sa_family != b->sa.sa_family) {
-        return 0;
-    }
-    switch (a->sa.sa_family) {
-    case AF_INET:
-        return a->sin.sin_port == b->sin.sin_port
-               && a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
-    case AF_INET6:
-        return a->sin6.sin6_port == b->sin6.sin6_port
-               && memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, sizeof(struct in6_addr)) == 0;
-    case AF_UNIX:
-        return strncmp(a->sun.sun_path, b->sun.sun_path, sizeof(a->sun.sun_path)) == 0;
-    default:
-        return 0;
-    }
+    return sl_addr_cmp(&ls->sockaddr.sa, ls->socklen, &sa->sa, socklen, 1) == 0;
 }
 
 /* A kept socket gets the new config's backlog (listen() again is how it changes). */
@@ -88,7 +74,7 @@ void sl_take_over_listening(sl_cycle_t *cycle, sl_cycle_t *old)
         for (sl_uint_t j = 0; j < old->listening.nelts; j++) {
             if (ols[j]->fd == -1 || ols[j]->reuseport != nls[i]->reuseport
                 || ols[j]->worker != nls[i]->worker
-                || !same_address(&ols[j]->sockaddr, &nls[i]->sockaddr)) {
+                || !same_address(nls[i], &ols[j]->sockaddr, ols[j]->socklen)) {
                 continue;
             }
             nls[i]->fd = ols[j]->fd;
@@ -139,7 +125,7 @@ static sl_int_t adopt_fd(sl_cycle_t *cycle, int fd)
         return SL_DECLINED;
     }
     for (sl_uint_t i = 0; i < cycle->listening.nelts; i++) {
-        if (ls[i]->fd != -1 || !same_address(&ls[i]->sockaddr, &sa)) {
+        if (ls[i]->fd != -1 || !same_address(ls[i], &sa, len)) {
             continue;
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -121,10 +121,8 @@ static sl_int_t absolute_location(sl_http_request_t *r, sl_http_core_loc_conf_t 
         c->local_socklen = sizeof(c->local_sockaddr);
         getsockname(c->fd, &c->local_sockaddr.sa, &c->local_socklen);
     }
-    if (clcf->port_in_redirect && c->local_sockaddr.sa.sa_family == AF_INET) {
-        port = ntohs(c->local_sockaddr.sin.sin_port);
-    } else if (clcf->port_in_redirect && c->local_sockaddr.sa.sa_family == AF_INET6) {
-        port = ntohs(c->local_sockaddr.sin6.sin6_port);
+    if (clcf->port_in_redirect) {
+        port = (int) sl_sockaddr_port(&c->local_sockaddr.sa);
     }
     size_t len = sizeof("http://:65535") + host.len + loc->value.len;
     u_char *p = sl_pnalloc(r->pool, len);

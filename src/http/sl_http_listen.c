@@ -130,23 +130,11 @@ char *sl_http_parse_listen(sl_conf_t *cf, sl_http_listen_opt_t *opt)
     return SL_CONF_OK;
 }
 
-static in_port_t addr_port(const sl_sockaddr_t *sa)
-{
-    switch (sa->sa.sa_family) {
-    case AF_INET:
-        return ntohs(sa->sin.sin_port);
-    case AF_INET6:
-        return ntohs(sa->sin6.sin6_port);
-    default:
-        return 0;
-    }
-}
-
 static sl_http_conf_port_t *find_or_add_port(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf,
                                              const sl_http_listen_opt_t *opt)
 {
     int family = opt->sockaddr.sa.sa_family;
-    in_port_t port = addr_port(&opt->sockaddr);
+    in_port_t port = (in_port_t) sl_sockaddr_port(&opt->sockaddr.sa);
 
     if (cmcf->ports == NULL) {
         cmcf->ports = sl_array_create(cf->pool, 2, sizeof(sl_http_conf_port_t));

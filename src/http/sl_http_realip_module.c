@@ -322,13 +322,7 @@ static sl_int_t var_realip_remote_port(sl_http_request_t *r, sl_http_variable_va
 {
     realip_ctx_t *ctx = realip_ctx(r);
     sl_sockaddr_t *sa = ctx ? &ctx->sockaddr : &r->connection->sockaddr;
-    unsigned port = 0;
-
-    if (sa->sa.sa_family == AF_INET) {
-        port = ntohs(sa->sin.sin_port);
-    } else if (sa->sa.sa_family == AF_INET6) {
-        port = ntohs(sa->sin6.sin6_port);
-    }
+    unsigned port = sl_sockaddr_port(&sa->sa);
     v->data = sl_pnalloc(r->pool, sizeof("65535"));
     if (v->data == NULL) {
         return SL_ERROR;

@@ -494,18 +494,6 @@ static sl_int_t var_binary_remote_addr(sl_http_request_t *r, sl_http_variable_va
     }
 }
 
-static unsigned sockaddr_port(const sl_sockaddr_t *sa)
-{
-    switch (sa->sa.sa_family) {
-    case AF_INET:
-        return ntohs(sa->sin.sin_port);
-    case AF_INET6:
-        return ntohs(sa->sin6.sin6_port);
-    default:
-        return 0;
-    }
-}
-
 /* The port as text; empty for a unix socket (nginx). */
 static sl_int_t value_port(sl_http_request_t *r, sl_http_variable_value_t *v, unsigned port)
 {
@@ -514,7 +502,7 @@ static sl_int_t value_port(sl_http_request_t *r, sl_http_variable_value_t *v, un
 
 static sl_int_t var_remote_port(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
-    return value_port(r, v, sockaddr_port(&r->connection->sockaddr));
+    return value_port(r, v, sl_sockaddr_port(&r->connection->sockaddr.sa));
 }
 
 static int is_wildcard(const sl_sockaddr_t *sa)
@@ -570,7 +558,7 @@ static sl_int_t var_server_port(sl_http_request_t *r, sl_http_variable_value_t *
     if (local_sockaddr(r->connection) != SL_OK) {
         return SL_ERROR;
     }
-    return value_port(r, v, sockaddr_port(&r->connection->local_sockaddr));
+    return value_port(r, v, sl_sockaddr_port(&r->connection->local_sockaddr.sa));
 }
 
 static sl_int_t var_connection(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
