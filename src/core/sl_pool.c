@@ -20,9 +20,112 @@ struct sl_pool_large_s {
     size_t size;
 };
 
+/*
+ * Memory of the sizes pools keep asking for again (a request's pool, a client header
+ * buffer, an upstream buffer) goes to a small per-process store when freed and comes back
+ * from it, not from malloc: on a keepalive connection every request would otherwise make
+ * and free the same few blocks.  At most RECYCLE_CLASSES sizes, each holding at most
+ * RECYCLE_BYTES, so what is kept is bounded (1 MiB) whatever the traffic.  A process is
+ * single-threaded; a forked child keeps its own copy.  Sanitizer builds keep nothing, so
+ * that AddressSanitizer still sees every use after free.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RECYCLE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RECYCLE 0
+#endif
+#endif
+#ifndef RECYCLE
+#define RECYCLE 1
+#endif
+
+#define RECYCLE_CLASSES 8
+#define RECYCLE_MIN 512
+#define RECYCLE_MAX (64 * 1024)
+#define RECYCLE_BYTES (128 * 1024)
+
+typedef struct recycled_s recycled_t;
+struct recycled_s {
+    recycled_t *next;
+};
+
+static struct {
+    size_t size;
+    unsigned count;
+    recycled_t *head;
+} recycle_bins[RECYCLE_CLASSES];
+
+static void *recycled(size_t size)
+{
+    for (unsigned i = 0; RECYCLE && i < RECYCLE_CLASSES && recycle_bins[i].size; i++) {
+        if (recycle_bins[i].size == size) {
+            recycled_t *r = recycle_bins[i].head;
+            if (r) {
+                recycle_bins[i].head = r->next;
+                recycle_bins[i].count--;
+            }
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* Frees p of size bytes, or keeps it for the next allocation of that size. */
+static void release(void *p, size_t size)
+{
+    if (RECYCLE && p && size >= RECYCLE_MIN && size <= RECYCLE_MAX) {
+        for (unsigned i = 0; i < RECYCLE_CLASSES; i++) {
+            if (recycle_bins[i].size == 0) {
+                recycle_bins[i].size = size; /* the first sizes freed claim the classes */
+            }
+            if (recycle_bins[i].size != size) {
+                continue;
+            }
+            if ((recycle_bins[i].count + 1) * size > RECYCLE_BYTES) {
+                break;
+            }
+            recycled_t *r = p;
+            r->next = recycle_bins[i].head;
+            recycle_bins[i].head = r;
+            recycle_bins[i].count++;
+            return;
+        }
+    }
+    free(p);
+}
+
+size_t sl_pool_recycled_bytes(void)
+{
+    size_t total = 0;
+
+    for (unsigned i = 0; i < RECYCLE_CLASSES; i++) {
+        total += recycle_bins[i].count * recycle_bins[i].size;
+    }
+    return total;
+}
+
+void sl_pool_recycle_drain(void)
+{
+    for (unsigned i = 0; i < RECYCLE_CLASSES; i++) {
+        while (recycle_bins[i].head) {
+            recycled_t *r = recycle_bins[i].head;
+            recycle_bins[i].head = r->next;
+            free(r);
+        }
+        recycle_bins[i].count = 0;
+        recycle_bins[i].size = 0;
+    }
+}
+
 static void *alloc_logged(size_t size, sl_log_t *log)
 {
-    void *p = malloc(size);
+    void *p = recycled(size);
+
+    if (p) {
+        return p;
+    }
+    p = malloc(size);
 
     if (p == NULL) {
         sl_log_error(SL_LOG_EMERG, log, errno, "malloc(%zu) failed", size);
@@ -78,7 +181,7 @@ static void run_cleanups(sl_pool_t *pool)
 static void free_large(sl_pool_t *pool)
 {
     for (sl_pool_large_t *l = pool->large; l; l = l->next) {
-        free(l->alloc);
+        release(l->alloc, l->size);
         l->alloc = NULL;
     }
     pool->large = NULL;
@@ -94,10 +197,10 @@ void sl_pool_destroy(sl_pool_t *pool)
     sl_pool_block_t *b = pool->first->next;
     while (b) {
         sl_pool_block_t *next = b->next;
-        free(b);
+        release(b, pool->block_size);
         b = next;
     }
-    free(pool);
+    release(pool, pool->block_size + sizeof(sl_pool_t));
 }
 
 void sl_pool_reset(sl_pool_t *pool)
@@ -107,7 +210,7 @@ void sl_pool_reset(sl_pool_t *pool)
     sl_pool_block_t *b = pool->first->next;
     while (b) {
         sl_pool_block_t *next = b->next;
-        free(b);
+        release(b, pool->block_size);
         b = next;
     }
     block_init(pool->first, pool->block_size);
@@ -138,9 +241,9 @@ static void *alloc_block(sl_pool_t *pool, size_t size, size_t align)
     return m;
 }
 
-static void *alloc_small(sl_pool_t *pool, size_t size, size_t align)
+static __attribute__((noinline)) void *alloc_small_slow(sl_pool_t *pool, size_t size, size_t align)
 {
-    for (sl_pool_block_t *b = pool->current; b; b = b->next) {
+    for (sl_pool_block_t *b = pool->current->next; b; b = b->next) {
         size_t pad = align ? (size_t) (sl_align_ptr(b->last, align) - b->last) : 0;
 
         /* Padding counts against the room: aligning near an unaligned end may overshoot it. */
@@ -151,6 +254,20 @@ static void *alloc_small(sl_pool_t *pool, size_t size, size_t align)
         }
     }
     return alloc_block(pool, size, align);
+}
+
+/* Most allocations fit the current block: that case stays small enough to inline. */
+static inline void *alloc_small(sl_pool_t *pool, size_t size, size_t align)
+{
+    sl_pool_block_t *b = pool->current;
+    u_char *m = align ? sl_align_ptr(b->last, align) : b->last;
+
+    /* Padding counts against the room: aligning near an unaligned end may overshoot it. */
+    if (m <= b->end && (size_t) (b->end - m) >= size) {
+        b->last = m + size;
+        return m;
+    }
+    return alloc_small_slow(pool, size, align);
 }
 
 static void *alloc_large(sl_pool_t *pool, size_t size)
@@ -214,7 +331,7 @@ sl_int_t sl_pfree(sl_pool_t *pool, void *p)
     }
     for (sl_pool_large_t *l = pool->large; l; l = l->next) {
         if (l->alloc == p) {
-            free(l->alloc);
+            release(l->alloc, l->size);
             l->alloc = NULL;
             return SL_OK;
         }

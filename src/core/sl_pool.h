@@ -60,6 +60,11 @@ sl_pool_cleanup_t *sl_pool_cleanup_add(sl_pool_t *pool, size_t size);
 /* Total bytes the pool holds from the system allocator (for tests and memory checks). */
 size_t sl_pool_footprint(const sl_pool_t *pool);
 
+/* Bytes of freed pool memory kept for reuse by this process (bounded at 1 MiB), and a way
+ * to give them all back to the system allocator. */
+size_t sl_pool_recycled_bytes(void);
+void sl_pool_recycle_drain(void);
+
 /* The system's memory page size: nginx's "4k|8k" defaults (one page). */
 size_t sl_pagesize(void);
 

@@ -11,7 +11,7 @@
 #include "sl_os.h"
 #include "sl_pool.h"
 
-#define SL_HTTP_REQUEST_POOL_SIZE 4096
+#define SL_HTTP_REQUEST_POOL_SIZE 8192
 
 static void wait_request_handler(sl_event_t *rev);
 static void process_request_headers(sl_event_t *rev);

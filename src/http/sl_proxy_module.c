@@ -283,7 +283,8 @@ static int in_list(const sl_array_t *a, const sl_str_t *name)
     return 0;
 }
 
-/* nginx's default hidden headers, plus proxy_hide_header, minus proxy_pass_header. */
+/* nginx's default hidden headers, plus proxy_hide_header, minus proxy_pass_header: the ones
+ * sluice knows by kind as bits, any other names in a list. */
 static sl_int_t build_hide_headers(sl_conf_t *cf, proxy_loc_conf_t *conf)
 {
     static sl_str_t defaults[] = {
@@ -296,29 +297,31 @@ static sl_int_t build_hide_headers(sl_conf_t *cf, proxy_loc_conf_t *conf)
         sl_string("X-Accel-Buffering"),
         sl_string("X-Accel-Charset"),
     };
-    sl_array_t *a = sl_array_create(cf->pool, 12, sizeof(sl_str_t));
+    sl_upstream_conf_t *u = &conf->upstream;
 
-    if (a == NULL) {
-        return SL_ERROR;
-    }
+    u->hide_kinds = 0;
+    u->hide_names = NULL;
     for (size_t i = 0; i < sl_nelems(defaults); i++) {
         if (!in_list(conf->pass, &defaults[i])) {
-            sl_str_t *s = sl_array_push(a);
-            if (s == NULL) {
-                return SL_ERROR;
-            }
-            *s = defaults[i];
+            u->hide_kinds |= SL_UPSTREAM_H_BIT(sl_upstream_header_kind(&defaults[i]));
         }
     }
     sl_str_t *h = conf->hide ? conf->hide->elts : NULL;
     for (sl_uint_t i = 0; conf->hide && i < conf->hide->nelts; i++) {
-        sl_str_t *s = sl_array_push(a);
+        sl_uint_t kind = sl_upstream_header_kind(&h[i]);
+        if (kind != SL_UPSTREAM_H_OTHER) {
+            u->hide_kinds |= SL_UPSTREAM_H_BIT(kind);
+            continue;
+        }
+        if (u->hide_names == NULL) {
+            u->hide_names = sl_array_create(cf->pool, 4, sizeof(sl_str_t));
+        }
+        sl_str_t *s = u->hide_names ? sl_array_push(u->hide_names) : NULL;
         if (s == NULL) {
             return SL_ERROR;
         }
         *s = h[i];
     }
-    conf->upstream.hide_headers = a;
     return SL_OK;
 }
 
@@ -438,12 +441,13 @@ static sl_int_t request_uri(sl_http_request_t *r, proxy_loc_conf_t *plcf, const 
     return uri_with_args(r, &t->uri, sl_min(plcf->location.len, r->uri.len), uri);
 }
 
-static int header_is(const sl_str_t *name, const char *s)
+static int header_is_n(const sl_str_t *name, const char *s, size_t n)
 {
-    size_t n = strlen(s);
-
     return name->len == n && sl_strncasecmp(name->data, (const u_char *) s, n) == 0;
 }
+
+/* name equals the string literal s, ignoring case */
+#define header_is(name, s) header_is_n(name, s, sizeof(s) - 1)
 
 static int names_token(const sl_table_elt_t *c, const sl_str_t *name)
 {
@@ -473,18 +477,36 @@ static int in_connection_header(sl_http_request_t *r, const sl_str_t *name)
     return 0;
 }
 
+/* The client's headers sluice never forwards: hop-by-hop ones, the framing it writes
+ * itself, Host (its own), Expect (answered here).  The length picks the candidates. */
+static int own_or_hop_by_hop(const sl_str_t *key)
+{
+    switch (key->len) {
+    case 2:
+        return header_is(key, "te");
+    case 4:
+        return header_is(key, "host");
+    case 6:
+        return header_is(key, "expect");
+    case 7:
+        return header_is(key, "trailer") || header_is(key, "upgrade");
+    case 10:
+        return header_is(key, "connection") || header_is(key, "keep-alive");
+    case 14:
+        return header_is(key, "content-length");
+    case 16:
+        return header_is(key, "proxy-connection");
+    case 17:
+        return header_is(key, "transfer-encoding");
+    }
+    return 0;
+}
+
 static int client_header_passes(sl_http_request_t *r, proxy_loc_conf_t *plcf,
                                 const sl_table_elt_t *h)
 {
-    static const char *const hop[] = {
-        "host",    "connection", "keep-alive",       "transfer-encoding", "te",
-        "trailer", "upgrade",    "proxy-connection", "content-length",    "expect"
-    };
-
-    for (size_t i = 0; i < sl_nelems(hop); i++) {
-        if (header_is(&h->key, hop[i])) {
-            return 0;
-        }
+    if (own_or_hop_by_hop(&h->key)) {
+        return 0;
     }
     if (in_connection_header(r, &h->key)) {
         return 0;
@@ -694,7 +716,9 @@ static sl_int_t reinit_request(sl_http_request_t *r)
     u->headers_in.content_length_n = -1;
     u->headers_in.content_length = NULL;
     u->headers_in.transfer_encoding = NULL;
+    u->headers_in.seen = 0;
     u->headers_in.chunked = 0;
+    u->headers_in.connection_close = 0;
     return SL_OK;
 }
 
@@ -720,7 +744,9 @@ static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_h
     h->hash = 1;
     h->lowcase_key = NULL;
     h->next = NULL;
-    if (header_is(&h->key, "content-length")) {
+    sl_uint_t kind = sl_upstream_header_kind(&h->key);
+    u->headers_in.seen |= SL_UPSTREAM_H_BIT(kind);
+    if (kind == SL_UPSTREAM_H_CONTENT_LENGTH) {
         off_t n = sl_atoof(h->value.data, h->value.len);
         if (n == SL_ERROR
             || (u->headers_in.content_length && n != u->headers_in.content_length_n)) {
@@ -728,13 +754,13 @@ static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_h
         }
         u->headers_in.content_length = h;
         u->headers_in.content_length_n = n;
-    } else if (header_is(&h->key, "transfer-encoding")) {
+    } else if (kind == SL_UPSTREAM_H_TRANSFER_ENCODING) {
         if (u->headers_in.transfer_encoding || !header_is(&h->value, "chunked")) {
             return invalid_header(r, "upstream sent unknown \"Transfer-Encoding\"");
         }
         u->headers_in.transfer_encoding = h;
         u->headers_in.chunked = 1;
-    } else if (header_is(&h->key, "connection") && header_is(&h->value, "close")) {
+    } else if (kind == SL_UPSTREAM_H_CONNECTION && header_is(&h->value, "close")) {
         u->headers_in.connection_close = 1;
     }
     return SL_OK;
@@ -831,6 +857,7 @@ static sl_int_t process_header(sl_http_request_t *r)
         if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200
             && u->headers_in.status_n != 101) {
             ctx->status_done = 0;
+            u->headers_in.seen = 0;
             sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
             continue;
         }

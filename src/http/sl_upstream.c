@@ -674,39 +674,25 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
     }
 }
 
-/* The hop-by-hop and framing headers sluice writes itself: never passed on.  TE, Trailer,
- * Upgrade and Proxy-Connection are passed, as nginx 1.22 passes them: they frame nothing
- * of the response sluice sends (its Connection header is its own, without "upgrade"). */
-static int hop_by_hop(const sl_table_elt_t *h)
+/* The hop-by-hop and framing headers sluice writes itself (Connection, Keep-Alive,
+ * Transfer-Encoding, Content-Length): never passed on.  TE, Trailer, Upgrade and
+ * Proxy-Connection are passed, as nginx 1.22 passes them: they frame nothing of the
+ * response sluice sends (its Connection header is its own, without "upgrade"). */
+#define HOP_BY_HOP                                                                                 \
+    (SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_CONNECTION) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_KEEP_ALIVE)     \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_TRANSFER_ENCODING)                                          \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_CONTENT_LENGTH))
+
+static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h, sl_uint_t kind)
 {
-    static const char *const hop[] = {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "content-length",
-    };
-
-    for (size_t i = 0; i < sl_nelems(hop); i++) {
-        size_t n = strlen(hop[i]);
-        if (h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) hop[i], n) == 0) {
-            return 1;
-        }
+    if (kind != SL_UPSTREAM_H_OTHER) {
+        return ((HOP_BY_HOP | u->conf->hide_kinds) & SL_UPSTREAM_H_BIT(kind)) != 0;
     }
-    return 0;
-}
-
-static int name_is(const sl_table_elt_t *h, const char *name);
-
-static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h)
-{
-    if (hop_by_hop(h)) {
-        return 1;
-    }
-    if (u->conf->hide_headers == NULL) {
+    if (u->conf->hide_names == NULL) {
         return 0;
     }
-    sl_str_t *names = u->conf->hide_headers->elts;
-    for (sl_uint_t i = 0; i < u->conf->hide_headers->nelts; i++) {
+    sl_str_t *names = u->conf->hide_names->elts;
+    for (sl_uint_t i = 0; i < u->conf->hide_names->nelts; i++) {
         if (sl_str_caseeq(&names[i], &h->key)) {
             return 1;
         }
@@ -714,23 +700,16 @@ static int hidden_header(sl_upstream_t *u, const sl_table_elt_t *h)
     return 0;
 }
 
-static int name_is(const sl_table_elt_t *h, const char *name)
-{
-    size_t n = strlen(name);
-
-    return h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) name, n) == 0;
-}
-
 /* X-Accel-Buffering: the upstream steering how this response is read. */
-static void x_accel(sl_upstream_t *u, const sl_table_elt_t *h)
+static void x_accel_buffering(sl_upstream_t *u, const sl_table_elt_t *h)
 {
-    if (name_is(h, "x-accel-buffering")
-        && !(u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_BUFFERING)) {
-        if (h->value.len == 2 && sl_strncasecmp(h->value.data, (u_char *) "no", 2) == 0) {
-            u->buffering = 0;
-        } else if (h->value.len == 3 && sl_strncasecmp(h->value.data, (u_char *) "yes", 3) == 0) {
-            u->buffering = 1;
-        }
+    if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_BUFFERING) {
+        return;
+    }
+    if (h->value.len == 2 && sl_strncasecmp(h->value.data, (u_char *) "no", 2) == 0) {
+        u->buffering = 0;
+    } else if (h->value.len == 3 && sl_strncasecmp(h->value.data, (u_char *) "yes", 3) == 0) {
+        u->buffering = 1;
     }
 }
 
@@ -739,12 +718,13 @@ static void x_accel(sl_upstream_t *u, const sl_table_elt_t *h)
  * location's limit_rate does not replace it). */
 static void x_accel_limit_rate(sl_http_request_t *r, sl_upstream_t *u)
 {
-    if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_LIMIT_RATE) {
+    if ((u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_LIMIT_RATE)
+        || !(u->headers_in.seen & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_XA_LIMIT_RATE))) {
         return;
     }
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        if (!name_is(h, "x-accel-limit-rate")) {
+        if (sl_upstream_header_kind(&h->key) != SL_UPSTREAM_H_XA_LIMIT_RATE) {
             continue;
         }
         sl_int_t n = sl_atoi(h->value.data, h->value.len);
@@ -768,11 +748,14 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
-        x_accel(u, h);
-        if (hidden_header(u, h)) {
+        sl_uint_t kind = sl_upstream_header_kind(&h->key);
+        if (kind == SL_UPSTREAM_H_XA_BUFFERING) {
+            x_accel_buffering(u, h);
+        }
+        if (hidden_header(u, h, kind)) {
             continue;
         }
-        if (h->key.len == 12 && sl_strncasecmp(h->key.data, (u_char *) "content-type", 12) == 0) {
+        if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
             r->headers_out.content_type = h->value;
             continue;
         }
@@ -787,12 +770,12 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         if (rc == SL_ERROR) {
             return SL_ERROR;
         }
-        if (name_is(h, "location")) {
+        if (kind == SL_UPSTREAM_H_LOCATION) {
             /* as nginx: only a rewritten Location is the response's (made absolute) */
             r->headers_out.location = rc == SL_OK ? o : r->headers_out.location;
-        } else if (name_is(h, "date")) {
+        } else if (kind == SL_UPSTREAM_H_DATE) {
             r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
-        } else if (name_is(h, "server")) {
+        } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
         }
     }

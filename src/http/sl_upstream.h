@@ -80,8 +80,10 @@ typedef struct {
     /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 none */
     size_t limit_rate;
     sl_int_t ignore_client_abort;
-    /** response headers not passed to the client (besides hop-by-hop ones): sl_str_t */
-    sl_array_t *hide_headers;
+    /** response headers not passed to the client besides hop-by-hop ones: the known ones
+     * as SL_UPSTREAM_H_BIT()s, any other proxy_hide_header names (sl_str_t) or NULL */
+    sl_uint_t hide_kinds;
+    sl_array_t *hide_names;
     /** proxy_ignore_headers: SL_UPSTREAM_IGN_* */
     sl_uint_t ignore_headers;
     sl_int_t pass_request_headers;
@@ -104,9 +106,37 @@ typedef struct {
     sl_table_elt_t *content_length;
     sl_table_elt_t *transfer_encoding;
     sl_table_elt_t *connection;
+    /** the kinds of header present: SL_UPSTREAM_H_BIT()s */
+    sl_uint_t seen;
     unsigned chunked : 1;
     unsigned connection_close : 1;
 } sl_upstream_headers_in_t;
+
+/* The response headers sluice acts on, by name (sl_upstream_header_kind()). */
+enum {
+    SL_UPSTREAM_H_OTHER = 0,
+    SL_UPSTREAM_H_CONNECTION,
+    SL_UPSTREAM_H_KEEP_ALIVE,
+    SL_UPSTREAM_H_TRANSFER_ENCODING,
+    SL_UPSTREAM_H_CONTENT_LENGTH,
+    SL_UPSTREAM_H_CONTENT_TYPE,
+    SL_UPSTREAM_H_LOCATION,
+    SL_UPSTREAM_H_REFRESH,
+    SL_UPSTREAM_H_SET_COOKIE,
+    SL_UPSTREAM_H_DATE,
+    SL_UPSTREAM_H_SERVER,
+    SL_UPSTREAM_H_X_PAD,
+    SL_UPSTREAM_H_EXPIRES,
+    SL_UPSTREAM_H_CACHE_CONTROL,
+    SL_UPSTREAM_H_LAST_MODIFIED,
+    SL_UPSTREAM_H_WWW_AUTHENTICATE,
+    SL_UPSTREAM_H_XA_EXPIRES,
+    SL_UPSTREAM_H_XA_REDIRECT,
+    SL_UPSTREAM_H_XA_LIMIT_RATE,
+    SL_UPSTREAM_H_XA_BUFFERING,
+    SL_UPSTREAM_H_XA_CHARSET,
+};
+#define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 
 /* What one try of an upstream did, for $upstream_addr, $upstream_status, ... */
 typedef struct sl_upstream_state_s {
@@ -241,6 +271,12 @@ struct sl_upstream_s {
 sl_int_t sl_upstream_create(sl_http_request_t *r);
 /* Starts the machine once the request body (if any) is read: r->upstream must be ready. */
 void sl_upstream_init(sl_http_request_t *r);
+
+/* The SL_UPSTREAM_H_* kind of a response header's name (any case). */
+sl_uint_t sl_upstream_header_kind(const sl_str_t *name);
+/* The first response header of that kind, or NULL.  The protocol module records each
+ * header's kind in u->headers_in.seen as it parses. */
+const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind);
 
 /* proxy_request_buffering off: sends what the client has sent of the body.  SL_OK when the
  * body is complete, SL_AGAIN while waiting for the client or the upstream, SL_ERROR

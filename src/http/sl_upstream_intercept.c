@@ -10,43 +10,27 @@
 #include "sl_http_parse.h"
 #include "sl_upstream.h"
 
-static const sl_table_elt_t *find_header(sl_upstream_t *u, const char *name)
-{
-    size_t n = strlen(name);
-
-    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
-    {
-        if (h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) name, n) == 0) {
-            return h;
-        }
-    }
-    return NULL;
-}
-
 /* The response headers nginx carries over to the target of an X-Accel-Redirect. */
 static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
-    static const char *const kept[] = { "set-cookie", "cache-control", "expires" };
-
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        if (h->key.len == 12 && sl_strncasecmp(h->key.data, (u_char *) "content-type", 12) == 0) {
+        sl_uint_t kind = sl_upstream_header_kind(&h->key);
+        if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
             r->headers_out.content_type = h->value;
             continue;
         }
-        for (size_t k = 0; k < sl_nelems(kept); k++) {
-            size_t n = strlen(kept[k]);
-            if (h->key.len != n || sl_strncasecmp(h->key.data, (const u_char *) kept[k], n)) {
-                continue;
-            }
-            sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
-            if (o == NULL) {
-                return SL_ERROR;
-            }
-            *o = *h;
-            o->hash = 1;
-            o->next = NULL;
+        if (kind != SL_UPSTREAM_H_SET_COOKIE && kind != SL_UPSTREAM_H_CACHE_CONTROL
+            && kind != SL_UPSTREAM_H_EXPIRES) {
+            continue;
         }
+        sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
+        if (o == NULL) {
+            return SL_ERROR;
+        }
+        *o = *h;
+        o->hash = 1;
+        o->next = NULL;
     }
     return SL_OK;
 }
@@ -81,7 +65,7 @@ static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
     if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_REDIRECT) {
         return SL_DECLINED;
     }
-    const sl_table_elt_t *h = find_header(u, "x-accel-redirect");
+    const sl_table_elt_t *h = sl_upstream_find_header(u, SL_UPSTREAM_H_XA_REDIRECT);
     if (h == NULL || h->value.len == 0) {
         return SL_DECLINED;
     }
@@ -118,7 +102,7 @@ static sl_int_t intercept(sl_http_request_t *r, sl_upstream_t *u)
             continue;
         }
         /* the challenge still belongs to the answer (nginx keeps it too) */
-        const sl_table_elt_t *auth = find_header(u, "www-authenticate");
+        const sl_table_elt_t *auth = sl_upstream_find_header(u, SL_UPSTREAM_H_WWW_AUTHENTICATE);
         if (status == 401 && auth
             && sl_http_add_response_header(r, "WWW-Authenticate", auth->value.data, auth->value.len)
                    == NULL) {
@@ -158,9 +142,12 @@ void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u)
     if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_CHARSET) {
         return;
     }
-    const sl_table_elt_t *h = find_header(u, "x-accel-charset");
-    const sl_table_elt_t *type = find_header(u, "content-type");
-    if (h && h->value.len && type && type->value.len) {
+    const sl_table_elt_t *h = sl_upstream_find_header(u, SL_UPSTREAM_H_XA_CHARSET);
+    if (h == NULL || h->value.len == 0) {
+        return;
+    }
+    const sl_table_elt_t *type = sl_upstream_find_header(u, SL_UPSTREAM_H_CONTENT_TYPE);
+    if (type && type->value.len) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unknown charset \"%.*s\" to override",
                      SL_STR_ARG(h->value));
     }

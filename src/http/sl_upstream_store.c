@@ -233,13 +233,9 @@ static int copy_to(sl_http_request_t *r, int fd, off_t size, const char *path, m
 /* The upstream's Last-Modified as a time, or -1 when absent or not an HTTP date. */
 static time_t last_modified(sl_upstream_t *u)
 {
-    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
-    {
-        if (h->key.len == 13 && sl_strncasecmp(h->key.data, (u_char *) "last-modified", 13) == 0) {
-            return sl_http_parse_time(h->value.data, h->value.len);
-        }
-    }
-    return -1;
+    const sl_table_elt_t *h = sl_upstream_find_header(u, SL_UPSTREAM_H_LAST_MODIFIED);
+
+    return h ? sl_http_parse_time(h->value.data, h->value.len) : -1;
 }
 
 /* The stored file carries the origin's Last-Modified as its mtime (as nginx), so a static

@@ -354,6 +354,50 @@ static void test_current_moves_forward(void **state)
     sl_pool_destroy(pool);
 }
 
+/* Freed pool memory of a size asked for again comes back for the next pool or large
+ * allocation of that size instead of going to malloc, and what is kept stays bounded
+ * however much is freed.  Sanitizer builds keep nothing (every free is a real free). */
+static void test_recycled_memory_is_bounded(void **state)
+{
+    (void) state;
+    sl_pool_recycle_drain();
+    sl_pool_t *pools[400];
+
+    for (int i = 0; i < 400; i++) {
+        pools[i] = sl_pool_create(8192, &test_log);
+        assert_non_null(pools[i]);
+        assert_non_null(sl_palloc(pools[i], 16384)); /* a large one */
+    }
+    for (int i = 0; i < 400; i++) {
+        sl_pool_destroy(pools[i]);
+    }
+    size_t kept = sl_pool_recycled_bytes();
+    assert_true(kept <= 1024 * 1024);
+    if (kept == 0) {
+        return; /* a sanitizer build */
+    }
+    /* a pool kept from those is the next one of that size */
+    sl_pool_t *again = sl_pool_create(8192, &test_log);
+    int reused = 0;
+    for (int i = 0; i < 400; i++) {
+        reused |= again == pools[i];
+    }
+    assert_true(reused);
+    assert_true(sl_pool_recycled_bytes() < kept);
+    /* and it works as new */
+    for (int i = 0; i < 100; i++) {
+        assert_non_null(sl_pcalloc(again, 64));
+    }
+    sl_pool_destroy(again);
+    /* many sizes: only a few classes are kept, each bounded */
+    for (size_t size = 1024; size <= 64 * 1024; size += 1024) {
+        sl_pool_destroy(sl_pool_create(size, &test_log));
+    }
+    assert_true(sl_pool_recycled_bytes() <= 1024 * 1024);
+    sl_pool_recycle_drain();
+    assert_int_equal(sl_pool_recycled_bytes(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_cleanup_added_by_cleanup),
         cmocka_unit_test(test_reset_reuses_first_block),
         cmocka_unit_test(test_current_moves_forward),
+        cmocka_unit_test(test_recycled_memory_is_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
