@@ -40,6 +40,13 @@ int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest);
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n);
 void sl_strlow(u_char *dst, const u_char *src, size_t n);
 
+/* Decimal (or lowercase hex) digits of v written at p, no NUL; returns the end.  Room for
+ * SL_INT64_LEN (16 for hex) bytes is always enough.  For the hot paths printf is too slow
+ * for. */
+u_char *sl_sprint_uint(u_char *p, uint64_t v);
+u_char *sl_sprint_int(u_char *p, int64_t v);
+u_char *sl_sprint_hex(u_char *p, uint64_t v);
+
 /*
  * Percent-escaping of a decoded uri path for a request line, with the byte set nginx 1.22
  * escapes when it re-sends a rewritten or decoded uri upstream: controls, space, 0x7f and

@@ -164,8 +164,8 @@ static void prepare_values(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf, 
         v->last_modified_len = strlen((char *) v->last_modified);
     }
     if (r->headers_out.content_length_n >= 0 && r->headers_out.content_length == NULL) {
-        v->length_len = (size_t) snprintf((char *) v->length, sizeof(v->length), "%lld",
-                                          (long long) r->headers_out.content_length_n);
+        v->length_len =
+            (size_t) (sl_sprint_int(v->length, r->headers_out.content_length_n) - v->length);
     }
     if (r->keepalive && clcf->keepalive_header) {
         v->keepalive_len = (size_t) snprintf((char *) v->keepalive, sizeof(v->keepalive),

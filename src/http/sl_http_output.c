@@ -101,8 +101,9 @@ sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in)
         if (h == NULL || hl == NULL) {
             return SL_ERROR;
         }
-        h->last += snprintf((char *) h->pos, sizeof("ffffffffffffffff\r\n"), "%llx\r\n",
-                            (unsigned long long) size);
+        h->last = sl_sprint_hex(h->last, (uint64_t) size);
+        *h->last++ = '\r';
+        *h->last++ = '\n';
         hl->buf = h;
         hl->next = NULL;
         *ll = hl;

@@ -650,12 +650,12 @@ static sl_int_t create_request(sl_http_request_t *r)
     if (u->body_streaming) {
         body = NULL;
         if (!r->headers_in.chunked) {
-            cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld",
-                                             (long long) r->headers_in.content_length_n);
+            cl_value.len = (size_t) (sl_sprint_int(cl_value.data, r->headers_in.content_length_n)
+                                     - cl_value.data);
         }
     }
     if (body) {
-        cl_value.len = (size_t) snprintf(cl, sizeof(cl), "%lld", (long long) body_len);
+        cl_value.len = (size_t) (sl_sprint_int(cl_value.data, body_len) - cl_value.data);
     }
     size_t len = method.len + 1 + uri.len + sizeof(" HTTP/1.x\r\n") - 1 + lines_size(r, plcf, lines)
                  + (body || u->body_streaming ? cl_name.len + 4 + cl_value.len : 0)

@@ -320,6 +320,62 @@ static void test_escape_uri(void **state)
     assert_int_equal(sl_escape_uri_len((const u_char *) "", 0), 0);
 }
 
+/* Every pair of bytes: equal ignoring case exactly when their ASCII lowercase is equal. */
+static void test_strncasecmp_all_bytes(void **state)
+{
+    (void) state;
+    for (unsigned a = 0; a < 256; a++) {
+        for (unsigned b = 0; b < 256; b++) {
+            u_char ca = (u_char) a, cb = (u_char) b;
+            int want = sl_tolower(ca) == sl_tolower(cb);
+            assert_int_equal(sl_strncasecmp(&ca, &cb, 1) == 0, want);
+        }
+    }
+    assert_int_equal(sl_strncasecmp((u_char *) "Content-Type", (u_char *) "content-typE", 12), 0);
+    assert_true(sl_strncasecmp((u_char *) "abc", (u_char *) "abd", 3) < 0);
+    assert_true(sl_strncasecmp((u_char *) "B", (u_char *) "a", 1) > 0);
+}
+
+static void test_sprint_numbers(void **state)
+{
+    (void) state;
+    static const struct {
+        int64_t v;
+        const char *dec;
+        const char *hex;
+    } cases[] = {
+        { 0, "0", "0" },
+        { 9, "9", "9" },
+        { 10, "10", "a" },
+        { 64, "64", "40" },
+        { 4096, "4096", "1000" },
+        { 1234567890123LL, "1234567890123", "11f71fb04cb" },
+        { INT64_MAX, "9223372036854775807", "7fffffffffffffff" },
+    };
+    u_char buf[SL_INT64_LEN + 1];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        u_char *end = sl_sprint_int(buf, cases[i].v);
+        assert_int_equal(end - buf, strlen(cases[i].dec));
+        assert_memory_equal(buf, cases[i].dec, strlen(cases[i].dec));
+        end = sl_sprint_hex(buf, (uint64_t) cases[i].v);
+        assert_int_equal(end - buf, strlen(cases[i].hex));
+        assert_memory_equal(buf, cases[i].hex, strlen(cases[i].hex));
+    }
+    u_char *end = sl_sprint_int(buf, INT64_MIN);
+    assert_int_equal(end - buf, SL_INT64_LEN);
+    assert_memory_equal(buf, "-9223372036854775808", SL_INT64_LEN);
+    end = sl_sprint_int(buf, -1);
+    assert_memory_equal(buf, "-1", 2);
+    assert_int_equal(end - buf, 2);
+    end = sl_sprint_uint(buf, UINT64_MAX);
+    assert_memory_equal(buf, "18446744073709551615", 20);
+    assert_int_equal(end - buf, 20);
+    end = sl_sprint_hex(buf, UINT64_MAX);
+    assert_memory_equal(buf, "ffffffffffffffff", 16);
+    assert_int_equal(end - buf, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_parse_time_overflow),
         cmocka_unit_test(test_parse_time_nginx_range),
         cmocka_unit_test(test_escape_uri),
+        cmocka_unit_test(test_strncasecmp_all_bytes),
+        cmocka_unit_test(test_sprint_numbers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
