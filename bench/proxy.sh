@@ -8,35 +8,17 @@
 # process over the wrk run, from /proc/PID/stat, divided by the requests wrk completed) and
 # the ratios sluice/nginx (above 1 is better for req/s and MB/s, below 1 for latency, CPU).
 #
-#   bench/proxy.sh [seconds] [connections]      (PIN=1: the proxy alone on CPU 1)
+#   bench/proxy.sh [seconds] [connections]
+#
+# PIN=1: the proxy alone on CPU 1, wrk and the origin on CPU 0.  ROUNDS=n: each row n times,
+# sluice and nginx alternating, medians printed.  PATHS="/ka": only those rows.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
 OP=$(free_port); SP=$(free_port); NP=$(free_port)
-mkdir -p "$WORK"/{origin,sluice,nginx}/{conf,logs,html}
-head -c 1048576 /dev/urandom > "$WORK/origin/html/1m"
-head -c 67108864 /dev/urandom > "$WORK/origin/html/64m"
-cat > "$WORK/origin/conf/bench.conf" <<CONF
-daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/o.pid;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$OP;
-    location = /small { return 200 "0123456789012345678901234567890123456789012345678901234567890\n"; }
-    location / { root html; sendfile on; } } }
-CONF
-for who in sluice nginx; do
-    port=$SP; [ $who = nginx ] && port=$NP
-    cat > "$WORK/$who/conf/bench.conf" <<CONF
-daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/p.pid;
-events { worker_connections 1024; }
-http { access_log off;
-  upstream origin_ka { server 127.0.0.1:$OP; keepalive 32; }
-  server { listen 127.0.0.1:$port;
-    location = /ka { proxy_pass http://origin_ka/small; proxy_http_version 1.1;
-                     proxy_set_header Connection ""; }
-    location / { proxy_pass http://127.0.0.1:$OP; proxy_temp_path proxy_temp; } } }
-CONF
-done
+. "$(dirname "$0")/proxy-conf.sh"
+proxy_conf "$OP" "$SP" "$NP"
 CPU=0 start "$NGINX" "$WORK/origin" "$OP"
 CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
 SLUICE_PID=$STARTED
@@ -60,12 +42,36 @@ run() {  # url pid -> "req/s MB/s p99-ms cpu-us-per-request"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 
+# The median of each figure over ROUNDS runs (sluice and nginx alternating, so a change in
+# the machine's load falls on both): one run of a few seconds swings by 10-20% on a
+# shared VM.
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+row() {  # path -> "req/s MB/s p99 cpu" for sluice, then for nginx, medians
+    local i s=() n=() k out=()
+    for i in $(seq "$ROUNDS"); do
+        s+=("$(run "http://127.0.0.1:$SP$1" "$SLUICE_PID")")
+        n+=("$(run "http://127.0.0.1:$NP$1" "$NGINX_PID")")
+    done
+    for who in s n; do
+        for k in 1 2 3 4; do
+            if [ $who = s ]; then
+                out+=("$(printf '%s\n' "${s[@]}" | awk -v k=$k '{ print $k }' | tr '\n' ' ' | median)")
+            else
+                out+=("$(printf '%s\n' "${n[@]}" | awk -v k=$k '{ print $k }' | tr '\n' ' ' | median)")
+            fi
+        done
+    done
+    echo "${out[*]}"
+}
+
+ROUNDS=${ROUNDS:-1}
 FMT='%-6s %11s %11s %5s %9s %9s %5s %8s %8s %5s %9s %9s %5s\n'
+[ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS alternating runs of ${DURATION}s each"
 printf "$FMT" "test" "sluice r/s" "nginx r/s" "ratio" "s MB/s" "n MB/s" "ratio" \
     "s p99ms" "n p99ms" "ratio" "s us/req" "n us/req" "ratio"
-for path in /small /ka /1m /64m; do
-    read -r sr st sp sc <<< "$(run "http://127.0.0.1:$SP$path" "$SLUICE_PID")"
-    read -r nr nt np nc <<< "$(run "http://127.0.0.1:$NP$path" "$NGINX_PID")"
+for path in ${PATHS:-/small /ka /1m /64m}; do
+    read -r sr st sp sc nr nt np nc <<< "$(row "$path")"
     printf "$FMT" "$path" "$sr" "$nr" "$(ratio "$sr" "$nr")" "$st" "$nt" "$(ratio "$st" "$nt")" \
         "$sp" "$np" "$(ratio "$sp" "$np")" "$sc" "$nc" "$(ratio "$sc" "$nc")"
 done

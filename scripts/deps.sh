@@ -18,6 +18,7 @@ PACKAGES=(
     nginx
     clang-format
     strace              # tests/t/21-tcp-options.t watches setsockopt()
+    valgrind            # bench/instructions.sh counts instructions per request
 )
 
 die() {

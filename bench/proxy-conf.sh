@@ -1,0 +1,32 @@
+# bench/proxy-conf.sh: the configs bench/proxy.sh and bench/instructions.sh run: an origin
+# (Debian's nginx) serving a 64-byte response, a 1 MiB and a 64 MiB file, and the same
+# reverse-proxy config for sluice and nginx in front of it.  Sourced after lib.sh.
+#
+# proxy_conf ORIGIN_PORT SLUICE_PORT NGINX_PORT writes $WORK/{origin,sluice,nginx}/conf/bench.conf.
+
+proxy_conf() {  # origin-port sluice-port nginx-port
+    local who port
+    mkdir -p "$WORK"/{origin,sluice,nginx}/{conf,logs,html}
+    head -c 1048576 /dev/urandom > "$WORK/origin/html/1m"
+    head -c 67108864 /dev/urandom > "$WORK/origin/html/64m"
+    cat > "$WORK/origin/conf/bench.conf" <<CONF
+daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/o.pid;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:$1;
+    location = /small { return 200 "0123456789012345678901234567890123456789012345678901234567890\n"; }
+    location / { root html; sendfile on; } } }
+CONF
+    for who in sluice nginx; do
+        port=$2; [ $who = nginx ] && port=$3
+        cat > "$WORK/$who/conf/bench.conf" <<CONF
+daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/p.pid;
+events { worker_connections 1024; }
+http { access_log off;
+  upstream origin_ka { server 127.0.0.1:$1; keepalive 32; }
+  server { listen 127.0.0.1:$port;
+    location = /ka { proxy_pass http://origin_ka/small; proxy_http_version 1.1;
+                     proxy_set_header Connection ""; }
+    location / { proxy_pass http://127.0.0.1:$1; proxy_temp_path proxy_temp; } } }
+CONF
+    done
+}
