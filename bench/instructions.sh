@@ -20,15 +20,6 @@ OP=$(free_port); SP=$(free_port); NP=$(free_port)
 proxy_conf "$OP" "$SP" "$NP"
 start "$NGINX" "$WORK/origin" "$OP"
 
-wait_port() {  # port: bounded, valgrind starts slowly
-    for _ in $(seq 200); do
-        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$1') ? 0 : 1)" && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
 # One run under cachegrind: "requests instructions".  url empty: idle for DURATION.
 counted() {  # binary dir port url
     local out="$WORK/cg.out" n=0 pid
@@ -36,7 +27,7 @@ counted() {  # binary dir port url
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" \
         "$1" -p "$2/" -c conf/bench.conf 2> "$WORK/valgrind.log" &
     pid=$!
-    wait_port "$3"
+    wait_port "$3" 200 # valgrind starts slowly
     if [ -n "$4" ]; then
         n=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "$4" | awk '/ requests in / { print $1 }')
     else

@@ -30,18 +30,23 @@ on_cpu() {  # cpu
     if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then echo "taskset -c $1"; fi
 }
 
-# Starts a server on conf/bench.conf of a prefix and waits (bounded) until it accepts.
-# CPU=n pins it (with PIN=1).
+# Waits (bounded: tries x 50 ms) until something accepts on the loopback port.
+wait_port() {  # port [tries]
+    for _ in $(seq "${2:-100}"); do
+        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$1') ? 0 : 1)" && return 0
+        sleep 0.05
+    done
+    echo "server on port $1 did not start" >&2
+    exit 1
+}
+
+# Starts a server on conf/bench.conf of a prefix and waits until it accepts.  CPU=n pins
+# it (with PIN=1).
 start() {  # binary dir port
     $(on_cpu "${CPU:-0}") "$1" -p "$2/" -c conf/bench.conf &
     STARTED=$!
     PIDS+=($!)
-    for _ in $(seq 100); do
-        perl -MIO::Socket::INET -e "exit(IO::Socket::INET->new('127.0.0.1:$3') ? 0 : 1)" && return 0
-        sleep 0.05
-    done
-    echo "server on port $3 did not start" >&2
-    exit 1
+    wait_port "$3"
 }
 
 # CPU time a process has used so far, user + system, in clock ticks (/proc/PID/stat fields

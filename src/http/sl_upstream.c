@@ -759,13 +759,10 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.content_type = h->value;
             continue;
         }
-        sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
+        sl_table_elt_t *o = sl_upstream_pass_header(r, h);
         if (o == NULL) {
             return SL_ERROR;
         }
-        *o = *h;
-        o->hash = 1;
-        o->next = NULL;
         sl_int_t rc = u->rewrite_header ? u->rewrite_header(r, o) : SL_DECLINED;
         if (rc == SL_ERROR) {
             return SL_ERROR;

@@ -277,6 +277,9 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name);
 /* The first response header of that kind, or NULL.  The protocol module records each
  * header's kind in u->headers_in.seen as it parses. */
 const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind);
+/* A copy of the upstream's header h among the client's response headers; NULL when memory
+ * is exhausted. */
+sl_table_elt_t *sl_upstream_pass_header(sl_http_request_t *r, const sl_table_elt_t *h);
 
 /* proxy_request_buffering off: sends what the client has sent of the body.  SL_OK when the
  * body is complete, SL_AGAIN while waiting for the client or the upstream, SL_ERROR

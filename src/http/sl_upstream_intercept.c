@@ -20,17 +20,11 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.content_type = h->value;
             continue;
         }
-        if (kind != SL_UPSTREAM_H_SET_COOKIE && kind != SL_UPSTREAM_H_CACHE_CONTROL
-            && kind != SL_UPSTREAM_H_EXPIRES) {
-            continue;
-        }
-        sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
-        if (o == NULL) {
+        if ((kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
+             || kind == SL_UPSTREAM_H_EXPIRES)
+            && sl_upstream_pass_header(r, h) == NULL) {
             return SL_ERROR;
         }
-        *o = *h;
-        o->hash = 1;
-        o->next = NULL;
     }
     return SL_OK;
 }

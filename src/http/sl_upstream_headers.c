@@ -1,10 +1,11 @@
 /*
- * sl_upstream_header_kind.c: which of the response headers sluice acts on a name is.
+ * sl_upstream_headers.c: the upstream's response headers: which of them sluice acts on a
+ * name is, finding one, passing one on to the client.
  *
  * Every header an upstream sends is looked at several times (framing, hiding, X-Accel-*,
  * Location, the intercepts); comparing each name with a dozen strings each time was the
- * largest single cost of a small proxied response.  The length picks at most two
- * candidates, so one classification is a switch and a short compare.
+ * largest single cost of a small proxied response.  The length picks at most three
+ * candidates, so one classification is a switch and a compare of a few words.
  */
 #include "sl_upstream.h"
 
@@ -138,4 +139,16 @@ const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind)
         }
     }
     return NULL;
+}
+
+sl_table_elt_t *sl_upstream_pass_header(sl_http_request_t *r, const sl_table_elt_t *h)
+{
+    sl_table_elt_t *o = sl_list_push(&r->headers_out.headers);
+
+    if (o != NULL) {
+        *o = *h;
+        o->hash = 1;
+        o->next = NULL;
+    }
+    return o;
 }
