@@ -698,6 +698,22 @@ static sl_int_t create_request(sl_http_request_t *r)
     return SL_OK;
 }
 
+/* The response header read so far is not the one that counts (a retry, or an interim 1xx
+ * response): what it said of framing goes with it. */
+static sl_int_t forget_headers(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_upstream_headers_in_t *in = &u->headers_in;
+
+    in->content_length_n = -1;
+    in->content_length = NULL;
+    in->transfer_encoding = NULL;
+    in->connection = NULL;
+    in->seen = 0;
+    in->chunked = 0;
+    in->connection_close = 0;
+    return sl_list_init(&in->headers, r->pool, 8, sizeof(sl_table_elt_t));
+}
+
 /* A retry sends the same bytes again: rewind every buf of the request. */
 static sl_int_t reinit_request(sl_http_request_t *r)
 {
@@ -712,14 +728,7 @@ static sl_int_t reinit_request(sl_http_request_t *r)
     proxy_target_t *target = ctx->target;
     memset(ctx, 0, sizeof(*ctx));
     ctx->target = target;
-    sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
-    u->headers_in.content_length_n = -1;
-    u->headers_in.content_length = NULL;
-    u->headers_in.transfer_encoding = NULL;
-    u->headers_in.seen = 0;
-    u->headers_in.chunked = 0;
-    u->headers_in.connection_close = 0;
-    return SL_OK;
+    return forget_headers(r, u);
 }
 
 static sl_int_t invalid_header(sl_http_request_t *r, const char *why)
@@ -857,8 +866,9 @@ static sl_int_t process_header(sl_http_request_t *r)
         if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200
             && u->headers_in.status_n != 101) {
             ctx->status_done = 0;
-            u->headers_in.seen = 0;
-            sl_list_init(&u->headers_in.headers, r->pool, 8, sizeof(sl_table_elt_t));
+            if (forget_headers(r, u) != SL_OK) {
+                return SL_ERROR;
+            }
             continue;
         }
         if (u->headers_in.status_n == 101) {

@@ -30,6 +30,8 @@ my %script = (
     '/te'        => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nx" },
     '/bigheader' => sub { "HTTP/1.1 200 OK\r\nX-Big: " . ('b' x 10000) . "\r\nContent-Length: 1\r\n\r\nx" },
     '/interim'   => sub { "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
+    # what an interim response says of framing is not the final response's
+    '/interim-framed' => sub { "HTTP/1.1 103 Early Hints\r\nContent-Length: 9\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc" },
     '/status'    => sub { "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope" },
     '/head'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" },
     '/huge'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: " . length(huge()) . "\r\n\r\n" . huge() },
@@ -151,6 +153,11 @@ is(body_of(get('/close')), "b\r\nuntil close\r\n0\r\n\r\n", 'close-delimited ups
 is(body_of(get('/extra')), 'ok', 'bytes beyond Content-Length are not forwarded');
 is(status_of(get('/status')), 404, 'upstream status passed on');
 is(body_of(get('/interim')), 'ok', '1xx interim response skipped');
+{
+    my $r = get('/interim-framed');
+    like($r, qr{^HTTP/1\.1 200 }, '1xx with a Content-Length, then 200: the 200 counts');
+    is(body_of($r), 'abc', '... framed by its own Content-Length');
+}
 $r = req("HEAD /head HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
 is(status_of($r), 200, 'HEAD');
 is(body_of($r), '', 'HEAD: no body waited for');
