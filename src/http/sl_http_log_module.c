@@ -462,22 +462,29 @@ static int needs_default_escape(u_char ch)
     return ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f;
 }
 
-/* Bytes a value takes once escaped: "\xHH" for default, JSON's escapes for json. */
+/* The bytes escaping adds to one byte: "\xHH" for default; "\n" or "\u00HH" for json. */
+// clang-format off
+static const u_char default_extra[256] = {
+    [0x00 ... 0x1f] = 3, ['"'] = 3, ['\\'] = 3, [0x7f ... 0xff] = 3,
+};
+static const u_char json_extra[256] = {
+    [0x00 ... 0x07] = 5, ['\b'] = 1, ['\t'] = 1, ['\n'] = 1, [0x0b] = 5, ['\f'] = 1, ['\r'] = 1,
+    [0x0e ... 0x1f] = 5, ['"'] = 1, ['\\'] = 1,
+};
+// clang-format on
+
+/* Bytes a value takes once escaped.  Most values need no escaping: one table load and add
+ * per byte finds that out, and the value is then copied whole. */
 static size_t escaped_len(sl_uint_t escape, const u_char *p, size_t len)
 {
+    const u_char *extra = escape == ESCAPE_DEFAULT ? default_extra : json_extra;
     size_t n = len;
 
-    for (size_t i = 0; i < len && escape != ESCAPE_NONE; i++) {
-        u_char ch = p[i];
-
-        if (escape == ESCAPE_DEFAULT) {
-            n += needs_default_escape(ch) ? 3 : 0;
-        } else if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r' || ch == '\t' || ch == '\b'
-                   || ch == '\f') {
-            n += 1;
-        } else if (ch < 0x20) {
-            n += 5;
-        }
+    if (escape == ESCAPE_NONE) {
+        return len;
+    }
+    for (size_t i = 0; i < len; i++) {
+        n += extra[p[i]];
     }
     return n;
 }
@@ -534,12 +541,14 @@ static u_char *copy_escaped(sl_uint_t escape, u_char *dst, const u_char *src, si
 }
 
 /* The line's length, newline included.  Values that are not cacheable are computed here,
- * once: rendering then reads the same cached values. */
-static size_t line_length(sl_http_request_t *r, const log_fmt_t *fmt)
+ * once: rendering then reads the same cached values.  Bit i of *plain (i < 64) is set when
+ * the value of op i needs no escaping. */
+static size_t line_length(sl_http_request_t *r, const log_fmt_t *fmt, uint64_t *plain)
 {
     const log_op_t *op = fmt->ops.elts;
     size_t len = 1;
 
+    *plain = 0;
     for (sl_uint_t i = 0; i < fmt->ops.nelts; i++) {
         if (op[i].text.data) {
             len += op[i].text.len;
@@ -548,15 +557,19 @@ static size_t line_length(sl_http_request_t *r, const log_fmt_t *fmt)
         sl_http_variable_value_t *vv = sl_http_get_flushed_variable(r, op[i].index);
         if (vv == NULL || vv->not_found) {
             len += fmt->escape == ESCAPE_DEFAULT;
-        } else {
-            len += escaped_len(fmt->escape, vv->data, vv->len);
+            continue;
         }
+        size_t n = escaped_len(fmt->escape, vv->data, vv->len);
+        if (n == vv->len && i < 64) {
+            *plain |= (uint64_t) 1 << i;
+        }
+        len += n;
     }
     return len;
 }
 
 /* Renders the line (measured by line_length) at p; returns its end. */
-static u_char *render_line(sl_http_request_t *r, const log_fmt_t *fmt, u_char *p)
+static u_char *render_line(sl_http_request_t *r, const log_fmt_t *fmt, uint64_t plain, u_char *p)
 {
     const log_op_t *op = fmt->ops.elts;
 
@@ -571,6 +584,8 @@ static u_char *render_line(sl_http_request_t *r, const log_fmt_t *fmt, u_char *p
             if (fmt->escape == ESCAPE_DEFAULT) {
                 *p++ = '-';
             }
+        } else if (i < 64 && (plain & ((uint64_t) 1 << i))) {
+            p = mempcpy(p, vv->data, vv->len);
         } else {
             p = copy_escaped(fmt->escape, p, vv->data, vv->len);
         }
@@ -648,7 +663,8 @@ static log_buf_t *buffer_of(sl_http_request_t *r, sl_open_file_t *file)
 
 /* Appends a line to the buffer when it fits (after flushing what is there if need be).
  * 0 when the line is larger than the whole buffer: the caller writes it directly. */
-static int buffer_line(sl_http_request_t *r, log_buf_t *b, const log_fmt_t *fmt, size_t len)
+static int buffer_line(sl_http_request_t *r, log_buf_t *b, const log_fmt_t *fmt, size_t len,
+                       uint64_t plain)
 {
     if (len > (size_t) (b->end - b->pos)) {
         flush_buffer(b);
@@ -656,7 +672,7 @@ static int buffer_line(sl_http_request_t *r, log_buf_t *b, const log_fmt_t *fmt,
     if (len > (size_t) (b->end - b->pos)) {
         return 0;
     }
-    b->pos = render_line(r, fmt, b->pos);
+    b->pos = render_line(r, fmt, plain, b->pos);
     if (b->flush && !b->event.timer_set) {
         b->event.data = b;
         b->event.handler = on_flush_timer;
@@ -672,16 +688,17 @@ static sl_int_t write_log(sl_http_request_t *r, log_t *log)
     if (log->disk_full_time == sl_cached_time_sec) {
         return SL_OK;
     }
-    size_t len = line_length(r, log->format);
+    uint64_t plain;
+    size_t len = line_length(r, log->format, &plain);
     log_buf_t *b = buffer_of(r, log->file);
-    if (b && buffer_line(r, b, log->format, len)) {
+    if (b && buffer_line(r, b, log->format, len, plain)) {
         return SL_OK;
     }
     u_char *line = sl_pnalloc(r->pool, len);
     if (line == NULL) {
         return SL_ERROR;
     }
-    u_char *last = render_line(r, log->format, line);
+    u_char *last = render_line(r, log->format, plain, line);
     write_out(log->file, line, (size_t) (last - line), r->connection->log, &log->error_log_time,
               &log->disk_full_time);
     return SL_OK;
