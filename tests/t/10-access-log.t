@@ -24,6 +24,8 @@ http {
     log_format json escape=json '{"ua":"$http_user_agent","x":"$http_x_test",'
                                 '"none":"$http_x_none","uri":"$request_uri"}';
     log_format plain escape=none '$http_user_agent|$http_x_test|$http_x_none';
+    log_format esc_default '[$uri]';
+    log_format esc_json escape=json '[$uri]';
     access_log logs/access.log combined;
     access_log logs/custom.log custom;
     server {
@@ -37,6 +39,11 @@ http {
             return 200 "json\n";
         }
         location /if { access_log logs/if.log custom if=$arg_log; return 200 "if\n"; }
+        location /esc {
+            access_log logs/esc_default.log esc_default;
+            access_log logs/esc_json.log esc_json;
+            return 200 "esc\n";
+        }
         location /buf { access_log logs/buf.log custom buffer=4k flush=1s; return 200 "buf\n"; }
     }
 }
@@ -110,6 +117,26 @@ is($t->read_file('logs/json.log'),
 is($t->read_file('logs/plain.log'), "a\"b\\c\td\xc3\xa9|x\ty|\n",
    'escape=none: bytes as sent, absent is empty');
 is(scalar @{lines('access.log')}, 3, 'a location with its own access_log does not inherit');
+
+# 5b. Every byte value a decoded uri can hold (all but NUL and '/'), escaped by each rule:
+#     the line's measured length must be the rendered one (the sanitizer build sees a
+#     byte written past it), and the bytes must be nginx's.
+{
+    my @bytes = grep { $_ != 0 && $_ != 0x2f } 1 .. 255;
+    my $path = join '', map { sprintf '%%%02X', $_ } @bytes;
+    request("GET /esc/$path HTTP/1.0\r\n\r\n");
+    ok(wait_lines('esc_default.log', 1) && wait_lines('esc_json.log', 1), 'escape lines written');
+    my %short = (8 => '\b', 9 => '\t', 10 => '\n', 12 => '\f', 13 => '\r', 0x22 => '\"',
+                 0x5c => '\\\\');
+    my $default = join '', map {
+        $_ < 0x20 || $_ == 0x22 || $_ == 0x5c || $_ >= 0x7f ? sprintf('\x%02X', $_) : chr
+    } @bytes;
+    my $json = join '', map {
+        $short{$_} // ($_ < 0x20 ? sprintf('\u%04X', $_) : chr)
+    } @bytes;
+    is($t->read_file('logs/esc_default.log'), "[/esc/$default]\n", 'default escaping, every byte');
+    is($t->read_file('logs/esc_json.log'), "[/esc/$json]\n", 'json escaping, every byte');
+}
 
 # 6. if=: a line only when the condition is neither empty nor "0".
 my @if = map { "GET /if$_ HTTP/1.0\r\n\r\n" } ('?log=1', '?log=0', '', '?log=yes');
