@@ -8,7 +8,9 @@
 # shows what a change to sluice's code did even on a noisy machine.  The kernel's share
 # (the TCP work, most of the CPU time on loopback) is the same for both and not counted.
 #
-#   bench/instructions.sh [seconds] [connections]      (PATHS="/ka /small": the rows)
+#   bench/instructions.sh [seconds] [connections]
+#
+# PATHS="/ka /small": the rows; ACCESS_LOG=1: both proxies write the combined access log.
 #
 # Needs valgrind, wrk and nginx (scripts/deps.sh installs them) and a built build/sluice.
 set -euo pipefail

@@ -3,9 +3,11 @@
 # reverse-proxy config for sluice and nginx in front of it.  Sourced after lib.sh.
 #
 # proxy_conf ORIGIN_PORT SLUICE_PORT NGINX_PORT writes $WORK/{origin,sluice,nginx}/conf/bench.conf.
+# ACCESS_LOG=1: both proxies write the "combined" access log (to a file), as a site would.
 
 proxy_conf() {  # origin-port sluice-port nginx-port
-    local who port
+    local who port log="access_log off;"
+    [ "${ACCESS_LOG:-0}" = 1 ] && log="access_log logs/access.log combined;"
     mkdir -p "$WORK"/{origin,sluice,nginx}/{conf,logs,html}
     head -c 1048576 /dev/urandom > "$WORK/origin/html/1m"
     head -c 67108864 /dev/urandom > "$WORK/origin/html/64m"
@@ -21,7 +23,7 @@ CONF
         cat > "$WORK/$who/conf/bench.conf" <<CONF
 daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/p.pid;
 events { worker_connections 1024; }
-http { access_log off;
+http { $log
   upstream origin_ka { server 127.0.0.1:$1; keepalive 32; }
   server { listen 127.0.0.1:$port;
     location = /ka { proxy_pass http://origin_ka/small; proxy_http_version 1.1;
