@@ -54,3 +54,33 @@ start() {  # binary dir port
 cpu_ticks() {  # pid
     sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
+
+# One wrk run (CONNS connections, DURATION seconds, wrk on CPU 0 with PIN=1) while the CPU
+# time of pid is measured: "req/s MB/s p99-ms cpu-us-per-request".
+wrk_run() {  # url pid
+    local before after
+    before=$(cpu_ticks "$2")
+    $(on_cpu 0) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" > "$WORK/wrk.out"
+    after=$(cpu_ticks "$2")
+    awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        / requests in / { n = $1 }
+        /Requests\/sec/ { r = $2 }
+        /^ +99%/ { p = ms($2) }
+        /Transfer\/sec/ { v = $2; if (v ~ /GB/) v *= 1024; else if (v ~ /KB/) v /= 1024; else v += 0; t = v }
+        END { printf "%s %.1f %.2f %.1f", r, t, p, n ? ticks / hz * 1e6 / n : 0 }' "$WORK/wrk.out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+
+# The median of each column of the lines on stdin, on one line.  Runs of a few seconds
+# swing by 10-20% on a shared VM: ROUNDS runs, alternating the servers compared so that a
+# change in the machine's load falls on all of them, and their medians.
+medians() {
+    local lines k
+    lines=$(grep . || true)
+    for k in $(seq "$(head -1 <<< "$lines" | wc -w)"); do
+        awk -v k="$k" '{ print $k }' <<< "$lines" | sort -g | awk '{ v[NR] = $1 } END { printf "%s ", v[int((NR + 1) / 2)] }'
+    done
+}
+ROUNDS=${ROUNDS:-1}

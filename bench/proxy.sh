@@ -24,48 +24,16 @@ CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
 SLUICE_PID=$STARTED
 CPU=1 start "$NGINX" "$WORK/nginx" "$NP"
 NGINX_PID=$STARTED
-HZ=$(getconf CLK_TCK)
 
-run() {  # url pid -> "req/s MB/s p99-ms cpu-us-per-request"
-    local before after
-    before=$(cpu_ticks "$2")
-    $(on_cpu 0) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1" > "$WORK/wrk.out"
-    after=$(cpu_ticks "$2")
-    awk -v ticks=$((after - before)) -v hz="$HZ" '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        / requests in / { n = $1 }
-        /Requests\/sec/ { r = $2 }
-        /^ +99%/ { p = ms($2) }
-        /Transfer\/sec/ { v = $2; if (v ~ /GB/) v *= 1024; else if (v ~ /KB/) v /= 1024; else v += 0; t = v }
-        END { printf "%s %.1f %.2f %.1f", r, t, p, n ? ticks / hz * 1e6 / n : 0 }' "$WORK/wrk.out"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
-
-# The median of each figure over ROUNDS runs (sluice and nginx alternating, so a change in
-# the machine's load falls on both): one run of a few seconds swings by 10-20% on a
-# shared VM.
-median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-row() {  # path -> "req/s MB/s p99 cpu" for sluice, then for nginx, medians
-    local i s=() n=() k out=()
+row() {  # path -> "req/s MB/s p99 cpu" for sluice, then for nginx: medians of ROUNDS runs
+    local i s="" n=""
     for i in $(seq "$ROUNDS"); do
-        s+=("$(run "http://127.0.0.1:$SP$1" "$SLUICE_PID")")
-        n+=("$(run "http://127.0.0.1:$NP$1" "$NGINX_PID")")
+        s+="$(wrk_run "http://127.0.0.1:$SP$1" "$SLUICE_PID")"$'\n'
+        n+="$(wrk_run "http://127.0.0.1:$NP$1" "$NGINX_PID")"$'\n'
     done
-    for who in s n; do
-        for k in 1 2 3 4; do
-            if [ $who = s ]; then
-                out+=("$(printf '%s\n' "${s[@]}" | awk -v k=$k '{ print $k }' | tr '\n' ' ' | median)")
-            else
-                out+=("$(printf '%s\n' "${n[@]}" | awk -v k=$k '{ print $k }' | tr '\n' ' ' | median)")
-            fi
-        done
-    done
-    echo "${out[*]}"
+    echo "$(medians <<< "$s") $(medians <<< "$n")"
 }
 
-ROUNDS=${ROUNDS:-1}
 FMT='%-6s %11s %11s %5s %9s %9s %5s %8s %8s %5s %9s %9s %5s\n'
 [ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS alternating runs of ${DURATION}s each"
 printf "$FMT" "test" "sluice r/s" "nginx r/s" "ratio" "s MB/s" "n MB/s" "ratio" \
