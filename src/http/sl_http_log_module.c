@@ -585,7 +585,8 @@ static u_char *render_line(sl_http_request_t *r, const log_fmt_t *fmt, uint64_t 
                 *p++ = '-';
             }
         } else if (i < 64 && (plain & ((uint64_t) 1 << i))) {
-            p = mempcpy(p, vv->data, vv->len);
+            /* an empty value may have no data pointer at all */
+            p = vv->len ? mempcpy(p, vv->data, vv->len) : p;
         } else {
             p = copy_escaped(fmt->escape, p, vv->data, vv->len);
         }
