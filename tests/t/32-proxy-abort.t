@@ -119,8 +119,14 @@ http {
         listen 127.0.0.1:%%PORT_1%%;
         location /u-off/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffering off; }
         location /u-on/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_buffering off; proxy_ignore_client_abort on; }
-        location /b-off/ { proxy_pass http://127.0.0.1:$origin_port/; }
-        location /b-on/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_ignore_client_abort on; }
+        # a small temp file: what the proxy and the sockets can hold stays well under /big's
+        # 32 MiB, so the origin cannot finish before a client that stopped reading resets,
+        # however late the reset comes on a loaded machine
+        location /b-off/ { proxy_pass http://127.0.0.1:$origin_port/; proxy_max_temp_file_size 1m; }
+        location /b-on/ {
+            proxy_pass http://127.0.0.1:$origin_port/; proxy_max_temp_file_size 1m;
+            proxy_ignore_client_abort on;
+        }
     }
 }
 EOF
