@@ -13,32 +13,18 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $port = $t->port(1);
 my $origin_port = $t->port(2);
 
 # --- the origin: answers every request with its head (request line and headers) ---
-sub origin {
-    my $tcp = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
-        or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    while (1) {
-        my $c = $tcp->accept or next;
-        if (fork) { close $c; next; }
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 10;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
-        my ($head) = split /\r\n\r\n/, $req;
-        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($head) . "\r\nConnection: close\r\n\r\n$head";
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill 'KILL', $origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 10, handler => sub {
+    my ($c) = @_;
+    my ($head) = split /\r\n\r\n/, Origin::read_head($c);
+    print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($head) . "\r\nConnection: close\r\n\r\n$head";
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_file('conf/keys.map', "included inc;\n~^inc(\\d)\$ \"inc re \$1\";\n");

@@ -9,6 +9,7 @@ use Test::More;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $origin_port = $t->port(2);
@@ -44,56 +45,42 @@ my %script = (
 my $huge;
 sub huge { $huge //= join('', map { sprintf("%07d\n", $_) } 1 .. 3_000_000); $huge }
 
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
-        or die "origin: $!";
-    while (my $c = $srv->accept) {
-        my $pid = fork;
-        next if $pid;
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 30;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
-        my $hello_signal = $signal . '-hello';
-        if ($req =~ m{^\S+ /noread}) { sleep 20; POSIX::_exit(0); }
-        if ($req =~ /Content-Length: (\d+)/i) {
-            my ($head, $body) = split /\r\n\r\n/, $req, 2;
-            while (length($body) < $1) { sysread($c, $body, 65536, length $body) or last; }
-            $req = "$head\r\n\r\n$body";
-        } elsif ($req =~ /Transfer-Encoding: chunked/i) {
-            my ($head, $body) = split /\r\n\r\n/, $req, 2;
-            while ($body !~ /(^|\r\n)0\r\n\r\n$/) {
-                if ($body =~ /hello/ && !-e $hello_signal) { open(my $fh, '>', $hello_signal); close $fh; }
-                sysread($c, $body, 65536, length $body) or last;
-            }
-            $req = "$head\r\n\r\n$body";
+Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
+    my ($c) = @_;
+    my $req = Origin::read_head($c);
+    my $hello_signal = $signal . '-hello';
+    if ($req =~ m{^\S+ /noread}) { sleep 20; POSIX::_exit(0); }
+    if ($req =~ /Content-Length: (\d+)/i) {
+        my ($head, $body) = split /\r\n\r\n/, $req, 2;
+        while (length($body) < $1) { sysread($c, $body, 65536, length $body) or last; }
+        $req = "$head\r\n\r\n$body";
+    } elsif ($req =~ /Transfer-Encoding: chunked/i) {
+        my ($head, $body) = split /\r\n\r\n/, $req, 2;
+        while ($body !~ /(^|\r\n)0\r\n\r\n$/) {
+            if ($body =~ /hello/ && !-e $hello_signal) { open(my $fh, '>', $hello_signal); close $fh; }
+            sysread($c, $body, 65536, length $body) or last;
         }
-        my ($path) = $req =~ m{^\S+ (\S+)};
-        (my $p = $path) =~ s/\?.*//;
-        if ($p eq '/peer') {
-            my $peer = $c->peerhost;
-            print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($peer) . "\r\n\r\n$peer";
-        } elsif ($p =~ m{^/echo}) {
-            print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
-        } elsif ($p eq '/slow') {
-            sleep 20;
-        } elsif ($p eq '/drip' || $p eq '/xdrip') {
-            my $xa = $p eq '/xdrip' ? "X-Accel-Buffering: no\r\n" : '';
-            syswrite($c, "HTTP/1.1 200 OK\r\n${xa}Transfer-Encoding: chunked\r\n\r\n6\r\npiece1\r\n");
-            for (1 .. 200) { last if -e $signal; select(undef, undef, undef, 0.05); }
-            syswrite($c, "6\r\npiece2\r\n0\r\n\r\n");
-        } elsif ($script{$p}) {
-            my $out = $script{$p}->();
-            while (length $out) { my $n = syswrite($c, $out) or last; substr($out, 0, $n, ''); }
-        }
-        close $c;
-        POSIX::_exit(0);
+        $req = "$head\r\n\r\n$body";
     }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill "KILL", $origin_pid; waitpid($origin_pid, 0); } }
+    my ($path) = $req =~ m{^\S+ (\S+)};
+    (my $p = $path) =~ s/\?.*//;
+    if ($p eq '/peer') {
+        my $peer = $c->peerhost;
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($peer) . "\r\n\r\n$peer";
+    } elsif ($p =~ m{^/echo}) {
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
+    } elsif ($p eq '/slow') {
+        sleep 20;
+    } elsif ($p eq '/drip' || $p eq '/xdrip') {
+        my $xa = $p eq '/xdrip' ? "X-Accel-Buffering: no\r\n" : '';
+        syswrite($c, "HTTP/1.1 200 OK\r\n${xa}Transfer-Encoding: chunked\r\n\r\n6\r\npiece1\r\n");
+        for (1 .. 200) { last if -e $signal; select(undef, undef, undef, 0.05); }
+        syswrite($c, "6\r\npiece2\r\n0\r\n\r\n");
+    } elsif ($script{$p}) {
+        my $out = $script{$p}->();
+        while (length $out) { my $n = syswrite($c, $out) or last; substr($out, 0, $n, ''); }
+    }
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_config(<<"EOF");

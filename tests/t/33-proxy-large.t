@@ -15,6 +15,7 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $port = $t->port(1);
@@ -65,23 +66,7 @@ sub serve {
     report($id, 'closed');
 }
 
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 16, ReuseAddr => 1)
-        or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    while (my $c = $srv->accept) {
-        next if fork;
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 120;
-        serve($c);
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill 'KILL', $origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 120, handler => \&serve);
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_config(<<"EOF");

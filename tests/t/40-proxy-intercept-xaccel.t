@@ -21,6 +21,7 @@ use Test::More;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $origin_port = $t->port(2);
@@ -55,35 +56,22 @@ sub event {
 }
 
 # Persistent connections, numbered, so the test sees which ones were kept.
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
-        or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    my $n = 0;
-    while (my $c = $srv->accept) {
-        $n++;
-        next if fork;
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 30;
-        for (my $k = 1;; $k++) {
-            my $req = '';
-            while ($req !~ /\r\n\r\n/) {
-                sysread($c, $req, 65536, length $req) or do { event("c$n closed"); POSIX::_exit(0) };
-            }
-            my ($m, $path) = $req =~ m{^(\S+) (\S+)};
-            (my $p = $path) =~ s/\?.*//;
-            event("c$n $m $path");
-            my $body = "echo $m $path\n";
-            my $resp = $script{$p} // "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
-            $resp =~ s/\r\n\r\n.*/\r\n\r\n/s if $m eq 'HEAD';
-            print $c $resp;
+Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
+    my ($c, $n) = @_;
+    for (my $k = 1;; $k++) {
+        my $req = '';
+        while ($req !~ /\r\n\r\n/) {
+            sysread($c, $req, 65536, length $req) or do { event("c$n closed"); POSIX::_exit(0) };
         }
+        my ($m, $path) = $req =~ m{^(\S+) (\S+)};
+        (my $p = $path) =~ s/\?.*//;
+        event("c$n $m $path");
+        my $body = "echo $m $path\n";
+        my $resp = $script{$p} // "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+        $resp =~ s/\r\n\r\n.*/\r\n\r\n/s if $m eq 'HEAD';
+        print $c $resp;
     }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill "KILL", $origin_pid; waitpid($origin_pid, 0); } }
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_file('html/static.txt', "static file\n");

@@ -18,6 +18,7 @@ use MIME::Base64 qw(encode_base64);
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $origin_port = $t->port(2);
@@ -107,24 +108,7 @@ sub origin_conn {
     }
 }
 
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
-        or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    while (my $c = $srv->accept) {
-        my $pid = fork;
-        next if $pid;
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 60;
-        origin_conn($c);
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { setpgrp(0, 0); origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill "KILL", -$origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 60, handler => \&origin_conn);
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_config(<<"EOF");

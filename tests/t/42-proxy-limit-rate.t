@@ -13,6 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time);
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $port = $t->port(1);
@@ -20,30 +21,13 @@ my $origin_port = $t->port(2);
 my $N = 300 * 1024;
 
 # --- the origin: /big/N answers N bytes, /xlr/N the same with X-Accel-Limit-Rate ---
-sub origin {
-    my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64,
-                                  ReuseAddr => 1) or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    while (1) {
-        my $c = $l->accept or next;
-        if (fork) { close $c; next; }
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        local $SIG{PIPE} = 'IGNORE';
-        alarm 20;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
-        my ($kind, $n) = $req =~ m{^GET /(\w+)/(\d+)} or POSIX::_exit(0);
-        my $xa = $kind eq 'xlr' ? "X-Accel-Limit-Rate: 102400\r\n" : '';
-        print $c "HTTP/1.1 200 OK\r\n${xa}Content-Length: $n\r\nConnection: close\r\n\r\n"
-            . ('x' x $n);
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill 'KILL', $origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 20, handler => sub {
+    my ($c) = @_;
+    my ($kind, $n) = Origin::read_head($c) =~ m{^GET /(\w+)/(\d+)} or return;
+    my $xa = $kind eq 'xlr' ? "X-Accel-Limit-Rate: 102400\r\n" : '';
+    print $c "HTTP/1.1 200 OK\r\n${xa}Content-Length: $n\r\nConnection: close\r\n\r\n"
+        . ('x' x $n);
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_config(<<"EOF");

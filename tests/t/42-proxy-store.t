@@ -18,6 +18,7 @@ use Test::More;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $port = $t->port(1);
@@ -96,24 +97,7 @@ sub serve {
     1 while sysread($c, my $buf, 4096);
 }
 
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1)
-        or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    $SIG{PIPE} = 'IGNORE';
-    while (my $c = $srv->accept) {
-        next if fork;
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 30;
-        serve($c);
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill 'KILL', $origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 30, handler => \&serve);
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 mkdir "$dir/html";

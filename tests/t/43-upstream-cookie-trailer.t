@@ -13,6 +13,7 @@ use Test::More;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $port = $t->port(1);
@@ -22,31 +23,15 @@ my $cookies = "Set-Cookie: a=1; Path=/\r\nSet-Cookie: B=two\r\nSet-Cookie: c = t
     . "Set-Cookie: d=4; e=5\r\nSet-Cookie: a=second\r\nSet-Cookie: f=\r\nSet-Cookie: g\r\n"
     . "Set-Cookie: h=\"q v\"\r\nSet-Cookie: ;i=9\r\n";
 
-sub origin {
-    my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64,
-                                  ReuseAddr => 1) or die "origin: $!";
-    $SIG{CHLD} = 'IGNORE';
-    while (1) {
-        my $c = $l->accept or next;
-        if (fork) { close $c; next; }
-        local $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 10;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
-        if ($req =~ m{^GET /cookies}) {
-            print $c "HTTP/1.1 200 OK\r\n${cookies}Content-Length: 2\r\nConnection: close\r\n\r\nok";
-        } else {
-            print $c "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n"
-                . "Connection: close\r\n\r\n2\r\nok\r\n0\r\nX-T: tv\r\nX-U: uv\r\n\r\n";
-        }
-        close $c;
-        POSIX::_exit(0);
+Origin::scripted(port => $origin_port, lifetime => 10, handler => sub {
+    my ($c) = @_;
+    if (Origin::read_head($c) =~ m{^GET /cookies}) {
+        print $c "HTTP/1.1 200 OK\r\n${cookies}Content-Length: 2\r\nConnection: close\r\n\r\nok";
+    } else {
+        print $c "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n"
+            . "Connection: close\r\n\r\n2\r\nok\r\n0\r\nX-T: tv\r\nX-U: uv\r\n\r\n";
     }
-}
-
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill 'KILL', $origin_pid; waitpid($origin_pid, 0); } }
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die "origin did not start";
 
 $t->write_config(<<"EOF");

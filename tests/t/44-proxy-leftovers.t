@@ -18,6 +18,7 @@ use Test::More;
 use IO::Socket::INET;
 use POSIX ();
 use Sluice;
+use Origin;
 
 my $t = Sluice->new;
 my $origin_port = $t->port(2);
@@ -51,31 +52,19 @@ sub event {
 }
 
 # One request per connection; each logged with its head and body.
-sub origin {
-    my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$origin_port", Listen => 64, ReuseAddr => 1) or die;
-    $SIG{CHLD} = 'IGNORE';
-    while (my $c = $srv->accept) {
-        next if fork;
-        alarm 30;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
-        my ($head) = $req =~ /^(.*?)\r\n\r\n/s;
-        my ($len) = $head =~ /\r\ncontent-length:\s*(\d+)/i;
-        while (length($req) < length($head) + 4 + ($len // 0)) { sysread($c, $req, 65536, length $req) or last; }
-        my ($m, $path) = $req =~ m{^(\S+) (\S+)};
-        my $body = substr($req, length($head) + 4);
-        (my $hh = $head) =~ s/\r\n/|/g;
-        event("$hh BODY[$body]");
-        my $eb = "echo $m $path\n";
-        my $resp = $script{$path} // "HTTP/1.1 200 OK\r\nContent-Length: " . length($eb) . "\r\n\r\n$eb";
-        print $c $resp;
-        close $c;
-        POSIX::_exit(0);
-    }
-}
-my $origin_pid = fork;
-if ($origin_pid == 0) { origin(); POSIX::_exit(0); }
-END { local $?; if ($origin_pid) { kill "KILL", $origin_pid; waitpid($origin_pid, 0); } }
+Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
+    my ($c) = @_;
+    my $req = Origin::read_head($c);
+    my ($head) = $req =~ /^(.*?)\r\n\r\n/s;
+    my ($len) = $head =~ /\r\ncontent-length:\s*(\d+)/i;
+    while (length($req) < length($head) + 4 + ($len // 0)) { sysread($c, $req, 65536, length $req) or last; }
+    my ($m, $path) = $req =~ m{^(\S+) (\S+)};
+    my $body = substr($req, length($head) + 4);
+    (my $hh = $head) =~ s/\r\n/|/g;
+    event("$hh BODY[$body]");
+    my $eb = "echo $m $path\n";
+    print $c $script{$path} // "HTTP/1.1 200 OK\r\nContent-Length: " . length($eb) . "\r\n\r\n$eb";
+});
 $t->wait_for(sub { $t->can_connect($origin_port) }, 10) or die;
 $t->write_file('html/s.txt', "static\n");
 $t->write_config(<<"EOF2");

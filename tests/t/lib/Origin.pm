@@ -1,6 +1,7 @@
 package Origin;
 
-# Scripted HTTP origins on loopback for the upstream tests (35-37).  An origin is a listener
+# Scripted HTTP origins on loopback for the upstream tests (35-37), and Origin::scripted for
+# the tests that script their origin themselves (15, 30, 32, 33, 40-44).  An origin is a listener
 # process in its own process group that forks a child per accepted connection; the child
 # serves requests on that connection (persistent unless told otherwise) as the origin's
 # current mode says, and appends one line per event to the origin's event file, from which
@@ -102,6 +103,66 @@ sub stop {
 END {
     local $?;
     $_->stop for grep { $_->{owner} == $$ } @STARTED;
+}
+
+# A scripted origin of the test's own: listens on 127.0.0.1:PORT (before returning), then a
+# listener process in its own process group forks a child per connection that runs
+# handler($socket, $n) (n counts the connections from 1) and exits; each child lives at
+# most `lifetime` seconds.  SIGPIPE is ignored: a write to a closed socket just fails.
+# Returns the listener's pid; the whole group is killed at stop_scripted() or END.
+my @SCRIPTED;
+
+sub scripted {
+    my (%opt) = @_;
+    my ($port, $handler, $lifetime) = @opt{qw(port handler lifetime)};
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                    Listen => $opt{backlog} // 64, ReuseAddr => 1, Proto => 'tcp')
+        or die "scripted origin: listen on 127.0.0.1:$port: $!\n";
+    STDOUT->flush;
+    STDERR->flush;
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+        $SIG{PIPE} = 'IGNORE';
+        my $n = 0;
+        while (1) {
+            my $c = $srv->accept or next;
+            $n++;
+            if (fork) { close $c; next; }
+            close $srv;
+            $SIG{ALRM} = sub { POSIX::_exit(0) };
+            alarm($lifetime // 30);
+            eval { $handler->($c, $n) };
+            close $c;
+            POSIX::_exit(0);
+        }
+    }
+    close $srv;
+    push @SCRIPTED, [$pid, $$];
+    return $pid;
+}
+
+sub stop_scripted {
+    my ($pid) = @_;
+    kill 'KILL', -$pid;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    @SCRIPTED = grep { $_->[0] != $pid } @SCRIPTED;
+}
+
+# The request head (up to the empty line) read from $c, with whatever of the body came
+# with it; the connection's process exits when the client closes first.
+sub read_head {
+    my ($c) = @_;
+    my $req = '';
+    while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or POSIX::_exit(0); }
+    return $req;
+}
+
+END {
+    local $?;
+    stop_scripted($_->[0]) for grep { $_->[1] == $$ } @SCRIPTED;
 }
 
 # The origin's side ---------------------------------------------------------------------------
@@ -417,5 +478,12 @@ C<close_reasons>, C<events>. A connection is counted closed once its socket is c
 
 Functions: C<parse_response($raw)>, C<client($port, $src)>,
 C<log_fields($t, $file, $key)>.
+
+C<Origin::scripted(port =E<gt> P, handler =E<gt> sub { my ($c, $n) = @_; ... },
+lifetime =E<gt> S)> is for a test that scripts its origin itself: it listens on
+127.0.0.1:P before returning, and each connection gets a child process (bounded to S
+seconds, 30 by default) that runs the handler on the socket (C<$n> counts connections)
+and exits. C<Origin::read_head($c)> reads a request head. The origin's process group is
+killed at C<Origin::stop_scripted($pid)> or at END.
 
 =cut
