@@ -49,16 +49,6 @@ sub go_or_closed {
     return 'timeout';
 }
 
-sub write_all {
-    my ($c, $data) = @_;
-    while (length $data) {
-        my $n = syswrite($c, $data);
-        return 0 unless $n;
-        substr($data, 0, $n, '');
-    }
-    return 1;
-}
-
 sub serve {
     my ($c) = @_;
     my $req = '';
@@ -70,17 +60,17 @@ sub serve {
         close $fh;
         my $seen = go_or_closed($c, $id);
         return report($id, "closed before the answer") if $seen ne 'go';
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" . ('a' x 1000))
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" . ('a' x 1000))
             or return report($id, 'cut while answering');
     } elsif ($path eq '/drip') {
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $drip_len\r\n\r\n$piece");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $drip_len\r\n\r\n$piece");
         my $seen = go_or_closed($c, $id);
         return report($id, "closed after the first piece") if $seen ne 'go';
-        for (2 .. 5) { write_all($c, $piece) or return report($id, 'cut while answering'); }
+        for (2 .. 5) { Origin::write_all($c, $piece) or return report($id, 'cut while answering'); }
     } elsif ($path eq '/big') {
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $big_len\r\n\r\n");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $big_len\r\n\r\n");
         for (1 .. $big_len / length $piece) {
-            write_all($c, $piece) or return report($id, 'cut while answering');
+            Origin::write_all($c, $piece) or return report($id, 'cut while answering');
         }
     }
     # everything written: the proxy reads it to the end and closes

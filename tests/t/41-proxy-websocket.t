@@ -61,12 +61,6 @@ sub accept_key { encode_base64(sha1($_[0] . $GUID), '') }
 # --- the origin: a child per connection; the path chooses what it does after the 101 ---
 sub origin_note { open(my $fh, '>>', $events) or return; print $fh "@_\n"; close $fh; }
 
-sub write_all {
-    my ($c, $out) = @_;
-    while (length $out) { my $n = syswrite($c, $out) or return 0; substr($out, 0, $n, ''); }
-    return 1;
-}
-
 sub origin_conn {
     my ($c) = @_;
     my $buf = '';
@@ -79,28 +73,28 @@ sub origin_conn {
     origin_note("request $name", ($head =~ /\r\nUpgrade: websocket\r\n/i ? 'upgrade' : 'plain'),
          ($head =~ /\r\nConnection: upgrade\r\n/i ? 'conn-upgrade' : 'conn-other'));
     if ($name eq 'plain101') {
-        write_all($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        Origin::write_all($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
         sleep 2;
         return;
     }
-    write_all($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    Origin::write_all($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         . "Sec-WebSocket-Accept: " . accept_key($key // '') . "\r\nX-Origin: ws\r\n\r\n");
     if ($name eq 'bye') {
-        write_all($c, frame(1, 'bye'));
+        Origin::write_all($c, frame(1, 'bye'));
         origin_note("closed $name");
         return;
     }
     if ($name eq 'hello') {
-        write_all($c, frame(1, 'hello from origin'));
+        Origin::write_all($c, frame(1, 'hello from origin'));
     }
     # echo until the peer closes: text and binary back, ping as pong, close answered
     while (1) {
         while (my ($op, $payload) = take_frame(\$buf)) {
-            if ($op == 9) { write_all($c, frame(10, $payload)); }
-            elsif ($op == 8) { write_all($c, frame(8, $payload)); origin_note("closed $name"); return; }
+            if ($op == 9) { Origin::write_all($c, frame(10, $payload)); }
+            elsif ($op == 8) { Origin::write_all($c, frame(8, $payload)); origin_note("closed $name"); return; }
             else {
                 origin_note("got $name $payload") if $name eq 'half';
-                write_all($c, frame($op, $payload)) or return;
+                Origin::write_all($c, frame($op, $payload)) or return;
             }
         }
         my $n = sysread($c, $buf, 1 << 20, length $buf);

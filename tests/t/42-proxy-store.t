@@ -31,16 +31,6 @@ my $big_len = 16 << 20;
 my $lm_date = 'Sun, 06 Nov 1994 08:49:37 GMT';
 my $lm_time = 784111777;
 
-sub write_all {
-    my ($c, $data) = @_;
-    while (length $data) {
-        my $n = syswrite($c, $data);
-        return 0 unless $n;
-        substr($data, 0, $n, '');
-    }
-    return 1;
-}
-
 # Waits (bounded) for the file go-ID.
 sub wait_go {
     my ($id) = @_;
@@ -63,35 +53,35 @@ sub serve {
     my ($method, $path) = $req =~ m{^(GET|HEAD) (\S+) };
     my $len = length $body;
     if ($path =~ m{/lm}) {
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nLast-Modified: $lm_date\r\n\r\n"
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nLast-Modified: $lm_date\r\n\r\n"
                       . ($method eq 'HEAD' ? '' : $body));
     } elsif ($path =~ m{/headnolen}) {
         # a HEAD answered without Content-Length (the body would be close-delimited)
-        write_all($c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
     } elsif ($path =~ m{/missing}) {
-        write_all($c, "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
+        Origin::write_all($c, "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
     } elsif ($path =~ m{/trunc}) {
         # the origin closes early
-        return write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" . ('t' x 3000));
+        return Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" . ('t' x 3000));
     } elsif ($path =~ m{/chunktrunc}) {
-        return write_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n");
+        return Origin::write_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n");
     } elsif ($path =~ m{/chunked}) {
-        write_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
     } elsif ($path =~ m{/slow\w*\?id=(\w+)}) {
         my $id = $1;
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $slow_len\r\n\r\n$piece");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $slow_len\r\n\r\n$piece");
         touch("sent-$id");
         wait_go($id) or return;
-        for (2 .. 4) { write_all($c, $piece) or return; }
+        for (2 .. 4) { Origin::write_all($c, $piece) or return; }
     } elsif ($path =~ m{/big\?id=(\w+)}) {
         # all but the last piece, which waits for go
         my $id = $1;
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $big_len\r\n\r\n");
-        for (2 .. $big_len / length $piece) { write_all($c, $piece) or return; }
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $big_len\r\n\r\n");
+        for (2 .. $big_len / length $piece) { Origin::write_all($c, $piece) or return; }
         wait_go($id) or return;
-        write_all($c, $piece);
+        Origin::write_all($c, $piece);
     } else {
-        write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nConnection: close\r\n\r\n$body");
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: $len\r\nConnection: close\r\n\r\n$body");
     }
     # the proxy reads to the end and closes
     1 while sysread($c, my $buf, 4096);

@@ -240,7 +240,8 @@ sub _read_request {
              body => $body, head => $head };
 }
 
-sub _write_all {
+# All of data written to c (blocking); 0 when the peer went away first.
+sub write_all {
     my ($c, $data) = @_;
     while (length $data) {
         my $n = syswrite($c, $data);
@@ -306,7 +307,7 @@ sub _connection {
             . ($keep ? '' : "Connection: close\r\n") . "\r\n$body";
         # logged before the answer goes: whoever reads the answer sees the end already
         $self->_event('end', $cid, $nreq);
-        if (!_write_all($c, $resp)) {
+        if (!write_all($c, $resp)) {
             close $c;
             $self->_event('closed', $cid, 'write');
             return;
@@ -483,7 +484,8 @@ C<Origin::scripted(port =E<gt> P, handler =E<gt> sub { my ($c, $n) = @_; ... },
 lifetime =E<gt> S)> is for a test that scripts its origin itself: it listens on
 127.0.0.1:P before returning, and each connection gets a child process (bounded to S
 seconds, 30 by default) that runs the handler on the socket (C<$n> counts connections)
-and exits. C<Origin::read_head($c)> reads a request head. The origin's process group is
+and exits. C<Origin::read_head($c)> reads a request head; C<Origin::write_all($c, $data)> writes all
+of the data (0 when the peer went away first). The origin's process group is
 killed at C<Origin::stop_scripted($pid)> or at END.
 
 =cut
