@@ -49,6 +49,17 @@ start() {  # binary dir port
     wait_port "$3"
 }
 
+# Starts bench/origin64.c (built into WORK) on a port, on CPU 0 with PIN=1: the origin of
+# the 64-byte rows.  ORIGIN=nginx: no origin64 (proxy_conf then points those rows at the
+# nginx origin, as before this origin existed).
+start_origin64() {  # port
+    [ "${ORIGIN:-origin64}" = nginx ] && return 0
+    cc -O2 -o "$WORK/origin64" bench/origin64.c
+    $(on_cpu 0) "$WORK/origin64" "$1" &
+    PIDS+=($!)
+    wait_port "$1"
+}
+
 # CPU time a process has used so far, user + system, in clock ticks (/proc/PID/stat fields
 # 14 and 15, counted after the ") " that ends the command name).
 cpu_ticks() {  # pid
@@ -81,6 +92,35 @@ medians() {
     lines=$(grep . || true)
     for k in $(seq "$(head -1 <<< "$lines" | wc -w)"); do
         awk -v k="$k" '{ print $k }' <<< "$lines" | sort -g | awk '{ v[NR] = $1 } END { printf "%s ", v[int((NR + 1) / 2)] }'
+    done
+}
+# Lines of "a1 .. ak b1 .. bk" on stdin (one round: the same k figures for two servers run
+# one right after the other) -> the median over the rounds of a1/b1, ..., ak/bk.  The
+# machine's speed drifts by up to half within a minute here; the two runs of one round see
+# nearly the same machine, so the median of the rounds' ratios moves less than the ratio
+# of the medians.
+pair_ratios() {
+    local lines k half
+    lines=$(grep . || true)
+    half=$(($(head -1 <<< "$lines" | wc -w) / 2))
+    for k in $(seq "$half"); do
+        awk -v a="$k" -v b=$((k + half)) '{ print ($b ? $a / $b : 0) }' <<< "$lines" | sort -g |
+            awk '{ v[NR] = $1 } END { printf "%.2f ", v[int((NR + 1) / 2)] }'
+    done
+}
+
+# Runs `a` and `b` (commands printing one line of figures each) ROUNDS times, a first in
+# odd rounds and b first in even ones, so that neither always gets the warmer machine.
+# Prints a round per line: a's figures then b's.
+alternate() {  # command-a command-b
+    local i x y
+    for i in $(seq "$ROUNDS"); do
+        if [ $((i % 2)) = 1 ]; then
+            x=$($1); y=$($2)
+        else
+            y=$($2); x=$($1)
+        fi
+        echo "$x $y"
     done
 }
 ROUNDS=${ROUNDS:-1}

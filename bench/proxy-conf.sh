@@ -2,11 +2,15 @@
 # (Debian's nginx) serving a 64-byte response, a 1 MiB and a 64 MiB file, and the same
 # reverse-proxy config for sluice and nginx in front of it.  Sourced after lib.sh.
 #
-# proxy_conf ORIGIN_PORT SLUICE_PORT NGINX_PORT writes $WORK/{origin,sluice,nginx}/conf/bench.conf.
+# proxy_conf ORIGIN_PORT SLUICE_PORT NGINX_PORT [ORIGIN64_PORT] writes
+# $WORK/{origin,sluice,nginx}/conf/bench.conf.  With ORIGIN64_PORT (bench/origin64.c, see
+# start_origin64 in lib.sh) the 64-byte rows, /small and /ka, go to it; without it, or with
+# ORIGIN=nginx, to the nginx origin's /small.
 # ACCESS_LOG=1: both proxies write the "combined" access log (to a file), as a site would.
 
-proxy_conf() {  # origin-port sluice-port nginx-port
-    local who port log="access_log off;"
+proxy_conf() {  # origin-port sluice-port nginx-port [origin64-port]
+    local who port log="access_log off;" small=$1
+    [ -n "${4:-}" ] && [ "${ORIGIN:-origin64}" != nginx ] && small=$4
     [ "${ACCESS_LOG:-0}" = 1 ] && log="access_log logs/access.log combined;"
     mkdir -p "$WORK"/{origin,sluice,nginx}/{conf,logs,html}
     head -c 1048576 /dev/urandom > "$WORK/origin/html/1m"
@@ -24,10 +28,11 @@ CONF
 daemon off; master_process off; worker_processes 1; error_log logs/error.log error; pid logs/p.pid;
 events { worker_connections 1024; }
 http { $log
-  upstream origin_ka { server 127.0.0.1:$1; keepalive 32; }
+  upstream origin_ka { server 127.0.0.1:$small; keepalive 32; }
   server { listen 127.0.0.1:$port;
     location = /ka { proxy_pass http://origin_ka/small; proxy_http_version 1.1;
                      proxy_set_header Connection ""; }
+    location = /small { proxy_pass http://127.0.0.1:$small; }
     location / { proxy_pass http://127.0.0.1:$1; proxy_temp_path proxy_temp; } } }
 CONF
     done
