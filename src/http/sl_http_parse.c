@@ -85,6 +85,13 @@ static const u_char name_fast[256] = {
     SAME('u'),   SAME('v'),   SAME('w'),   SAME('x'),   SAME('y'),   SAME('z'),
 };
 
+/* tchar (RFC 9110 §5.6.2): 1 for each byte a field name may have. */
+static const u_char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,         ['&'] = 1,         ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,         ['^'] = 1,         ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
 /*
  * Request-target bytes.  The order matters: in args everything up to U_QUEST is ordinary, in
  * a fragment everything up to U_HASH.
@@ -890,12 +897,46 @@ INLINE void lowcase4(u_char *lc, sl_uint_t *i, uint32_t v)
  * sl_hash() steps, with the multiplications off the dependency chain), then one at a time.
  * Hash and index live in locals: stores into lowcase_header could alias the struct's fields.
  */
+/* The end of a name: ':' must follow it. */
+INLINE sl_int_t hl_name_end(sl_http_parse_t *p, u_char **pp, u_char *pos, u_char *last)
+{
+    *pp = pos;
+    if (pos == last) {
+        return SL_AGAIN;
+    }
+    if (*pos != ':') {
+        /* SP or HTAB before ':', no ':' at all, or a byte no name has */
+        return SL_HTTP_PARSE_INVALID_HEADER;
+    }
+    p->header_name_end = pos;
+    p->state = HL_VALUE_START;
+    *pp = pos + 1;
+    return NEXT(hl_value_start, p, pp, last);
+}
+
+/* plain_names: the name is only checked, four bytes at a time. */
+INLINE sl_int_t hl_name_plain(sl_http_parse_t *p, u_char **pp, u_char *last)
+{
+    u_char *pos = *pp;
+
+    while (last - pos >= 4 && (tchar[pos[0]] & tchar[pos[1]] & tchar[pos[2]] & tchar[pos[3]])) {
+        pos += 4;
+    }
+    while (pos < last && tchar[*pos]) {
+        pos++;
+    }
+    return hl_name_end(p, pp, pos, last);
+}
+
 INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
 {
     u_char *pos = *pp, *lc = p->lowcase_header, c;
     sl_uint_t hash = p->header_hash, i = p->lowcase_index;
     uint32_t c0, c1, c2, c3, v;
 
+    if (p->plain_names) {
+        return hl_name_plain(p, pp, last);
+    }
     while (last - pos >= 4) {
         c0 = name_fast[pos[0]];
         c1 = name_fast[pos[1]];
@@ -920,18 +961,7 @@ INLINE sl_int_t hl_name(sl_http_parse_t *p, u_char **pp, u_char *last)
     }
     p->header_hash = hash;
     p->lowcase_index = i;
-    *pp = pos;
-    if (pos == last) {
-        return SL_AGAIN;
-    }
-    if (*pos != ':') {
-        /* SP or HTAB before ':', no ':' at all, or a byte no name has */
-        return SL_HTTP_PARSE_INVALID_HEADER;
-    }
-    p->header_name_end = pos;
-    p->state = HL_VALUE_START;
-    *pp = pos + 1;
-    return NEXT(hl_value_start, p, pp, last);
+    return hl_name_end(p, pp, pos, last);
 }
 
 INLINE sl_int_t hl_value_start(sl_http_parse_t *p, u_char **pp, u_char *last)

@@ -120,6 +120,12 @@ typedef struct {
     u_char lowcase_header[SL_HTTP_LC_HEADER_LEN];
     /** the name had '_' and underscores are not allowed: the caller ignores the header */
     unsigned invalid_header : 1;
+    /**
+     * Set by a caller that looks names up by other means (the proxy, on an upstream's
+     * response): names are only checked, header_hash, lowcase_header and lowcase_index
+     * are left unset, and '_' is allowed (invalid_header stays 0).
+     */
+    unsigned plain_names : 1;
 } sl_http_parse_t;
 
 /*

@@ -728,6 +728,7 @@ static sl_int_t reinit_request(sl_http_request_t *r)
     proxy_target_t *target = ctx->target;
     memset(ctx, 0, sizeof(*ctx));
     ctx->target = target;
+    ctx->parse.plain_names = 1;
     return forget_headers(r, u);
 }
 
@@ -1073,6 +1074,7 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     sl_http_set_ctx(r, ctx, sl_http_proxy_module);
+    ctx->parse.plain_names = 1; /* response headers are classified by sl_upstream_header_kind */
     /* until the url is evaluated, $proxy_host and $proxy_port are empty */
     ctx->target = plcf->url ? &unset : &plcf->target;
     if (plcf->url && eval_target(r, plcf, ctx) != SL_OK) {

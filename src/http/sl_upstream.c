@@ -90,7 +90,8 @@ static sl_int_t set_state(sl_upstream_t *u, sl_upstream_state_e st)
         sl_add_timer(c->write, u->conf->connect_timeout);
         break;
     case SL_UPSTREAM_SEND_REQUEST:
-        sl_add_timer(c->write, u->conf->send_timeout);
+        /* send_request arms proxy_send_timeout only when it has to wait: a request that
+         * goes out at once (the common case, on a kept connection) costs no timer */
         break;
     case SL_UPSTREAM_READ_HEADER:
     case SL_UPSTREAM_BODY_UNBUFFERED:
@@ -477,6 +478,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     sl_connection_t *c = u->peer.connection;
 
     if (!c->write->ready) {
+        sl_add_timer(c->write, u->conf->send_timeout);
         return;
     }
     if (u->body_streaming && nodelay_for_body(r, c) != SL_OK) {
@@ -491,6 +493,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->request_out = rest;
     if (rest) {
+        sl_add_timer(c->write, u->conf->send_timeout);
         return;
     }
     if (u->body_streaming && !u->body_done && stream_body(r, u) != SL_OK) {
