@@ -751,10 +751,10 @@ static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_h
     h->key.len = (size_t) (p->header_name_end - p->header_name_start);
     h->value.data = p->header_start;
     h->value.len = (size_t) (p->header_end - p->header_start);
-    h->hash = 1;
+    sl_uint_t kind = sl_upstream_header_kind(&h->key);
+    h->hash = SL_UPSTREAM_KIND_HASH(kind);
     h->lowcase_key = NULL;
     h->next = NULL;
-    sl_uint_t kind = sl_upstream_header_kind(&h->key);
     u->headers_in.seen |= SL_UPSTREAM_H_BIT(kind);
     if (kind == SL_UPSTREAM_H_CONTENT_LENGTH) {
         off_t n = sl_atoof(h->value.data, h->value.len);

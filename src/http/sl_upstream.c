@@ -727,7 +727,7 @@ static void x_accel_limit_rate(sl_http_request_t *r, sl_upstream_t *u)
     }
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        if (sl_upstream_header_kind(&h->key) != SL_UPSTREAM_H_XA_LIMIT_RATE) {
+        if (sl_upstream_elt_kind(h) != SL_UPSTREAM_H_XA_LIMIT_RATE) {
             continue;
         }
         sl_int_t n = sl_atoi(h->value.data, h->value.len);
@@ -751,7 +751,7 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
-        sl_uint_t kind = sl_upstream_header_kind(&h->key);
+        sl_uint_t kind = sl_upstream_elt_kind(h);
         if (kind == SL_UPSTREAM_H_XA_BUFFERING) {
             x_accel_buffering(u, h);
         }

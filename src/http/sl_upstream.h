@@ -274,6 +274,14 @@ void sl_upstream_init(sl_http_request_t *r);
 
 /* The SL_UPSTREAM_H_* kind of a response header's name (any case). */
 sl_uint_t sl_upstream_header_kind(const sl_str_t *name);
+/* An element of u->headers_in.headers keeps its kind in `hash` (which must not be 0, the
+ * mark of a deleted header): the protocol module classifies each header once, as it
+ * parses, and sets hash to SL_UPSTREAM_KIND_HASH(kind). */
+#define SL_UPSTREAM_KIND_HASH(kind) ((sl_uint_t) (kind) + 1)
+static inline sl_uint_t sl_upstream_elt_kind(const sl_table_elt_t *h)
+{
+    return h->hash - 1;
+}
 /* The first response header of that kind, or NULL.  The protocol module records each
  * header's kind in u->headers_in.seen as it parses. */
 const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind);

@@ -134,7 +134,7 @@ const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind)
     }
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        if (sl_upstream_header_kind(&h->key) == kind) {
+        if (sl_upstream_elt_kind(h) == kind) {
             return h;
         }
     }

@@ -15,7 +15,7 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        sl_uint_t kind = sl_upstream_header_kind(&h->key);
+        sl_uint_t kind = sl_upstream_elt_kind(h);
         if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
             r->headers_out.content_type = h->value;
             continue;
