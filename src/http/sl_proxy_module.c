@@ -15,6 +15,9 @@
 typedef struct {
     sl_str_t name;
     sl_http_complex_value_t value;
+    /** the name is Host or Connection (any case): it replaces the line sluice writes */
+    unsigned is_host : 1;
+    unsigned is_connection : 1;
 } proxy_header_t;
 
 /* Where proxy_pass sends a request: fixed at start-up, or evaluated per request when the
@@ -87,6 +90,14 @@ typedef struct {
     /** this request's target: the location's, or the one its variables gave */
     proxy_target_t *target;
 } proxy_ctx_t;
+
+static int header_is_n(const sl_str_t *name, const char *s, size_t n)
+{
+    return name->len == n && sl_strncasecmp(name->data, (const u_char *) s, n) == 0;
+}
+
+/* name equals the string literal s, ignoring case */
+#define header_is(name, s) header_is_n(name, s, sizeof(s) - 1)
 
 static void *create_loc_conf(sl_conf_t *cf);
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
@@ -387,6 +398,8 @@ static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     memset(h, 0, sizeof(*h));
     h->name = value[1];
+    h->is_host = header_is(&h->name, "host");
+    h->is_connection = header_is(&h->name, "connection");
     return sl_http_compile_value(cf, &value[2], &h->value) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
@@ -440,14 +453,6 @@ static sl_int_t request_uri(sl_http_request_t *r, proxy_loc_conf_t *plcf, const 
     }
     return uri_with_args(r, &t->uri, sl_min(plcf->location.len, r->uri.len), uri);
 }
-
-static int header_is_n(const sl_str_t *name, const char *s, size_t n)
-{
-    return name->len == n && sl_strncasecmp(name->data, (const u_char *) s, n) == 0;
-}
-
-/* name equals the string literal s, ignoring case */
-#define header_is(name, s) header_is_n(name, s, sizeof(s) - 1)
 
 static int names_token(const sl_table_elt_t *c, const sl_str_t *name)
 {
@@ -543,8 +548,8 @@ static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array
             return SL_ERROR;
         }
         l->name = s[i].name;
-        host_set |= header_is(&s[i].name, "host");
-        conn_set |= header_is(&s[i].name, "connection");
+        host_set |= s[i].is_host;
+        conn_set |= s[i].is_connection;
     }
     line_t *l;
     if (!host_set && (l = sl_array_push(lines)) != NULL) {
