@@ -292,36 +292,49 @@ void sl_http_set_exten(sl_http_request_t *r)
     r->exten.len = ext ? (size_t) (r->uri.data + r->uri.len - ext) : 0;
 }
 
+/* Host bytes by what validation does with them; H_PLAIN needs nothing. */
+enum { H_PLAIN = 0, H_DOT, H_COLON, H_OPEN, H_CLOSE, H_BAD, H_UPPER };
+
+static const u_char host_class[256] = {
+    [0x00 ... 0x1f] = H_BAD, ['/'] = H_BAD,   ['\\'] = H_BAD,
+    [0x7f] = H_BAD,          ['.'] = H_DOT,   [':'] = H_COLON,
+    ['['] = H_OPEN,          [']'] = H_CLOSE, ['A' ... 'Z'] = H_UPPER,
+};
+
 sl_int_t sl_http_validate_host(sl_str_t *host, sl_pool_t *pool, int alloc)
 {
     u_char *h = host->data;
     size_t dot_pos = host->len, host_len = host->len;
     int in_brackets = 0, upper = 0;
 
-    for (size_t i = 0; i < host->len; i++) {
-        u_char ch = h[i];
-
-        if (ch == '.') {
+    /* a ':' outside brackets ends the name, and the loop: the port is not looked at */
+    for (size_t i = 0; i < host_len; i++) {
+        switch (host_class[h[i]]) {
+        case H_PLAIN:
+            continue;
+        case H_DOT:
             if (dot_pos == i - 1) {
                 return SL_DECLINED;
             }
             dot_pos = i;
-        } else if (ch == ':') {
-            if (!in_brackets) {
-                host_len = i;
-                break;
-            }
-        } else if (ch == '[') {
+            continue;
+        case H_COLON:
+            host_len = in_brackets ? host_len : i;
+            continue;
+        case H_OPEN:
             if (i != 0) {
                 return SL_DECLINED;
             }
             in_brackets = 1;
-        } else if (ch == ']') {
+            continue;
+        case H_CLOSE:
             in_brackets = 0;
-        } else if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f) {
-            return SL_DECLINED;
-        } else if (ch >= 'A' && ch <= 'Z') {
+            continue;
+        case H_UPPER:
             upper = 1;
+            continue;
+        default:
+            return SL_DECLINED;
         }
     }
     /* "example.com." names the same host */
