@@ -24,10 +24,15 @@ struct sl_event_s {
 
     /** expiry in sl_current_msec terms, valid while timer_set */
     sl_msec_t timer_key;
-    /** position in the timer heap */
-    sl_uint_t timer_index;
     /** insertion order, so equal expiries fire first-in first-out */
     uint64_t timer_seq;
+    /** where the timer sits while timer_set; timer_lane says which member is live */
+    union {
+        /** slot in the timer heap (timer_lane == 0) */
+        sl_uint_t timer_index;
+        /** link in the lane's list of timers (timer_lane > 0) */
+        sl_queue_t timer_link;
+    };
 
     /** link in the posted queue */
     sl_queue_t queue;
@@ -46,6 +51,8 @@ struct sl_event_s {
     unsigned error : 1;
     unsigned timedout : 1;
     unsigned timer_set : 1;
+    /** 0: the timer is on the heap; n: on lane n - 1 (sl_timer.c has at most 31 lanes) */
+    unsigned timer_lane : 5;
     /** a timer that must not keep a gracefully stopping process alive */
     unsigned cancelable : 1;
     unsigned posted : 1;
@@ -83,7 +90,7 @@ sl_uint_t sl_timer_count(void);
 int sl_timers_only_cancelable(void);
 /* Fires every cancelable timer now (graceful stop). */
 void sl_cancel_timers(void);
-/* Releases the heap (process exit, tests). */
+/* Releases the heap and empties the lanes (process exit, tests). */
 void sl__timers_free(void);
 
 /* For a direction nobody waits on: readiness is recorded in `ready` and nothing runs. */
