@@ -29,21 +29,20 @@ RELAY_PID=$!
 PIDS+=("$RELAY_PID")
 wait_port "$RP"
 
-s="" n="" r=""
-for _ in $(seq "$ROUNDS"); do
-    s+="$(wrk_run "http://127.0.0.1:$SP/ka" "$SLUICE_PID")"$'\n'
-    n+="$(wrk_run "http://127.0.0.1:$NP/ka" "$NGINX_PID")"$'\n'
-    r+="$(wrk_run "http://127.0.0.1:$RP/small" "$RELAY_PID")"$'\n'   # /ka's upstream uri
-done
-[ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS alternating runs of ${DURATION}s each"
+# Each round pairs nginx with sluice, then with the relay (alternate() rotates who goes
+# first); the ratios are the medians of the rounds' ratios to nginx (see pair_ratios).
+run_s() { wrk_run "http://127.0.0.1:$SP/ka" "$SLUICE_PID"; }
+run_n() { wrk_run "http://127.0.0.1:$NP/ka" "$NGINX_PID"; }
+run_r() { wrk_run "http://127.0.0.1:$RP/small" "$RELAY_PID"; } # /ka's upstream uri
+sn=$(alternate run_s run_n)
+rn=$(alternate run_r run_n)
+[ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS alternating runs of ${DURATION}s each; ratios: the median of each round's ratio to nginx"
 FMT='%-12s %10s %6s %10s %6s\n'
 printf "$FMT" "proxy" "req/s" "ratio" "us/req" "ratio"
-read -r nr _ _ nc <<< "$(medians <<< "$n")"
-for who in sluice nginx relay_floor; do
-    case $who in
-    sluice) read -r xr _ _ xc <<< "$(medians <<< "$s")" ;;
-    nginx) xr=$nr xc=$nc ;;
-    relay_floor) read -r xr _ _ xc <<< "$(medians <<< "$r")" ;;
-    esac
-    printf "$FMT" "$who" "$xr" "$(ratio "$xr" "$nr")" "$xc" "$(ratio "$xc" "$nc")"
-done
+read -r sr _ _ sc nr _ _ nc <<< "$(medians <<< "$sn")"
+read -r rr _ _ rc _ <<< "$(medians <<< "$rn")"
+read -r sq _ _ sp <<< "$(pair_ratios <<< "$sn")"
+read -r rq _ _ rp <<< "$(pair_ratios <<< "$rn")"
+printf "$FMT" sluice "$sr" "$sq" "$sc" "$sp"
+printf "$FMT" nginx "$nr" 1.00 "$nc" 1.00
+printf "$FMT" relay_floor "$rr" "$rq" "$rc" "$rp"
