@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define MAX_FD 65536
 #define BODY "0123456789012345678901234567890123456789012345678901234567890\n"
 
@@ -58,20 +60,6 @@ static void build_responses(time_t now)
     close_len = (size_t) snprintf(close_response, sizeof(close_response), fmt, date,
                                   sizeof(BODY) - 1, "close", BODY);
     response_time = now;
-}
-
-static int listen_on(int port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0
-        || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 || listen(fd, 511) != 0) {
-        perror("origin64: listen");
-        exit(1);
-    }
-    return fd;
 }
 
 static void accept_all(int ep, int ls)
@@ -153,22 +141,16 @@ static void serve(int fd)
     }
 }
 
-static void on_quit(int sig)
-{
-    (void) sig;
-    _exit(0);
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: origin64 PORT\n");
         return 2;
     }
-    int ls = listen_on(atoi(argv[1])), ep = epoll_create1(0);
+    int ls = listen_on(atoi(argv[1]), "origin64"), ep = epoll_create1(0);
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = ls }, events[512];
 
-    signal(SIGQUIT, on_quit);
+    exit_on_sigquit();
     build_responses(time(NULL));
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
     for (;;) {

@@ -23,31 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define MAX_FD 65536
 
 /* peer[fd]: the other end of fd's pair, or -1 */
 static int peer[MAX_FD];
-
-static struct sockaddr_in loopback(int port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sa;
-}
-
-static int listen_on(int port)
-{
-    struct sockaddr_in sa = loopback(port);
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 || listen(fd, 511) != 0) {
-        perror("relay_floor: listen");
-        exit(1);
-    }
-    return fd;
-}
 
 /* A blocking connect (once per client: the keepalive workload never repeats it). */
 static int connect_origin(int port)
@@ -131,25 +112,17 @@ static void relay(int fd)
     }
 }
 
-/* QUIT ends it, as it ends the servers bench/lib.sh starts (a shell's background job
- * starts with QUIT ignored). */
-static void on_quit(int sig)
-{
-    (void) sig;
-    _exit(0);
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 3) {
         fprintf(stderr, "usage: relay_floor LISTEN_PORT ORIGIN_PORT\n");
         return 2;
     }
-    int ls = listen_on(atoi(argv[1])), origin_port = atoi(argv[2]);
+    int ls = listen_on(atoi(argv[1]), "relay_floor"), origin_port = atoi(argv[2]);
     int ep = epoll_create1(0);
     struct epoll_event events[512];
 
-    signal(SIGQUIT, on_quit);
+    exit_on_sigquit();
     for (int i = 0; i < MAX_FD; i++) {
         peer[i] = -1;
     }
