@@ -13,15 +13,10 @@ set -euo pipefail
 
 RELAY="$WORK/relay_floor"
 cc -O2 -o "$RELAY" bench/relay_floor.c
-OP=$(free_port); SP=$(free_port); NP=$(free_port); OP64=$(free_port); RP=$(free_port)
 . "$(dirname "$0")/proxy-conf.sh"
-proxy_conf "$OP" "$SP" "$NP" "$OP64"
-CPU=0 start "$NGINX" "$WORK/origin" "$OP"
-start_origin64 "$OP64"
-CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
-SLUICE_PID=$STARTED
-CPU=1 start "$NGINX" "$WORK/nginx" "$NP"
-NGINX_PID=$STARTED
+proxy_setup
+start_proxies
+RP=$(free_port)
 RELAY_ORIGIN=$OP64
 [ "${ORIGIN:-origin64}" = nginx ] && RELAY_ORIGIN=$OP
 $(on_cpu 1) "$RELAY" "$RP" "$RELAY_ORIGIN" &

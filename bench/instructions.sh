@@ -17,11 +17,8 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-OP=$(free_port); SP=$(free_port); NP=$(free_port); OP64=$(free_port)
 . "$(dirname "$0")/proxy-conf.sh"
-proxy_conf "$OP" "$SP" "$NP" "$OP64"
-start "$NGINX" "$WORK/origin" "$OP"
-start_origin64 "$OP64"
+proxy_setup
 
 # One run under cachegrind: "requests instructions".  url empty: idle for DURATION.
 counted() {  # binary dir port url

@@ -37,3 +37,21 @@ http { $log
 CONF
     done
 }
+
+# What proxy.sh, floor.sh and instructions.sh set up alike: free ports OP (nginx origin), SP
+# (sluice), NP (nginx), OP64 (origin64), the configs, and both origins running (on CPU 0
+# with PIN=1).
+proxy_setup() {
+    OP=$(free_port); SP=$(free_port); NP=$(free_port); OP64=$(free_port)
+    proxy_conf "$OP" "$SP" "$NP" "$OP64"
+    CPU=0 start "$NGINX" "$WORK/origin" "$OP"
+    start_origin64 "$OP64"
+}
+
+# sluice and nginx as the proxies under test (on CPU 1 with PIN=1): SLUICE_PID, NGINX_PID.
+start_proxies() {
+    CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
+    SLUICE_PID=$STARTED
+    CPU=1 start "$NGINX" "$WORK/nginx" "$NP"
+    NGINX_PID=$STARTED
+}

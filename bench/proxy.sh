@@ -17,15 +17,9 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-OP=$(free_port); SP=$(free_port); NP=$(free_port); OP64=$(free_port)
 . "$(dirname "$0")/proxy-conf.sh"
-proxy_conf "$OP" "$SP" "$NP" "$OP64"
-CPU=0 start "$NGINX" "$WORK/origin" "$OP"
-start_origin64 "$OP64"
-CPU=1 start "$SLUICE" "$WORK/sluice" "$SP"
-SLUICE_PID=$STARTED
-CPU=1 start "$NGINX" "$WORK/nginx" "$NP"
-NGINX_PID=$STARTED
+proxy_setup
+start_proxies
 
 row() {  # path -> medians of sluice's "req/s MB/s p99 cpu", nginx's, then the pair ratios
     local rounds p=$1
