@@ -38,22 +38,8 @@ sub start {
     unlink $self->{events}, $self->{shut_file};
     $self->set_mode($self->{mode});
 
-    # Listen before forking: the port accepts connections once start returns.
-    my $srv = IO::Socket::INET->new(LocalAddr => $self->{host}, LocalPort => $self->{port},
-                                    Listen => 128, ReuseAddr => 1, Proto => 'tcp')
-        or die "origin $self->{name}: listen on $self->{host}:$self->{port}: $!\n";
-    STDOUT->flush;
-    STDERR->flush;
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        setpgrp(0, 0);
-        $SIG{CHLD} = 'IGNORE';
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        $SIG{PIPE} = 'IGNORE';
-        eval { $self->_listen_loop($srv) };
-        POSIX::_exit(0);
-    }
-    close $srv;
+    my $pid = _serve_in_background("origin $self->{name}", $self->{host}, $self->{port}, 128,
+                                   sub { $self->_listen_loop($_[0]) });
     $self->{pid} = $pid;
     $self->{owner} = $$;
     push @STARTED, $self;
@@ -105,6 +91,30 @@ END {
     $_->stop for grep { $_->{owner} == $$ } @STARTED;
 }
 
+# Listens on host:port before forking (the port accepts connections once this returns),
+# then runs loop($listening_socket) in a child that leads its own process group, with
+# default INT/TERM/HUP, SIGPIPE ignored and children reaped by the kernel.  Returns the
+# child's pid.
+sub _serve_in_background {
+    my ($what, $host, $port, $backlog, $loop) = @_;
+    my $srv = IO::Socket::INET->new(LocalAddr => $host, LocalPort => $port,
+                                    Listen => $backlog, ReuseAddr => 1, Proto => 'tcp')
+        or die "$what: listen on $host:$port: $!\n";
+    STDOUT->flush;
+    STDERR->flush;
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        $SIG{PIPE} = 'IGNORE';
+        eval { $loop->($srv) };
+        POSIX::_exit(0);
+    }
+    close $srv;
+    return $pid;
+}
+
 # A scripted origin of the test's own: listens on 127.0.0.1:PORT (before returning), then a
 # listener process in its own process group forks a child per connection that runs
 # handler($socket, $n) (n counts the connections from 1) and exits; each child lives at
@@ -115,16 +125,8 @@ my @SCRIPTED;
 sub scripted {
     my (%opt) = @_;
     my ($port, $handler, $lifetime) = @opt{qw(port handler lifetime)};
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                    Listen => $opt{backlog} // 64, ReuseAddr => 1, Proto => 'tcp')
-        or die "scripted origin: listen on 127.0.0.1:$port: $!\n";
-    STDOUT->flush;
-    STDERR->flush;
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        setpgrp(0, 0);
-        $SIG{CHLD} = 'IGNORE';
-        $SIG{PIPE} = 'IGNORE';
+    my $pid = _serve_in_background('scripted origin', '127.0.0.1', $port, $opt{backlog} // 64, sub {
+        my ($srv) = @_;
         my $n = 0;
         while (1) {
             my $c = $srv->accept or next;
@@ -137,8 +139,7 @@ sub scripted {
             close $c;
             POSIX::_exit(0);
         }
-    }
-    close $srv;
+    });
     push @SCRIPTED, [$pid, $$];
     return $pid;
 }
