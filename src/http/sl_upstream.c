@@ -18,6 +18,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u);
 static void read_header(sl_http_request_t *r, sl_upstream_t *u);
 static void process_body(sl_http_request_t *r, sl_upstream_t *u, int from_client);
 static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
+static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
@@ -782,6 +783,47 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     return SL_OK;
 }
 
+/*
+ * The header buffer holds the whole body, exactly as long as Content-Length said (a small
+ * response): there is nothing left to read, so no pipe.  A chunked body, one with bytes
+ * past its end, or proxy_store's (which goes through a temp file) takes the pipe.
+ */
+static int whole_body_read(const sl_upstream_t *u)
+{
+    return !u->headers_in.chunked && u->length >= 0 && !u->conf->store.on
+           && u->buffer.last - u->buffer.pos == u->length;
+}
+
+/*
+ * The body goes to the filters with the last-buffer mark in one pass, after the upstream
+ * connection is released (kept when keepalive allows).  A client that takes it slowly is
+ * the writer's, as after sl_http_send_last.
+ */
+static void send_whole_body(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_buf_t *b = sl_calloc_buf(r->pool);
+
+    if (b == NULL) {
+        finalize(r, u, SL_ERROR);
+        return;
+    }
+    if (u->buffer.pos < u->buffer.last) {
+        b->temporary = 1;
+        b->start = b->pos = u->buffer.pos;
+        b->end = b->last = u->buffer.last;
+        u->buffer.pos = u->buffer.last;
+    }
+    b->last_buf = 1;
+    u->upstream_done = 1;
+    if (!end_upstream(r, u, SL_OK)) {
+        return;
+    }
+    r->write_event_handler = sl_http_request_empty_handler;
+    r->read_event_handler = check_client;
+    sl_chain_t out = { b, NULL };
+    sl_http_finalize_request(r, sl_http_output_filter(r, &out));
+}
+
 static void send_header(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
@@ -814,6 +856,10 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     }
     if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
+        return;
+    }
+    if (u->buffering && u->pipe_input_filter && whole_body_read(u)) {
+        send_whole_body(r, u);
         return;
     }
     if (u->buffering && u->pipe_input_filter) {
@@ -1118,10 +1164,12 @@ void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     finalize(r, u, rc);
 }
 
-static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+/* The upstream's part of the end: the try's record, the peer kept or closed and released,
+ * the module's hook.  0 when the upstream had already ended. */
+static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
 {
     if (u->state == SL_UPSTREAM_DONE) {
-        return;
+        return 0;
     }
     u->state = SL_UPSTREAM_DONE;
     u->response_time = sl_current_msec - u->start_msec;
@@ -1140,6 +1188,14 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
         u->finalize_request(r, rc);
     }
     r->connection->log->action = NULL;
+    return 1;
+}
+
+static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+{
+    if (!end_upstream(r, u, rc)) {
+        return;
+    }
     if (!u->header_sent) {
         sl_http_finalize_request(r, u->redirect.len ? sl__upstream_redirect(r, u) : rc);
         return;
