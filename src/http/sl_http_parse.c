@@ -243,6 +243,7 @@ static sl_int_t rl_path(sl_http_parse_t *p, u_char **pp, u_char *last);
 static sl_int_t rl_args(sl_http_parse_t *p, u_char **pp, u_char *last);
 static sl_int_t rl_sp_before_version(sl_http_parse_t *p, u_char **pp, u_char *last);
 static sl_int_t rl_v_literal(sl_http_parse_t *p, u_char **pp, u_char *last);
+static sl_int_t request_line_done(sl_http_parse_t *p, u_char **pp);
 static sl_int_t rl_v_digits(sl_http_parse_t *p, u_char **pp, u_char *last);
 static sl_int_t rl_v_end(sl_http_parse_t *p, u_char **pp, u_char *last);
 static sl_int_t rl_lf(sl_http_parse_t *p, u_char **pp, u_char *last);
@@ -682,6 +683,15 @@ static sl_int_t rl_sp_before_version(sl_http_parse_t *p, u_char **pp, u_char *la
         p->state = RL_09_LF;
         *pp = pos + 1;
         return CONT;
+    }
+    if (last - pos >= 10 && memcmp(pos, "HTTP/1.", 7) == 0 && is_digit(pos[7]) && pos[8] == CR
+        && pos[9] == LF) {
+        /* the usual ending, whole in the buffer: the version states in one step */
+        p->http_major = 1;
+        p->http_minor = pos[7] - '0';
+        p->request_end = pos + 8;
+        *pp = pos + 9;
+        return request_line_done(p, pp);
     }
     p->state = RL_V_LITERAL;
     return rl_v_literal(p, pp, last);
@@ -1216,11 +1226,37 @@ static const st_state_fn st_states[ST_NSTATES] = {
     [ST_LF] = st_lf,
 };
 
+/*
+ * The usual start, "HTTP/1.x DDD" with a code from 100, whole in the buffer: the version and
+ * code states in one step, on to what follows the code.  Anything else, or a line cut
+ * short, takes the states byte by byte.
+ */
+static void st_quick(sl_http_parse_t *p, sl_http_status_t *st, u_char **pp, u_char *last)
+{
+    u_char *s = *pp;
+
+    if (last - s < 12 || memcmp(s, "HTTP/1.", 7) != 0 || !is_digit(s[7]) || s[8] != ' '
+        || !is_digit(s[9]) || s[9] == '0' || !is_digit(s[10]) || !is_digit(s[11])) {
+        return;
+    }
+    p->request_start = s;
+    p->http_major = 1;
+    p->http_minor = s[7] - '0';
+    st->code = (sl_uint_t) ((s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0'));
+    st->start = s + 9;
+    st->end = NULL;
+    p->state = ST_AFTER_CODE;
+    *pp = s + 12;
+}
+
 sl_int_t sl_http_parse_status_line(sl_http_parse_t *p, sl_buf_t *b, sl_http_status_t *status)
 {
     u_char *pos = b->pos, *last = b->last;
     sl_int_t rc;
 
+    if (p->state == ST_LITERAL) {
+        st_quick(p, status, &pos, last);
+    }
     do {
         if (pos == last) {
             rc = SL_AGAIN;

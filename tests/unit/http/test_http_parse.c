@@ -512,6 +512,14 @@ static const case_t request_line_cases[] = {
     T("GET / HTTP/0.9" H1, "invalid-version@16"),
     T("GET / HTTP/9.9\n", "invalid-version@15"),
     T("GET / HTTP/2.0\rX", "invalid-request@15"),
+    /* at the edges of the one-step ending (the usual "HTTP/1.x" CRLF) */
+    T("GET / HTTP/1.1\rX", "invalid-request@15"),
+    T("GET / HTTP/1.1\r\r\n", "invalid-request@15"),
+    T("GET / HTTP/1.x\r\n", "invalid-request@13"),
+    T("GET / HTTP/1:1\r\n", "invalid-request@12"),
+    T("GET / HTTP/1.0 \r\n\r\n", "m=GET#2 uri=/ path=/ v=1000\ndone@19"),
+    T("GET / HTTP/1.9\r\n", "invalid-version@16"),
+    T("GET /a?b HTTP/1.1\r\n", "m=GET#2 uri=/a?b path=/a args=b v=1001\nagain@19"),
     /* HTTP/0.9 */
     T("GET /\r\n", "invalid-09@6"),
     T("GET /\n", "invalid-09@5"),
@@ -1031,6 +1039,19 @@ static const case_t status_cases[] = {
     T("HTTP/1.1 200 OK\rContent-Length: 2\r\n", "invalid-status@16"),
     T("HTTP/1.1 200 OK", "again@15"),
     T("ICY 200 OK\r\n", "invalid-status@0"),
+    /* at the edges of the one-step start (the usual "HTTP/1.x DDD") */
+    T("HTTP/1.1 200\n", "200 v=1001 [200]\nok@13"),
+    T("HTTP/1.0 100", "again@12"),
+    T("HTTP/1.1 200 O", "again@14"),
+    T("HTTP/1.12 200 OK\r\n", "200 v=1012 [200 OK]\nok"),
+    T("HTTP/1.1 200X\r\n", "invalid-status@12"),
+    T("HTTP/1.1 2a0 OK\r\n", "invalid-status@10"),
+    T("HTTP/1.1 20a OK\r\n", "invalid-status@11"),
+    T("HTTP/1.x 200 OK\r\n", "invalid-status@7"),
+    T("HTTP/1:1 200 OK\r\n", "invalid-status@6"),
+    T("HTTP/1.1 000 OK\r\n", "invalid-status@12"),
+    T("HTTP/1.9 599 \r\n", "599 v=1009 [599 ]\nok"),
+    T("HTTP/1.1 200 OK\r\r\n", "invalid-status@16"),
 };
 
 static void test_status_line(void **state)
