@@ -228,7 +228,12 @@ sl_int_t sl_http_add_request_header(sl_http_request_t *r, sl_http_core_srv_conf_
         sl_http_close_request(r, SL_HTTP_INTERNAL_SERVER_ERROR);
         return SL_ERROR;
     }
-    sl_strlow(h->lowcase_key, h->key.data, h->key.len);
+    if (h->key.len <= SL_HTTP_LC_HEADER_LEN) {
+        /* the parser lowercased names this short as it scanned them */
+        memcpy(h->lowcase_key, p->lowcase_header, h->key.len);
+    } else {
+        sl_strlow(h->lowcase_key, h->key.data, h->key.len);
+    }
     header_t *hh = sl_hash_find(&headers_in_hash, h->hash, h->lowcase_key, h->key.len);
     return hh ? hh->handler(r, h, hh->offset) : SL_OK;
 }

@@ -14,6 +14,8 @@
 
 typedef struct {
     sl_str_t name;
+    /** the name lowercased, to compare with a client header's lowcase_key */
+    u_char *lc_name;
     sl_http_complex_value_t value;
     /** the name is Host or Connection (any case): it replaces the line sluice writes */
     unsigned is_host : 1;
@@ -398,6 +400,11 @@ static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     memset(h, 0, sizeof(*h));
     h->name = value[1];
+    h->lc_name = sl_pnalloc(cf->pool, h->name.len + 1);
+    if (h->lc_name == NULL) {
+        return SL_CONF_ERROR;
+    }
+    sl_strlow(h->lc_name, h->name.data, h->name.len);
     h->is_host = header_is(&h->name, "host");
     h->is_connection = header_is(&h->name, "connection");
     return sl_http_compile_value(cf, &value[2], &h->value) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
@@ -467,6 +474,14 @@ static int names_token(const sl_table_elt_t *c, const sl_str_t *name)
     return 0;
 }
 
+/* A client header's name is s, a lowercase literal (its lowcase_key is always set). */
+static int client_header_is_n(const sl_table_elt_t *h, const char *s, size_t n)
+{
+    return h->key.len == n && memcmp(h->lowcase_key, s, n) == 0;
+}
+
+#define client_header_is(h, s) client_header_is_n(h, s, sizeof(s) - 1)
+
 /* Named in any of the client's Connection headers: hop-by-hop, never forwarded. */
 static int in_connection_header(sl_http_request_t *r, const sl_str_t *name)
 {
@@ -475,7 +490,7 @@ static int in_connection_header(sl_http_request_t *r, const sl_str_t *name)
     }
     SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        if (header_is(&h->key, "connection") && names_token(h, name)) {
+        if (client_header_is(h, "connection") && names_token(h, name)) {
             return 1;
         }
     }
@@ -484,25 +499,25 @@ static int in_connection_header(sl_http_request_t *r, const sl_str_t *name)
 
 /* The client's headers sluice never forwards: hop-by-hop ones, the framing it writes
  * itself, Host (its own), Expect (answered here).  The length picks the candidates. */
-static int own_or_hop_by_hop(const sl_str_t *key)
+static int own_or_hop_by_hop(const sl_table_elt_t *h)
 {
-    switch (key->len) {
+    switch (h->key.len) {
     case 2:
-        return header_is(key, "te");
+        return client_header_is(h, "te");
     case 4:
-        return header_is(key, "host");
+        return client_header_is(h, "host");
     case 6:
-        return header_is(key, "expect");
+        return client_header_is(h, "expect");
     case 7:
-        return header_is(key, "trailer") || header_is(key, "upgrade");
+        return client_header_is(h, "trailer") || client_header_is(h, "upgrade");
     case 10:
-        return header_is(key, "connection") || header_is(key, "keep-alive");
+        return client_header_is(h, "connection") || client_header_is(h, "keep-alive");
     case 14:
-        return header_is(key, "content-length");
+        return client_header_is(h, "content-length");
     case 16:
-        return header_is(key, "proxy-connection");
+        return client_header_is(h, "proxy-connection");
     case 17:
-        return header_is(key, "transfer-encoding");
+        return client_header_is(h, "transfer-encoding");
     }
     return 0;
 }
@@ -510,7 +525,7 @@ static int own_or_hop_by_hop(const sl_str_t *key)
 static int client_header_passes(sl_http_request_t *r, proxy_loc_conf_t *plcf,
                                 const sl_table_elt_t *h)
 {
-    if (own_or_hop_by_hop(&h->key)) {
+    if (own_or_hop_by_hop(h)) {
         return 0;
     }
     if (in_connection_header(r, &h->key)) {
@@ -520,7 +535,7 @@ static int client_header_passes(sl_http_request_t *r, proxy_loc_conf_t *plcf,
         proxy_header_t *s = plcf->set_headers->elts;
         for (sl_uint_t i = 0; i < plcf->set_headers->nelts; i++) {
             if (s[i].name.len == h->key.len
-                && sl_strncasecmp(s[i].name.data, h->key.data, h->key.len) == 0) {
+                && memcmp(s[i].lc_name, h->lowcase_key, h->key.len) == 0) {
                 return 0;
             }
         }

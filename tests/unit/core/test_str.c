@@ -336,6 +336,38 @@ static void test_strncasecmp_all_bytes(void **state)
     assert_true(sl_strncasecmp((u_char *) "B", (u_char *) "a", 1) > 0);
 }
 
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+/* Strings of 0-40 bytes that differ (or not) in one place by every byte value, against a
+ * byte-by-byte reference: the words compared eight at a time give the same answers. */
+static void test_strncasecmp_words(void **state)
+{
+    (void) state;
+    u_char a[48], b[48];
+    unsigned seed = 1;
+
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (unsigned v = 0; v < 256; v++) {
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245 + 12345;
+                    a[i] = (u_char) "aZ-09_:xQ"[(seed >> 16) % 9];
+                    b[i] = (seed >> 8) & 1 ? sl_toupper(a[i]) : sl_tolower(a[i]);
+                }
+                b[at] = (u_char) v;
+                int want = 0;
+                for (size_t i = 0; i < n && want == 0; i++) {
+                    want = sl_tolower(a[i]) - sl_tolower(b[i]);
+                }
+                assert_int_equal(sign(sl_strncasecmp(a, b, n)), sign(want));
+            }
+        }
+    }
+}
+
 static void test_sprint_numbers(void **state)
 {
     (void) state;
@@ -392,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_parse_time_nginx_range),
         cmocka_unit_test(test_escape_uri),
         cmocka_unit_test(test_strncasecmp_all_bytes),
+        cmocka_unit_test(test_strncasecmp_words),
         cmocka_unit_test(test_sprint_numbers),
     };
 
