@@ -6,14 +6,26 @@ PREFIX   ?= /usr/local/sluice/
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter
-# OPT and SAN are the knobs (sanitize and fuzz builds set them); CFLAGS is derived.
+# OPT, LTO and SAN are the knobs (sanitize and fuzz builds set them); CFLAGS is derived.
 OPT      ?= -O2 -g
+# Link-time optimisation of build/sluice (gcc): the small helpers every request calls across
+# files (pool, buffers, lists, timers) are inlined; ~5% fewer instructions and CPU time per
+# proxied request (bench/instructions.sh, bench/proxy.sh).  The objects keep their plain code
+# too (fat), so the unit tests link them without the LTO step.  LTO= builds without it, as
+# clang builds do (CC=clang, sanitize, fuzz).
+ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n1)),)
+LTO      ?= -flto=auto -ffat-lto-objects
+endif
 SAN      ?=
-CFLAGS   := $(OPT) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
+CFLAGS   := $(OPT) $(LTO) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
             -DSL_COMPILER='"$(shell $(CC) --version | head -n1)"' \
             -Isrc -Isrc/core -Isrc/os -Isrc/event -Isrc/http -MMD -MP
 LDLIBS   += -lpcre2-8
 LDFLAGS  ?=
+# an archive of LTO objects needs the plugin-aware ar for its index
+ifeq ($(origin AR),default)
+AR       := $(if $(LTO),gcc-ar,ar)
+endif
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -35,7 +47,7 @@ $(BUILD)/sluice: $(MAIN_OBJ) $(BUILD)/libsluice.a
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@
-	@ar rcs $@ $^
+	@$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,7 +58,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a $(BUILD)/src/sl_modules.o
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/src/sl_modules.o \
+	@$(CC) $(filter-out $(LTO),$(CFLAGS)) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/src/sl_modules.o \
 	    $(BUILD)/libsluice.a $(LDLIBS) -lcmocka
 
 deps:
@@ -74,7 +86,7 @@ format-check:
 
 # Same tests, separate build directory, ASan + UBSan.
 sanitize: deps
-	$(MAKE) BUILD=build-san CC=clang OPT="-O1 -g" SAN="$(SAN_FLAGS)" \
+	$(MAKE) BUILD=build-san CC=clang OPT="-O1 -g" LTO= SAN="$(SAN_FLAGS)" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit integration
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz; `make fuzz`
@@ -85,7 +97,7 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SAN  := -fsanitize=address,undefined
 
 fuzz: deps
-	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" LTO= SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    build-fuzz/libsluice.a build-fuzz/src/sl_modules.o
 	$(MAKE) fuzz-bins
 	@set -e; for f in $(FUZZ_BIN); do \
