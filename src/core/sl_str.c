@@ -36,22 +36,7 @@ static const u_char lowcase[256] = {
 
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n)
 {
-    size_t i = 0;
-
-    /* Words while they agree (the last one overlapping the one before); from the first
-     * word that differs, byte by byte, for the sign. */
-    if (n >= 8) {
-        while (i + 8 <= n && sl_lower64(a + i) == sl_lower64(b + i)) {
-            i += 8;
-        }
-        if (i + 8 > n && sl_lower64(a + n - 8) == sl_lower64(b + n - 8)) {
-            return 0;
-        }
-    } else if (n >= 4 && sl_lower32(a) == sl_lower32(b)
-               && sl_lower32(a + n - 4) == sl_lower32(b + n - 4)) {
-        return 0;
-    }
-    for (; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         u_char ca = lowcase[a[i]];
         u_char cb = lowcase[b[i]];
 

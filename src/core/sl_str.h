@@ -40,32 +40,6 @@ int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest);
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n);
 void sl_strlow(u_char *dst, const u_char *src, size_t n);
 
-/*
- * Words at p (8 or 4 bytes, read unaligned) with ASCII capitals made small: a byte from 'A'
- * to 'Z' gets its 0x20 bit, every other byte stays.  The high bit is masked before the
- * additions so no byte carries into the next; a byte with it set is never a capital.
- */
-#define SL_CAPITALS_(t, x, ones)                                                                   \
-    (((t) + 0x3f * (ones)) & ~((t) + 0x25 * (ones)) & ~(x) &0x80 * (ones))
-
-static inline uint64_t sl_lower64(const u_char *p)
-{
-    uint64_t x;
-
-    memcpy(&x, p, 8);
-    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
-    return x | SL_CAPITALS_(t, x, 0x0101010101010101ULL) >> 2;
-}
-
-static inline uint32_t sl_lower32(const u_char *p)
-{
-    uint32_t x;
-
-    memcpy(&x, p, 4);
-    uint32_t t = x & 0x7f7f7f7fU;
-    return x | SL_CAPITALS_(t, x, 0x01010101U) >> 2;
-}
-
 /* Decimal (or lowercase hex) digits of v written at p, no NUL; returns the end.  Room for
  * SL_INT64_LEN (16 for hex) bytes is always enough.  For the hot paths printf is too slow
  * for. */

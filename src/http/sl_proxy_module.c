@@ -400,7 +400,7 @@ static char *set_proxy_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     memset(h, 0, sizeof(*h));
     h->name = value[1];
-    h->lc_name = sl_pnalloc(cf->pool, h->name.len + 1);
+    h->lc_name = sl_pnalloc(cf->pool, h->name.len);
     if (h->lc_name == NULL) {
         return SL_CONF_ERROR;
     }

@@ -784,6 +784,17 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
 }
 
 /*
+ * The response's end goes out: out, which carries the last buffer, or sl_http_send_last's.
+ * While the rest is sent, a client closing ends it whatever ignore_client_abort says.
+ */
+static void send_end(sl_http_request_t *r, sl_chain_t *out)
+{
+    r->write_event_handler = sl_http_request_empty_handler;
+    r->read_event_handler = check_client;
+    sl_http_finalize_request(r, out ? sl_http_output_filter(r, out) : sl_http_send_last(r));
+}
+
+/*
  * The header buffer holds the whole body, exactly as long as Content-Length said (a small
  * response): there is nothing left to read, so no pipe.  A chunked body, one with bytes
  * past its end, or proxy_store's (which goes through a temp file) takes the pipe.
@@ -815,13 +826,10 @@ static void send_whole_body(sl_http_request_t *r, sl_upstream_t *u)
     }
     b->last_buf = 1;
     u->upstream_done = 1;
-    if (!end_upstream(r, u, SL_OK)) {
-        return;
+    if (end_upstream(r, u, SL_OK)) {
+        sl_chain_t out = { b, NULL };
+        send_end(r, &out);
     }
-    r->write_event_handler = sl_http_request_empty_handler;
-    r->read_event_handler = check_client;
-    sl_chain_t out = { b, NULL };
-    sl_http_finalize_request(r, sl_http_output_filter(r, &out));
 }
 
 static void send_header(sl_http_request_t *r, sl_upstream_t *u)
@@ -1206,8 +1214,5 @@ static void finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
         sl_http_finalize_request(r, SL_ERROR);
         return;
     }
-    r->write_event_handler = sl_http_request_empty_handler;
-    /* while the rest is sent, a client closing ends it whatever ignore_client_abort says */
-    r->read_event_handler = check_client;
-    sl_http_finalize_request(r, sl_http_send_last(r));
+    send_end(r, NULL);
 }

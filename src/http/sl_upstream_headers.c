@@ -9,6 +9,32 @@
  */
 #include "sl_upstream.h"
 
+/*
+ * Words of the name with ASCII capitals made small, eight (or four) bytes at a time: a
+ * byte from 'A' to 'Z' gets its 0x20 bit.  The high bit is masked before the additions so
+ * no byte carries into the next, and a byte with it set stays unequal to any literal.
+ */
+#define LETTERS_64(t, x, ones)                                                                     \
+    (((t) + 0x3f * (ones)) & ~((t) + 0x25 * (ones)) & ~(x) &0x80 * (ones))
+
+static inline uint64_t lower64(const u_char *p)
+{
+    uint64_t x;
+
+    memcpy(&x, p, 8);
+    uint64_t t = x & 0x7f7f7f7f7f7f7f7fULL;
+    return x | LETTERS_64(t, x, 0x0101010101010101ULL) >> 2;
+}
+
+static inline uint32_t lower32(const u_char *p)
+{
+    uint32_t x;
+
+    memcpy(&x, p, 4);
+    uint32_t t = x & 0x7f7f7f7fU;
+    return x | LETTERS_64(t, x, 0x01010101U) >> 2;
+}
+
 static inline uint64_t lit64(const char *s)
 {
     uint64_t v;
@@ -31,14 +57,14 @@ static inline __attribute__((always_inline)) int name_eq(const u_char *name, con
                                                          size_t n)
 {
     if (n < 8) {
-        return sl_lower32(name) == lit32(lit) && sl_lower32(name + n - 4) == lit32(lit + n - 4);
+        return lower32(name) == lit32(lit) && lower32(name + n - 4) == lit32(lit + n - 4);
     }
     for (size_t i = 0; i + 8 <= n; i += 8) {
-        if (sl_lower64(name + i) != lit64(lit + i)) {
+        if (lower64(name + i) != lit64(lit + i)) {
             return 0;
         }
     }
-    return sl_lower64(name + n - 8) == lit64(lit + n - 8);
+    return lower64(name + n - 8) == lit64(lit + n - 8);
 }
 
 #define KIND(lit, kind)                                                                            \
