@@ -183,6 +183,10 @@ like($r, qr{^GET /echo/plain/%41x\?y HTTP/1\.0\r\n}, 'without a uri in proxy_pas
 $r = body_of(get('/set', 'User-Agent: ua', 'X-Set: client'));
 like($r, qr{\r\nX-Set: v GET\r\n}, 'proxy_set_header with variables');
 unlike($r, qr{X-Set: client|User-Agent}, 'set headers replace the client\'s; an empty value drops it');
+# the names are compared whatever their case (through the lowercased copy)
+$r = body_of(get('/set', 'user-AGENT: ua', 'x-SET: client', 'kEEP-aLIVE: 5', 'X-Stay: s'));
+unlike($r, qr{client|(?i:user-agent|keep-alive)}, 'set and hop-by-hop names in other cases dropped too');
+like($r, qr{\r\nX-Set: v GET\r\n.*\r\nX-Stay: s\r\n}s, 'and the others passed');
 like(body_of(get('/v11')), qr{^GET /echo HTTP/1\.1\r\n}, 'proxy_http_version 1.1');
 unlike(body_of(get('/nohdr', 'X-Client: c')), qr{X-Client}, 'proxy_pass_request_headers off');
 
