@@ -16,8 +16,16 @@ OPT      ?= -O2 -g
 ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n1)),)
 LTO      ?= -flto=auto -ffat-lto-objects
 endif
+# Hardening, as Debian builds its packages (its nginx among them): a stack protector on
+# functions with arrays, glibc's checked copies and formats where sizes are known, and a
+# read-only GOT bound at start.  It costs about 3% more instructions per proxied request
+# (bench/instructions.sh: 9,189 -> 9,463 on /ka), under 1% of the CPU time.  HARDEN= and
+# HARDEN_LD= build without it; the sanitizer and fuzz builds do (ASan checks more, and
+# _FORTIFY_SOURCE's checked calls hide what ASan intercepts).
+HARDEN   ?= -fstack-protector-strong -D_FORTIFY_SOURCE=2
+HARDEN_LD ?= -Wl,-z,relro -Wl,-z,now
 SAN      ?=
-CFLAGS   := $(OPT) $(LTO) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
+CFLAGS   := $(OPT) $(LTO) $(HARDEN) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
             -DSL_COMPILER='"$(shell $(CC) --version | head -n1)"' \
             -Isrc -Isrc/core -Isrc/os -Isrc/event -Isrc/http -MMD -MP
 LDLIBS   += -lpcre2-8
@@ -43,7 +51,7 @@ all: $(BUILD)/sluice
 
 $(BUILD)/sluice: $(MAIN_OBJ) $(BUILD)/libsluice.a
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libsluice.a $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) $(HARDEN_LD) -o $@ $(MAIN_OBJ) $(BUILD)/libsluice.a $(LDLIBS)
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@
@@ -86,7 +94,7 @@ format-check:
 
 # Same tests, separate build directory, ASan + UBSan.
 sanitize: deps
-	$(MAKE) BUILD=build-san CC=clang OPT="-O1 -g" LTO= SAN="$(SAN_FLAGS)" \
+	$(MAKE) BUILD=build-san CC=clang OPT="-O1 -g" LTO= HARDEN= HARDEN_LD= SAN="$(SAN_FLAGS)" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit integration
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz; `make fuzz`
@@ -97,7 +105,7 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SAN  := -fsanitize=address,undefined
 
 fuzz: deps
-	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" LTO= SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" LTO= HARDEN= HARDEN_LD= SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    build-fuzz/libsluice.a build-fuzz/src/sl_modules.o
 	$(MAKE) fuzz-bins
 	@set -e; for f in $(FUZZ_BIN); do \
