@@ -104,7 +104,10 @@ sl_int_t sl_upstream_group_init(sl_conf_t *cf, sl_upstream_group_t *g)
         return SL_ERROR;
     }
     if (backup) {
+        /* "single" spares a lone server the failure marks, since there is nothing else to
+         * try; a lone backup is still the last of several and is marked as nginx does. */
         primary->single = 0;
+        backup->single = 0;
         primary->next = backup;
     }
     g->peers = primary;

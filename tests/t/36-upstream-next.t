@@ -61,6 +61,7 @@ http {
     upstream bkref   { server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_12%% backup; }
     upstream bkdown  { server 127.0.0.1:%%PORT_11%% down; server 127.0.0.1:%%PORT_12%% backup; }
     upstream bktwo   { server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_11%%; server 127.0.0.1:%%PORT_12%% backup; }
+    upstream bksole  { server 127.0.0.1:%%PORT_22%%; server 127.0.0.1:%%PORT_14%% backup; }
     upstream mc      { server 127.0.0.1:%%PORT_11%% max_conns=1; server 127.0.0.1:%%PORT_12%% max_conns=1; }
     upstream mcb     { server 127.0.0.1:%%PORT_11%% max_conns=1; server 127.0.0.1:%%PORT_12%% backup; }
     upstream nl      { server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_22%%; }
@@ -91,6 +92,7 @@ http {
         location /bkref/ { proxy_pass http://bkref; }
         location /bkdown/ { proxy_pass http://bkdown; }
         location /bktwo/ { proxy_pass http://bktwo; }
+        location /bksole/ { proxy_pass http://bksole; }
         location /mc/ { proxy_pass http://mc; }
         location /mcb/ { proxy_pass http://mcb; }
         location /nl/ { proxy_pass http://nl; }
@@ -260,6 +262,10 @@ is(get('/bkref/'), '200 b | b | 200', 'backup: used while the primary is disable
 is(get('/bkdown/'), '200 b | b | 200', 'backup: used when the primary is down');
 is(get('/bktwo/'), '200 a | R1, a | 502, 200', 'backup: a failed primary is replaced by another primary first');
 is(get('/bktwo/'), '200 a | a | 200', 'backup: not used while a primary is left');
+# a lone backup is no lone server: its failure disables it like any other
+is(get('/bksole/'), '502 - | R2, d | 502, 502', 'lone backup: tried after the primary, fails too');
+is(get('/bksole/'), '502 - | bksole | 502', 'lone backup: disabled as well, "no live upstreams"');
+is(uris_of('d', qr{^GET /bksole/}), 1, 'lone backup: it saw one request');
 
 # --- max_conns ---
 {
