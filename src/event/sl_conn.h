@@ -138,6 +138,9 @@ struct sl_connection_s {
     unsigned shared : 1;
     /** flips on every reuse of the object; epoll data carries it to spot stale events */
     unsigned instance : 1;
+    /** a peer resetting or vanishing is logged at error, not info: a connection we made
+     * to an upstream, whose failures an operator must see (nginx's log_error) */
+    unsigned peer_errors_logged_err : 1;
 };
 
 /* c->tcp_nopush: not corked; corked until sl_conn_tcp_push(); never to be corked (a unix
@@ -169,8 +172,9 @@ sl_connection_t *sl_get_connection(int fd, sl_log_t *log);
  * caller's to destroy (before or after).
  */
 void sl_close_connection(sl_connection_t *c);
-/* Logs "WHAT failed" for a socket call ("recv()", "setsockopt(TCP_NODELAY)"): info when the
- * peer reset or went away (routine for a proxy, as nginx), crit otherwise. */
+/* Logs "WHAT failed" for a socket call ("recv()", "setsockopt(TCP_NODELAY)"): when the peer
+ * reset or went away, info (error on a connection sl_connect made), alert otherwise; the
+ * levels nginx gives them. */
 void sl_connection_error(sl_connection_t *c, sl_err_t err, const char *what);
 
 /* Puts c in / takes it out of the reusable (idle keepalive) queue. */

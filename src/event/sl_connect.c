@@ -46,6 +46,7 @@ static sl_int_t register_connection(sl_peer_connection_t *pc, int s, sl_connecti
         return SL_BUSY;
     }
     c->number = ++sl_connection_counter;
+    c->peer_errors_logged_err = 1;
     /* keepalive_time counts from here */
     c->start_msec = sl_current_msec;
     memcpy(&c->sockaddr, pc->sockaddr, pc->socklen);

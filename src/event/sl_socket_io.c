@@ -8,11 +8,15 @@
 
 void sl_connection_error(sl_connection_t *c, sl_err_t err, const char *what)
 {
-    /* A peer resetting or vanishing is routine for a proxy: info, as nginx logs it. */
-    sl_uint_t level = (err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT
-                       || err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH)
-                          ? SL_LOG_INFO
-                          : SL_LOG_CRIT;
+    /* A peer resetting or vanishing is routine for a proxy's clients (info) but worth an
+     * error on the connections it makes; anything else is the system's fault (alert).
+     * The levels nginx gives them. */
+    int routine = err == 0 || err == ECONNRESET || err == EPIPE || err == ENOTCONN
+                  || err == ETIMEDOUT || err == ECONNREFUSED || err == ENETDOWN
+                  || err == ENETUNREACH || err == EHOSTDOWN || err == EHOSTUNREACH;
+    sl_uint_t level = !routine                    ? SL_LOG_ALERT
+                      : c->peer_errors_logged_err ? SL_LOG_ERR
+                                                  : SL_LOG_INFO;
 
     sl_log_error(level, c->log, err, "%s failed", what);
 }

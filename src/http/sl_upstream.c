@@ -313,13 +313,14 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
      * is given back (the keepalive race must not become a 502) */
     int stale = u->peer_cached && ft == SL_UPSTREAM_FT_ERROR;
 
-    if (ft == SL_UPSTREAM_FT_TIMEOUT) {
-        sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
-    }
     end_state(u, status);
     close_peer(u);
     sl__upstream_release_peer(u,
                               counts && !stale ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
+    /* after the release, whose "temporarily disabled" comes first in nginx's log too */
+    if (ft == SL_UPSTREAM_FT_TIMEOUT) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
+    }
     if (stale) {
         sl__upstream_give_back_try(u);
     }
@@ -358,7 +359,12 @@ static void end_state(sl_upstream_t *u, sl_uint_t status)
     st->response_time = sl_current_msec - u->try_msec;
     st->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
     st->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
-    st->response_length = st->bytes_received - (off_t) u->header_bytes;
+    /* $upstream_response_length is the body relayed: a try that failed, an answer an
+     * error_page or X-Accel-Redirect replaced, or one with no body to send (HEAD, 304)
+     * relayed none, whatever it carried (nginx logs 0) */
+    st->response_length = u->header_sent && !u->request->header_only
+                              ? st->bytes_received - (off_t) u->header_bytes
+                              : 0;
 }
 
 /* One record per try, plus one for a "no live upstreams" at the end. */

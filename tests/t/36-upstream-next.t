@@ -21,8 +21,8 @@ use Origin;
 my $t = Sluice->new;
 
 my %origin;
-my %mode = (a => 'ok', b => 'ok', e => '502', d => 'drop', h => 'hang', f => 'drop');
-my %slot = (a => 11, b => 12, e => 13, d => 14, h => 15, f => 16);
+my %mode = (a => 'ok', b => 'ok', e => '502', d => 'drop', h => 'hang', f => 'drop', r => 'reset');
+my %slot = (a => 11, b => 12, e => 13, d => 14, h => 15, f => 16, r => 17);
 for my $name (sort keys %slot) {
     $origin{$name} = Origin->start($t, name => $name, port => $t->port($slot{$name}),
                                    mode => $mode{$name});
@@ -37,11 +37,14 @@ events { worker_connections 64; }
 http {
     log_format up '$arg_n $status|$upstream_addr|$upstream_status';
     access_log logs/up.log up;
+    log_format len '$arg_n $upstream_response_length|$upstream_bytes_received';
+    access_log logs/len.log len;
 
-    # a=11 b=12 e=13 d=14 h=15 f=16; R1..R3=21..23 refuse
+    # a=11 b=12 e=13 d=14 h=15 f=16 r=17; R1..R3=21..23 refuse
     upstream ref     { server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_11%%; }
     upstream nextoff { server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_11%%; }
     upstream to      { server 127.0.0.1:%%PORT_15%%; server 127.0.0.1:%%PORT_11%%; }
+    upstream rst     { server 127.0.0.1:%%PORT_17%%; server 127.0.0.1:%%PORT_11%%; }
     upstream e502    { server 127.0.0.1:%%PORT_13%%; server 127.0.0.1:%%PORT_11%%; }
     upstream e502n   { server 127.0.0.1:%%PORT_13%%; server 127.0.0.1:%%PORT_11%%; }
     upstream all502  { server 127.0.0.1:%%PORT_13%%; server 127.0.0.1:%%PORT_13%%; }
@@ -73,6 +76,7 @@ http {
         location /ref/ { proxy_pass http://ref; }
         location /nextoff/ { proxy_pass http://nextoff; proxy_next_upstream off; }
         location /to/ { proxy_pass http://to; }
+        location /rst/ { proxy_pass http://rst; }
         location /e502/ { proxy_pass http://e502; }
         location /e502n/ { proxy_pass http://e502n; proxy_next_upstream error timeout http_502; }
         location /all502/ { proxy_pass http://all502; proxy_next_upstream error timeout http_502; }
@@ -166,12 +170,25 @@ is(get('/ref/'), '200 a | a | 200', 'refused: the disabled server is not tried a
 is(get('/nextoff/'), '502 - | R1 | 502', 'proxy_next_upstream off: the refused attempt is the answer');
 
 is(get('/to/'), '200 a | h, a | 504, 200', 'timeout (proxy_read_timeout): the next server answers; 504 listed');
-like(join("\n", log_of($n)), qr{\[error\] .*upstream timed out \(110: Connection timed out\) while reading response header from upstream, client: 127\.0\.0\.1, },
+@l = log_of($n);
+like($l[0] // '', qr{\[warn\] .*upstream server temporarily disabled while reading response header from upstream, },
+     'timeout: the server disabled first, as nginx logs it');
+like($l[1] // '', qr{\[error\] .*upstream timed out \(110: Connection timed out\) while reading response header from upstream, client: 127\.0\.0\.1, },
      'timeout logged as nginx');
+
+# an upstream's reset is an error on an upstream connection (info only on a client's)
+is(get('/rst/'), '200 a | r, a | 502, 200', 'reset: the next server answers');
+like(join("\n", log_of($n)), qr{\[error\] .*recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream, client: 127\.0\.0\.1, },
+     'reset: logged at error, as nginx');
 
 # --- http_502 ---
 is(get('/e502/'), '502 e 502 | e | 502', 'a 502 without http_502: passed to the client as it came');
 is(get('/e502n/'), '200 a | e, a | 502, 200', 'a 502 with http_502: the next server answers');
+{
+    my ($len, $received) = Origin::log_fields($t, 'logs/len.log', $n);
+    is($len, '0, 1', '$upstream_response_length: 0 for the answer not relayed, the body of the one relayed');
+    like($received, qr/^[1-9]\d*, [1-9]\d*$/, '$upstream_bytes_received: both answers counted');
+}
 is(get('/all502/'), '502 e 502 | e, e | 502, 502',
    'http_502 and every server answers 502: the last 502 is passed to the client as it came');
 

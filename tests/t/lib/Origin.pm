@@ -14,6 +14,7 @@ use warnings;
 use Fcntl qw(O_WRONLY O_APPEND O_CREAT);
 use IO::Select;
 use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -274,9 +275,11 @@ sub _connection {
         $self->_event('req', $cid, $nreq, $req->{method}, $req->{uri}, $req->{version},
                       'connection=' . ($req->{headers}{connection} // '-'));
 
-        if ($mode eq 'drop') {
+        if ($mode eq 'drop' || $mode eq 'reset') {
+            # reset: SO_LINGER with a zero timeout makes the close an RST
+            setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0)) if $mode eq 'reset';
             close $c;
-            $self->_event('closed', $cid, 'drop');
+            $self->_event('closed', $cid, $mode);
             return;
         }
         if ($mode eq 'hang') {
@@ -470,6 +473,7 @@ stays idle S seconds after an answer. A uri with C<hold=NAME> in its query is an
 only once the file F<PREFIX/NAME> exists (bounded).
 
 Modes (C<set_mode>): C<ok>, a status (C<502>), C<drop> (close after reading the request),
+C<reset> (reset the connection, RST, after reading the request),
 C<hang> (never answer), C<close> (answer, then close without saying so).
 C<close_idle> closes every connection waiting for a request (bounded wait until none is
 open), for instance so that the proxy's descriptors can be checked.
