@@ -1006,6 +1006,34 @@ static sl_int_t pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
     return u->headers_in.chunked ? chunked_pipe_filter(p, raw) : sl_pipe_copy_input_filter(p, raw);
 }
 
+/*
+ * Whether the whole body came with the header.  nginx then reads it as if buffering were
+ * on (Content-Length framing, and the request can go to another server); so does sluice.
+ * A chunked body is decoded on a copy: the real reading starts from the same bytes.
+ */
+static int body_preread_whole(sl_http_request_t *r)
+{
+    sl_buf_t b = *r->header_in;
+
+    if (!r->headers_in.chunked) {
+        return b.last - b.pos >= r->headers_in.content_length_n;
+    }
+    sl_http_chunked_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    for (;;) {
+        sl_int_t rc = sl_http_parse_chunked(&ctx, &b);
+        if (rc != SL_OK) {
+            return rc == SL_DONE;
+        }
+        off_t n = sl_min(ctx.size, (off_t) (b.last - b.pos));
+        b.pos += n;
+        ctx.size -= n;
+        if (b.pos == b.last && ctx.size > 0) {
+            return 0;
+        }
+    }
+}
+
 /* proxy_request_buffering off: connect now, send the body as it comes. */
 static sl_int_t start_streaming(sl_http_request_t *r, sl_upstream_t *u)
 {
@@ -1125,7 +1153,8 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     int has_body = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
     /* unknown length to an HTTP/1.0 upstream: nothing to frame it with, read it first */
     if (!plcf->request_buffering && has_body && plcf->upstream.pass_request_body && !plcf->body
-        && (!r->headers_in.chunked || plcf->http_version == SL_HTTP_VERSION_11)) {
+        && (!r->headers_in.chunked || plcf->http_version == SL_HTTP_VERSION_11)
+        && !body_preread_whole(r)) {
         return start_streaming(r, u);
     }
     sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);

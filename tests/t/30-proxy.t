@@ -278,6 +278,10 @@ like($t->error_log, qr{client intended to send too large chunked body}, 'logged 
     like($all, qr{\r\nTransfer-Encoding: chunked\r\n}, 'streamed: an unknown length goes chunked to an HTTP/1.1 upstream');
     like($all, qr{\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n$}, 'streamed: re-framed cleanly (no extension, no trailer)');
     unlike(body_of($all), qr{Content-Length}i, 'one framing only: no Content-Length with the chunked body');
+    # a body that came whole with the header is read as with buffering on (nginx)
+    $r = body_of(req("POST /streamed/whole HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwhol\r\n1;x=y\r\ne\r\n0\r\n\r\n"));
+    like($r, qr{\r\nContent-Length: 5\r\n\r\nwhole$}, 'streamed: a chunked body whole with the header goes with a Content-Length');
+    unlike($r, qr{Transfer-Encoding}i, 'streamed: and without chunked framing');
 }
 
 # --- streaming (unbuffered) and a large body ---

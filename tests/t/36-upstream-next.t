@@ -54,6 +54,9 @@ http {
     upstream nut0    { server 127.0.0.1:%%PORT_15%%; server 127.0.0.1:%%PORT_21%%; server 127.0.0.1:%%PORT_11%%; }
     upstream post    { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
     upstream postni  { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
+    upstream postw   { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
+    upstream putw    { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
+    upstream putp    { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
     upstream patch   { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
     upstream put     { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
     upstream delete  { server 127.0.0.1:%%PORT_14%%; server 127.0.0.1:%%PORT_11%%; }
@@ -86,6 +89,10 @@ http {
         location /nut0/ { proxy_pass http://nut0; }
         location /post/ { proxy_pass http://post; }
         location /postni/ { proxy_pass http://postni; proxy_next_upstream error timeout non_idempotent; }
+        location /postw/ { proxy_pass http://postw; proxy_request_buffering off;
+                           proxy_next_upstream error timeout non_idempotent; }
+        location /putw/ { proxy_pass http://putw; proxy_request_buffering off; }
+        location /putp/ { proxy_pass http://putp; proxy_request_buffering off; }
         location /patch/ { proxy_pass http://patch; }
         location /put/ { proxy_pass http://put; }
         location /delete/ { proxy_pass http://delete; }
@@ -212,6 +219,20 @@ ok(grep({ m{^POST /postni/\?n=$n$} } $origin{a}->request_uris), 'the retried POS
 is(req('PATCH', '/patch/', 'abc'), '502 - | d | 502', 'PATCH: not retried either');
 is(req('PUT', '/put/', 'abc'), '200 a | d, a | 502, 200', 'PUT: retried');
 is(req('DELETE', '/delete/'), '200 a | d, a | 502, 200', 'DELETE: retried');
+# proxy_request_buffering off: a body that came whole with the header is handled as if
+# buffered, so the request can be sent again (nginx); one still arriving cannot
+is(req('POST', '/postw/', 'abc'), '200 a | d, a | 502, 200',
+   'request buffering off, POST whole with its header, non_idempotent: retried');
+ok(grep({ m{^POST /postw/\?n=$n$} } $origin{a}->request_uris), 'the retried POST reached a');
+is(req('PUT', '/putw/', 'abc'), '200 a | d, a | 502, 200', 'request buffering off, PUT whole with its header: retried');
+{
+    $n++;
+    my $s = Origin::client($port);
+    print $s "PUT /putp/?n=$n HTTP/1.0\r\nHost: localhost\r\nContent-Length: 6\r\n\r\nabc";
+    select(undef, undef, undef, 0.3);
+    print $s "def";
+    is(finish($s, $n), '502 - | d | 502', 'request buffering off, PUT body in two parts: not retried once sent');
+}
 is(get('/get/'), '200 a | d, a | 502, 200', 'GET: retried');
 
 # --- max_fails=2 fail_timeout=60s: after two failures the server is skipped untried ---
