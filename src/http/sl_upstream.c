@@ -1125,6 +1125,16 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     return SL_OK;
 }
 
+/* Sends what the output filters hold, as far as the client takes it now: before a
+ * truncated response's connection is cut. */
+static void flush_output(sl_http_request_t *r)
+{
+    static sl_buf_t flush_buf = { .flush = 1 };
+    sl_chain_t flush = { &flush_buf, NULL };
+
+    sl_http_output_filter(r, &flush);
+}
+
 /* One pass of the pipe, then what it means for the request. */
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
 {
@@ -1132,6 +1142,9 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
 
     if (p->upstream && p->upstream->read->timedout) {
         sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
+        /* what the filters hold (the header, at least) still goes out, as nginx flushes
+         * before it cuts the connection; the pipe's unsent bytes do not */
+        flush_output(r);
         finalize(r, u, SL_ERROR);
         return;
     }
@@ -1166,9 +1179,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
                          "upstream prematurely closed connection");
         }
         /* what arrived still goes out (best effort) before the connection is cut */
-        static sl_buf_t flush_buf = { .flush = 1 };
-        sl_chain_t flush = { &flush_buf, NULL };
-        sl_http_output_filter(r, &flush);
+        flush_output(r);
     }
     finalize(r, u, truncated ? SL_ERROR : SL_OK);
 }

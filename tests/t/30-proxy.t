@@ -69,6 +69,10 @@ Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
         print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($peer) . "\r\n\r\n$peer";
     } elsif ($p =~ m{^/echo}) {
         print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
+    } elsif ($p eq '/stall') {
+        # the header and 7 of the 100 body bytes, then nothing
+        syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n1234567");
+        sleep 5;
     } elsif ($p eq '/slow') {
         sleep 20;
     } elsif ($p eq '/drip' || $p eq '/xdrip') {
@@ -170,6 +174,15 @@ is(status_of($r), 502, 'connection refused: 502');
 like($t->error_log, qr{connect\(\) failed \(111: Connection refused\) while connecting to upstream, client: 127\.0\.0\.1, server: , request: "GET /dead HTTP/1\.1", upstream: "http://127\.0\.0\.1:$dead_port/dead", host: "front\.test"}, 'refused logged as nginx, word for word');
 is(status_of(get('/slow')), 504, 'no answer within proxy_read_timeout: 504');
 like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while reading response header from upstream}, 'timeout logged as nginx');
+{
+    # a buffered body that stops coming: at proxy_read_timeout the held header still goes
+    # out, then the connection closes (the client sees the truncation)
+    my $s = $t->connect($port);
+    print $s "GET /stall HTTP/1.1\r\nHost: a\r\n\r\n";
+    my ($all) = $t->read_all($s, 10);
+    like($all, qr{^HTTP/1\.1 200 OK\r\n.*Content-Length: 100\r\n}s, 'stalled body: the header reaches the client');
+    like($t->error_log, qr{upstream timed out \(110: Connection timed out\) while reading upstream}, 'stalled body: timeout logged as nginx');
+}
 
 # --- the request upstream ---
 $r = body_of(get('/prefix/a/b?x=1', 'X-Client: c', 'Connection: close, X-Hop', 'X-Hop: h', 'Keep-Alive: 5'));
