@@ -881,7 +881,15 @@ static sl_int_t process_header(sl_http_request_t *r)
             return SL_AGAIN;
         }
         if (rc != SL_HTTP_PARSE_HEADER_DONE) {
-            return invalid_header(r, "upstream sent invalid header");
+            /* the line up to the byte the parser refused, and that byte, as nginx logs it */
+            const u_char *bad = u->buffer.pos, *start = ctx->parse.header_name_start;
+            if (start == NULL || start > bad) {
+                start = bad;
+            }
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream sent invalid header: \"%.*s\\x%02x...\"",
+                         (int) (bad - start), (const char *) start, (unsigned) *bad);
+            return SL_HTTP_PARSE_INVALID_HEADER;
         }
         /* 1xx interim responses are skipped (RFC 9110 §15.2), except 101 */
         if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200

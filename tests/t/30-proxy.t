@@ -28,6 +28,7 @@ my %script = (
     '/garbage'   => sub { "garbage\r\n\r\n" },
     '/clte'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
     '/twocl'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc" },
+    '/badname'   => sub { "HTTP/1.1 200 OK\r\nX-Ok: 1\r\nX-Bad\x01: 2\r\nContent-Length: 1\r\n\r\nx" },
     '/te'        => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nx" },
     '/bigheader' => sub { "HTTP/1.1 200 OK\r\nX-Big: " . ('b' x 10000) . "\r\nContent-Length: 1\r\n\r\nx" },
     '/interim'   => sub { "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
@@ -161,9 +162,11 @@ like($r, qr{\r\n\r\n5\r\nhello\r\n$}, 'chunked without the last chunk: no termin
 like($t->error_log, qr{upstream prematurely closed connection}, 'truncation logged');
 
 # --- strict upstream headers: 502 ---
-for my $case (qw(/garbage /clte /twocl /te)) {
+for my $case (qw(/garbage /clte /twocl /te /badname)) {
     is(status_of(get($case)), 502, "502 for $case");
 }
+like($t->error_log, qr{\[error\] .*upstream sent invalid header: "X-Bad\\x01\.\.\." while reading response header from upstream},
+     'invalid header logged as nginx: the line up to the byte refused, and that byte');
 is(status_of(get('/small/bigheader')), 502, 'header bigger than proxy_buffer_size: 502');
 like($t->error_log, qr{upstream sent too big header}, 'too big header logged');
 like($t->error_log, qr{upstream sent no valid HTTP/1\.0 header}, 'no status line logged');
