@@ -280,6 +280,13 @@ static sl_int_t open_temp_file(sl_pipe_t *p)
     if (fd == -1) {
         return SL_ABORT;
     }
+    if (!p->cacheable) {
+        /* nginx's warning, the sign that the proxy buffers are too small for the traffic;
+         * the file has no name (O_TMPFILE), so its directory is given */
+        sl_log_error(SL_LOG_WARN, p->log, 0,
+                     "an upstream response is buffered to a temporary file in %.*s",
+                     SL_STR_ARG(p->temp_path));
+    }
     p->temp_file->fd = fd;
     p->temp_file->name = p->temp_path;
     p->temp_file->log = p->log;

@@ -41,6 +41,11 @@ static sl_int_t open_temp_file(sl_http_request_t *r, sl_http_request_body_t *rb)
     if (file->fd == -1) {
         return SL_ERROR;
     }
+    /* nginx's warning (client_body_buffer_size is too small for this body); the file has
+     * no name (O_TMPFILE), so its directory is given */
+    sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                 "a client request body is buffered to a temporary file in %.*s",
+                 SL_STR_ARG(clcf->client_body_temp_path));
     file->name = clcf->client_body_temp_path;
     file->log = r->connection->log;
     cln->handler = close_temp_file;

@@ -250,6 +250,8 @@ like(body_of($r), qr{\r\nContent-Length: 5\r\n(?:.*\r\n)?\r\nhello$}s, 'small bo
 my $big = join('', map { chr(65 + $_ % 26) } 1 .. 5000);
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $big, $big));
 like(body_of($r), qr{\r\nContent-Length: 5000\r\n(?:.*\r\n)?\r\n\Q$big\E$}s, 'chunked body over client_body_buffer_size: spilled to a temp file, sent with a length');
+like($t->error_log, qr{\[warn\] .*a client request body is buffered to a temporary file (?:in )?\S+/client_temp\S*, client: 127\.0\.0\.1, },
+     'the spill is logged at warn, as nginx');
 unlike(body_of($r), qr{Transfer-Encoding}i, 'one framing upstream: no Transfer-Encoding');
 $r = req("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\nbodyyy");
 like($r, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, '100 Continue when the body is read');
@@ -341,6 +343,8 @@ for my $mode (qw(/unbuffered /spill /nospill)) {
     my $s = $t->connect($port);
     print $s "GET /spill/huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     ok($t->wait_for(sub { grep { /proxy_temp/ } values %{ $t->fds } }, 20), 'a slow client: the response spills to a temp file');
+    like($t->error_log, qr{\[warn\] .*an upstream response is buffered to a temporary file (?:in )?\S+ while reading upstream, },
+         'the spill is logged at warn, as nginx');
     my ($got) = $t->read_all($s, 60);
     my $body = body_of($got);
     is(length($body), length(huge()), '24 MB: length');
