@@ -327,7 +327,7 @@ static void test_tcp_options(void **state)
     assert_true(c->tcp_nodelay);
     assert_int_equal(tcp_option(c->fd, TCP_NODELAY), 1);
 
-    /* a descriptor that is no socket: logged as nginx, the flags unchanged */
+    /* a descriptor that is no socket: logged at alert as nginx, the flags unchanged */
     int saved = c->fd;
     c->fd = log_file.fd;
     c->tcp_nodelay = 0;
@@ -337,7 +337,7 @@ static void test_tcp_options(void **state)
     assert_int_equal(sl_conn_tcp_nopush(c), SL_ERROR);
     assert_int_equal(c->tcp_nopush, SL_TCP_NOPUSH_UNSET);
     c->fd = saved;
-    assert_non_null(strstr(log_text(), "[crit]"));
+    assert_non_null(strstr(log_text(), "[alert]"));
     assert_non_null(strstr(log_text(), "setsockopt(TCP_NODELAY) failed (88: "));
     assert_non_null(strstr(log_text(), "setsockopt(TCP_CORK) failed (88: "));
     close(afd);
