@@ -378,3 +378,15 @@ int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest)
     rest->len = s->len - n;
     return 1;
 }
+
+int sl_str_has_casestr(const sl_str_t *s, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (size_t i = 0; i + n <= s->len; i++) {
+        if (sl_strncasecmp(s->data + i, (const u_char *) needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}

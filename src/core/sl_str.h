@@ -38,6 +38,8 @@ int sl_str_eq_cstr(const sl_str_t *a, const char *s);
 /* Whether s starts with prefix; if so, *rest is what follows ("weight=5", "weight=" -> "5"). */
 int sl_str_skip_prefix(const sl_str_t *s, const char *prefix, sl_str_t *rest);
 int sl_strncasecmp(const u_char *a, const u_char *b, size_t n);
+/* Whether needle occurs in s, ignoring ASCII case ("keep-alive, Close" has "close"). */
+int sl_str_has_casestr(const sl_str_t *s, const char *needle);
 void sl_strlow(u_char *dst, const u_char *src, size_t n);
 
 /* Decimal (or lowercase hex) digits of v written at p, no NUL; returns the end.  Room for

@@ -97,7 +97,8 @@ struct sl_pipe_s {
 
     /** bytes read from the upstream */
     off_t read_length;
-    /** body bytes still expected, -1 unknown */
+    /** body bytes still expected, -1 unknown; for a chunked body the fewest still to come,
+     * kept by the input filter: a partly filled buffer of that many is filtered at once */
     off_t length;
 
     off_t max_temp_file_size;

@@ -157,23 +157,11 @@ static sl_int_t process_host(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t 
     return sl_http_set_virtual_server(r, &host);
 }
 
-static int has_token(const sl_str_t *v, const char *token)
-{
-    size_t n = strlen(token);
-
-    for (size_t i = 0; i + n <= v->len; i++) {
-        if (sl_strncasecmp(v->data + i, (const u_char *) token, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static sl_int_t process_connection(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off)
 {
-    if (has_token(&h->value, "close")) {
+    if (sl_str_has_casestr(&h->value, "close")) {
         r->headers_in.connection_type = SL_HTTP_CONNECTION_CLOSE;
-    } else if (has_token(&h->value, "keep-alive")) {
+    } else if (sl_str_has_casestr(&h->value, "keep-alive")) {
         r->headers_in.connection_type = SL_HTTP_CONNECTION_KEEP_ALIVE;
     }
     return process_header_line(r, h, off);

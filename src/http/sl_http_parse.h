@@ -233,7 +233,8 @@ typedef struct {
     sl_uint_t state;
     /** after SL_OK: bytes of chunk data that follow at b->pos (may extend past b->last) */
     off_t size;
-    /** a hint: at least this many bytes of chunked body are still to come */
+    /** a hint: at least this many bytes of chunked body are still to come (as of the
+     * call; sl_http_chunked_left() once data was consumed) */
     off_t length;
     /** bytes of the current chunk-size line and of the trailer section, for their bounds */
     sl_uint_t ext_len, trailer_len;
@@ -265,6 +266,10 @@ typedef struct {
  * The caller bounds the decoded body (client_max_body_size) itself.
  */
 sl_int_t sl_http_parse_chunked(sl_http_chunked_t *ctx, sl_buf_t *b);
+
+/* The fewest bytes of chunked body that can still follow, now: what ctx->length says after
+ * a call, less the chunk data the caller consumed since.  0 once the body is done. */
+off_t sl_http_chunked_left(const sl_http_chunked_t *ctx);
 
 /*
  * Internal, shared by the parser files: RFC 9110 tchar lowercased ('A' -> 'a'), 0 for a byte

@@ -290,34 +290,34 @@ static off_t plus(off_t size, off_t n)
     return size > SL_MAX_OFF_T_VALUE - n ? SL_MAX_OFF_T_VALUE : size + n;
 }
 
-/* ctx->length: the fewest bytes of chunked body that can still follow. */
-static void set_length(sl_http_chunked_t *ctx)
+off_t sl_http_chunked_left(const sl_http_chunked_t *ctx)
 {
     switch (ctx->state) {
     case CH_DATA:
-        ctx->length = plus(ctx->size, 2 + 5); /* data CRLF "0" CRLF CRLF */
-        break;
+        return plus(ctx->size, 2 + 5); /* data CRLF "0" CRLF CRLF */
     case CH_DATA_CR:
     case CH_DATA_LF:
-        ctx->length = 7 - (ctx->state - CH_DATA_CR);
-        break;
+        return 7 - (ctx->state - CH_DATA_CR);
     case CH_TRAILER_START:
     case CH_TRAILER_NAME:
     case CH_TRAILER_VALUE:
-        ctx->length = 2;
-        break;
+        return 2;
     case CH_TRAILER_LF:
-        ctx->length = 3;
-        break;
+        return 3;
     case CH_FINAL_LF:
-        ctx->length = 1;
-        break;
+        return 1;
     case CH_DONE:
-        ctx->length = 0;
-        break;
+        return 0;
+    case CH_SIZE_LF: /* the CR is in: its LF, then as below */
+        return ctx->size > 0 ? plus(ctx->size, 1 + 2 + 5) : 3;
     default: /* the size line: its CRLF, then data CRLF and the last chunk, or the trailer */
-        ctx->length = ctx->size > 0 ? plus(ctx->size, 2 + 2 + 5) : 4;
+        return ctx->size > 0 ? plus(ctx->size, 2 + 2 + 5) : 4;
     }
+}
+
+static void set_length(sl_http_chunked_t *ctx)
+{
+    ctx->length = sl_http_chunked_left(ctx);
 }
 
 sl_int_t sl_http_parse_chunked(sl_http_chunked_t *ctx, sl_buf_t *b)

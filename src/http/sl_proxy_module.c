@@ -790,7 +790,9 @@ static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_h
         }
         u->headers_in.transfer_encoding = h;
         u->headers_in.chunked = 1;
-    } else if (kind == SL_UPSTREAM_H_CONNECTION && header_is(&h->value, "close")) {
+    } else if (kind == SL_UPSTREAM_H_CONNECTION && sl_str_has_casestr(&h->value, "close")) {
+        /* "close" anywhere in the list ("keep-alive, close"), as nginx looks for it: a
+         * connection the upstream will close must not go back to the pool */
         u->headers_in.connection_close = 1;
     }
     return SL_OK;
@@ -936,20 +938,20 @@ static sl_int_t chunked_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
 {
     proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
 
-    if (ctx->chunked.size == 0) {
-        sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, b);
-        if (rc == SL_DONE) {
-            sl_upstream_t *u = r->upstream;
-            u->keepalive = u->keepalive && b->pos == b->last;
-            b->pos = b->last;
-            return SL_DONE;
-        }
-        if (rc == SL_AGAIN) {
-            return SL_AGAIN;
-        }
-        if (rc != SL_OK) {
-            return SL_ERROR;
-        }
+    /* always the parser first: while a size line is cut between reads, size holds its
+     * digits so far, not data to pass on; in data it returns SL_OK at once */
+    sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, b);
+    if (rc == SL_DONE) {
+        sl_upstream_t *u = r->upstream;
+        u->keepalive = u->keepalive && b->pos == b->last;
+        b->pos = b->last;
+        return SL_DONE;
+    }
+    if (rc == SL_AGAIN) {
+        return SL_AGAIN;
+    }
+    if (rc != SL_OK) {
+        return SL_ERROR;
     }
     size_t n = (size_t) sl_min((off_t) (b->last - b->pos), ctx->chunked.size);
     out->data = b->pos;
@@ -974,21 +976,20 @@ static sl_int_t chunked_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
     sl_buf_t *last = NULL;
 
     while (raw->pos < raw->last && !p->upstream_done) {
-        if (ctx->chunked.size == 0) {
-            sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, raw);
-            if (rc == SL_DONE) {
-                p->upstream_done = 1;
-                p->input_overrun = raw->pos < raw->last;
-                break;
-            }
-            if (rc == SL_AGAIN) {
-                break;
-            }
-            if (rc != SL_OK) {
-                sl_log_error(SL_LOG_ERR, r->connection->log, 0,
-                             "upstream sent invalid chunked response");
-                return SL_ERROR;
-            }
+        /* the parser first, always (see chunked_filter) */
+        sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, raw);
+        if (rc == SL_DONE) {
+            p->upstream_done = 1;
+            p->input_overrun = raw->pos < raw->last;
+            break;
+        }
+        if (rc == SL_AGAIN) {
+            break;
+        }
+        if (rc != SL_OK) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream sent invalid chunked response");
+            return SL_ERROR;
         }
         size_t n = (size_t) sl_min((off_t) (raw->last - raw->pos), ctx->chunked.size);
         if (n) {
@@ -1003,6 +1004,10 @@ static sl_int_t chunked_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
     if (last) {
         last->last_shadow = 1;
     }
+    /* the fewest bytes still to come: a partly filled buffer holding that many is passed
+     * here at once, not when it fills (a size line cut between reads would wait for bytes
+     * that never come, the upstream keeping its connection) */
+    p->length = sl_http_chunked_left(&ctx->chunked);
     return SL_OK;
 }
 

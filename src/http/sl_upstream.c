@@ -1098,7 +1098,9 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->limit_rate = u->conf->limit_rate;
     p->start_sec = sl_cached_time_sec;
     p->send_timeout = clcf->send_timeout;
-    p->length = u->headers_in.chunked ? -1 : u->length;
+    /* chunked: the decoder keeps the length at the fewest bytes still to come; any first
+     * byte is worth decoding */
+    p->length = u->headers_in.chunked ? 1 : u->length;
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;

@@ -70,6 +70,18 @@ Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
         print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($peer) . "\r\n\r\n$peer";
     } elsif ($p =~ m{^/echo}) {
         print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($req) . "\r\n\r\n$req";
+    } elsif ($p =~ m{^/split-chunked([12])$}) {
+        # a chunked body cut inside its size lines, data and CRLFs; the connection stays
+        # open, so only the framing can say where the body ends
+        my @parts = $1 == 1
+            ? ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5", "\r", "\nhel", "lo\r\n1",
+               "0;a", "=b\r\n0123456789abcdef\r", "\n0\r", "\n\r\n")
+            : ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5", "\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
+        for my $part (@parts) {
+            syswrite($c, $part);
+            select(undef, undef, undef, 0.03);
+        }
+        sleep 5;
     } elsif ($p eq '/stall') {
         # the header and 7 of the 100 body bytes, then nothing
         syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n1234567");
@@ -160,6 +172,27 @@ like($r, qr{Content-Length: 10\r\n.*\r\n\r\nhello$}s, 'short body: the client ge
 $r = get('/nolast');
 like($r, qr{\r\n\r\n5\r\nhello\r\n$}, 'chunked without the last chunk: no terminating chunk to the client');
 like($t->error_log, qr{upstream prematurely closed connection}, 'truncation logged');
+
+# --- a chunked body in pieces, from an upstream that keeps its connection ---
+sub dechunk {
+    my ($body) = @_;
+    my $out = '';
+    while ($body =~ s/^([0-9a-f]+)[^\r]*\r\n//i) {
+        my $n = hex $1;
+        last if $n == 0;
+        $out .= substr($body, 0, $n, '');
+        $body =~ s/^\r\n// or return "bad framing: $out";
+    }
+    return $out;
+}
+for my $case (map { my $loc = $_; map { "$loc/split-chunked$_" } 1, 2 } '', '/unbuffered', '/spill', '/small') {
+    my $s = $t->connect($port);
+    print $s "GET $case HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    my ($all) = $t->read_all($s, 10);
+    is(dechunk(body_of($all) // ''), 'hello0123456789abcdef', "chunked body cut anywhere ($case): decoded whole");
+    like($all, qr{\r\n0\r\n\r\n$}, "chunked body cut anywhere ($case): ends with the last chunk");
+}
+unlike($t->error_log, qr{/split-chunked.*\n|upstream sent invalid chunked response}, 'chunked bodies in pieces: no timeout, no error');
 
 # --- strict upstream headers: 502 ---
 for my $case (qw(/garbage /clte /twocl /te /badname)) {

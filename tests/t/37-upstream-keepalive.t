@@ -19,9 +19,9 @@ use Origin;
 my $t = Sluice->new;
 
 my %origin;
-my %opts = (c => { idle_close => 0.2 }, d => { mode => 'close' });
+my %opts = (c => { idle_close => 0.2 }, d => { mode => 'close' }, j => { mode => 'close_in_list' });
 my $slot = 10;
-for my $name (qw(a b c d e f g h i)) {
+for my $name (qw(a b c d e f g h i j)) {
     $origin{$name} = Origin->start($t, name => $name, port => $t->port(++$slot),
                                    %{ $opts{$name} // {} });
 }
@@ -31,7 +31,7 @@ $t->write_config(<<'EOF');
 events { worker_connections 64; }
 http {
     access_log off;
-    # a=11 b=12 c=13 d=14 e=15 f=16 g=17 h=18 i=19
+    # a=11 b=12 c=13 d=14 e=15 f=16 g=17 h=18 i=19 j=20
     upstream ka    { server 127.0.0.1:%%PORT_11%%; keepalive 2; }
     upstream pool  { server 127.0.0.1:%%PORT_12%%; keepalive 2; }
     upstream idle  { server 127.0.0.1:%%PORT_13%%; keepalive 2; }
@@ -41,6 +41,7 @@ http {
     upstream kdef  { server 127.0.0.1:%%PORT_17%%; keepalive 2; }
     upstream nopool { server 127.0.0.1:%%PORT_18%%; }
     upstream http10 { server 127.0.0.1:%%PORT_19%%; keepalive 2; }
+    upstream listclose { server 127.0.0.1:%%PORT_20%%; keepalive 2; }
 
     server {
         listen 127.0.0.1:%%PORT_1%%;
@@ -54,6 +55,7 @@ http {
         location /ktime/ { proxy_pass http://ktime; }
         location /kdef/ { proxy_pass http://kdef; }
         location /nopool/ { proxy_pass http://nopool; }
+        location /listclose/ { proxy_pass http://listclose; }
         location /http10/ { proxy_pass http://http10; proxy_http_version 1.0; proxy_set_header Connection close; }
     }
 }
@@ -94,6 +96,11 @@ is(join(',', map { get("/http10/$_") } 1 .. 3), join(',', ('200 i') x 3), 'HTTP/
 is_deeply([$origin{i}->requests_per_connection], [1, 1, 1], 'HTTP/1.0 upstream requests: a connection per request');
 is_deeply([map { "$_->{version} $_->{connection}" } $origin{i}->request_log], [('HTTP/1.0 close') x 3],
           'HTTP/1.0 upstream requests: Connection: close sent');
+
+# "close" anywhere in the upstream's Connection list: the connection is not kept
+is(join(',', map { get("/listclose/$_") } 1 .. 2), '200 j,200 j', '"Connection: keep-alive, close": answers');
+is_deeply([$origin{j}->requests_per_connection], [1, 1], '"Connection: keep-alive, close": a connection per request');
+ok($t->wait_for(sub { $origin{j}->open_connections == 0 }, 10), '"Connection: keep-alive, close": each closed by the proxy');
 
 # --- the idle pool keeps at most 2 ---
 {

@@ -308,7 +308,9 @@ sub _connection {
                       504 => 'Gateway Timeout');
         my $resp = "HTTP/1.1 $status " . ($reason{$status} // 'Other') . "\r\n"
             . "Content-Length: " . length($body) . "\r\nX-Origin: $self->{name}\r\n"
-            . ($keep ? '' : "Connection: close\r\n") . "\r\n$body";
+            . ($keep && $mode ne 'close_in_list' ? ''
+               : $keep ? "Connection: keep-alive, close\r\n" : "Connection: close\r\n")
+            . "\r\n$body";
         # logged before the answer goes: whoever reads the answer sees the end already
         $self->_event('end', $cid, $nreq);
         if (!write_all($c, $resp)) {
@@ -474,7 +476,8 @@ only once the file F<PREFIX/NAME> exists (bounded).
 
 Modes (C<set_mode>): C<ok>, a status (C<502>), C<drop> (close after reading the request),
 C<reset> (reset the connection, RST, after reading the request),
-C<hang> (never answer), C<close> (answer, then close without saying so).
+C<hang> (never answer), C<close> (answer, then close without saying so), C<close_in_list>
+(answer with C<Connection: keep-alive, close> and keep the connection open anyway).
 C<close_idle> closes every connection waiting for a request (bounded wait until none is
 open), for instance so that the proxy's descriptors can be checked.
 

@@ -341,6 +341,22 @@ static int sign(int v)
     return (v > 0) - (v < 0);
 }
 
+static void test_has_casestr(void **state)
+{
+    (void) state;
+    sl_str_t v = sl_string("keep-alive, Close");
+    sl_str_t empty = sl_null_string;
+
+    assert_true(sl_str_has_casestr(&v, "close"));
+    assert_true(sl_str_has_casestr(&v, "KEEP-ALIVE"));
+    assert_true(sl_str_has_casestr(&v, ""));
+    assert_false(sl_str_has_casestr(&v, "upgrade"));
+    assert_false(sl_str_has_casestr(&v, "closed")); /* no reading past the end */
+    assert_false(sl_str_has_casestr(&empty, "close"));
+    v.len = 16; /* "keep-alive, Clos": the match must lie within len */
+    assert_false(sl_str_has_casestr(&v, "close"));
+}
+
 /* Strings of 0-40 bytes that differ (or not) in one place by every byte value, against a
  * byte-by-byte reference: the words compared eight at a time give the same answers. */
 static void test_strncasecmp_words(void **state)
@@ -412,6 +428,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_has_casestr),
         cmocka_unit_test(test_str_macros),
         cmocka_unit_test(test_pstrdup),
         cmocka_unit_test(test_atoi),

@@ -1097,6 +1097,10 @@ static char *run_chunked(const u_char *in, size_t len, const size_t *cuts, size_
     sl_int_t rc;
     intptr_t delta;
 
+    /* sl_http_chunked_left() must never promise more bytes than a complete body still
+     * has: a reader waiting for them would wait forever */
+    int left_too_big = 0;
+
     memset(&ctx, 0, sizeof(ctx));
     feeder_init(&f, in, len, cuts, ncuts);
     sb_printf(&sb, "[");
@@ -1109,6 +1113,7 @@ static char *run_chunked(const u_char *in, size_t len, const size_t *cuts, size_
             sb_mem(&sb, f.b.pos, f.b.pos + n);
             f.b.pos += n;
             ctx.size -= (off_t) n;
+            left_too_big |= sl_http_chunked_left(&ctx) > (off_t) (len - feeder_offset(&f, f.b.pos));
             continue;
         }
         if (rc != SL_AGAIN) {
@@ -1116,12 +1121,16 @@ static char *run_chunked(const u_char *in, size_t len, const size_t *cuts, size_
         }
         assert_ptr_equal(f.b.pos, f.b.last);
         assert_true(ctx.length > 0);
+        assert_int_equal(sl_http_chunked_left(&ctx), ctx.length);
+        left_too_big |= sl_http_chunked_left(&ctx) > (off_t) (len - feeder_offset(&f, f.b.pos));
         if (!feeder_more(&f, f.b.pos, &delta)) {
             break;
         }
     }
     if (rc == SL_DONE) {
         assert_int_equal(ctx.length, 0);
+        assert_int_equal(sl_http_chunked_left(&ctx), 0);
+        assert_false(left_too_big);
     }
     sb_printf(&sb, "] %s@%zu", rc_name(rc), feeder_offset(&f, f.b.pos));
     free(f.buf);
