@@ -129,9 +129,12 @@ sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw)
         return SL_OK;
     }
     if (p->upstream_done || p->length == 0) {
+        if (!p->upstream_done) {
+            sl_log_error(SL_LOG_WARN, p->log, 0,
+                         "upstream sent more data than specified in \"Content-Length\" header");
+        }
         p->upstream_done = 1;
         p->input_overrun = 1;
-        sl_log_debug(p->log, "pipe: input data after the body");
         return SL_OK;
     }
     sl_buf_t *b = sl_pipe_shadow_buf(p, raw, raw->pos, raw->last);

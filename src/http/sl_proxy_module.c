@@ -919,6 +919,10 @@ static sl_int_t length_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
         b->pos = b->last;
         return SL_OK;
     }
+    if (b->last - b->pos > u->length) {
+        sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                     "upstream sent more data than specified in \"Content-Length\" header");
+    }
     size_t n = (size_t) sl_min((off_t) (b->last - b->pos), u->length);
     out->data = b->pos;
     out->len = n;
@@ -943,7 +947,11 @@ static sl_int_t chunked_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out)
     sl_int_t rc = sl_http_parse_chunked(&ctx->chunked, b);
     if (rc == SL_DONE) {
         sl_upstream_t *u = r->upstream;
-        u->keepalive = u->keepalive && b->pos == b->last;
+        if (b->pos != b->last) {
+            sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                         "upstream sent data after final chunk");
+            u->keepalive = 0;
+        }
         b->pos = b->last;
         return SL_DONE;
     }
@@ -981,6 +989,10 @@ static sl_int_t chunked_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
         if (rc == SL_DONE) {
             p->upstream_done = 1;
             p->input_overrun = raw->pos < raw->last;
+            if (p->input_overrun) {
+                sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                             "upstream sent data after final chunk");
+            }
             break;
         }
         if (rc == SL_AGAIN) {

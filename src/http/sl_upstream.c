@@ -1107,6 +1107,12 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     /* proxy_store: every byte goes through the temp file, published at the end */
     p->cacheable = u->conf->store.on == 1;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
+    if (n && p->upstream_done) {
+        /* "Content-Length: 0" and bytes after it: dropped, warned of as nginx */
+        sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                     "upstream sent more data than specified in \"Content-Length\" header");
+        p->input_overrun = 1;
+    }
     if (n && !p->upstream_done) {
         /* body bytes that came with the header: the header buffer is the first raw one */
         sl_chain_t *cl = sl_alloc_chain_link(r->pool);

@@ -25,6 +25,8 @@ my %script = (
     '/short'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello" },
     '/nolast'    => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" },
     '/extra'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED" },
+    '/extra0'    => sub { "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nSMUGGLED" },
+    '/chunkjunk' => sub { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nSMUGGLED" },
     '/garbage'   => sub { "garbage\r\n\r\n" },
     '/clte'      => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
     '/twocl'     => sub { "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc" },
@@ -155,6 +157,15 @@ is(body_of(get('/chunked')), "5\r\nhello\r\n0\r\n\r\n", 'chunked upstream: decod
 is(body_of(req("GET /chunked HTTP/1.0\r\n\r\n")), 'hello', 'chunked upstream to an HTTP/1.0 client: close-delimited');
 is(body_of(get('/close')), "b\r\nuntil close\r\n0\r\n\r\n", 'close-delimited upstream');
 is(body_of(get('/extra')), 'ok', 'bytes beyond Content-Length are not forwarded');
+# each cut is warned of, buffered or not, as nginx does
+for my $case ('/extra', '/unbuffered/extra', '/extra0', '/unbuffered/extra0', '/chunkjunk', '/unbuffered/chunkjunk') {
+    my $r = get($case);
+    unlike($r, qr/SMUGGLED/, "$case: the bytes past the body are not forwarded");
+    my $what = $case =~ /chunk/ ? 'upstream sent data after final chunk'
+             : 'upstream sent more data than specified in "Content-Length" header';
+    like($t->error_log, qr{\[warn\] .*\Q$what\E while [^,]*, client: 127\.0\.0\.1, server: , request: "GET \Q$case\E HTTP/1\.1"},
+         "$case: warned as nginx");
+}
 is(status_of(get('/status')), 404, 'upstream status passed on');
 is(body_of(get('/interim')), 'ok', '1xx interim response skipped');
 {
