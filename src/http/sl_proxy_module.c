@@ -889,8 +889,8 @@ static sl_int_t process_header(sl_http_request_t *r)
                 start = bad;
             }
             sl_log_error(SL_LOG_ERR, r->connection->log, 0,
-                         "upstream sent invalid header: \"%.*s\\x%02x...\"",
-                         (int) (bad - start), (const char *) start, (unsigned) *bad);
+                         "upstream sent invalid header: \"%.*s\\x%02x...\"", (int) (bad - start),
+                         (const char *) start, (unsigned) *bad);
             return SL_HTTP_PARSE_INVALID_HEADER;
         }
         /* 1xx interim responses are skipped (RFC 9110 §15.2), except 101 */
