@@ -859,6 +859,21 @@ static sl_int_t parse_status(sl_http_request_t *r, sl_upstream_t *u, proxy_ctx_t
     return SL_OK;
 }
 
+/* A header line the parser refused: logged up to the byte refused, and that byte, as
+ * nginx logs it ("X-Bad\x01..."). */
+static sl_int_t invalid_header_line(sl_http_request_t *r, sl_upstream_t *u, proxy_ctx_t *ctx)
+{
+    const u_char *bad = u->buffer.pos, *start = ctx->parse.header_name_start;
+
+    if (start == NULL || start > bad) {
+        start = bad;
+    }
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                 "upstream sent invalid header: \"%.*s\\x%02x...\"", (int) (bad - start),
+                 (const char *) start, (unsigned) *bad);
+    return SL_HTTP_PARSE_INVALID_HEADER;
+}
+
 static sl_int_t process_header(sl_http_request_t *r)
 {
     sl_upstream_t *u = r->upstream;
@@ -883,15 +898,7 @@ static sl_int_t process_header(sl_http_request_t *r)
             return SL_AGAIN;
         }
         if (rc != SL_HTTP_PARSE_HEADER_DONE) {
-            /* the line up to the byte the parser refused, and that byte, as nginx logs it */
-            const u_char *bad = u->buffer.pos, *start = ctx->parse.header_name_start;
-            if (start == NULL || start > bad) {
-                start = bad;
-            }
-            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
-                         "upstream sent invalid header: \"%.*s\\x%02x...\"", (int) (bad - start),
-                         (const char *) start, (unsigned) *bad);
-            return SL_HTTP_PARSE_INVALID_HEADER;
+            return invalid_header_line(r, u, ctx);
         }
         /* 1xx interim responses are skipped (RFC 9110 §15.2), except 101 */
         if (u->headers_in.status_n >= 100 && u->headers_in.status_n < 200

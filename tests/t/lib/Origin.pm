@@ -306,11 +306,12 @@ sub _connection {
         my %reason = (200 => 'OK', 404 => 'Not Found', 500 => 'Internal Server Error',
                       502 => 'Bad Gateway', 503 => 'Service Unavailable',
                       504 => 'Gateway Timeout');
+        my $connection = !$keep                   ? "Connection: close\r\n"
+                       : $mode eq 'close_in_list' ? "Connection: keep-alive, close\r\n"
+                       :                            '';
         my $resp = "HTTP/1.1 $status " . ($reason{$status} // 'Other') . "\r\n"
             . "Content-Length: " . length($body) . "\r\nX-Origin: $self->{name}\r\n"
-            . ($keep && $mode ne 'close_in_list' ? ''
-               : $keep ? "Connection: keep-alive, close\r\n" : "Connection: close\r\n")
-            . "\r\n$body";
+            . "$connection\r\n$body";
         # logged before the answer goes: whoever reads the answer sees the end already
         $self->_event('end', $cid, $nreq);
         if (!write_all($c, $resp)) {

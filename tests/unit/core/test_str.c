@@ -336,11 +336,6 @@ static void test_strncasecmp_all_bytes(void **state)
     assert_true(sl_strncasecmp((u_char *) "B", (u_char *) "a", 1) > 0);
 }
 
-static int sign(int v)
-{
-    return (v > 0) - (v < 0);
-}
-
 static void test_has_casestr(void **state)
 {
     (void) state;
@@ -355,6 +350,11 @@ static void test_has_casestr(void **state)
     assert_false(sl_str_has_casestr(&empty, "close"));
     v.len = 16; /* "keep-alive, Clos": the match must lie within len */
     assert_false(sl_str_has_casestr(&v, "close"));
+}
+
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
 }
 
 /* Strings of 0-40 bytes that differ (or not) in one place by every byte value, against a
