@@ -396,6 +396,11 @@ int main(int argc, char **argv)
         log->log_level = SL_LOG_WARN;
     }
     sl_cycle_t *cycle = sl_cycle_init(&o.cycle, log);
+    /* as nginx, -t creates the paths too: it is how an operator learns one cannot be made */
+    if (cycle && !o.signal && sl_cycle_create_paths(cycle) != SL_OK) {
+        sl_cycle_destroy(cycle);
+        cycle = NULL;
+    }
     int status;
     if (o.cycle.test_config) {
         status = test_config_result(cycle, &o);

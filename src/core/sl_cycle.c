@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "sl_cycle.h"
+#include "sl_path.h"
 #include "sl_pool.h"
 
 volatile sl_cycle_t *sl_cycle;
@@ -45,7 +46,8 @@ static sl_int_t init_arrays(sl_cycle_t *cycle)
 {
     if (sl_array_init(&cycle->listening, cycle->pool, 8, sizeof(void *)) != SL_OK
         || sl_array_init(&cycle->open_files, cycle->pool, 8, sizeof(sl_open_file_t *)) != SL_OK
-        || sl_array_init(&cycle->config_dump, cycle->pool, 4, sizeof(sl_conf_dump_t)) != SL_OK) {
+        || sl_array_init(&cycle->config_dump, cycle->pool, 4, sizeof(sl_conf_dump_t)) != SL_OK
+        || sl_array_init(&cycle->paths, cycle->pool, 4, sizeof(void *)) != SL_OK) {
         return SL_ERROR;
     }
     return SL_OK;
@@ -272,6 +274,13 @@ void sl_cycle_reopen_files(sl_cycle_t *cycle, uid_t user)
             files[i]->fd = fd;
         }
     }
+}
+
+sl_int_t sl_cycle_create_paths(sl_cycle_t *cycle)
+{
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    return sl_create_paths(cycle, ccf->username ? ccf->user : (uid_t) -1);
 }
 
 sl_int_t sl_create_pidfile(const sl_str_t *name, sl_log_t *log)

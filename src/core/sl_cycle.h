@@ -31,6 +31,8 @@ struct sl_cycle_s {
     sl_array_t open_files;
     /** sl_conf_dump_t, for -T */
     sl_array_t config_dump;
+    /** sl_path_t *: the directories files are written to, created before workers start */
+    sl_array_t paths;
 
     /** the connection table (src/event); connection_n comes from worker_connections */
     sl_uint_t connection_n;
@@ -123,6 +125,10 @@ const cpu_set_t *sl_core_cpu_affinity(sl_core_conf_t *ccf, sl_uint_t n);
 
 /* Number of modules of a type, setting their ctx_index. */
 sl_uint_t sl_count_modules(sl_cycle_t *cycle, sl_uint_t type);
+
+/* Creates the configured paths (sl_path.h), given to the workers' user when there is one.
+ * SL_OK or SL_ERROR (logged). */
+sl_int_t sl_cycle_create_paths(sl_cycle_t *cycle);
 
 /* Writes the pid file / deletes it. */
 sl_int_t sl_create_pidfile(const sl_str_t *name, sl_log_t *log);

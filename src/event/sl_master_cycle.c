@@ -296,6 +296,10 @@ static sl_cycle_t *load_new_cycle(sl_cycle_t *old)
     if (cycle == NULL) {
         return NULL;
     }
+    if (sl_cycle_create_paths(cycle) != SL_OK) {
+        sl_cycle_destroy(cycle);
+        return NULL;
+    }
     if (sl_clone_reuseport_listening(cycle, (sl_uint_t) core_conf(cycle)->worker_processes)
         != SL_OK) {
         sl_cycle_destroy(cycle);

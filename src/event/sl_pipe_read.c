@@ -298,7 +298,10 @@ static sl_int_t open_temp_file(sl_pipe_t *p)
 /*
  * Cuts the head of p->in that may go to the temp file now: whole raw-buffer groups (a
  * parsed buf up to the one marked last_shadow), at most temp_file_write_size bytes, and no
- * byte past max_temp_file_size; everything when cacheable.  NULL when nothing fits.
+ * byte past max_temp_file_size; everything when cacheable.  NULL when nothing fits.  The
+ * first group goes whatever temp_file_write_size says: a write size below one buffer
+ * (which the configuration refuses, as nginx's does) must not stop the pipe from spilling,
+ * or a stalled client would hold the upstream again.
  */
 static sl_chain_t *cut_spill(sl_pipe_t *p)
 {
@@ -315,7 +318,7 @@ static sl_chain_t *cut_spill(sl_pipe_t *p)
             }
             g = g->next;
         }
-        if (size + gsize > (off_t) p->temp_file_write_size
+        if ((size > 0 && size + gsize > (off_t) p->temp_file_write_size)
             || offset + size + gsize > p->max_temp_file_size) {
             break;
         }

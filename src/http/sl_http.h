@@ -10,6 +10,7 @@
 #include "sl_conn.h"
 #include "sl_cycle.h"
 #include "sl_hash.h"
+#include "sl_path.h"
 #include "sl_regex.h"
 
 typedef struct {
@@ -151,7 +152,7 @@ struct sl_http_core_loc_conf_s {
     off_t client_max_body_size;
     size_t client_body_buffer_size;
     sl_msec_t client_body_timeout;
-    sl_str_t client_body_temp_path;
+    sl_path_t *client_body_temp_path;
 
     sl_msec_t send_timeout;
     sl_msec_t keepalive_timeout;

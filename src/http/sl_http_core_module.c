@@ -62,7 +62,7 @@ static sl_command_t http_core_commands[] = {
     { sl_string("client_max_body_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, LOC, LOCF(client_max_body_size), NULL },
     { sl_string("client_body_buffer_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(client_body_buffer_size), NULL },
     { sl_string("client_body_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(client_body_timeout), NULL },
-    { sl_string("client_body_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, LOC, LOCF(client_body_temp_path), NULL },
+    { sl_string("client_body_temp_path"), MSL | SL_CONF_TAKE1234, sl_conf_set_path_slot, LOC, LOCF(client_body_temp_path), NULL },
     { sl_string("send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(send_timeout), NULL },
     { sl_string("keepalive_timeout"), MSL | SL_CONF_TAKE12, sl_http_set_keepalive, LOC, 0, NULL },
     { sl_string("keepalive_requests"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(keepalive_requests), NULL },
@@ -314,10 +314,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     sl_conf_merge_off_value(conf->client_max_body_size, prev->client_max_body_size, 1024 * 1024);
     sl_conf_merge_size_value(conf->client_body_buffer_size, prev->client_body_buffer_size, 16384);
-    sl_conf_merge_str_value(conf->client_body_temp_path, prev->client_body_temp_path,
-                            "client_body_temp");
-    if (conf->client_body_temp_path.data[0] != '/'
-        && sl_conf_full_name(cf->cycle, &conf->client_body_temp_path, 0) != SL_OK) {
+    if (sl_conf_merge_path_value(cf, &conf->client_body_temp_path, prev->client_body_temp_path,
+                                 "client_body_temp")
+        != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
     merge_timeouts(prev, conf);

@@ -37,7 +37,7 @@ static sl_int_t open_temp_file(sl_http_request_t *r, sl_http_request_body_t *rb)
     }
     sl_file_t *file = cln->data;
     memset(file, 0, sizeof(*file));
-    file->fd = sl_open_tempfile(&clcf->client_body_temp_path, r->connection->log);
+    file->fd = sl_open_tempfile(&clcf->client_body_temp_path->name, r->connection->log);
     if (file->fd == -1) {
         return SL_ERROR;
     }
@@ -45,8 +45,8 @@ static sl_int_t open_temp_file(sl_http_request_t *r, sl_http_request_body_t *rb)
      * no name (O_TMPFILE), so its directory is given */
     sl_log_error(SL_LOG_WARN, r->connection->log, 0,
                  "a client request body is buffered to a temporary file in %.*s",
-                 SL_STR_ARG(clcf->client_body_temp_path));
-    file->name = clcf->client_body_temp_path;
+                 SL_STR_ARG(clcf->client_body_temp_path->name));
+    file->name = clcf->client_body_temp_path->name;
     file->log = r->connection->log;
     cln->handler = close_temp_file;
     rb->temp_file = file;

@@ -172,10 +172,10 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_ignore_client_abort"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ignore_client_abort), NULL },
     { sl_string("proxy_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(buffering), NULL },
     { sl_string("proxy_buffers"), MSL | SL_CONF_TAKE2, sl_conf_set_bufs_slot, PLOC, UF(bufs), NULL },
-    { sl_string("proxy_busy_buffers_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(busy_buffers_size), NULL },
-    { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size), NULL },
-    { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size), NULL },
-    { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, UF(temp_path), NULL },
+    { sl_string("proxy_busy_buffers_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(busy_buffers_size_conf), NULL },
+    { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size_conf), NULL },
+    { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size_conf), NULL },
+    { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1234, sl_conf_set_path_slot, PLOC, UF(temp_path), NULL },
     { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
     { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
     { sl_string("proxy_send_lowat"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
@@ -221,9 +221,9 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.pass_request_body = SL_CONF_UNSET;
     plcf->upstream.buffering = SL_CONF_UNSET;
     plcf->upstream.ignore_client_abort = SL_CONF_UNSET;
-    plcf->upstream.busy_buffers_size = SL_CONF_UNSET_SIZE;
-    plcf->upstream.max_temp_file_size = SL_CONF_UNSET;
-    plcf->upstream.temp_file_write_size = SL_CONF_UNSET_SIZE;
+    plcf->upstream.busy_buffers_size_conf = SL_CONF_UNSET_SIZE;
+    plcf->upstream.max_temp_file_size_conf = SL_CONF_UNSET;
+    plcf->upstream.temp_file_write_size_conf = SL_CONF_UNSET_SIZE;
     plcf->upstream.limit_rate = SL_CONF_UNSET_SIZE;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
@@ -250,7 +250,60 @@ static void *create_main_conf(sl_conf_t *cf)
     return pmcf;
 }
 
-/* nginx's defaults and consistency checks for the event pipe's sizes. */
+/* "NAME" must be equal to or greater than the maximum of proxy_buffer_size and one of
+ * proxy_buffers: nginx's check, worded as nginx words it. */
+static char *too_small(sl_conf_t *cf, const char *name, const char *zero_disables)
+{
+    sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                      "\"%s\" must be %sequal to or greater than the maximum of the value of "
+                      "\"proxy_buffer_size\" and one of the \"proxy_buffers\"",
+                      name, zero_disables);
+    return SL_CONF_ERROR;
+}
+
+/*
+ * The pipe's sizes, as nginx computes them: what is configured at this level or above is
+ * taken as it is, and what is not defaults from this level's own buffers (twice the larger
+ * of proxy_buffer_size and one proxy_buffers), so `location / { proxy_buffers 8 16k; }`
+ * gets 32k, not the 16k an http-level default would hand down.
+ */
+static char *merge_pipe_sizes(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
+{
+    size_t size = sl_max(u->buffer_size, u->bufs.size);
+
+    sl_conf_merge_size_value(u->busy_buffers_size_conf, pu->busy_buffers_size_conf,
+                             SL_CONF_UNSET_SIZE);
+    u->busy_buffers_size =
+        u->busy_buffers_size_conf == SL_CONF_UNSET_SIZE ? 2 * size : u->busy_buffers_size_conf;
+    if (u->busy_buffers_size < size) {
+        return too_small(cf, "proxy_busy_buffers_size", "");
+    }
+    if (u->busy_buffers_size > (size_t) (u->bufs.num - 1) * u->bufs.size) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_busy_buffers_size\" must be less than the size of all "
+                          "\"proxy_buffers\" minus one buffer");
+        return SL_CONF_ERROR;
+    }
+    sl_conf_merge_size_value(u->temp_file_write_size_conf, pu->temp_file_write_size_conf,
+                             SL_CONF_UNSET_SIZE);
+    u->temp_file_write_size = u->temp_file_write_size_conf == SL_CONF_UNSET_SIZE
+                                  ? 2 * size
+                                  : u->temp_file_write_size_conf;
+    if (u->temp_file_write_size < size) {
+        return too_small(cf, "proxy_temp_file_write_size", "");
+    }
+    sl_conf_merge_off_value(u->max_temp_file_size_conf, pu->max_temp_file_size_conf, SL_CONF_UNSET);
+    u->max_temp_file_size = u->max_temp_file_size_conf == SL_CONF_UNSET
+                                ? 1024LL * 1024 * 1024
+                                : u->max_temp_file_size_conf;
+    if (u->max_temp_file_size != 0 && u->max_temp_file_size < (off_t) size) {
+        return too_small(cf, "proxy_max_temp_file_size",
+                         "equal to zero to disable temporary files usage or must be ");
+    }
+    return SL_CONF_OK;
+}
+
+/* nginx's defaults and consistency checks for the event pipe. */
 static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
 {
     sl_conf_merge_value(u->buffering, pu->buffering, 1);
@@ -260,28 +313,10 @@ static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_c
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "there must be at least 2 \"proxy_buffers\"");
         return SL_CONF_ERROR;
     }
-    size_t size = sl_max(u->buffer_size, u->bufs.size);
-    sl_conf_merge_size_value(u->busy_buffers_size, pu->busy_buffers_size, 2 * size);
-    if (u->busy_buffers_size < size) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "\"proxy_busy_buffers_size\" must be equal to or greater than the "
-                          "maximum of the value of \"proxy_buffer_size\" and one of the "
-                          "\"proxy_buffers\"");
+    if (merge_pipe_sizes(cf, u, pu) != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
-    if (u->busy_buffers_size > (size_t) (u->bufs.num - 1) * u->bufs.size) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "\"proxy_busy_buffers_size\" must be less than the size of all "
-                          "\"proxy_buffers\" minus one buffer");
-        return SL_CONF_ERROR;
-    }
-    sl_conf_merge_size_value(u->temp_file_write_size, pu->temp_file_write_size, 2 * size);
-    sl_conf_merge_off_value(u->max_temp_file_size, pu->max_temp_file_size, 1024LL * 1024 * 1024);
-    sl_conf_merge_str_value(u->temp_path, pu->temp_path, "proxy_temp");
-    if (u->temp_path.data[0] != '/' && sl_conf_full_name(cf->cycle, &u->temp_path, 0) != SL_OK) {
-        return SL_CONF_ERROR;
-    }
-    return SL_CONF_OK;
+    return sl_conf_merge_path_value(cf, &u->temp_path, pu->temp_path, "proxy_temp");
 }
 
 static int in_list(const sl_array_t *a, const sl_str_t *name)

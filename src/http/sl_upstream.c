@@ -1093,7 +1093,7 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->busy_size = (ssize_t) u->conf->busy_buffers_size;
     p->max_temp_file_size = u->conf->max_temp_file_size;
     p->temp_file_write_size = (ssize_t) u->conf->temp_file_write_size;
-    p->temp_path = u->conf->temp_path;
+    p->temp_path = u->conf->temp_path->name;
     p->read_timeout = u->conf->read_timeout;
     p->limit_rate = u->conf->limit_rate;
     p->start_sec = sl_cached_time_sec;

@@ -76,7 +76,12 @@ typedef struct {
     size_t busy_buffers_size;
     off_t max_temp_file_size;
     size_t temp_file_write_size;
-    sl_str_t temp_path;
+    /** as configured (SL_CONF_UNSET*: not at this level or above): the three sizes above
+     * are computed from them per level, from that level's buffers, as nginx does */
+    size_t busy_buffers_size_conf;
+    off_t max_temp_file_size_conf;
+    size_t temp_file_write_size_conf;
+    sl_path_t *temp_path;
     /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 none */
     size_t limit_rate;
     sl_int_t ignore_client_abort;

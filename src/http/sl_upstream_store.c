@@ -293,7 +293,7 @@ void sl__upstream_store(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     /* an empty body wrote no temp file: an empty one is published */
-    int fd = sl_open_tempfile(&u->conf->temp_path, r->connection->log);
+    int fd = sl_open_tempfile(&u->conf->temp_path->name, r->connection->log);
     if (fd != -1) {
         publish(r, u, fd, 0, path);
         close(fd);

@@ -4,13 +4,11 @@
 #   the client has read nothing, sluice's memory stays near its idle size, the temp file is
 #   gone afterwards and the bytes are identical;
 # - with proxy_max_temp_file_size 0: never a file, memory bounded just the same, and the
-#   origin is throttled (its writes block) until the client reads.
+#   origin is throttled (it can write nothing for 2 s) until the client reads.
 # Memory is VmRSS from /proc/PID/status; no timing is measured.
 use strict;
 use warnings;
 use Test::More;
-use Digest::MD5;
-use Errno qw(EAGAIN);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
@@ -25,45 +23,19 @@ my $blocks = 1024;                 # of 64 KiB: 64 MiB
 my $size = $blocks * 65536;
 my $slack = 8 << 20;               # what RSS may grow by over the idle size
 
-sub block { sprintf("%07d\n", $_[0]) x 8192 }
+my $expect = Origin::blocks_md5($blocks);
+my $log = "$dir/origin.log";
 
-my $md5 = Digest::MD5->new;
-$md5->add(block($_)) for 0 .. $blocks - 1;
-my $expect = $md5->hexdigest;
-
-# --- the origin: writes 64 MiB without blocking and reports what happens to it ---
-sub report {
-    my ($id, $what) = @_;
-    open(my $fh, '>>', "$dir/origin.log") or die;
-    print $fh "$id $what\n";
-    close $fh;
-}
-
+# --- the origin: writes 64 MiB without blocking and notes what happens to it ---
 sub serve {
     my ($c) = @_;
-    my $req = '';
-    while ($req !~ /\r\n\r\n/) { sysread($c, $req, 65536, length $req) or return; }
-    my ($id) = $req =~ m{^GET /\S*\?id=(\S+) };
-    $c->blocking(0);
-    my $sel = IO::Select->new($c);
-    my ($out, $next, $written, $blocked) = ("HTTP/1.1 200 OK\r\nContent-Length: $size\r\n\r\n", 0, 0, 0);
-    while (length $out || $next < $blocks) {
-        $out .= block($next++) if length $out < 65536 && $next < $blocks;
-        my $n = syswrite($c, $out);
-        if (defined $n) {
-            substr($out, 0, $n, '');
-            $written += $n;
-            next;
-        }
-        return report($id, "cut after $written") if $! != EAGAIN;
-        # the proxy stopped reading: back-pressure
-        report($id, "blocked after $written") if !$blocked++;
-        $sel->can_write(30) or return report($id, 'stuck');
-    }
-    report($id, 'all written');
+    my ($id) = Origin::read_head($c) =~ m{^GET /\S*\?id=(\S+) };
+    Origin::stream_blocks($c, head => "HTTP/1.1 200 OK\r\nContent-Length: $size\r\n\r\n",
+                          blocks => $blocks, log => $log, id => $id)
+        or return;
     # everything is out: the proxy closes once it has read it all
-    $sel->can_read(60);
-    report($id, 'closed');
+    IO::Select->new($c)->can_read(60);
+    Origin::note($log, $id, 'closed');
 }
 
 Origin::scripted(port => $origin_port, lifetime => 120, handler => \&serve);
@@ -102,26 +74,6 @@ sub origin_saw {
 
 sub temp_open { scalar grep { m{/proxy_temp/} } values %{ $t->fds } }
 
-# Reads the response to the end: the header, then the body's length and md5.
-sub read_response {
-    my ($s) = @_;
-    my ($head, $in_body, $len, $d, $eof) = ('', 0, 0, Digest::MD5->new, 0);
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read(60)) {
-        my $n = sysread($s, my $buf, 1 << 20);
-        $eof = 1, last if !$n;
-        if (!$in_body) {
-            $head .= $buf;
-            next if $head !~ /\r\n\r\n/;
-            ($head, $buf) = split /\r\n\r\n/, $head, 2;
-            $in_body = 1;
-        }
-        $len += length $buf;
-        $d->add($buf);
-    }
-    return ($head, $len, $d->hexdigest, $eof);
-}
-
 my $idle = rss();
 ok($idle > 0, "idle RSS read from /proc: $idle bytes");
 
@@ -136,17 +88,17 @@ for my $case (['spill', 1], ['nospill', 0]) {
         $temp = temp_open();
         ok($temp, 'spill: the response is in a temp file');
     } else {
-        like(origin_saw($loc, 'blocked after \d+|all written|cut .*'), qr{^blocked after (\d+)$}, 'no spill: the origin is throttled while the client reads nothing');
-        my ($at) = ($t->read_file('origin.log') =~ /^nospill blocked after (\d+)$/m);
+        like(origin_saw($loc, 'waiting after \d+|all written|cut .*'), qr{^waiting after (\d+)$}, 'no spill: the origin is throttled while the client reads nothing');
+        my ($at) = ($t->read_file('origin.log') =~ /^nospill waiting after (\d+)$/m);
         ok(defined $at && $at < $size, 'no spill: blocked well before the end (' . ($at // '?') . " of $size bytes)");
         ok(!temp_open(), 'no spill: no temp file');
     }
     $during = rss();
     ok($during - $idle < $slack, "$loc: RSS while the client waits is within 8 MiB of idle (" . ($during - $idle) . ' bytes more)');
-    my ($head, $len, $got, $eof) = read_response($s);
+    my ($head, $len, $got, $complete) = $t->read_response_md5($s);
     close $s;
-    like($head, qr{^HTTP/1\.1 200 OK\r\n.*\r\nContent-Length: $size(?:\r\n|$)}s, "$loc: 200 with the length");
-    ok($eof, "$loc: the connection closes after the body");
+    like($head, qr{^HTTP/1\.1 200 OK\r\n.*\r\nContent-Length: $size\r\n}s, "$loc: 200 with the length");
+    ok($complete, "$loc: the whole body, then the connection closes");
     is($len, $size, "$loc: 64 MiB received");
     is($got, $expect, "$loc: bytes identical (md5)");
     is(origin_saw($loc, 'closed|cut .*|stuck'), 'closed', "$loc: the origin was read to the end") if !$spill;

@@ -242,6 +242,68 @@ sub _read_request {
              body => $body, head => $head };
 }
 
+# Large bodies ---------------------------------------------------------------------------------
+
+# Block n of a large test body: 64 KiB of its number ("0000012\n" over and over), so a
+# misplaced or repeated block shows in the bytes.
+sub block { sprintf("%07d\n", $_[0]) x 8192 }
+
+# The md5 (hex) of blocks 0 .. n-1.
+sub blocks_md5 {
+    my ($n) = @_;
+    require Digest::MD5;
+    my $md5 = Digest::MD5->new;
+    $md5->add(block($_)) for 0 .. $n - 1;
+    return $md5->hexdigest;
+}
+
+# Appends "ID WHAT" to the file $log: what a scripted origin tells its test.
+sub note {
+    my ($log, $id, $what) = @_;
+    sysopen(my $fh, $log, O_WRONLY | O_APPEND | O_CREAT) or return;
+    syswrite($fh, "$id $what\n");
+    close $fh;
+}
+
+# Writes the head $head, then blocks 0 .. blocks-1 (as chunks when chunked), without
+# blocking, so it can tell a proxy that reads slowly from one that holds it back.  Notes
+# to $log: "ID waiting after N" once the proxy has taken nothing for 2 s (N bytes written
+# so far), then "ID all written", or "ID cut after N" (a write failed), or "ID stuck"
+# (nothing taken for 60 s).  1 when everything was written.
+sub stream_blocks {
+    my ($c, %o) = @_;
+    my ($log, $id, $blocks) = @o{qw(log id blocks)};
+    my ($out, $next, $written, $waiting) = ($o{head}, 0, 0, 0);
+    my $sel = IO::Select->new($c);
+    $c->blocking(0);
+    while (length $out || $next < $blocks) {
+        if (length $out < 65536 && $next < $blocks) {
+            my $b = block($next++);
+            $b = sprintf("%x\r\n", length $b) . $b . "\r\n" if $o{chunked};
+            $b .= "0\r\n\r\n" if $o{chunked} && $next == $blocks;
+            $out .= $b;
+        }
+        my $n = syswrite($c, $out);
+        if (defined $n) {
+            substr($out, 0, $n, '');
+            $written += $n;
+            next;
+        }
+        if (!$!{EAGAIN}) {
+            note($log, $id, "cut after $written");
+            return 0;
+        }
+        next if $sel->can_write(2);
+        note($log, $id, "waiting after $written") if !$waiting++;
+        next if $sel->can_write(60);
+        note($log, $id, 'stuck');
+        return 0;
+    }
+    $c->blocking(1);
+    note($log, $id, 'all written');
+    return 1;
+}
+
 # All of data written to c (blocking); 0 when the peer went away first.
 sub write_all {
     my ($c, $data) = @_;
@@ -488,6 +550,12 @@ C<close_reasons>, C<events>. A connection is counted closed once its socket is c
 
 Functions: C<parse_response($raw)>, C<client($port, $src)>,
 C<log_fields($t, $file, $key)>.
+
+Large bodies: C<Origin::block($n)> is 64 KiB numbered n, C<Origin::blocks_md5($n)> the md5
+of blocks 0 to n-1; C<Origin::stream_blocks($c, head =E<gt> H, blocks =E<gt> N, chunked =E<gt>
+0|1, log =E<gt> FILE, id =E<gt> ID)> writes them without blocking and notes to FILE
+C<ID waiting after N> (the proxy took nothing for 2 s), C<ID all written>, C<ID cut after
+N> or C<ID stuck>; C<Origin::note(FILE, ID, WHAT)> adds a line of the test's own.
 
 C<Origin::scripted(port =E<gt> P, handler =E<gt> sub { my ($c, $n) = @_; ... },
 lifetime =E<gt> S)> is for a test that scripts its origin itself: it listens on

@@ -458,10 +458,53 @@ sub final_checks {
 
 # Clients -------------------------------------------------------------------------------------
 
+# A client connection to 127.0.0.1:$port; rcvbuf => N sets SO_RCVBUF before connecting (as
+# the kernel wants it), for a client whose socket buffers fill early.
 sub connect {
     my ($self, $port, %opt) = @_;
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp',
-                                 Timeout => $opt{timeout} // $TIMEOUT);
+    if (!$opt{rcvbuf}) {
+        return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => $opt{timeout} // $TIMEOUT);
+    }
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or return undef;
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), $opt{rcvbuf}) or return undef;
+    $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or return undef;
+    return $s;
+}
+
+# Reads a response to EOF without keeping its body: (head, body length, body md5 in hex,
+# whether the body was complete), a chunked body decoded (complete: its last chunk came),
+# one with Content-Length complete when that many bytes came.  For bodies too large to hold.
+sub read_response_md5 {
+    my ($self, $sock, $timeout) = @_;
+    require Digest::MD5;
+    my ($head, $buf, $len, $md5, $chunked, $left, $last) = (undef, '', 0, Digest::MD5->new, 0, 0, 0);
+    my $sel = IO::Select->new($sock);
+    while ($sel->can_read($timeout // 60)) {
+        sysread($sock, $buf, 1 << 20, length $buf) or last;
+        if (!defined $head) {
+            next if $buf !~ s/^(.*?\r\n)\r\n//s;
+            $head = $1;
+            $chunked = $head =~ /\r\nTransfer-Encoding: chunked\r\n/i;
+        }
+        if (!$chunked) {
+            ($len += length $buf, $md5->add($buf), $buf = '');
+            next;
+        }
+        while (1) {
+            if ($left) {
+                my $take = substr($buf, 0, $left, '');
+                ($left -= length $take, $len += length $take, $md5->add($take));
+                last if $left;
+            }
+            last if $buf !~ s/^(?:\r\n)?([0-9a-fA-F]+)\r\n//;
+            $left = hex $1;
+            $last = 1, last if !$left;
+        }
+    }
+    my ($cl) = ($head // '') =~ /\r\nContent-Length: (\d+)\r\n/i;
+    my $complete = $chunked ? $last : defined $cl && $len == $cl;
+    return ($head // '', $len, $md5->hexdigest, $complete);
 }
 
 sub can_connect {

@@ -43,6 +43,9 @@ typedef struct {
     sl_chain_t *held;
     /** bytes taken per call, 0 = all */
     size_t per_call;
+    /** bytes taken in all before the sink is full for good (a client that stops reading
+     * once its socket buffers are full), 0 = no limit */
+    size_t capacity;
     int fail;
     sl_pipe_t *p;
     /** the most raw-buffer bytes seen in flight at once while the upstream is going */
@@ -209,7 +212,10 @@ static sl_int_t sink_output(void *data, sl_chain_t *chain)
         k->peak_busy = sl_max(k->peak_busy, held_raw(k));
     }
     size_t budget = k->per_call ? k->per_call : SIZE_MAX;
-    while (k->held) {
+    if (k->capacity) {
+        budget = sl_min(budget, k->capacity - sl_min(k->capacity, k->len));
+    }
+    while (k->held && budget > 0) {
         budget -= take_buf(k, k->held->buf, budget);
         if (sl_buf_size(k->held->buf) != 0) {
             break;
@@ -664,6 +670,121 @@ static void test_temp_file_full(void **state)
     assert_int_equal(full->fd, -1);
 }
 
+/*
+ * A client that stops reading: the sink takes `capacity` bytes (its socket buffers), then
+ * nothing.  Only upstream read events come after that.  Returns how many passes it took.
+ */
+static int drive_stalled(env_t *e, size_t capacity, int turns)
+{
+    sl_pipe_t *p = &e->p;
+    int i;
+
+    e->sink.capacity = capacity;
+    e->up_read.ready = 1;
+    e->down_write.ready = 1;
+    assert_int_equal(sl_pipe_run(p, 1), SL_OK);
+    for (i = 0; i < turns && !(p->upstream_done || p->upstream_eof); i++) {
+        /* the client's buffers are full: its write event never comes */
+        assert_false(e->down_write.ready);
+        e->up_read.ready = e->src.pos < e->src.total;
+        size_t pos = e->src.pos;
+        assert_int_equal(sl_pipe_run(p, 0), SL_OK);
+        assert_true(p->allocated <= p->bufs.num);
+        if (e->src.pos == pos) {
+            break; /* the pipe stopped reading */
+        }
+    }
+    return i;
+}
+
+/* Then the client reads everything. */
+static void drain_stalled(env_t *e, size_t total)
+{
+    e->sink.capacity = 0;
+    assert_int_equal(drive(e, TURNS_MAX), SL_OK);
+    assert_body(e, total);
+}
+
+static void test_stalled_client_spills(void **state)
+{
+    env_t *e = *state;
+    sl_pipe_t *p = &e->p;
+    size_t total = BODY_MAX, taken = 20000;
+
+    /* nginx's rule: every buffer full, the client not taking data: write to the temp file
+     * and keep reading the upstream to the end, so it is released at once */
+    source(e, total, 16384, 0, 0);
+    p->length = (off_t) total;
+    p->max_temp_file_size = 1024 * 1024 * 1024;
+    drive_stalled(e, taken, TURNS_MAX);
+    assert_true(p->upstream_done);
+    assert_int_equal(e->src.pos, total);
+    assert_int_equal(e->sink.len, taken);
+    assert_non_null(p->temp_file);
+    /* all but what the client took and what fits the buffers went to the file */
+    assert_true(p->temp_file->offset
+                >= (off_t) (total - taken) - p->bufs.num * (off_t) p->bufs.size);
+    assert_non_null(strstr(log_text(e), "an upstream response is buffered to a temporary file"));
+    /* the upstream is not waited on any more; the client is */
+    assert_false(e->up_read.timer_set);
+    assert_true(e->down_write.timer_set);
+    drain_stalled(e, total);
+}
+
+static void test_stalled_client_write_size_below_buffer(void **state)
+{
+    env_t *e = *state;
+    sl_pipe_t *p = &e->p;
+    size_t total = 300000;
+
+    /* a write size under one buffer still spills (one buffer per write) */
+    source(e, total, 16384, 0, 1);
+    p->max_temp_file_size = 1024 * 1024;
+    p->temp_file_write_size = 1024;
+    drive_stalled(e, 5000, TURNS_MAX);
+    assert_true(p->upstream_eof);
+    assert_int_equal(e->src.pos, total);
+    assert_non_null(p->temp_file);
+    drain_stalled(e, total);
+}
+
+static void test_stalled_client_no_temp_file(void **state)
+{
+    env_t *e = *state;
+    sl_pipe_t *p = &e->p;
+    size_t total = 300000, taken = 5000;
+
+    /* proxy_max_temp_file_size 0: the buffers fill, then the upstream waits */
+    source(e, total, 16384, 0, 1);
+    drive_stalled(e, taken, TURNS_MAX);
+    assert_false(p->upstream_eof);
+    assert_true(e->src.pos <= taken + p->bufs.num * p->bufs.size);
+    assert_int_equal(p->allocated, p->bufs.num);
+    assert_null(p->temp_file);
+    assert_false(e->up_read.timer_set);
+    assert_true(e->down_write.timer_set);
+    drain_stalled(e, total);
+    assert_null(p->temp_file);
+}
+
+static void test_stalled_client_temp_file_limit(void **state)
+{
+    env_t *e = *state;
+    sl_pipe_t *p = &e->p;
+    size_t total = 300000, taken = 5000;
+
+    /* a small proxy_max_temp_file_size: spills up to it, then the upstream waits */
+    source(e, total, 16384, 0, 1);
+    p->max_temp_file_size = 65536;
+    drive_stalled(e, taken, TURNS_MAX);
+    assert_false(p->upstream_eof);
+    assert_non_null(p->temp_file);
+    assert_true(p->temp_file->offset <= 65536);
+    assert_true(p->temp_file->offset > 65536 - (off_t) p->temp_file_write_size);
+    assert_true(e->src.pos <= taken + 65536 + p->bufs.num * p->bufs.size);
+    drain_stalled(e, total);
+}
+
 static void test_downstream_error(void **state)
 {
     env_t *e = *state;
@@ -695,6 +816,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_temp_dir_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_temp_file_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downstream_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_client_spills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_client_write_size_below_buffer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_client_no_temp_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_client_temp_file_limit, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

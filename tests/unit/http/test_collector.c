@@ -350,6 +350,7 @@ static void test_directive(void **state)
     memset(&cycle, 0, sizeof(cycle));
     cycle.pool = pool;
     cycle.log = &test_log;
+    assert_int_equal(sl_array_init(&cycle.paths, pool, 2, sizeof(void *)), SL_OK);
     sl_str_set(&cycle.prefix, "/pfx/");
     sl_str_set(&cycle.conf_prefix, "/pfx/conf/");
     memset(&cf, 0, sizeof(cf));
