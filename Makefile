@@ -25,9 +25,11 @@ endif
 HARDEN   ?= -fstack-protector-strong -D_FORTIFY_SOURCE=2
 HARDEN_LD ?= -Wl,-z,relro -Wl,-z,now
 SAN      ?=
+# src/http and its folders (modules, upstream, proxy, ...): one layer, headers found by name
+HTTP_INC := -Isrc/http $(patsubst %/,-I%,$(sort $(dir $(wildcard src/http/*/*.h))))
 CFLAGS   := $(OPT) $(LTO) $(HARDEN) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
             -DSL_COMPILER='"$(shell $(CC) --version | head -n1)"' \
-            -Isrc -Isrc/core -Isrc/os -Isrc/event -Isrc/http -MMD -MP
+            -Isrc -Isrc/core -Isrc/os -Isrc/event $(HTTP_INC) -MMD -MP
 LDLIBS   += -lpcre2-8
 LDFLAGS  ?=
 # an archive of LTO objects needs the plugin-aware ar for its index
@@ -37,12 +39,12 @@ endif
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/os/*.c src/event/*.c src/http/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/os/*.c src/event/*.c src/http/*.c src/http/*/*.c))
 MAIN_SRC := src/sluice.c src/sl_modules.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c tests/unit/*/*/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit unit-bins integration sanitize run clean deps format-check layers fuzz fuzz-bins
@@ -121,7 +123,7 @@ fuzz-bins: $(FUZZ_BIN)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libsluice.a
 	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
-	    -Isrc/core -Isrc/os -Isrc/event -Isrc/http -o $@ $< build-fuzz/src/sl_modules.o \
+	    -Isrc/core -Isrc/os -Isrc/event $(HTTP_INC) -o $@ $< build-fuzz/src/sl_modules.o \
 	    build-fuzz/libsluice.a $(LDLIBS)
 
 run: deps all html/large.txt

@@ -6,7 +6,7 @@
  */
 #include <pwd.h>
 
-#include "upstream_test.h"
+#include "http/upstream/upstream_test.h"
 #include "sl_http.h"
 #include "sl_path.h"
 #include "sl_upstream.h"
