@@ -341,35 +341,72 @@ static sl_chain_t *cut_spill(sl_pipe_t *p)
     return slice;
 }
 
-/* The spilled memory bufs become file bufs; their raw buffers are free again. */
+/* A spilled memory buf becomes a file buf over [offset, offset + its size) of the temp file;
+ * its raw buffer is free again once it was the last to point into it.  SL_OK, SL_ABORT. */
+static sl_int_t to_file_buf(sl_pipe_t *p, sl_buf_t *b, off_t offset)
+{
+    b->file = p->temp_file;
+    b->file_pos = offset;
+    b->file_last = offset + (b->last - b->pos);
+    b->in_file = 1;
+    b->temp_file = 1;
+    b->temporary = 0;
+    b->memory = 0;
+    b->recycled = 0;
+    b->pos = b->last = b->start = b->end = NULL;
+    if (b->last_shadow && b->shadow && sl__pipe_add_free_raw(p, b->shadow) != SL_OK) {
+        return SL_ABORT;
+    }
+    b->last_shadow = 0;
+    b->shadow = NULL;
+    return SL_OK;
+}
+
+/* b continues the file buf `tail` in the temp file, and neither carries a flag of its own. */
+static int continues(const sl_buf_t *tail, const sl_buf_t *b)
+{
+    return tail->temp_file && tail->file == b->file && tail->file_last == b->file_pos
+           && !(tail->flush || tail->last_buf || tail->sync || b->flush || b->last_buf || b->sync);
+}
+
+/*
+ * The spilled slice joins p->out as file bufs.  A buf that continues the last one not yet
+ * passed on is merged into it and its link goes back to p->free: for a client that reads
+ * nothing while gigabytes spill, p->out stays one buf, not one per raw buffer, so memory is
+ * bounded by the buffers, not by the response.
+ */
 static sl_int_t to_file_bufs(sl_pipe_t *p, sl_chain_t *slice, off_t offset)
 {
-    for (sl_chain_t *cl = slice; cl; cl = cl->next) {
-        sl_buf_t *b = cl->buf;
-        if (!sl_buf_in_memory(b)) {
-            continue;
-        }
-        b->file = p->temp_file;
-        b->file_pos = offset;
-        offset += b->last - b->pos;
-        b->file_last = offset;
-        b->in_file = 1;
-        b->temp_file = 1;
-        b->temporary = 0;
-        b->memory = 0;
-        b->recycled = 0;
-        b->pos = b->last = b->start = b->end = NULL;
-        if (b->last_shadow && b->shadow && sl__pipe_add_free_raw(p, b->shadow) != SL_OK) {
-            return SL_ABORT;
-        }
-        b->last_shadow = 0;
-        b->shadow = NULL;
-    }
-    sl_chain_t **ll = &p->out;
+    sl_chain_t **ll = &p->out, *tail = NULL;
+
     while (*ll) {
-        ll = &(*ll)->next;
+        tail = *ll;
+        ll = &tail->next;
     }
-    *ll = slice;
+    for (sl_chain_t *cl = slice, *next; cl; cl = next) {
+        next = cl->next;
+        cl->next = NULL;
+        sl_buf_t *b = cl->buf;
+        if (sl_buf_in_memory(b)) {
+            if (to_file_buf(p, b, offset) != SL_OK) {
+                cl->next = next;
+                *ll = cl;
+                return SL_ABORT;
+            }
+            offset = b->file_last;
+            if (tail && continues(tail->buf, b)) {
+                tail->buf->file_last = b->file_last;
+                /* a spare buf: nothing in it may look like a part of the file */
+                memset(b, 0, sizeof(*b));
+                cl->next = p->free;
+                p->free = cl;
+                continue;
+            }
+        }
+        *ll = cl;
+        ll = &cl->next;
+        tail = cl;
+    }
     return SL_OK;
 }
 

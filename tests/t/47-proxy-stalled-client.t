@@ -32,7 +32,8 @@ my $dir = $t->prefix;
 my $origin_port = $t->port(2);
 my $BLOCKS = 1024;                 # of 64 KiB: 64 MiB
 my $SIZE = $BLOCKS * 65536;
-my $RSS_SLACK = 1 << 20;
+# ASan keeps freed memory in quarantine and pads every block: its RSS measures ASan
+my $RSS_SLACK = $t->sanitized ? 8 << 20 : 1 << 20;
 my $expect = Origin::blocks_md5($BLOCKS);
 my $log = "$dir/origin.log";
 
@@ -148,6 +149,9 @@ sub check_whole {
     is($got, $expect, "$name: bytes identical (md5)");
 }
 
+# a first request, so what a worker allocates once (its pools, the buffers' first use) is
+# not counted against the large responses
+like($t->http_get($port, '/p/small?id=warm-up'), qr/\r\n\r\nsmall\n$/, 'a first, small request');
 my $idle = rss();
 ok($idle > 0, "RSS read from /proc: $idle bytes");
 
@@ -175,7 +179,8 @@ for my $case (['p', 'cl'], ['p', 'chunked'], ['p', 'close'], ['ka', 'cl'], ['ka'
            "$id: the upstream connection is closed while the client has read nothing");
     }
     my $grew = rss() - $before;
-    ok($grew < $RSS_SLACK, "$id: RSS grows by less than 1 MiB while the client waits ($grew bytes)");
+    ok($grew < $RSS_SLACK, "$id: RSS grows by less than " . ($RSS_SLACK >> 20)
+       . " MiB while the client waits ($grew bytes)");
     check_whole($id, $s);
     ok($t->wait_for(sub { !temp_files() }, 5), "$id: the temp file is closed afterwards");
 }

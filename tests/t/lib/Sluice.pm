@@ -58,6 +58,18 @@ sub new {
 }
 
 sub prefix { $_[0]{prefix} }
+
+# Whether the binary under test is built with AddressSanitizer, whose redzones and
+# quarantine of freed memory make its RSS no measure of the server's own.
+sub sanitized {
+    my ($self) = @_;
+    return $self->{sanitized} //= do {
+        open(my $fh, '<:raw', $self->{binary}) or return 0;
+        local $/;
+        my $bin = <$fh>;
+        $bin =~ /__asan_init/ ? 1 : 0;
+    };
+}
 sub binary { $_[0]{binary} }
 sub pid    { $_[0]{pid} }
 

@@ -728,6 +728,16 @@ static void test_stalled_client_spills(void **state)
     /* the upstream is not waited on any more; the client is */
     assert_false(e->up_read.timer_set);
     assert_true(e->down_write.timer_set);
+    /* what waits in the file is one buf, not one per raw buffer spilled (the upstream is
+     * done, so everything is with the client's side now): memory stays bounded by the
+     * buffers however much spills */
+    int bufs = 0;
+    for (sl_chain_t *cl = e->sink.held; cl; cl = cl->next) {
+        bufs++;
+    }
+    assert_true(bufs <= p->bufs.num + 2);
+    assert_true(sl_pool_footprint(e->pool)
+                < (size_t) (p->bufs.num * (sl_int_t) p->bufs.size) + 64 * 1024);
     drain_stalled(e, total);
 }
 
