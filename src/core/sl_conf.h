@@ -43,16 +43,10 @@
 /* The module's conf struct is the pointer in conf_ctx itself (main-context core modules). */
 #define SL_DIRECT_CONF 0x00010000
 
-/* Contexts: one bit each. */
+/* Contexts: one bit each.  The core's two are here; a higher layer defines its own in the
+ * bits SL_ANY_CONF covers (the http layer's in sl_http.h). */
 #define SL_MAIN_CONF 0x01000000
 #define SL_EVENT_CONF 0x02000000
-#define SL_HTTP_MAIN_CONF 0x04000000
-#define SL_HTTP_SRV_CONF 0x08000000
-#define SL_HTTP_LOC_CONF 0x10000000
-#define SL_HTTP_UPS_CONF 0x20000000
-#define SL_HTTP_SIF_CONF 0x40000000
-#define SL_HTTP_LIF_CONF 0x80000000
-#define SL_HTTP_LMT_CONF 0x00800000
 #define SL_ANY_CONF 0xff800000
 
 #define SL_CONF_UNSET -1

@@ -30,6 +30,16 @@ typedef struct {
     char *(*merge_loc_conf)(sl_conf_t *cf, void *prev, void *conf);
 } sl_http_module_t;
 
+/* The http contexts a directive may appear in, one bit each (beside the core's
+ * SL_MAIN_CONF and SL_EVENT_CONF, within SL_ANY_CONF). */
+#define SL_HTTP_MAIN_CONF 0x04000000
+#define SL_HTTP_SRV_CONF 0x08000000
+#define SL_HTTP_LOC_CONF 0x10000000
+#define SL_HTTP_UPS_CONF 0x20000000
+#define SL_HTTP_SIF_CONF 0x40000000
+#define SL_HTTP_LIF_CONF 0x80000000
+#define SL_HTTP_LMT_CONF 0x00800000
+
 #define SL_HTTP_MAIN_CONF_OFFSET offsetof(sl_http_conf_ctx_t, main_conf)
 #define SL_HTTP_SRV_CONF_OFFSET offsetof(sl_http_conf_ctx_t, srv_conf)
 #define SL_HTTP_LOC_CONF_OFFSET offsetof(sl_http_conf_ctx_t, loc_conf)

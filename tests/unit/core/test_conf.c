@@ -26,8 +26,9 @@
 /* ---- test modules ---- */
 
 #define TEST_MODULE 0x54534554 /* "TEST" */
-#define TEST_OUTER_CONF SL_HTTP_SRV_CONF
-#define TEST_INNER_CONF SL_HTTP_LOC_CONF
+/* two context bits of a higher layer's (the http layer's server and location) */
+#define TEST_OUTER_CONF 0x08000000
+#define TEST_INNER_CONF 0x10000000
 
 /* The main-context module: one directive per setter type. */
 typedef struct {
