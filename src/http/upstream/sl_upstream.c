@@ -245,8 +245,8 @@ static void check_client(sl_http_request_t *r)
  * seen before the upstream started is acted on in this loop iteration's posted events. */
 static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
 {
-    /* a stored response is read to its end whatever the client does (nginx) */
-    if (u->conf->ignore_client_abort || u->conf->store.on) {
+    /* a response with a copy to make is read to its end whatever the client does (nginx) */
+    if (u->conf->ignore_client_abort || u->tee) {
         r->read_event_handler = sl_http_block_reading;
         return;
     }
@@ -294,6 +294,7 @@ void sl_upstream_init(sl_http_request_t *r)
         return;
     }
     u->request_out = u->request_bufs;
+    sl__upstream_tee_select(r, u);
     watch_client(r, u);
     r->write_event_handler = sl_http_request_empty_handler;
     connect_upstream(r, u);
@@ -803,11 +804,12 @@ static void send_end(sl_http_request_t *r, sl_chain_t *out)
 /*
  * The header buffer holds the whole body, exactly as long as Content-Length said (a small
  * response): there is nothing left to read, so no pipe.  A chunked body, one with bytes
- * past its end, or proxy_store's (which goes through a temp file) takes the pipe.
+ * past its end, or one with a copy to make (the tee's, through the pipe's temp file) takes
+ * the pipe.
  */
 static int whole_body_read(const sl_upstream_t *u)
 {
-    return !u->headers_in.chunked && u->length >= 0 && !u->conf->store.on
+    return !u->headers_in.chunked && u->length >= 0 && u->tee == NULL
            && u->buffer.last - u->buffer.pos == u->length;
 }
 
@@ -1094,6 +1096,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->max_temp_file_size = u->conf->max_temp_file_size;
     p->temp_file_write_size = (ssize_t) u->conf->temp_file_write_size;
     p->temp_path = u->conf->temp_path->name;
+    /* a copy to make: every byte goes through the temp file, in the tee's directory */
+    p->cacheable = sl__upstream_tee_open(r, u, &p->temp_path);
     p->read_timeout = u->conf->read_timeout;
     p->limit_rate = u->conf->limit_rate;
     p->start_sec = sl_cached_time_sec;
@@ -1104,8 +1108,6 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->pool = r->pool;
     p->log = r->connection->log;
     p->upstream_done = u->upstream_done;
-    /* proxy_store: every byte goes through the temp file, published at the end */
-    p->cacheable = u->conf->store.on == 1;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && p->upstream_done) {
         /* "Content-Length: 0" and bytes after it: dropped, warned of as nginx */
@@ -1164,7 +1166,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
-        sl__upstream_store(r, u);
+        sl__upstream_tee_end(r, u);
         end_state(u, 0);
         keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
                                   && !p->input_overrun);
@@ -1206,6 +1208,8 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     }
     u->state = SL_UPSTREAM_DONE;
     u->response_time = sl_current_msec - u->start_msec;
+    /* ended before the body did: a copy still being made is dropped */
+    sl__upstream_tee_end(r, u);
     if (u->body_streaming && !u->body_done) {
         /* the rest of the body is still on its way: the connection cannot be reused */
         r->keepalive = 0;

@@ -166,6 +166,24 @@ typedef struct {
 
 typedef struct sl_upstream_s sl_upstream_t;
 
+/*
+ * A second destination for a response body while it goes to the client: proxy_store now,
+ * the cache next.  The tee's copy is the event pipe's temp file: a response that has a tee
+ * goes through the pipe "keeping everything" (every byte is written to the file, in
+ * open()'s directory, and sent to the client from there; the upstream is read to its end
+ * whatever the client does).  Exactly one of complete() and truncated() is called, once:
+ * complete() only for a body read to its end as its framing said (a truncated body never
+ * reaches it).
+ */
+typedef struct {
+    /** this response is to be copied: 1, with *dir the directory its file goes to; 0 not */
+    int (*open)(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir);
+    /** the whole body is [0, size) of file (no file when size is 0) */
+    void (*complete)(sl_http_request_t *r, sl_upstream_t *u, sl_file_t *file, off_t size);
+    /** the body did not end as framed, or the request ended first: drop the copy */
+    void (*truncated)(sl_http_request_t *r, sl_upstream_t *u);
+} sl_upstream_tee_t;
+
 struct sl_upstream_s {
     sl_http_request_t *request;
     /** the upstream an earlier location of this request used (error_page, X-Accel-Redirect):
@@ -214,6 +232,8 @@ struct sl_upstream_s {
     /** the event pipe's input filter for this protocol (buffering on) */
     sl_int_t (*pipe_input_filter)(sl_pipe_t *p, sl_buf_t *raw);
     sl_pipe_t *pipe;
+    /** the body's second destination (proxy_store), NULL for none or once it is done */
+    const sl_upstream_tee_t *tee;
     void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
     /** rewrites a response header copied for the client (proxy_redirect, proxy_cookie_*):
      * SL_OK when a Location was rewritten (it becomes headers_out.location), SL_DECLINED,
@@ -336,16 +356,26 @@ void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 
 /*
- * proxy_store (sl_upstream_store.c): the directives' setters and merge, and the hook the
- * buffered body calls once the upstream is finished: a complete 200 whose length matches
- * is published at its path atomically (the pipe's anonymous temp file linked in place),
- * anything else leaves nothing.
+ * The tee (sl_upstream_tee.c).  sl__upstream_tee_select: at the start, the tee this
+ * request's body may be copied to (u->tee), so the client's going away does not stop the
+ * upstream.  sl__upstream_tee_open: once the header is in, whether the copy is made (u->tee
+ * stays) and where its file goes.  sl__upstream_tee_end: the pipe is finished, or the
+ * request ends first: complete() or truncated(), and u->tee is NULL afterwards.
+ */
+void sl__upstream_tee_select(sl_http_request_t *r, sl_upstream_t *u);
+int sl__upstream_tee_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir);
+void sl__upstream_tee_end(sl_http_request_t *r, sl_upstream_t *u);
+
+/*
+ * proxy_store (sl_upstream_store.c): the directives' setters and merge, and the tee: a
+ * complete 200 is published at its path atomically (the pipe's anonymous temp file linked
+ * in place), anything else leaves nothing.
  */
 char *sl_upstream_store_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 char *sl_upstream_store_access_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 void sl_upstream_store_init_conf(sl_upstream_store_conf_t *conf);
 void sl_upstream_store_merge(sl_upstream_store_conf_t *conf, const sl_upstream_store_conf_t *prev);
-void sl__upstream_store(sl_http_request_t *r, sl_upstream_t *u);
+extern const sl_upstream_tee_t sl_upstream_store_tee;
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);

@@ -1,11 +1,12 @@
 /*
  * sl_upstream_store.c: proxy_store and proxy_store_access.
  *
- * A stored response is the buffered body the event pipe writes to its temp file as it
- * streams to the client (the pipe is "cacheable": every byte goes through the file).  The
- * temp file is anonymous (O_TMPFILE), so a response that fails, or a crash, leaves nothing
- * behind.  Once the upstream is finished, a 200 read to its end whose length matches its
- * Content-Length is published: the file is linked at the target path (through
+ * proxy_store is the upstream tee's first user (sl_upstream_tee.c): the buffered body the
+ * event pipe writes to its temp file as it streams to the client (the pipe is "cacheable":
+ * every byte goes through the file).  The temp file is anonymous (O_TMPFILE), so a
+ * response that fails, or a crash, leaves nothing behind.  A complete body (the tee's
+ * word: read to its end, as long as its Content-Length said) of a 200 is published: the
+ * file is linked at the target path (through
  * /proc/self/fd, no privilege needed), or linked beside it and renamed over an existing
  * file, so a reader sees either no file (or the old one) or the whole new one, never a
  * part.  Missing directories are created as nginx does, with proxy_store_access's rights
@@ -110,20 +111,6 @@ char *sl_upstream_store_access_set(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     sc->access = user ? access : access | 0600;
     return SL_CONF_OK;
-}
-
-/* The body was read to its end, a 200, and as long as it said: worth publishing. */
-static int complete(sl_upstream_t *u, sl_pipe_t *p)
-{
-    off_t size = p->temp_file ? p->temp_file->offset : 0;
-
-    if (u->headers_in.status_n != SL_HTTP_OK || p->upstream_error) {
-        return 0;
-    }
-    /* close-delimited bodies end with the close; framed ones only with their end */
-    int ended = p->upstream_done || (p->upstream_eof && p->length == -1 && !u->headers_in.chunked);
-    return ended
-           && (u->headers_in.content_length_n == -1 || u->headers_in.content_length_n == size);
 }
 
 /* The target: proxy_store's path, or root/alias + uri.  A NUL-terminated copy in buf. */
@@ -277,19 +264,23 @@ static void publish(sl_http_request_t *r, sl_upstream_t *u, int fd, off_t size, 
     }
 }
 
-void sl__upstream_store(sl_http_request_t *r, sl_upstream_t *u)
+/* Every response of a proxy_store location is copied; only a 200 is published. */
+static int store_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir)
 {
-    sl_pipe_t *p = u->pipe;
+    (void) r;
+    *dir = u->conf->temp_path->name;
+    return 1;
+}
+
+static void store_complete(sl_http_request_t *r, sl_upstream_t *u, sl_file_t *file, off_t size)
+{
     char path[STORE_PATH_MAX];
 
-    if (!u->conf->store.on || p == NULL || !p->cacheable || !complete(u, p)) {
+    if (u->headers_in.status_n != SL_HTTP_OK || target_path(r, u, path) != SL_OK) {
         return;
     }
-    if (target_path(r, u, path) != SL_OK) {
-        return;
-    }
-    if (p->temp_file && p->temp_file->fd != -1) {
-        publish(r, u, p->temp_file->fd, p->temp_file->offset, path);
+    if (file && file->fd != -1) {
+        publish(r, u, file->fd, size, path);
         return;
     }
     /* an empty body wrote no temp file: an empty one is published */
@@ -299,3 +290,12 @@ void sl__upstream_store(sl_http_request_t *r, sl_upstream_t *u)
         close(fd);
     }
 }
+
+/* Nothing to undo: the copy is the pipe's anonymous temp file, gone when it is closed. */
+static void store_truncated(sl_http_request_t *r, sl_upstream_t *u)
+{
+    (void) r;
+    (void) u;
+}
+
+const sl_upstream_tee_t sl_upstream_store_tee = { store_open, store_complete, store_truncated };
