@@ -68,11 +68,31 @@ typedef struct {
     sl_proxy_rewrite_conf_t rewrite;
 } proxy_loc_conf_t;
 
+/* How a body is framed: each framing has its decoder (sl_proxy_body.c). */
+typedef enum {
+    /** Content-Length: the body ends after that many bytes */
+    PROXY_BODY_LENGTH = 0,
+    /** Transfer-Encoding: chunked: the body ends with the last chunk and the trailer */
+    PROXY_BODY_CHUNKED,
+    /** neither: the body ends when the upstream closes the connection */
+    PROXY_BODY_CLOSE,
+} proxy_framing_t;
+
+/* A body's decoder: its framing and how far into the body it is. */
+typedef struct {
+    proxy_framing_t framing;
+    /** Content-Length: body bytes still to come */
+    off_t rest;
+    /** chunked: the parser's state */
+    sl_http_chunked_t chunked;
+} proxy_body_t;
+
 typedef struct {
     /** the parsers' state, reset for each try */
     sl_http_parse_t parse;
     sl_http_status_t status;
-    sl_http_chunked_t chunked;
+    /** the response body's decoder, set up when the header is done */
+    proxy_body_t body;
     unsigned status_done : 1;
     /** this request's target: the location's, or the one its variables gave */
     proxy_target_t *target;
@@ -99,7 +119,31 @@ sl_int_t sl__proxy_process_header(sl_http_request_t *r);
 sl_int_t sl__proxy_forget_headers(sl_http_request_t *r, sl_upstream_t *u);
 sl_int_t sl__proxy_rewrite_header(sl_http_request_t *r, sl_table_elt_t *h);
 
-/* sl_proxy_body.c: the response body decoders */
+/* sl_proxy_body.c: the body decoders, one per framing */
+
+/* Sets d up for a body framed by "Transfer-Encoding: chunked" (chunked), else by length
+ * (-1: by the close of the connection). */
+void sl__proxy_body_init(proxy_body_t *d, int chunked, off_t length);
+
+/*
+ * The decoders' core, the same for every path a body takes: the next span of body at
+ * b->pos.  The framing before it is skipped and b->pos moves past it; *span points into b
+ * (no copy).
+ *   SL_OK     *span holds body bytes (possibly none), more may follow in b;
+ *   SL_AGAIN  b is used up (b->pos == b->last) and the body goes on; *span is empty;
+ *   SL_DONE   the body is complete: *span holds its last bytes (possibly none) and b->pos is
+ *             where the body ends, so [b->pos, b->last) came past it (too much data); every
+ *             later call returns SL_DONE again and takes nothing;
+ *   SL_ERROR  invalid chunked framing (b->pos at the offending byte).
+ */
+sl_int_t sl__proxy_body_next(proxy_body_t *d, sl_buf_t *b, sl_str_t *span);
+
+/* The fewest bytes still to come before the body is complete (framing included), 0 once it
+ * is; -1 when only the close of the connection ends it. */
+off_t sl__proxy_body_left(const proxy_body_t *d);
+
+/* The adapters: the unbuffered path's u->input_filter (also the whole body read with the
+ * header), and the event pipe's input filter. */
 sl_int_t sl__proxy_input_filter(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out);
 sl_int_t sl__proxy_pipe_filter(sl_pipe_t *p, sl_buf_t *raw);
 

@@ -335,29 +335,20 @@ sl_int_t sl__proxy_reinit_request(sl_http_request_t *r)
 /*
  * Whether the whole body came with the header.  nginx then reads it as if buffering were
  * on (Content-Length framing, and the request can go to another server); so does sluice.
- * A chunked body is decoded on a copy: the real reading starts from the same bytes.
+ * The body's decoder runs on a copy: the real reading starts from the same bytes.
  */
 int sl__proxy_body_preread_whole(sl_http_request_t *r)
 {
     sl_buf_t b = *r->header_in;
+    proxy_body_t d;
+    sl_str_t span;
+    sl_int_t rc;
 
-    if (!r->headers_in.chunked) {
-        return b.last - b.pos >= r->headers_in.content_length_n;
-    }
-    sl_http_chunked_t ctx;
-    memset(&ctx, 0, sizeof(ctx));
-    for (;;) {
-        sl_int_t rc = sl_http_parse_chunked(&ctx, &b);
-        if (rc != SL_OK) {
-            return rc == SL_DONE;
-        }
-        off_t n = sl_min(ctx.size, (off_t) (b.last - b.pos));
-        b.pos += n;
-        ctx.size -= n;
-        if (b.pos == b.last && ctx.size > 0) {
-            return 0;
-        }
-    }
+    sl__proxy_body_init(&d, r->headers_in.chunked, r->headers_in.content_length_n);
+    do {
+        rc = sl__proxy_body_next(&d, &b, &span);
+    } while (rc == SL_OK);
+    return rc == SL_DONE;
 }
 
 /* proxy_request_buffering off: connect now, send the body as it comes. */

@@ -91,6 +91,7 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
     if (u->upstream_done && u->buffer.pos < u->buffer.last) {
         u->keepalive = 0; /* bytes after a response without a body */
     }
+    sl__proxy_body_init(&ctx->body, in->chunked, u->length);
     return SL_OK;
 }
 
