@@ -129,10 +129,6 @@ sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw)
         return SL_OK;
     }
     if (p->upstream_done || p->length == 0) {
-        if (!p->upstream_done) {
-            sl_log_error(SL_LOG_WARN, p->log, 0,
-                         "upstream sent more data than specified in \"Content-Length\" header");
-        }
         p->upstream_done = 1;
         p->input_overrun = 1;
         return SL_OK;
@@ -147,8 +143,6 @@ sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw)
     }
     off_t size = b->last - b->pos;
     if (size > p->length) {
-        sl_log_error(SL_LOG_WARN, p->log, 0,
-                     "upstream sent more data than specified in \"Content-Length\" header");
         b->last = b->pos + p->length;
         size = p->length;
         p->input_overrun = 1;

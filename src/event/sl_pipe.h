@@ -68,7 +68,8 @@ struct sl_pipe_s {
     /** the body is complete (length reached, or the framing said so) */
     unsigned upstream_done : 1;
     /** the upstream sent bytes past the end of the body (they are dropped; the connection
-     * cannot be reused) */
+     * cannot be reused); set by the input filter, which leaves the wording of any log line
+     * to the protocol */
     unsigned input_overrun : 1;
     /** the upstream closed its side */
     unsigned upstream_eof : 1;
@@ -138,7 +139,9 @@ sl_int_t sl_pipe_run(sl_pipe_t *p, int do_write);
 
 /*
  * Input filter for bodies passed as they are (Content-Length or close-delimited): one
- * shadow buf over the raw bytes, cut at p->length when that is known.
+ * shadow buf over the raw bytes, cut at p->length when that is known.  Bytes past the
+ * length are dropped and reported in p->input_overrun; the pipe logs nothing of them (the
+ * protocol above words its own warning).
  */
 sl_int_t sl_pipe_copy_input_filter(sl_pipe_t *p, sl_buf_t *raw);
 

@@ -821,16 +821,17 @@ static int whole_body_read(const sl_upstream_t *u)
 static void send_whole_body(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_buf_t *b = sl_calloc_buf(r->pool);
+    sl_str_t body = sl_null_string;
 
-    if (b == NULL) {
+    /* the protocol's decoder takes the body out of the buffer: all of it, complete */
+    if (b == NULL || SL_BUG_ON(u->input_filter(r, &u->buffer, &body) != SL_DONE)) {
         finalize(r, u, SL_ERROR);
         return;
     }
-    if (u->buffer.pos < u->buffer.last) {
+    if (body.len) {
         b->temporary = 1;
-        b->start = b->pos = u->buffer.pos;
-        b->end = b->last = u->buffer.last;
-        u->buffer.pos = u->buffer.last;
+        b->start = b->pos = body.data;
+        b->end = b->last = body.data + body.len;
     }
     b->last_buf = 1;
     u->upstream_done = 1;

@@ -225,8 +225,9 @@ struct sl_upstream_s {
     sl_int_t (*reinit_request)(sl_http_request_t *r);
     /** SL_OK (header done), SL_AGAIN (more), SL_HTTP_PARSE_INVALID_HEADER / SL_ERROR */
     sl_int_t (*process_header)(sl_http_request_t *r);
-    /** decodes body bytes in place: *out gets the decoded span; SL_OK, SL_DONE at the end,
-     * SL_ERROR on bad framing */
+    /** decodes body bytes in place: *out gets the decoded span; SL_OK, SL_AGAIN (the buffer
+     * used up), SL_DONE at the end, SL_ERROR on bad framing (unbuffered, and the whole body
+     * read with the header) */
     sl_int_t (*input_filter)(sl_http_request_t *r, sl_buf_t *b, sl_str_t *out);
     void *input_filter_ctx;
     /** the event pipe's input filter for this protocol (buffering on) */

@@ -420,6 +420,9 @@ static void test_content_length(void **state)
     assert_body(e, 40000);
     assert_false(e->up_read.timer_set);
     assert_false(e->down_write.timer_set);
+    /* the bytes past the length are reported, worded by the protocol above, not here */
+    assert_true(e->p.input_overrun);
+    assert_null(strstr(log_text(e), "Content-Length"));
 }
 
 static void test_slow_writer_temp_file(void **state)
