@@ -134,10 +134,10 @@ sl_int_t sl__proxy_pipe_filter(sl_pipe_t *p, sl_buf_t *raw)
     proxy_body_t *d = &ctx->body;
     sl_buf_t *last = NULL;
 
-    if (p->upstream_done && d->framing != PROXY_BODY_CHUNKED && raw->pos != raw->last) {
-        /* a later raw buffer of the read that completed the body: its bytes are dropped
-         * without a warning, and the connection is not reused (a chunked body's are
-         * dropped without the mark) */
+    if (p->upstream_done && raw->pos != raw->last) {
+        /* a later raw buffer of the read that completed the body: its bytes are dropped and
+         * the connection is not reused, whatever the framing (an upstream that sends past
+         * its last chunk must not have its leftovers read as the next response) */
         p->input_overrun = 1;
     }
     while (raw->pos < raw->last && !p->upstream_done) {

@@ -475,6 +475,21 @@ static void test_pipe_chunked_overrun(void **state)
     assert_int_equal(logged(e, LENGTH_WARNING), 0);
 }
 
+/* The last chunk ends a raw buffer and the next one of the same read holds more: the
+ * connection must not be reused (the bytes would be read as the next response). */
+static void test_pipe_chunked_overrun_next_buffer(void **state)
+{
+    env_t *e = *state;
+
+    response(e, 1, -1);
+    assert_int_equal(sl__proxy_pipe_filter(&e->p, raw(e, "2\r\nab\r\n0\r\n\r\n")), SL_OK);
+    assert_true(e->p.upstream_done);
+    assert_false(e->p.input_overrun);
+    assert_int_equal(sl__proxy_pipe_filter(&e->p, raw(e, "HTTP/1.1 200 OK")), SL_OK);
+    assert_string_equal(parsed(e), "ab*");
+    assert_true(e->p.input_overrun);
+}
+
 static void test_pipe_chunked_invalid(void **state)
 {
     env_t *e = *state;
@@ -496,6 +511,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipe_length_zero_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipe_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipe_chunked_overrun, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipe_chunked_overrun_next_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipe_chunked_invalid, setup, teardown),
     };
 
