@@ -7,6 +7,8 @@
 #include "sl_event_module.h"
 #include "sl_http.h"
 
+extern sl_module_t sl_http_v1_header_filter_module;
+extern sl_module_t sl_http_v1_chunked_filter_module;
 extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_rewrite_module;
@@ -29,6 +31,9 @@ sl_module_t *sl_modules[] = {
     &sl_event_core_module,
     &sl_http_module,
     &sl_http_core_module,
+    /* HTTP/1 framing: the first filters installed after the core's, so they run last */
+    &sl_http_v1_header_filter_module,
+    &sl_http_v1_chunked_filter_module,
     &sl_http_log_module,
     &sl_http_upstream_module,
     /* before any module whose preaccess handler reads the client address */

@@ -1,7 +1,7 @@
 /*
  * sl_http_output.h: the output filter chains.  A response header goes through the header
- * filters (the last one writes the status line and header lines); body chains go through
- * the body filters (chunked encoding, then the write filter that sends, honouring
+ * filters (the last one, HTTP/1's, writes the status line and header lines); body chains go
+ * through the body filters (HTTP/1's chunked encoding, then the write filter that sends, honouring
  * send_timeout, limit_rate and postpone_output).  Modules insert themselves at the top of
  * either chain in their postconfiguration, as nginx's filters do.
  */
@@ -16,13 +16,12 @@ typedef sl_int_t (*sl_http_output_body_filter_pt)(sl_http_request_t *r, sl_chain
 extern sl_http_output_header_filter_pt sl_http_top_header_filter;
 extern sl_http_output_body_filter_pt sl_http_top_body_filter;
 
-/* The core filters (installed first, so they run last). */
-sl_int_t sl_http_header_filter(sl_http_request_t *r);
+/* The core's filter: it sends (installed first, so it runs last). */
 sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in);
-sl_int_t sl_http_chunked_body_filter(sl_http_request_t *r, sl_chain_t *in);
-sl_int_t sl_http_chunked_header_filter(sl_http_request_t *r);
 
-/* Sets up the core filters; called from the core module's postconfiguration. */
+/* Sets up the chains' bottoms: the write filter for bodies, nothing yet for headers (the
+ * protocol's framing module, src/http/v1, comes next); called from the core module's
+ * postconfiguration. */
 void sl_http_output_init(void);
 
 /* Adds "Name: value" to the response headers, the value copied to the pool.  NULL on

@@ -1,6 +1,8 @@
 /*
- * sl_http_header_filter.c: the status line and header lines of a response, built in one
- * buffer of the exact size and handed to the write filter.
+ * sl_http_v1_header_filter.c: HTTP/1's framing of a response header: the status line and
+ * header lines, built in one buffer of the exact size and handed to the body filters, and
+ * whether the body goes chunked.  A module at the bottom of the header filter chain, as
+ * nginx's header filter: another protocol (HTTP/2) puts its own above it.
  */
 #include <stdio.h>
 
@@ -246,7 +248,7 @@ static u_char *write_headers(sl_http_request_t *r, u_char *p, const sl_str_t *st
     return p;
 }
 
-sl_int_t sl_http_header_filter(sl_http_request_t *r)
+static sl_int_t header_filter(sl_http_request_t *r)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     header_values_t v;
@@ -287,3 +289,18 @@ sl_int_t sl_http_header_filter(sl_http_request_t *r)
     sl_chain_t out = { b, NULL };
     return sl_http_write_filter(r, &out);
 }
+
+/* First of the header filters to be installed (sl_modules.c), so it runs last. */
+static sl_int_t postconfiguration(sl_conf_t *cf)
+{
+    sl_http_top_header_filter = header_filter;
+    return SL_OK;
+}
+
+static sl_http_module_t v1_header_filter_ctx = {
+    NULL, postconfiguration, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+sl_module_t sl_http_v1_header_filter_module = {
+    "http_header_filter", 0, 0, SL_HTTP_MODULE, &v1_header_filter_ctx, NULL, NULL, NULL, NULL,
+};
