@@ -160,11 +160,10 @@ void sl_close_connection(sl_connection_t *c)
     c->write->ready = 0;
     c->destroyed = 1;
 
-    int fd = c->fd;
-    c->fd = -1;
-    if (close(fd) == -1) {
-        sl_log_error(SL_LOG_ALERT, c->log, errno, "close() socket %d failed", fd);
+    if (c->io->close(c) != SL_OK) {
+        sl_log_error(SL_LOG_ALERT, c->log, errno, "close() socket %d failed", c->fd);
     }
+    c->fd = -1;
     sl_queue_insert_tail(&closed_connections, &c->queue);
 }
 

@@ -24,18 +24,61 @@
 typedef struct sl_listening_s sl_listening_t;
 typedef void (*sl_connection_handler_pt)(sl_connection_t *c);
 
-/* I/O through a connection.  A vtable so TLS (and test doubles) slot in under the callers. */
+/*
+ * A connection's I/O table.  Every byte a connection carries, and its half close and close,
+ * go through it, so TLS (and test doubles) slot in under the code that reads and writes:
+ * nothing above src/event/ touches the descriptor (scripts/check-socket-calls.sh).  Each
+ * function keeps the events' ready/eof/error flags true to what it saw, which is what
+ * edge-triggered handlers rely on, and logs its failures with sl_connection_error() (peek
+ * excepted: its callers word what they find).
+ */
+/* recv: bytes read (> 0), 0 at EOF (rev->eof), SL_AGAIN (rev->ready cleared), SL_ERROR. */
 typedef ssize_t (*sl_recv_pt)(sl_connection_t *c, u_char *buf, size_t size);
+/* recv_chain: into the free space [last, end) of a chain's bufs, at most limit bytes (0: no
+ * limit); returns as recv.  The bufs' last pointers are not moved: the caller spreads the
+ * count. */
 typedef ssize_t (*sl_recv_chain_pt)(sl_connection_t *c, sl_chain_t *in, off_t limit);
-/* send_chain returns the first link with data left (NULL: all sent) or SL_CHAIN_ERROR. */
+/* send: bytes sent (>= 0; fewer than size clears wev->ready), SL_AGAIN, or SL_ERROR.  Not
+ * counted in c->sent, which counts what send_chain sends (the response: $bytes_sent); a
+ * send is for bytes outside it ("100 Continue"). */
+typedef ssize_t (*sl_send_pt)(sl_connection_t *c, const u_char *buf, size_t size);
+/* send_chain: at most limit bytes (0: no limit), counted in c->sent, the bufs advanced.
+ * Returns the first link with data left (NULL: all sent) or SL_CHAIN_ERROR. */
 typedef sl_chain_t *(*sl_send_chain_pt)(sl_connection_t *c, sl_chain_t *in, off_t limit);
+/* shutdown: nothing more will be sent; the peer sees the end of the stream after what is
+ * queued (a FIN; TLS sends its close_notify first).  SL_OK or SL_ERROR. */
+typedef sl_int_t (*sl_shutdown_pt)(sl_connection_t *c);
+/* close: releases what the transport holds and closes c->fd (sl_close_connection calls it,
+ * nothing else should).  SL_OK, or SL_ERROR with errno set. */
+typedef sl_int_t (*sl_close_pt)(sl_connection_t *c);
+/* peek: whether the peer is still there, consuming nothing and changing no flag: SL_OK
+ * (bytes wait to be read), SL_AGAIN (nothing yet), SL_DONE (the peer closed), SL_ERROR
+ * (the connection failed, *err says why).  Nothing is logged. */
+typedef sl_int_t (*sl_peek_pt)(sl_connection_t *c, sl_err_t *err);
 #define SL_CHAIN_ERROR ((sl_chain_t *) -1)
 
 typedef struct {
     sl_recv_pt recv;
     sl_recv_chain_pt recv_chain;
+    sl_send_pt send;
     sl_send_chain_pt send_chain;
+    sl_shutdown_pt shutdown;
+    sl_close_pt close;
+    sl_peek_pt peek;
+    /** file bufs may be given to send_chain as they are, for sendfile(); 0 (TLS): the http
+     * layer reads them into memory first (as with "sendfile off"), and whatever file part
+     * still comes is read by sl_conn_generic_send_chain */
+    unsigned sendfile : 1;
 } sl_conn_io_t;
+
+/*
+ * The send_chain of a table that can only send buffers (TLS, test doubles): each memory
+ * part goes through c->io->send, each file part is read into memory first (at most
+ * SL_CONN_FILE_PIECE bytes a call), never with sendfile().  The contract of send_chain
+ * above; a file part that cannot be read is SL_CHAIN_ERROR (logged at crit).
+ */
+#define SL_CONN_FILE_PIECE 16384
+sl_chain_t *sl_conn_generic_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limit);
 
 /* Plain sockets. */
 extern const sl_conn_io_t sl_socket_io;
@@ -167,9 +210,9 @@ void sl_conn_table_free(sl_cycle_t *cycle);
 sl_connection_t *sl_get_connection(int fd, sl_log_t *log);
 
 /*
- * Closes the descriptor, cancels the timers and posted events of both directions and
- * schedules the object for the free list at the end of the iteration.  The pool is the
- * caller's to destroy (before or after).
+ * Closes the connection through its table (c->io->close), cancels the timers and posted
+ * events of both directions and schedules the object for the free list at the end of the
+ * iteration.  The pool is the caller's to destroy (before or after).
  */
 void sl_close_connection(sl_connection_t *c);
 /* Logs "WHAT failed" for a socket call ("recv()", "setsockopt(TCP_NODELAY)"): when the peer
@@ -199,6 +242,22 @@ sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c);
 sl_int_t sl_conn_tcp_nopush(sl_connection_t *c);
 /* Clears TCP_CORK if set: what it held goes out now. */
 sl_int_t sl_conn_tcp_push(sl_connection_t *c);
+
+/*
+ * The socket under a connection, asked for what the layers above need to know or set
+ * (sl_conn_socket.c); the bytes themselves go through c->io.
+ */
+/* The address the peer connected to, in c->local_sockaddr/local_socklen, found once per
+ * connection: the listener's own when it is bound to one address, else getsockname().
+ * SL_OK, or SL_ERROR after logging "getsockname() failed" at crit (nothing is set). */
+sl_int_t sl_conn_local_sockaddr(sl_connection_t *c);
+/* The error pending on the socket (SO_ERROR; reading it clears it), 0 when none: why a
+ * peer that vanished went, for the log. */
+sl_err_t sl_conn_pending_error(sl_connection_t *c);
+/* Makes closing c reset the connection (RST, SO_LINGER 0) instead of ending it, so no
+ * unsent data and no TIME_WAIT stay behind (reset_timedout_connection).  SL_OK, or SL_ERROR
+ * after logging "setsockopt(SO_LINGER) failed" at crit (it will close normally). */
+sl_int_t sl_conn_reset_on_close(sl_connection_t *c);
 
 /* Listening sockets. */
 sl_listening_t *sl_create_listening(sl_cycle_t *cycle, const struct sockaddr *sa,

@@ -99,12 +99,8 @@ sl_int_t sl_connect_peer(sl_peer_connection_t *pc)
 
 sl_int_t sl_connect_check(sl_connection_t *c)
 {
-    int err = 0;
-    socklen_t len = sizeof(err);
+    sl_err_t err = sl_conn_pending_error(c);
 
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
-        err = errno;
-    }
     if (err) {
         sl_log_error(SL_LOG_ERR, c->log, err, "connect() failed");
         return SL_ERROR;

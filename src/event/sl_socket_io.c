@@ -1,7 +1,7 @@
 /*
- * sl_socket_io.c: the plain-socket I/O vtable.  Keeps the events' ready/eof/error flags
- * true to what the kernel said, which is what edge-triggered handlers rely on.  Also the
- * TCP options the sends depend on (TCP_NODELAY, TCP_CORK), kept in the connection's flags.
+ * sl_socket_io.c: the plain-socket I/O table (sl_socket_io), over the os layer's calls.
+ * Keeps the events' ready/eof/error flags true to what the kernel said, which is what
+ * edge-triggered handlers rely on.  Its send_chain is the only way to sendfile().
  */
 #include "sl_conn.h"
 #include "sl_os.h"
@@ -69,6 +69,26 @@ static ssize_t socket_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit
     return n;
 }
 
+static ssize_t socket_send(sl_connection_t *c, const u_char *buf, size_t size)
+{
+    sl_event_t *wev = c->write;
+    sl_err_t err = 0;
+    ssize_t n = sl_os_send(c->fd, buf, size, &err);
+
+    if (n >= 0) {
+        if ((size_t) n < size) {
+            wev->ready = 0;
+        }
+        return n;
+    }
+    wev->ready = 0;
+    if (n == SL_ERROR) {
+        wev->error = 1;
+        sl_connection_error(c, err, "send()");
+    }
+    return n;
+}
+
 static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
 {
     sl_event_t *wev = c->write;
@@ -96,44 +116,32 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
     return sl_chain_update_sent(in, n);
 }
 
-sl_int_t sl_conn_tcp_nodelay(sl_connection_t *c)
+static sl_int_t socket_shutdown(sl_connection_t *c)
 {
-    if (c->tcp_nodelay || c->sockaddr.sa.sa_family == AF_UNIX) {
-        return SL_OK;
-    }
-    if (sl_tcp_nodelay(c->fd) != SL_OK) {
-        sl_connection_error(c, errno, "setsockopt(TCP_NODELAY)");
+    if (sl_shutdown_write(c->fd) != SL_OK) {
+        sl_connection_error(c, errno, "shutdown()");
         return SL_ERROR;
     }
-    c->tcp_nodelay = 1;
     return SL_OK;
 }
 
-static sl_int_t set_cork(sl_connection_t *c, int on)
+static sl_int_t socket_close(sl_connection_t *c)
 {
-    if (sl_tcp_cork(c->fd, on) != SL_OK) {
-        sl_connection_error(c, errno, on ? "setsockopt(TCP_CORK)" : "setsockopt(!TCP_CORK)");
-        return SL_ERROR;
-    }
-    c->tcp_nopush = on ? SL_TCP_NOPUSH_SET : SL_TCP_NOPUSH_UNSET;
-    return SL_OK;
+    return close(c->fd) == -1 ? SL_ERROR : SL_OK;
 }
 
-sl_int_t sl_conn_tcp_nopush(sl_connection_t *c)
+static sl_int_t socket_peek(sl_connection_t *c, sl_err_t *err)
 {
-    if (c->tcp_nopush != SL_TCP_NOPUSH_UNSET || c->sockaddr.sa.sa_family == AF_UNIX) {
-        return SL_OK;
-    }
-    return set_cork(c, 1);
-}
-
-sl_int_t sl_conn_tcp_push(sl_connection_t *c)
-{
-    return c->tcp_nopush == SL_TCP_NOPUSH_SET ? set_cork(c, 0) : SL_OK;
+    return sl_os_peek(c->fd, err);
 }
 
 const sl_conn_io_t sl_socket_io = {
-    socket_recv,
-    socket_recv_chain,
-    socket_send_chain,
+    .recv = socket_recv,
+    .recv_chain = socket_recv_chain,
+    .send = socket_send,
+    .send_chain = socket_send_chain,
+    .shutdown = socket_shutdown,
+    .close = socket_close,
+    .peek = socket_peek,
+    .sendfile = 1,
 };

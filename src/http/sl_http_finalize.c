@@ -3,8 +3,6 @@
  * drain, the access log, and what the connection does next (keepalive with the next
  * pipelined request, lingering close, or close).
  */
-#include <sys/socket.h>
-
 #include "sl_http_request.h"
 #include "sl_http_special_response.h"
 #include "sl_pool.h"
@@ -42,17 +40,6 @@ static void free_request(sl_http_request_t *r, sl_int_t rc)
     sl_pool_destroy(r->pool);
 }
 
-/* reset_timedout_connection: a client that timed out gets a RST instead of a FIN, so no
- * unsent data and no TIME_WAIT are left behind. */
-static void reset_connection(sl_connection_t *c)
-{
-    struct linger l = { 1, 0 };
-
-    if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1) {
-        sl_log_error(SL_LOG_CRIT, c->log, errno, "setsockopt(SO_LINGER) failed");
-    }
-}
-
 void sl_http_close_request(sl_http_request_t *r, sl_int_t rc)
 {
     sl_connection_t *c = r->connection;
@@ -71,7 +58,8 @@ void sl_http_close_request(sl_http_request_t *r, sl_int_t rc)
     }
     free_request(r, rc);
     if (reset) {
-        reset_connection(c);
+        /* reset_timedout_connection: a RST, not a FIN, for a client that timed out */
+        sl_conn_reset_on_close(c);
     }
     sl_http_close_connection(c);
 }
@@ -242,8 +230,7 @@ static void set_lingering_close(sl_http_request_t *r)
     c->read->handler = lingering_close_handler;
     c->write->handler = sl_event_empty_handler;
     sl_add_timer(c->read, clcf->lingering_timeout);
-    if (shutdown(c->fd, SHUT_WR) == -1) {
-        sl_connection_error(c, errno, "shutdown()");
+    if (c->io->shutdown(c) != SL_OK) {
         sl_http_close_request(r, 0);
         return;
     }

@@ -295,17 +295,16 @@ void sl_http_block_reading(sl_http_request_t *r)
 void sl_http_test_reading(sl_http_request_t *r)
 {
     sl_connection_t *c = r->connection;
-    u_char buf[1];
+    sl_err_t err = 0;
 
     if (!c->read->pending_eof && !c->read->ready) {
         return;
     }
-    ssize_t n = recv(c->fd, buf, 1, MSG_PEEK);
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+    sl_int_t rc = c->io->peek(c, &err);
+    if (rc == SL_DONE || rc == SL_ERROR) {
         c->read->eof = 1;
         c->error = 1;
-        sl_log_error(SL_LOG_INFO, c->log, n == 0 ? 0 : errno,
-                     "client prematurely closed connection");
+        sl_log_error(SL_LOG_INFO, c->log, err, "client prematurely closed connection");
         sl_http_finalize_request(r, SL_HTTP_CLIENT_CLOSED_REQUEST);
         return;
     }

@@ -8,7 +8,6 @@
 #include "sl_http_request.h"
 #include "sl_http_headers_in.h"
 #include "sl_http_variables.h"
-#include "sl_os.h"
 #include "sl_pool.h"
 
 #define SL_HTTP_REQUEST_POOL_SIZE 8192
@@ -25,9 +24,7 @@ static sl_http_addr_t *find_addr(sl_connection_t *c)
     if (port->naddrs == 1) {
         return &port->addrs[0];
     }
-    c->local_socklen = sizeof(c->local_sockaddr);
-    if (getsockname(c->fd, &c->local_sockaddr.sa, &c->local_socklen) == -1) {
-        sl_log_error(SL_LOG_CRIT, c->log, errno, "getsockname() failed");
+    if (sl_conn_local_sockaddr(c) != SL_OK) {
         return NULL;
     }
     for (sl_uint_t i = 0; i + 1 < port->naddrs; i++) {

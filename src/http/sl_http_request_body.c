@@ -12,7 +12,6 @@
 
 #include "sl_file.h"
 #include "sl_http_request.h"
-#include "sl_os.h"
 #include "sl_pool.h"
 
 static void read_body_handler(sl_http_request_t *r);
@@ -22,7 +21,7 @@ static void close_temp_file(void *data)
     sl_file_t *file = data;
 
     if (file->fd != -1) {
-        close(file->fd);
+        sl_close_file(file->fd);
         file->fd = -1;
     }
 }
@@ -184,8 +183,7 @@ sl_int_t sl_http_send_continue(sl_http_request_t *r)
         return SL_OK;
     }
     /* the connection is writable at this point; a short write means a broken client */
-    sl_err_t err = 0;
-    ssize_t n = sl_os_send(r->connection->fd, line, sizeof(line) - 1, &err);
+    ssize_t n = r->connection->io->send(r->connection, line, sizeof(line) - 1);
     if (n != (ssize_t) sizeof(line) - 1) {
         r->connection->error = 1;
         return SL_ERROR;

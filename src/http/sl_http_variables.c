@@ -13,7 +13,6 @@
  */
 #include <stdio.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 
 #include "sl_http_variables.h"
 #include "sl_pool.h"
@@ -505,43 +504,12 @@ static sl_int_t var_remote_port(sl_http_request_t *r, sl_http_variable_value_t *
     return value_port(r, v, sl_sockaddr_port(&r->connection->sockaddr.sa));
 }
 
-static int is_wildcard(const sl_sockaddr_t *sa)
-{
-    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-    return (sa->sa.sa_family == AF_INET && sa->sin.sin_addr.s_addr == htonl(INADDR_ANY))
-           || (sa->sa.sa_family == AF_INET6
-               && memcmp(&sa->sin6.sin6_addr, &any6, sizeof(any6)) == 0);
-}
-
-/* The address the client connected to: the listener's own when it is not a wildcard,
- * else getsockname() once per connection. */
-static sl_int_t local_sockaddr(sl_connection_t *c)
-{
-    if (c->local_socklen) {
-        return SL_OK;
-    }
-    sl_listening_t *ls = c->listening;
-    if (ls && ls->socklen && !is_wildcard(&ls->sockaddr)) {
-        c->local_sockaddr = ls->sockaddr;
-        c->local_socklen = ls->socklen;
-        return SL_OK;
-    }
-    socklen_t len = sizeof(c->local_sockaddr);
-    if (getsockname(c->fd, &c->local_sockaddr.sa, &len) == -1) {
-        sl_log_error(SL_LOG_CRIT, c->log, errno, "getsockname() failed");
-        return SL_ERROR;
-    }
-    c->local_socklen = len;
-    return SL_OK;
-}
-
 static sl_int_t var_server_addr(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
     sl_connection_t *c = r->connection;
     u_char text[SL_SOCKADDR_STRLEN + 1];
 
-    if (local_sockaddr(c) != SL_OK) {
+    if (sl_conn_local_sockaddr(c) != SL_OK) {
         return SL_ERROR;
     }
     size_t len = sl_addr_ntop(&c->local_sockaddr.sa, c->local_socklen, text, sizeof(text), 0);
@@ -555,7 +523,7 @@ static sl_int_t var_server_addr(sl_http_request_t *r, sl_http_variable_value_t *
 
 static sl_int_t var_server_port(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
-    if (local_sockaddr(r->connection) != SL_OK) {
+    if (sl_conn_local_sockaddr(r->connection) != SL_OK) {
         return SL_ERROR;
     }
     return value_port(r, v, sl_sockaddr_port(&r->connection->local_sockaddr.sa));

@@ -1,7 +1,7 @@
 /*
  * sl_http_write_filter.c: the last body filter: gathers what to send, holds back small
  * pieces (postpone_output) until a flush or the end, applies limit_rate, and sends with
- * the connection's send_chain (writev, sendfile).
+ * the connection's send_chain (on plain TCP: writev, sendfile).
  */
 #include "sl_http_output.h"
 #include "sl_http_variables.h"

@@ -1,5 +1,5 @@
 /*
- * sl_file.c: temp files, chain writes, file part reads.
+ * sl_file.c: temp files, closing files, chain writes, file part reads.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +16,11 @@ static int make_dir(const char *path, sl_log_t *log)
     }
     sl_log_error(SL_LOG_CRIT, log, errno, "mkdir() \"%s\" failed", path);
     return -1;
+}
+
+sl_int_t sl_close_file(int fd)
+{
+    return close(fd) == -1 ? SL_ERROR : SL_OK;
 }
 
 /* A named file removed at once, where O_TMPFILE is not supported. */

@@ -1,5 +1,5 @@
 /*
- * sl_file.h: temp files, writing chains to files and reading file parts back.
+ * sl_file.h: temp files, closing files, writing chains to files and reading file parts back.
  *
  * Temp files are opened with O_TMPFILE where the filesystem allows: they have no name, so
  * nothing is left behind on any exit, SIGKILL included.  Elsewhere a named file is created
@@ -17,6 +17,10 @@
  * -1 after logging why.
  */
 int sl_open_tempfile(const sl_str_t *dir, sl_log_t *log);
+
+/* Closes a file's descriptor (a temp file, a file served).  A connection's never comes
+ * here: it closes through its I/O table.  SL_OK, or SL_ERROR with errno set. */
+sl_int_t sl_close_file(int fd);
 
 /* Writes the memory bufs of a chain at file->offset with pwritev, advancing the offset.
  * The bytes written, or SL_ERROR (logged; ENOSPC included). */

@@ -1,5 +1,5 @@
 /*
- * sl_io.c: recv, readv into a chain, and send a chain with writev and sendfile.
+ * sl_io.c: recv, peek, readv into a chain, and send a chain with writev and sendfile.
  */
 #include <sys/sendfile.h>
 
@@ -31,6 +31,30 @@ ssize_t sl_os_send(int fd, const u_char *buf, size_t size, sl_err_t *err)
 
         if (n >= 0) {
             return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
+sl_int_t sl_os_peek(int fd, sl_err_t *err)
+{
+    u_char ch;
+
+    for (;;) {
+        ssize_t n = recv(fd, &ch, 1, MSG_PEEK);
+
+        if (n > 0) {
+            return SL_OK;
+        }
+        if (n == 0) {
+            return SL_DONE;
         }
         if (errno == EINTR) {
             continue;

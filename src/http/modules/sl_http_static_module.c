@@ -6,9 +6,10 @@
  * write filter sends that buf with sendfile().  A directory answers 301 to "uri/", and
  * open() errors become 404, 403 or 500 with nginx's log lines.
  *
- * "sendfile off" (nginx's default, and ours): a body filter below the range filter reads
- * file bufs into two 32k memory buffers, refilled as the client drains them, so memory stays
- * bounded whatever the file size.  It works for any file buf that reaches it.
+ * "sendfile off" (nginx's default, and ours), or a connection that cannot sendfile (its I/O
+ * table says so: TLS): a body filter below the range filter reads file bufs into two 32k
+ * memory buffers, refilled as the client drains them, so memory stays bounded whatever the
+ * file size.  It works for any file buf that reaches it.
  *
  * root and alias may hold variables ("alias /data/$1;" in a regex location): they are
  * compiled after parsing, in this module's postconfiguration, for every location whose path
@@ -175,7 +176,7 @@ static void close_file(void *data)
 {
     sl_file_t *file = data;
 
-    if (file->fd != -1 && close(file->fd) == -1) {
+    if (file->fd != -1 && sl_close_file(file->fd) != SL_OK) {
         sl_log_error(SL_LOG_ALERT, file->log, errno, "close() \"%s\" failed", file->name.data);
     }
     file->fd = -1;
@@ -411,7 +412,8 @@ static sl_int_t fill(sl_http_request_t *r, read_ctx_t *ctx, sl_chain_t **out)
 }
 
 /*
- * With sendfile off, file bufs become memory bufs here (at most READ_BUFS in flight).
+ * With sendfile off, or on a connection whose I/O table cannot sendfile (TLS), file bufs
+ * become memory bufs here (at most READ_BUFS in flight).
  * Returns what the next filter returned, or SL_AGAIN while file data waits for a buffer
  * (r->buffered says so, and the writer calls again with in == NULL).
  */
@@ -421,7 +423,7 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
     read_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_static_module);
 
     if (ctx == NULL) {
-        if (clcf->sendfile || !chain_has_file(in)) {
+        if ((clcf->sendfile && r->connection->io->sendfile) || !chain_has_file(in)) {
             return next_body_filter(r, in);
         }
         ctx = sl_pcalloc(r->pool, sizeof(read_ctx_t));

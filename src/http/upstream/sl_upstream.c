@@ -195,17 +195,6 @@ static const char *abort_action(sl_upstream_t *u)
     }
 }
 
-static int socket_error(sl_connection_t *c)
-{
-    int err = 0;
-    socklen_t len = sizeof(err);
-
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
-        err = errno;
-    }
-    return err;
-}
-
 /*
  * The client's read event while the upstream works (proxy_ignore_client_abort off), and
  * after it, while the rest of the response is sent.  As nginx 1.22 on Linux: a client that
@@ -223,7 +212,7 @@ static void check_client(sl_http_request_t *r)
     }
     c->read->eof = 1;
     c->error = 1;
-    int err = socket_error(c);
+    sl_err_t err = sl_conn_pending_error(c);
     if (u->peer.connection == NULL) {
         /* the response is read: only sending is left, nginx's http writer words it */
         c->log->action = "sending to client";

@@ -6,10 +6,10 @@
  * The upstream decides whether a try ended cleanly enough to keep its connection (complete,
  * framed response without "Connection: close", request fully sent); this file adds the
  * connection's own limits (keepalive_requests, keepalive_time), the process shutting
- * down, and a peek for stray bytes or an EOF, then watches the idle connection: any read
- * event (the peer closing, or sending something unasked) or keepalive_timeout closes it.
+ * down, and no stray bytes or EOF reported, then watches the idle connection: a read event
+ * that the connection's peek finds is not spurious (the peer closing, or sending something
+ * unasked), or keepalive_timeout, closes it.
  */
-#include <sys/socket.h>
 
 #include "sl_pool.h"
 #include "sl_process_cycle.h"
@@ -134,19 +134,17 @@ static void close_item(keepalive_item_t *item)
     sl_close_connection(c);
 }
 
-/* An idle kept connection: the peer closing it, or sending unasked, ends it; so does time. */
+/* An idle kept connection: the peer closing it, or sending unasked, ends it; so does time.
+ * A read event with nothing behind it (peek: SL_AGAIN) keeps it. */
 static void idle_handler(sl_event_t *ev)
 {
     sl_connection_t *c = ev->data;
     keepalive_item_t *item = c->data;
-    char ch;
+    sl_err_t err = 0;
 
-    if (!ev->timedout && !c->close) {
-        ssize_t n = recv(c->fd, &ch, 1, MSG_PEEK);
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ev->ready = 0;
-            return;
-        }
+    if (!ev->timedout && !c->close && c->io->peek(c, &err) == SL_AGAIN) {
+        ev->ready = 0;
+        return;
     }
     close_item(item);
 }

@@ -210,7 +210,7 @@ static int copy_to(sl_http_request_t *r, int fd, off_t size, const char *path, m
     if (err == 0 && (fchmod(out, mode) == -1 || rename(tmp, path) == -1)) {
         err = errno;
     }
-    close(out);
+    sl_close_file(out);
     if (err) {
         unlink(tmp);
     }
@@ -287,7 +287,7 @@ static void store_complete(sl_http_request_t *r, sl_upstream_t *u, sl_file_t *fi
     int fd = sl_open_tempfile(&u->conf->temp_path->name, r->connection->log);
     if (fd != -1) {
         publish(r, u, fd, 0, path);
-        close(fd);
+        sl_close_file(fd);
     }
 }
 

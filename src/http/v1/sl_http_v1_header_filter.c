@@ -111,21 +111,13 @@ static sl_int_t absolute_location(sl_http_request_t *r, sl_http_core_loc_conf_t 
     sl_http_core_srv_conf_t *cscf = sl_http_get_module_srv_conf(r, sl_http_core_module);
     sl_str_t host = clcf->server_name_in_redirect ? cscf->server_name : r->headers_in.server;
     u_char addr[SL_SOCKADDR_STRLEN + 16];
-    if (host.len == 0) {
-        c->local_socklen = c->local_socklen ? c->local_socklen : sizeof(c->local_sockaddr);
-        if (getsockname(c->fd, &c->local_sockaddr.sa, &c->local_socklen) == 0) {
-            host.len = sl_addr_ntop(&c->local_sockaddr.sa, c->local_socklen, addr, sizeof(addr), 0);
-            host.data = addr;
-        }
+    /* the address the client connected to names us when nothing else does */
+    int local = (host.len == 0 || clcf->port_in_redirect) && sl_conn_local_sockaddr(c) == SL_OK;
+    if (host.len == 0 && local) {
+        host.len = sl_addr_ntop(&c->local_sockaddr.sa, c->local_socklen, addr, sizeof(addr), 0);
+        host.data = addr;
     }
-    int port = 0;
-    if (clcf->port_in_redirect && c->local_socklen == 0) {
-        c->local_socklen = sizeof(c->local_sockaddr);
-        getsockname(c->fd, &c->local_sockaddr.sa, &c->local_socklen);
-    }
-    if (clcf->port_in_redirect) {
-        port = (int) sl_sockaddr_port(&c->local_sockaddr.sa);
-    }
+    int port = local && clcf->port_in_redirect ? (int) sl_sockaddr_port(&c->local_sockaddr.sa) : 0;
     size_t len = sizeof("http://:65535") + host.len + loc->value.len;
     u_char *p = sl_pnalloc(r->pool, len);
     if (p == NULL) {

@@ -154,7 +154,11 @@ static sl_chain_t *fake_send_chain(sl_connection_t *c, sl_chain_t *in, off_t lim
     return SL_CHAIN_ERROR;
 }
 
-static const sl_conn_io_t fake_io = { fake_recv, fake_recv_chain, fake_send_chain };
+static const sl_conn_io_t fake_io = {
+    .recv = fake_recv,
+    .recv_chain = fake_recv_chain,
+    .send_chain = fake_send_chain,
+};
 
 /* Raw-buffer bytes the sink holds unsent (each raw buffer once). */
 static off_t held_raw(sink_t *k)
