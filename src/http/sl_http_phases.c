@@ -290,6 +290,16 @@ void sl_http_block_reading(sl_http_request_t *r)
 {
 }
 
+int sl_http_client_closed(sl_http_request_t *r)
+{
+    return r->connection->read->pending_eof;
+}
+
+sl_err_t sl_http_client_error(sl_http_request_t *r)
+{
+    return sl_conn_pending_error(r->connection);
+}
+
 /* While the response is being produced: a client that closes is detected so the work can
  * stop (the proxy's ignore_client_abort decides what that means). */
 void sl_http_test_reading(sl_http_request_t *r)
@@ -297,7 +307,7 @@ void sl_http_test_reading(sl_http_request_t *r)
     sl_connection_t *c = r->connection;
     sl_err_t err = 0;
 
-    if (!c->read->pending_eof && !c->read->ready) {
+    if (!sl_http_client_closed(r) && !c->read->ready) {
         return;
     }
     sl_int_t rc = c->io->peek(c, &err);

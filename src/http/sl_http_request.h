@@ -380,6 +380,17 @@ sl_int_t sl_http_send_continue(sl_http_request_t *r);
 /* Reads and drops the rest of a discarded body (the read handler while it arrives). */
 void sl_http_discarded_body_handler(sl_http_request_t *r);
 
+/*
+ * Whether a request's client went away: the request-level questions the transport answers
+ * (HTTP/1: its connection; an HTTP/2 stream will answer from its own state), so the code
+ * producing a response never reads the socket's flags.
+ *   sl_http_client_closed: the client has said it closed, as far as is known without a
+ *     system call (HTTP/1: the connection's read side reported its end);
+ *   sl_http_client_error: the error that goes with that, for the log line (0 for none).
+ */
+int sl_http_client_closed(sl_http_request_t *r);
+sl_err_t sl_http_client_error(sl_http_request_t *r);
+
 /* The handler set on an event nobody waits on. */
 void sl_http_request_empty_handler(sl_http_request_t *r);
 void sl_http_block_reading(sl_http_request_t *r);

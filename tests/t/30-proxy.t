@@ -387,8 +387,10 @@ for my $mode (qw(/unbuffered /spill /nospill)) {
     my $s = $t->connect($port);
     print $s "GET /spill/huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     ok($t->wait_for(sub { grep { /proxy_temp/ } values %{ $t->fds } }, 20), 'a slow client: the response spills to a temp file');
-    like($t->error_log, qr{\[warn\] .*an upstream response is buffered to a temporary file (?:in )?\S+ while reading upstream, },
-         'the spill is logged at warn, as nginx');
+    # the descriptor shows a moment before the line is written
+    my $warn = qr{\[warn\] .*an upstream response is buffered to a temporary file (?:in )?\S+ while reading upstream, };
+    $t->wait_for(sub { $t->error_log =~ $warn }, 5);
+    like($t->error_log, $warn, 'the spill is logged at warn, as nginx');
     my ($got) = $t->read_all($s, 60);
     my $body = body_of($got);
     is(length($body), length(huge()), '24 MB: length');

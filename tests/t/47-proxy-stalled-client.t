@@ -239,6 +239,7 @@ SKIP: {
     if ($spid == 0) {
         open(STDOUT, '>', '/dev/null');
         open(STDERR, '>', "$out.err");
+        no warnings 'exec';
         exec $STRACE, '-e', 'trace=pwrite64,pwritev,pwritev2,write,writev', '-o', $out, '-p', $pid;
         POSIX::_exit(127);
     }

@@ -207,12 +207,12 @@ static void check_client(sl_http_request_t *r)
     sl_connection_t *c = r->connection;
     sl_upstream_t *u = r->upstream;
 
-    if (!c->read->pending_eof) {
+    if (!sl_http_client_closed(r)) {
         return;
     }
     c->read->eof = 1;
     c->error = 1;
-    sl_err_t err = sl_conn_pending_error(c);
+    sl_err_t err = sl_http_client_error(r);
     if (u->peer.connection == NULL) {
         /* the response is read: only sending is left, nginx's http writer words it */
         c->log->action = "sending to client";
@@ -240,7 +240,7 @@ static void watch_client(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     r->read_event_handler = check_client;
-    if (r->connection->read->pending_eof) {
+    if (sl_http_client_closed(r)) {
         sl_post_event(r->connection->read);
     }
 }
