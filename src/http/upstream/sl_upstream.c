@@ -22,7 +22,7 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
-static void end_state(sl_upstream_t *u, sl_uint_t status);
+static void end_try(sl_upstream_t *u, sl_uint_t status);
 static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u);
 
 /* The legal edges; anything else is a bug, refused loudly. */
@@ -313,7 +313,7 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
      * is given back (the keepalive race must not become a 502) */
     int stale = u->peer_cached && ft == SL_UPSTREAM_FT_ERROR;
 
-    end_state(u, status);
+    end_try(u, status);
     close_peer(u);
     sl__upstream_release_peer(u,
                               counts && !stale ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
@@ -340,51 +340,51 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
     connect_upstream(r, u);
 }
 
-static sl_upstream_state_t *cur_state(sl_upstream_t *u)
+static sl_upstream_try_t *cur_try(sl_upstream_t *u)
 {
-    return u->nstates ? &u->states[u->nstates - 1] : NULL;
+    return u->ntried ? &u->tried[u->ntried - 1] : NULL;
 }
 
 /* Closes the record of the current try: its times and byte counts. */
-static void end_state(sl_upstream_t *u, sl_uint_t status)
+static void end_try(sl_upstream_t *u, sl_uint_t status)
 {
-    sl_upstream_state_t *st = cur_state(u);
+    sl_upstream_try_t *t = cur_try(u);
 
-    if (st == NULL || st->response_time != (sl_msec_t) -1) {
+    if (t == NULL || t->response_time != (sl_msec_t) -1) {
         return;
     }
-    if (status && st->status == 0) {
-        st->status = status;
+    if (status && t->status == 0) {
+        t->status = status;
     }
-    st->response_time = sl_current_msec - u->try_msec;
-    st->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
-    st->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
+    t->response_time = sl_current_msec - u->try_msec;
+    t->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
+    t->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
     /* $upstream_response_length is the body relayed: a try that failed, an answer an
      * error_page or X-Accel-Redirect replaced, or one with no body to send (HEAD, 304)
      * relayed none, whatever it carried (nginx logs 0) */
-    st->response_length = u->header_sent && !u->request->header_only
-                              ? st->bytes_received - (off_t) u->header_bytes
-                              : 0;
+    t->response_length = u->header_sent && !u->request->header_only
+                             ? t->bytes_received - (off_t) u->header_bytes
+                             : 0;
 }
 
 /* One record per try, plus one for a "no live upstreams" at the end. */
-static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
+static sl_int_t new_try(sl_http_request_t *r, sl_upstream_t *u)
 {
-    if (u->states == NULL) {
-        u->states_cap = sl__upstream_tries_left(u) + 1;
-        u->states = sl_pcalloc(r->pool, u->states_cap * sizeof(sl_upstream_state_t));
-        if (u->states == NULL) {
+    if (u->tried == NULL) {
+        u->tried_cap = sl__upstream_tries_left(u) + 1;
+        u->tried = sl_pcalloc(r->pool, u->tried_cap * sizeof(sl_upstream_try_t));
+        if (u->tried == NULL) {
             return SL_ERROR;
         }
     }
-    if (u->nstates == u->states_cap) {
+    if (u->ntried == u->tried_cap) {
         return SL_ERROR;
     }
-    sl_upstream_state_t *st = &u->states[u->nstates++];
-    st->addr = u->peer_name;
-    st->connect_time = (sl_msec_t) -1;
-    st->header_time = (sl_msec_t) -1;
-    st->response_time = (sl_msec_t) -1;
+    sl_upstream_try_t *t = &u->tried[u->ntried++];
+    t->addr = u->peer_name;
+    t->connect_time = (sl_msec_t) -1;
+    t->header_time = (sl_msec_t) -1;
+    t->response_time = (sl_msec_t) -1;
     u->try_msec = sl_current_msec;
     u->bytes_received = 0;
     u->bytes_sent = 0;
@@ -397,8 +397,8 @@ static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
 {
     set_state(u, SL_UPSTREAM_CONNECT);
     sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no live upstreams");
-    if (new_state(r, u) == SL_OK) {
-        end_state(u, SL_HTTP_BAD_GATEWAY);
+    if (new_try(r, u) == SL_OK) {
+        end_try(u, SL_HTTP_BAD_GATEWAY);
     }
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
 }
@@ -433,7 +433,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         no_live_upstreams(r, u);
         return;
     }
-    if (new_state(r, u) != SL_OK) {
+    if (new_try(r, u) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -446,7 +446,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         if (u->peer.connection) {
             u->peer_cached = 1;
             attach_peer(r, u);
-            cur_state(u)->connect_time = 0;
+            cur_try(u)->connect_time = 0;
             set_state(u, SL_UPSTREAM_SEND_REQUEST);
             send_request(r, u);
             return;
@@ -465,7 +465,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     set_state(u, SL_UPSTREAM_CONNECT); /* again, now to arm proxy_connect_timeout */
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
-        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
+        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
         set_state(u, SL_UPSTREAM_SEND_REQUEST);
         send_request(r, u);
     }
@@ -571,7 +571,7 @@ static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
             return;
         }
         u->connect_time = sl_current_msec - u->start_msec;
-        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
+        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
         set_state(u, SL_UPSTREAM_SEND_REQUEST);
     }
     if (u->state == SL_UPSTREAM_SEND_REQUEST) {
@@ -670,8 +670,8 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
             return;
         }
         u->header_time = sl_current_msec - u->start_msec;
-        cur_state(u)->header_time = sl_current_msec - u->try_msec;
-        cur_state(u)->status = u->headers_in.status_n;
+        cur_try(u)->header_time = sl_current_msec - u->try_msec;
+        cur_try(u)->status = u->headers_in.status_n;
         u->header_bytes = (size_t) (u->buffer.pos - u->buffer.start);
         /* proxy_next_upstream http_NNN: this answer goes to the next peer, if one is left */
         sl_uint_t ft = sl__upstream_status_ft(u->headers_in.status_n);
@@ -1165,7 +1165,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
         sl__upstream_store(r, u);
-        end_state(u, 0);
+        end_try(u, 0);
         keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
                                   && !p->input_overrun);
         p->upstream = NULL;
@@ -1214,7 +1214,7 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     /* a client gone is not the upstream's answer: $upstream_status stays "-", as nginx */
     int status =
         rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
-    end_state(u, status ? (sl_uint_t) rc : 0);
+    end_try(u, status ? (sl_uint_t) rc : 0);
     keep_or_close_peer(u, (rc == SL_OK || u->diverted) && u->upstream_done && u->pipe == NULL);
     sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
     if (u->finalize_request) {

@@ -143,8 +143,9 @@ enum {
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 
-/* What one try of an upstream did, for $upstream_addr, $upstream_status, ... */
-typedef struct sl_upstream_state_s {
+/* What one try of an upstream did (one peer asked once), for $upstream_addr,
+ * $upstream_status, ...: the record of the try, not the state of the machine. */
+typedef struct sl_upstream_try_s {
     const sl_str_t *addr;
     sl_uint_t status;
     /** milliseconds, (sl_msec_t) -1 when the step was not reached */
@@ -154,7 +155,7 @@ typedef struct sl_upstream_state_s {
     off_t bytes_received;
     off_t bytes_sent;
     off_t response_length;
-} sl_upstream_state_t;
+} sl_upstream_try_t;
 
 /* A host name that proxy_pass gave per request (variables), to find among the upstream
  * groups or to resolve: used when the module set no addresses. */
@@ -220,10 +221,10 @@ struct sl_upstream_s {
      * SL_ERROR; NULL for none */
     sl_int_t (*rewrite_header)(sl_http_request_t *r, sl_table_elt_t *h);
 
-    /* state log for $upstream_*: one record per try */
-    struct sl_upstream_state_s *states;
-    sl_uint_t nstates;
-    sl_uint_t states_cap;
+    /** what each try did, for $upstream_*: ntried records, the last the current try's */
+    sl_upstream_try_t *tried;
+    sl_uint_t ntried;
+    sl_uint_t tried_cap;
     /** when the current try started */
     sl_msec_t try_msec;
     /** bytes of the response header (the rest of bytes_received is body) */
