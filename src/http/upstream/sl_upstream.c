@@ -1103,6 +1103,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->length = u->headers_in.chunked ? 1 : u->length;
     p->pool = r->pool;
     p->log = r->connection->log;
+    p->read_action = "reading upstream";
+    p->write_action = "sending to client";
     p->upstream_done = u->upstream_done;
     /* proxy_store: every byte goes through the temp file, published at the end */
     p->cacheable = u->conf->store.on == 1;
