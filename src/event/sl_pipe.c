@@ -30,7 +30,7 @@ static void arm_timers(sl_pipe_t *p)
 
 static void set_action(sl_pipe_t *p, const char *action)
 {
-    if (p->log) {
+    if (p->log && action) {
         p->log->action = action;
     }
 }
@@ -44,7 +44,7 @@ sl_int_t sl_pipe_run(sl_pipe_t *p, int do_write)
     }
     for (;;) {
         if (do_write) {
-            set_action(p, "sending to client");
+            set_action(p, p->write_action);
             if (sl__pipe_write(p) == SL_ABORT) {
                 return SL_ABORT;
             }
@@ -55,7 +55,7 @@ sl_int_t sl_pipe_run(sl_pipe_t *p, int do_write)
         }
         p->read = 0;
         p->upstream_blocked = 0;
-        set_action(p, "reading upstream");
+        set_action(p, p->read_action);
         if (sl__pipe_read(p) == SL_ABORT) {
             return SL_ABORT;
         }

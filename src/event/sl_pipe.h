@@ -122,6 +122,11 @@ struct sl_pipe_s {
 
     sl_pool_t *pool;
     sl_log_t *log;
+    /** the log's action (" while ...") while the pipe reads the upstream, and while it
+     * writes downstream: the caller's words for what the pipe does (NULL: the action is
+     * left as it is) */
+    const char *read_action;
+    const char *write_action;
 };
 
 /*

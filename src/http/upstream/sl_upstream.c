@@ -22,90 +22,19 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u);
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write);
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u);
-static void end_state(sl_upstream_t *u, sl_uint_t status);
+static void end_try(sl_upstream_t *u, sl_uint_t status);
 static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u);
 
-/* The legal edges; anything else is a bug, refused loudly. */
-static int edge_ok(sl_upstream_state_e from, sl_upstream_state_e to)
+/* Moves u to st (sl__upstream_set_state), or ends the request when the table refuses the
+ * edge, a bug logged at alert: 500, or a cut response once the header is out.  SL_OK, or
+ * SL_ERROR once the request is ended. */
+static sl_int_t enter(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_state_e st)
 {
-    switch (to) {
-    case SL_UPSTREAM_CONNECT:
-        return from == SL_UPSTREAM_INIT || from == SL_UPSTREAM_CONNECT
-               || from == SL_UPSTREAM_SEND_REQUEST || from == SL_UPSTREAM_READ_HEADER;
-    case SL_UPSTREAM_SEND_REQUEST:
-        return from == SL_UPSTREAM_CONNECT;
-    case SL_UPSTREAM_READ_HEADER:
-        return from == SL_UPSTREAM_SEND_REQUEST;
-    case SL_UPSTREAM_SEND_RESPONSE_HEADER:
-        return from == SL_UPSTREAM_READ_HEADER;
-    case SL_UPSTREAM_BODY_UNBUFFERED:
-    case SL_UPSTREAM_BODY_BUFFERED:
-    case SL_UPSTREAM_TUNNEL:
-        return from == SL_UPSTREAM_SEND_RESPONSE_HEADER;
-    case SL_UPSTREAM_DONE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static const char *state_action(sl_upstream_state_e st)
-{
-    switch (st) {
-    case SL_UPSTREAM_CONNECT:
-        return "connecting to upstream";
-    case SL_UPSTREAM_SEND_REQUEST:
-        return "sending request to upstream";
-    case SL_UPSTREAM_READ_HEADER:
-        return "reading response header from upstream";
-    case SL_UPSTREAM_BODY_UNBUFFERED:
-    case SL_UPSTREAM_BODY_BUFFERED:
-        return "reading upstream";
-    case SL_UPSTREAM_TUNNEL:
-        return "proxying upgraded connection";
-    default:
-        return NULL;
-    }
-}
-
-/* Moves u to st: checks the edge, sets the log action, arms the state's timer. */
-static sl_int_t set_state(sl_upstream_t *u, sl_upstream_state_e st)
-{
-    sl_http_request_t *r = u->request;
-    sl_connection_t *c = u->peer.connection;
-
-    if (!edge_ok(u->state, st)) {
-        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "upstream state %d -> %d refused",
-                     (int) u->state, (int) st);
-        return SL_ERROR;
-    }
-    u->state = st;
-    r->connection->log->action = state_action(st);
-    if (c == NULL) {
+    if (sl__upstream_set_state(u, st) == SL_OK) {
         return SL_OK;
     }
-    sl_del_timer(c->read);
-    sl_del_timer(c->write);
-    switch (st) {
-    case SL_UPSTREAM_CONNECT:
-        sl_add_timer(c->write, u->conf->connect_timeout);
-        break;
-    case SL_UPSTREAM_SEND_REQUEST:
-        /* send_request arms proxy_send_timeout only when it has to wait: a request that
-         * goes out at once (the common case, on a kept connection) costs no timer */
-        break;
-    case SL_UPSTREAM_READ_HEADER:
-    case SL_UPSTREAM_BODY_UNBUFFERED:
-        sl_add_timer(c->read, u->conf->read_timeout);
-        break;
-    case SL_UPSTREAM_BODY_BUFFERED:
-    case SL_UPSTREAM_TUNNEL:
-        /* the pipe and the tunnel arm their own timers */
-        break;
-    default:
-        break;
-    }
-    return SL_OK;
+    finalize(r, u, u->header_sent ? SL_ERROR : SL_HTTP_INTERNAL_SERVER_ERROR);
+    return SL_ERROR;
 }
 
 static void close_peer(sl_upstream_t *u)
@@ -174,25 +103,20 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
 }
 
-/* The log action nginx 1.22 reports a client's close with, by how far the upstream got. */
+/*
+ * The log action nginx 1.22 reports a client's close with: the abort action of the state
+ * (of DONE's once the response is read and the upstream let go, whatever is left to send).
+ * nginx names the header only once some of it has arrived: before, it is still sending.
+ */
 static const char *abort_action(sl_upstream_t *u)
 {
-    switch (u->state) {
-    case SL_UPSTREAM_CONNECT:
-        return "connecting to upstream";
-    case SL_UPSTREAM_READ_HEADER:
-        /* nginx names the header only once some of it has arrived */
-        if (u->buffer.start && u->buffer.last > u->buffer.start) {
-            return "reading response header from upstream";
-        }
-        return "sending request to upstream";
-    case SL_UPSTREAM_BODY_UNBUFFERED:
-        return "sending to client";
-    case SL_UPSTREAM_BODY_BUFFERED:
-        return "reading upstream";
-    default:
-        return "sending request to upstream";
+    sl_upstream_state_e st = u->peer.connection ? u->state : SL_UPSTREAM_DONE;
+
+    if (st == SL_UPSTREAM_READ_HEADER
+        && (u->buffer.start == NULL || u->buffer.last == u->buffer.start)) {
+        st = SL_UPSTREAM_SEND_REQUEST;
     }
+    return sl_upstream_state_row(st)->abort_action;
 }
 
 /*
@@ -213,12 +137,11 @@ static void check_client(sl_http_request_t *r)
     c->read->eof = 1;
     c->error = 1;
     sl_err_t err = sl_http_client_error(r);
+    c->log->action = abort_action(u);
     if (u->peer.connection == NULL) {
         /* the response is read: only sending is left, nginx's http writer words it */
-        c->log->action = "sending to client";
         sl_log_error(SL_LOG_INFO, c->log, err, "client prematurely closed connection");
     } else {
-        c->log->action = abort_action(u);
         sl_log_error(SL_LOG_INFO, c->log, err,
                      "epoll_wait() reported that client prematurely closed connection, so "
                      "upstream connection is closed too");
@@ -303,7 +226,7 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
      * is given back (the keepalive race must not become a 502) */
     int stale = u->peer_cached && ft == SL_UPSTREAM_FT_ERROR;
 
-    end_state(u, status);
+    end_try(u, status);
     close_peer(u);
     sl__upstream_release_peer(u,
                               counts && !stale ? SL_UPSTREAM_PEER_FAILED : SL_UPSTREAM_PEER_NEXT);
@@ -330,51 +253,51 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
     connect_upstream(r, u);
 }
 
-static sl_upstream_state_t *cur_state(sl_upstream_t *u)
+static sl_upstream_try_t *cur_try(sl_upstream_t *u)
 {
-    return u->nstates ? &u->states[u->nstates - 1] : NULL;
+    return u->ntried ? &u->tried[u->ntried - 1] : NULL;
 }
 
 /* Closes the record of the current try: its times and byte counts. */
-static void end_state(sl_upstream_t *u, sl_uint_t status)
+static void end_try(sl_upstream_t *u, sl_uint_t status)
 {
-    sl_upstream_state_t *st = cur_state(u);
+    sl_upstream_try_t *t = cur_try(u);
 
-    if (st == NULL || st->response_time != (sl_msec_t) -1) {
+    if (t == NULL || t->response_time != (sl_msec_t) -1) {
         return;
     }
-    if (status && st->status == 0) {
-        st->status = status;
+    if (status && t->status == 0) {
+        t->status = status;
     }
-    st->response_time = sl_current_msec - u->try_msec;
-    st->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
-    st->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
+    t->response_time = sl_current_msec - u->try_msec;
+    t->bytes_received = u->bytes_received + (u->pipe ? u->pipe->read_length : 0);
+    t->bytes_sent = u->peer.connection ? u->peer.connection->sent : u->bytes_sent;
     /* $upstream_response_length is the body relayed: a try that failed, an answer an
      * error_page or X-Accel-Redirect replaced, or one with no body to send (HEAD, 304)
      * relayed none, whatever it carried (nginx logs 0) */
-    st->response_length = u->header_sent && !u->request->header_only
-                              ? st->bytes_received - (off_t) u->header_bytes
-                              : 0;
+    t->response_length = u->header_sent && !u->request->header_only
+                             ? t->bytes_received - (off_t) u->header_bytes
+                             : 0;
 }
 
 /* One record per try, plus one for a "no live upstreams" at the end. */
-static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
+static sl_int_t new_try(sl_http_request_t *r, sl_upstream_t *u)
 {
-    if (u->states == NULL) {
-        u->states_cap = sl__upstream_tries_left(u) + 1;
-        u->states = sl_pcalloc(r->pool, u->states_cap * sizeof(sl_upstream_state_t));
-        if (u->states == NULL) {
+    if (u->tried == NULL) {
+        u->tried_cap = sl__upstream_tries_left(u) + 1;
+        u->tried = sl_pcalloc(r->pool, u->tried_cap * sizeof(sl_upstream_try_t));
+        if (u->tried == NULL) {
             return SL_ERROR;
         }
     }
-    if (u->nstates == u->states_cap) {
+    if (u->ntried == u->tried_cap) {
         return SL_ERROR;
     }
-    sl_upstream_state_t *st = &u->states[u->nstates++];
-    st->addr = u->peer_name;
-    st->connect_time = (sl_msec_t) -1;
-    st->header_time = (sl_msec_t) -1;
-    st->response_time = (sl_msec_t) -1;
+    sl_upstream_try_t *t = &u->tried[u->ntried++];
+    t->addr = u->peer_name;
+    t->connect_time = (sl_msec_t) -1;
+    t->header_time = (sl_msec_t) -1;
+    t->response_time = (sl_msec_t) -1;
     u->try_msec = sl_current_msec;
     u->bytes_received = 0;
     u->bytes_sent = 0;
@@ -385,10 +308,12 @@ static sl_int_t new_state(sl_http_request_t *r, sl_upstream_t *u)
 /* Every peer down, failed, full or tried: 502, and $upstream_addr names the group. */
 static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
 {
-    set_state(u, SL_UPSTREAM_CONNECT);
+    if (enter(r, u, SL_UPSTREAM_CONNECT) != SL_OK) {
+        return;
+    }
     sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no live upstreams");
-    if (new_state(r, u) == SL_OK) {
-        end_state(u, SL_HTTP_BAD_GATEWAY);
+    if (new_try(r, u) == SL_OK) {
+        end_try(u, SL_HTTP_BAD_GATEWAY);
     }
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
 }
@@ -423,12 +348,14 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         no_live_upstreams(r, u);
         return;
     }
-    if (new_state(r, u) != SL_OK) {
+    if (new_try(r, u) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
     /* no connection yet: this sets the log action a failed connect() is reported with */
-    set_state(u, SL_UPSTREAM_CONNECT);
+    if (enter(r, u, SL_UPSTREAM_CONNECT) != SL_OK) {
+        return;
+    }
     u->peer_cached = 0;
     if (u->group && u->group->keepalive) {
         u->peer.connection = sl_upstream_keepalive_get(u->group, u->peer.sockaddr, u->peer.socklen,
@@ -436,9 +363,10 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         if (u->peer.connection) {
             u->peer_cached = 1;
             attach_peer(r, u);
-            cur_state(u)->connect_time = 0;
-            set_state(u, SL_UPSTREAM_SEND_REQUEST);
-            send_request(r, u);
+            cur_try(u)->connect_time = 0;
+            if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) == SL_OK) {
+                send_request(r, u);
+            }
             return;
         }
     }
@@ -452,12 +380,13 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     attach_peer(r, u);
-    set_state(u, SL_UPSTREAM_CONNECT); /* again, now to arm proxy_connect_timeout */
+    sl__upstream_state_timers(u); /* proxy_connect_timeout, now that there is a connection */
     if (rc == SL_OK) {
         u->connect_time = sl_current_msec - u->start_msec;
-        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
-        set_state(u, SL_UPSTREAM_SEND_REQUEST);
-        send_request(r, u);
+        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
+        if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) == SL_OK) {
+            send_request(r, u);
+        }
     }
 }
 
@@ -475,7 +404,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     sl_connection_t *c = u->peer.connection;
 
     if (!c->write->ready) {
-        sl_add_timer(c->write, u->conf->send_timeout);
+        sl__upstream_arm_timer(u, c->write, 1);
         return;
     }
     if (u->body_streaming && nodelay_for_body(r, c) != SL_OK) {
@@ -490,7 +419,7 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->request_out = rest;
     if (rest) {
-        sl_add_timer(c->write, u->conf->send_timeout);
+        sl__upstream_arm_timer(u, c->write, 1);
         return;
     }
     if (u->body_streaming && !u->body_done && stream_body(r, u) != SL_OK) {
@@ -498,7 +427,9 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->request_sent = 1;
     u->bytes_sent = c->sent;
-    set_state(u, SL_UPSTREAM_READ_HEADER);
+    if (enter(r, u, SL_UPSTREAM_READ_HEADER) != SL_OK) {
+        return;
+    }
     if (c->read->ready || c->read->pending_eof) {
         read_header(r, u);
     }
@@ -529,11 +460,7 @@ static sl_int_t stream_body(sl_http_request_t *r, sl_upstream_t *u)
 
     if (rc == SL_AGAIN) {
         /* waiting for the upstream: its send timer; for the client: client_body_timeout */
-        if (u->body_out) {
-            sl_add_timer(pc->write, u->conf->send_timeout);
-        } else {
-            sl_del_timer(pc->write);
-        }
+        sl__upstream_arm_timer(u, pc->write, u->body_out != NULL);
         r->read_event_handler = stream_client_handler;
         return SL_AGAIN;
     }
@@ -561,8 +488,10 @@ static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
             return;
         }
         u->connect_time = sl_current_msec - u->start_msec;
-        cur_state(u)->connect_time = sl_current_msec - u->try_msec;
-        set_state(u, SL_UPSTREAM_SEND_REQUEST);
+        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
+        if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) != SL_OK) {
+            return;
+        }
     }
     if (u->state == SL_UPSTREAM_SEND_REQUEST) {
         if (ev->timedout) {
@@ -579,7 +508,7 @@ static void upstream_handler(sl_event_t *ev)
     sl_http_request_t *r = c->data;
     sl_upstream_t *u = r->upstream;
 
-    r->connection->log->action = state_action(u->state);
+    r->connection->log->action = sl_upstream_state_row(u->state)->action;
     if (ev->write) {
         on_write(r, u, ev);
         return;
@@ -660,8 +589,8 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
             return;
         }
         u->header_time = sl_current_msec - u->start_msec;
-        cur_state(u)->header_time = sl_current_msec - u->try_msec;
-        cur_state(u)->status = u->headers_in.status_n;
+        cur_try(u)->header_time = sl_current_msec - u->try_msec;
+        cur_try(u)->status = u->headers_in.status_n;
         u->header_bytes = (size_t) (u->buffer.pos - u->buffer.start);
         /* proxy_next_upstream http_NNN: this answer goes to the next peer, if one is left */
         sl_uint_t ft = sl__upstream_status_ft(u->headers_in.status_n);
@@ -843,8 +772,11 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     sl__upstream_x_accel_charset(r, u);
-    if (copy_headers(r, u) != SL_OK || set_state(u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
+    if (copy_headers(r, u) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    if (enter(r, u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
         return;
     }
     /* the upstream's status line reaches the client as it came ("200 Okay", "200"), as in
@@ -853,11 +785,9 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     u->header_sent = 1;
     if (u->upgrade && (rc == SL_OK || rc == SL_AGAIN)) {
         /* the 101 is header-only for the filters, but the connections go on as a tunnel */
-        if (set_state(u, SL_UPSTREAM_TUNNEL) != SL_OK) {
-            finalize(r, u, SL_ERROR);
-            return;
+        if (enter(r, u, SL_UPSTREAM_TUNNEL) == SL_OK) {
+            sl_upstream_tunnel_start(r, u);
         }
-        sl_upstream_tunnel_start(r, u);
         return;
     }
     if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
@@ -869,7 +799,10 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     if (u->buffering && u->pipe_input_filter) {
-        if (set_state(u, SL_UPSTREAM_BODY_BUFFERED) != SL_OK || start_pipe(r, u) != SL_OK) {
+        if (enter(r, u, SL_UPSTREAM_BODY_BUFFERED) != SL_OK) {
+            return;
+        }
+        if (start_pipe(r, u) != SL_OK) {
             finalize(r, u, SL_ERROR);
             return;
         }
@@ -877,7 +810,9 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         run_pipe(r, u, 1);
         return;
     }
-    set_state(u, SL_UPSTREAM_BODY_UNBUFFERED);
+    if (enter(r, u, SL_UPSTREAM_BODY_UNBUFFERED) != SL_OK) {
+        return;
+    }
     /* an unbuffered body is passed on as it comes: no limit_rate (nginx: $limit_rate 0),
      * and tcp_nodelay lets its small pieces out at once */
     r->limit_rate = 0;
@@ -951,7 +886,7 @@ static sl_int_t fill(sl_http_request_t *r, sl_upstream_t *u)
     u->buffer.last = u->buffer.start;
     ssize_t n = c->io->recv(c, u->buffer.last, (size_t) (u->buffer.end - u->buffer.last));
     if (n == SL_AGAIN) {
-        sl_add_timer(c->read, u->conf->read_timeout);
+        sl__upstream_arm_timer(u, c->read, 1);
         return SL_AGAIN;
     }
     if (n == SL_ERROR) {
@@ -1034,7 +969,7 @@ void sl_upstream_downstream_handler(sl_http_request_t *r)
     }
     if (c->write->timedout) {
         c->timedout = 1;
-        c->log->action = "sending to client";
+        c->log->action = sl_upstream_state_row(u->state)->client_action;
         sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
         if (u->state == SL_UPSTREAM_BODY_BUFFERED && u->pipe->cacheable) {
             /* storing: the upstream is read on without the client, as nginx */
@@ -1067,7 +1002,7 @@ static sl_int_t pipe_output(void *data, sl_chain_t *chain)
 
 static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
 {
-    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    const sl_upstream_state_row_t *row = sl_upstream_state_row(u->state);
     sl_pipe_t *p = sl_pcalloc(r->pool, sizeof(sl_pipe_t));
 
     if (p == NULL) {
@@ -1088,15 +1023,18 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->temp_path = u->conf->temp_path->name;
     /* a copy to make: every byte goes through the temp file, in the tee's directory */
     p->cacheable = sl__upstream_tee_open(r, u, &p->temp_path);
-    p->read_timeout = u->conf->read_timeout;
+    /* the pipe runs the state's timers, on the upstream's reads and the client's writes */
+    p->read_timeout = sl__upstream_timeout(u, row->read_timer);
+    p->send_timeout = sl__upstream_timeout(u, row->client_timer);
     p->limit_rate = u->conf->limit_rate;
     p->start_sec = sl_cached_time_sec;
-    p->send_timeout = clcf->send_timeout;
     /* chunked: the decoder keeps the length at the fewest bytes still to come; any first
      * byte is worth decoding */
     p->length = u->headers_in.chunked ? 1 : u->length;
     p->pool = r->pool;
     p->log = r->connection->log;
+    p->read_action = row->action;
+    p->write_action = row->client_action;
     p->upstream_done = u->upstream_done;
     size_t n = (size_t) (u->buffer.last - u->buffer.pos);
     if (n && p->upstream_done) {
@@ -1157,7 +1095,7 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     if (finished && p->upstream) {
         /* the response is read: the upstream goes now, however slow the client */
         sl__upstream_tee_end(r, u);
-        end_state(u, 0);
+        end_try(u, 0);
         keep_or_close_peer(u, p->upstream_done && !p->upstream_eof && !p->upstream_error
                                   && !p->input_overrun);
         p->upstream = NULL;
@@ -1196,7 +1134,11 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     if (u->state == SL_UPSTREAM_DONE) {
         return 0;
     }
-    u->state = SL_UPSTREAM_DONE;
+    /* DONE follows every other state; a refusal (logged) means u->state is corrupt, and
+     * the request still ends here, as an error */
+    if (sl__upstream_set_state(u, SL_UPSTREAM_DONE) != SL_OK) {
+        rc = u->header_sent ? SL_ERROR : SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
     u->response_time = sl_current_msec - u->start_msec;
     /* ended before the body did: a copy still being made is dropped */
     sl__upstream_tee_end(r, u);
@@ -1208,13 +1150,12 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     /* a client gone is not the upstream's answer: $upstream_status stays "-", as nginx */
     int status =
         rc >= SL_HTTP_SPECIAL_RESPONSE && !u->header_sent && rc != SL_HTTP_CLIENT_CLOSED_REQUEST;
-    end_state(u, status ? (sl_uint_t) rc : 0);
+    end_try(u, status ? (sl_uint_t) rc : 0);
     keep_or_close_peer(u, (rc == SL_OK || u->diverted) && u->upstream_done && u->pipe == NULL);
     sl__upstream_release_peer(u, SL_UPSTREAM_PEER_OK);
     if (u->finalize_request) {
         u->finalize_request(r, rc);
     }
-    r->connection->log->action = NULL;
     return 1;
 }
 

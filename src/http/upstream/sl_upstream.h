@@ -4,7 +4,8 @@
  * callbacks (the proxy's create_request, process_header, input filter).
  *
  * Every transition goes through one function that checks the edge, sets the log action
- * ("connecting to upstream", ...) and arms the timer of the new state.
+ * ("connecting to upstream", ...) and arms the timer of the new state, as the state table
+ * says (sl_upstream_state.h, sl_upstream_state.c).
  */
 #ifndef SL_UPSTREAM_H
 #define SL_UPSTREAM_H
@@ -13,19 +14,7 @@
 #include "sl_inet.h"
 #include "sl_pipe.h"
 #include "sl_upstream_peer.h"
-
-typedef enum {
-    SL_UPSTREAM_INIT = 0,
-    SL_UPSTREAM_CONNECT,
-    SL_UPSTREAM_SEND_REQUEST,
-    SL_UPSTREAM_READ_HEADER,
-    SL_UPSTREAM_SEND_RESPONSE_HEADER,
-    SL_UPSTREAM_BODY_UNBUFFERED,
-    SL_UPSTREAM_BODY_BUFFERED,
-    /** a 101 answered an Upgrade: both connections are a tunnel (sl_upstream_upgrade.c) */
-    SL_UPSTREAM_TUNNEL,
-    SL_UPSTREAM_DONE
-} sl_upstream_state_e;
+#include "sl_upstream_state.h"
 
 /* proxy_ignore_headers bits. */
 #define SL_UPSTREAM_IGN_XA_REDIRECT 0x02
@@ -143,8 +132,9 @@ enum {
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 
-/* What one try of an upstream did, for $upstream_addr, $upstream_status, ... */
-typedef struct sl_upstream_state_s {
+/* What one try of an upstream did (one peer asked once), for $upstream_addr,
+ * $upstream_status, ...: the record of the try, not the state of the machine. */
+typedef struct sl_upstream_try_s {
     const sl_str_t *addr;
     sl_uint_t status;
     /** milliseconds, (sl_msec_t) -1 when the step was not reached */
@@ -154,7 +144,7 @@ typedef struct sl_upstream_state_s {
     off_t bytes_received;
     off_t bytes_sent;
     off_t response_length;
-} sl_upstream_state_t;
+} sl_upstream_try_t;
 
 /* A host name that proxy_pass gave per request (variables), to find among the upstream
  * groups or to resolve: used when the module set no addresses. */
@@ -192,6 +182,7 @@ struct sl_upstream_s {
     /** X-Accel-Redirect: where the request goes once this upstream is done with */
     sl_str_t redirect;
     sl_upstream_conf_t *conf;
+    /** where the machine is: changed by sl__upstream_set_state() only */
     sl_upstream_state_e state;
 
     /** the group to pick peers from (proxy_pass to a name, or a literal address) */
@@ -241,10 +232,10 @@ struct sl_upstream_s {
      * SL_ERROR; NULL for none */
     sl_int_t (*rewrite_header)(sl_http_request_t *r, sl_table_elt_t *h);
 
-    /* state log for $upstream_*: one record per try */
-    struct sl_upstream_state_s *states;
-    sl_uint_t nstates;
-    sl_uint_t states_cap;
+    /** what each try did, for $upstream_*: ntried records, the last the current try's */
+    sl_upstream_try_t *tried;
+    sl_uint_t ntried;
+    sl_uint_t tried_cap;
     /** when the current try started */
     sl_msec_t try_msec;
     /** bytes of the response header (the rest of bytes_received is body) */
@@ -322,6 +313,24 @@ sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint
 
 /* The client's write handler while the body is forwarded. */
 void sl_upstream_downstream_handler(sl_http_request_t *r);
+
+/*
+ * The state machine (sl_upstream_state.c).  sl__upstream_set_state moves u to st when the
+ * table allows the edge: the log's action becomes st's, and u's connection loses the
+ * timers of the state it leaves and gets st's, when st arms them on entry.  SL_OK, or
+ * SL_ERROR when the edge is refused (a bug: logged at alert with both states' names, u
+ * left as it was): the caller ends the request.
+ */
+sl_int_t sl__upstream_set_state(sl_upstream_t *u, sl_upstream_state_e st);
+/* The current state's timers on a connection u got after entering it (CONNECT is entered
+ * before connect(), so that a failure there is logged with its action). */
+void sl__upstream_state_timers(sl_upstream_t *u);
+/* While the current state waits on ev (u's connection's read or write event, or the
+ * client's write event): its timer armed with the state's timeout for ev when waiting,
+ * removed when not waiting or when the state has none for ev. */
+void sl__upstream_arm_timer(sl_upstream_t *u, sl_event_t *ev, int waiting);
+/* The value of a timeout for u (its conf, or the client's send_timeout); 0 for none. */
+sl_msec_t sl__upstream_timeout(sl_upstream_t *u, sl_upstream_timeout_e t);
 
 /*
  * Peers and retries (sl_upstream_try.c).  A try takes a peer (sl__upstream_choose_peer:

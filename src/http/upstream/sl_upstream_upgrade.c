@@ -72,24 +72,15 @@ static int timed_out(sl_http_request_t *r, sl_upstream_t *u)
     return 0;
 }
 
-static void arm(sl_event_t *ev, int waiting, sl_msec_t timeout)
-{
-    if (waiting) {
-        sl_add_timer(ev, timeout);
-    } else {
-        sl_del_timer(ev);
-    }
-}
-
+/* The tunnel state's timers (sl_upstream_state.c), each while its side waits. */
 static void arm_timers(sl_http_request_t *r, sl_upstream_t *u)
 {
-    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     sl_connection_t *c = r->connection;
     sl_connection_t *pc = u->peer.connection;
 
-    arm(pc->write, !pc->write->ready, u->conf->send_timeout);
-    arm(pc->read, !pc->read->ready && !pc->read->eof, u->conf->read_timeout);
-    arm(c->write, !c->write->ready || r->out, clcf->send_timeout);
+    sl__upstream_arm_timer(u, pc->write, !pc->write->ready);
+    sl__upstream_arm_timer(u, pc->read, !pc->read->ready && !pc->read->eof);
+    sl__upstream_arm_timer(u, c->write, !c->write->ready || r->out);
 }
 
 /* One pass over both directions, then the end or the timers. */
@@ -98,7 +89,7 @@ static void tunnel_run(sl_http_request_t *r, sl_upstream_t *u)
     sl_connection_t *c = r->connection;
     sl_connection_t *pc = u->peer.connection;
 
-    c->log->action = "proxying upgraded connection";
+    c->log->action = sl_upstream_state_row(u->state)->action;
     if (timed_out(r, u)) {
         return;
     }

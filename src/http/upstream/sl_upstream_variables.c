@@ -21,32 +21,32 @@ typedef enum {
 } which_e;
 
 /* One try's value as text into p (at most 32 bytes); returns the new end. */
-static u_char *format_one(u_char *p, const sl_upstream_state_t *st, which_e which)
+static u_char *format_one(u_char *p, const sl_upstream_try_t *t, which_e which)
 {
     sl_msec_t ms = 0;
 
     switch (which) {
     case V_ADDR:
-        return (u_char *) mempcpy(p, st->addr->data, st->addr->len);
+        return (u_char *) mempcpy(p, t->addr->data, t->addr->len);
     case V_STATUS:
         return p
-               + (st->status ? sprintf((char *) p, "%lu", (unsigned long) st->status)
-                             : sprintf((char *) p, "-"));
+               + (t->status ? sprintf((char *) p, "%lu", (unsigned long) t->status)
+                            : sprintf((char *) p, "-"));
     case V_CONNECT_TIME:
-        ms = st->connect_time;
+        ms = t->connect_time;
         break;
     case V_HEADER_TIME:
-        ms = st->header_time;
+        ms = t->header_time;
         break;
     case V_RESPONSE_TIME:
-        ms = st->response_time;
+        ms = t->response_time;
         break;
     case V_RESPONSE_LENGTH:
-        return p + sprintf((char *) p, "%lld", (long long) sl_max(st->response_length, 0));
+        return p + sprintf((char *) p, "%lld", (long long) sl_max(t->response_length, 0));
     case V_BYTES_RECEIVED:
-        return p + sprintf((char *) p, "%lld", (long long) st->bytes_received);
+        return p + sprintf((char *) p, "%lld", (long long) t->bytes_received);
     case V_BYTES_SENT:
-        return p + sprintf((char *) p, "%lld", (long long) st->bytes_sent);
+        return p + sprintf((char *) p, "%lld", (long long) t->bytes_sent);
     }
     if (ms == (sl_msec_t) -1) {
         return p + sprintf((char *) p, "-");
@@ -57,41 +57,41 @@ static u_char *format_one(u_char *p, const sl_upstream_state_t *st, which_e whic
 }
 
 /* The tries of u and of the upstreams before it (internal redirects), oldest first:
- * ", " between tries, " : " between upstreams, as nginx.  p must hold state_len(). */
-static size_t state_len(const sl_upstream_t *u, uintptr_t data)
+ * ", " between tries, " : " between upstreams, as nginx.  p must hold tried_len(). */
+static size_t tried_len(const sl_upstream_t *u, uintptr_t data)
 {
     size_t len = 0;
 
     for (; u; u = u->prev) {
-        for (sl_uint_t i = 0; i < u->nstates; i++) {
-            len += (data == V_ADDR ? u->states[i].addr->len : 32) + 3;
+        for (sl_uint_t i = 0; i < u->ntried; i++) {
+            len += (data == V_ADDR ? u->tried[i].addr->len : 32) + 3;
         }
     }
     return len;
 }
 
-static u_char *format_states(u_char *start, u_char *p, const sl_upstream_t *u, uintptr_t data)
+static u_char *format_tried(u_char *start, u_char *p, const sl_upstream_t *u, uintptr_t data)
 {
     if (u->prev) {
-        p = format_states(start, p, u->prev, data);
+        p = format_tried(start, p, u->prev, data);
     }
-    if (p != start && u->nstates) {
+    if (p != start && u->ntried) {
         p = (u_char *) mempcpy(p, " : ", 3);
     }
-    for (sl_uint_t i = 0; i < u->nstates; i++) {
+    for (sl_uint_t i = 0; i < u->ntried; i++) {
         if (i) {
             *p++ = ',';
             *p++ = ' ';
         }
-        p = format_one(p, &u->states[i], (which_e) data);
+        p = format_one(p, &u->tried[i], (which_e) data);
     }
     return p;
 }
 
-static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+static sl_int_t var_tried(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
     sl_upstream_t *u = r->upstream;
-    size_t len = u ? state_len(u, data) : 0;
+    size_t len = u ? tried_len(u, data) : 0;
 
     if (len == 0) {
         v->not_found = 1;
@@ -102,7 +102,7 @@ static sl_int_t var_state(sl_http_request_t *r, sl_http_variable_value_t *v, uin
         return SL_ERROR;
     }
     v->data = p;
-    p = format_states(p, p, u, data);
+    p = format_tried(p, p, u, data);
     v->len = (unsigned) (p - v->data);
     v->valid = 1;
     v->no_cacheable = 1;
@@ -201,14 +201,14 @@ static sl_int_t var_upstream_trailer(sl_http_request_t *r, sl_http_variable_valu
 
 // clang-format off
 static sl_http_variable_t upstream_vars[] = {
-    { sl_string("upstream_addr"), NULL, var_state, V_ADDR, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_status"), NULL, var_state, V_STATUS, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_connect_time"), NULL, var_state, V_CONNECT_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_header_time"), NULL, var_state, V_HEADER_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_response_time"), NULL, var_state, V_RESPONSE_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_response_length"), NULL, var_state, V_RESPONSE_LENGTH, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_bytes_received"), NULL, var_state, V_BYTES_RECEIVED, SL_HTTP_VAR_NOCACHEABLE, 0 },
-    { sl_string("upstream_bytes_sent"), NULL, var_state, V_BYTES_SENT, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_addr"), NULL, var_tried, V_ADDR, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_status"), NULL, var_tried, V_STATUS, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_connect_time"), NULL, var_tried, V_CONNECT_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_header_time"), NULL, var_tried, V_HEADER_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_response_time"), NULL, var_tried, V_RESPONSE_TIME, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_response_length"), NULL, var_tried, V_RESPONSE_LENGTH, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_bytes_received"), NULL, var_tried, V_BYTES_RECEIVED, SL_HTTP_VAR_NOCACHEABLE, 0 },
+    { sl_string("upstream_bytes_sent"), NULL, var_tried, V_BYTES_SENT, SL_HTTP_VAR_NOCACHEABLE, 0 },
     { sl_string("upstream_http_"), NULL, var_upstream_header, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
     { sl_string("upstream_cookie_"), NULL, var_upstream_cookie, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },
     { sl_string("upstream_trailer_"), NULL, var_upstream_trailer, 0, SL_HTTP_VAR_PREFIX | SL_HTTP_VAR_NOCACHEABLE, 0 },

@@ -34,6 +34,8 @@ typedef struct {
     /** SL_ERROR once pos reaches this (0 = never) */
     size_t error_at;
     int calls;
+    /** the log's action at the last call */
+    const char *action;
 } source_t;
 
 typedef struct {
@@ -53,6 +55,8 @@ typedef struct {
     /** a chain ended inside a raw buffer's group while the upstream was still going */
     int split;
     int file_bufs;
+    /** the log's action at the last call */
+    const char *action;
 } sink_t;
 
 typedef struct {
@@ -118,6 +122,7 @@ static ssize_t fake_recv_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
     source_t *s = c->data;
 
     s->calls++;
+    s->action = c->log->action;
     if (s->error_at && s->pos >= s->error_at) {
         c->read->ready = 0;
         c->read->error = 1;
@@ -202,6 +207,7 @@ static sl_int_t sink_output(void *data, sl_chain_t *chain)
     sl_pipe_t *p = k->p;
     int finished = p->upstream_done || p->upstream_eof || p->upstream_error;
 
+    k->action = p->log->action;
     if (k->fail) {
         return SL_ERROR;
     }
@@ -529,6 +535,29 @@ static void test_read_timer(void **state)
     assert_int_equal(e->sink.len, 0);
 }
 
+/* The words of the log's action are the caller's: the pipe only says when it reads and
+ * when it writes, and without words leaves the action alone. */
+static void test_actions(void **state)
+{
+    env_t *e = *state;
+
+    source(e, 3000, 1000, 1, 0);
+    e->p.length = 3000;
+    e->log.action = "the caller's";
+    e->up_read.ready = 1;
+    e->down_write.ready = 1;
+    assert_int_equal(sl_pipe_run(&e->p, 1), SL_OK);
+    assert_string_equal(e->src.action, "the caller's");
+    assert_string_equal(e->log.action, "the caller's");
+
+    e->p.read_action = "reading the origin";
+    e->p.write_action = "writing to the client";
+    assert_int_equal(drive(e, TURNS_MAX), SL_OK);
+    assert_body(e, 3000);
+    assert_string_equal(e->src.action, "reading the origin");
+    assert_string_equal(e->sink.action, "writing to the client");
+}
+
 static void test_early_eof(void **state)
 {
     env_t *e = *state;
@@ -824,6 +853,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cyclic_temp_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_back_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstream_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_size, setup, teardown),
