@@ -100,7 +100,8 @@ static const char *state_name(sl_upstream_state_e st)
     return row ? row->name : "(none)";
 }
 
-sl_msec_t sl__upstream_timeout(sl_upstream_t *u, sl_upstream_timeout_e t)
+/* Inline in the functions below: every request changes state five times or more. */
+static inline sl_msec_t timeout_of(sl_upstream_t *u, sl_upstream_timeout_e t)
 {
     sl_http_core_loc_conf_t *clcf;
 
@@ -119,39 +120,64 @@ sl_msec_t sl__upstream_timeout(sl_upstream_t *u, sl_upstream_timeout_e t)
     }
 }
 
-void sl__upstream_state_timers(sl_upstream_t *u)
+sl_msec_t sl__upstream_timeout(sl_upstream_t *u, sl_upstream_timeout_e t)
 {
-    const sl_upstream_state_row_t *row = sl_upstream_state_row(u->state);
+    return timeout_of(u, t);
+}
+
+/* Entering row's state: the previous state's timers go, row's arm on entry.  The checks of
+ * timer_set keep the usual case (nothing to remove) free of calls. */
+static inline void enter_timers(sl_upstream_t *u, const sl_upstream_state_row_t *row)
+{
     sl_connection_t *c = u->peer.connection;
 
-    if (c == NULL || row == NULL) {
+    if (c == NULL) {
         return;
     }
-    sl_del_timer(c->read);
-    sl_del_timer(c->write);
+    if (c->read->timer_set) {
+        sl_del_timer(c->read);
+    }
+    if (c->write->timer_set) {
+        sl_del_timer(c->write);
+    }
     if (!row->arm_on_entry) {
         return;
     }
     if (row->read_timer != SL_UPSTREAM_NO_TIMER) {
-        sl_add_timer(c->read, sl__upstream_timeout(u, row->read_timer));
+        sl_add_timer(c->read, timeout_of(u, row->read_timer));
     }
     if (row->write_timer != SL_UPSTREAM_NO_TIMER) {
-        sl_add_timer(c->write, sl__upstream_timeout(u, row->write_timer));
+        sl_add_timer(c->write, timeout_of(u, row->write_timer));
     }
+}
+
+void sl__upstream_state_timers(sl_upstream_t *u)
+{
+    const sl_upstream_state_row_t *row = sl_upstream_state_row(u->state);
+
+    if (row) {
+        enter_timers(u, row);
+    }
+}
+
+/* A refused edge: a bug, logged with the states' names.  Out of the way of the usual path. */
+static __attribute__((noinline, cold)) sl_int_t refuse(sl_upstream_t *u, sl_upstream_state_e st)
+{
+    sl_log_error(SL_LOG_ALERT, u->request->connection->log, 0,
+                 "upstream state change from %s to %s refused", state_name(u->state),
+                 state_name(st));
+    return SL_ERROR;
 }
 
 sl_int_t sl__upstream_set_state(sl_upstream_t *u, sl_upstream_state_e st)
 {
-    sl_log_t *log = u->request->connection->log;
-
-    if (!sl_upstream_state_edge_ok(u->state, st)) {
-        sl_log_error(SL_LOG_ALERT, log, 0, "upstream state change from %s to %s refused",
-                     state_name(u->state), state_name(st));
-        return SL_ERROR;
+    if ((unsigned) st >= SL_UPSTREAM_NSTATES || (unsigned) u->state >= SL_UPSTREAM_NSTATES
+        || !(rows[st].from & SL_UPSTREAM_STATE_BIT(u->state))) {
+        return refuse(u, st);
     }
     u->state = st;
-    log->action = rows[st].action;
-    sl__upstream_state_timers(u);
+    u->request->connection->log->action = rows[st].action;
+    enter_timers(u, &rows[st]);
     return SL_OK;
 }
 

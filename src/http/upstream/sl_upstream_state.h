@@ -65,7 +65,7 @@ typedef struct {
     sl_upstream_timeout_e client_timer;
     /** entering the state arms read_timer and write_timer; otherwise they run only while
      * the state waits (sl__upstream_arm_timer), and entering removes the previous state's */
-    unsigned arm_on_entry : 1;
+    uint8_t arm_on_entry;
 } sl_upstream_state_row_t;
 
 /* The row of st; NULL for a value that is no state. */
