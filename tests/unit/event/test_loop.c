@@ -13,6 +13,7 @@
 #include "sl_event.h"
 #include "sl_log.h"
 #include "sl_pool.h"
+#include "sl_test_net.h"
 
 #define NCONN 8
 
@@ -38,14 +39,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    for (sl_uint_t i = 0; i < cycle.connection_n; i++) {
-        sl_connection_t *c = &cycle.connections[i];
-        if (c->fd != -1 && !c->destroyed) {
-            sl_close_connection(c);
-        }
-    }
-    sl_free_closed_connections();
-    sl_conn_table_free(&cycle);
+    sl_test_close_connections(&cycle);
     sl_loop_done();
     return 0;
 }

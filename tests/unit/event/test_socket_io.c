@@ -16,6 +16,7 @@
 #include "sl_conn.h"
 #include "sl_event.h"
 #include "sl_test_log.h"
+#include "sl_test_net.h"
 
 #define NCONN 4
 
@@ -38,14 +39,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    for (sl_uint_t i = 0; i < cycle.connection_n; i++) {
-        sl_connection_t *c = &cycle.connections[i];
-        if (c->fd != -1 && !c->destroyed) {
-            sl_close_connection(c);
-        }
-    }
-    sl_free_closed_connections();
-    sl_conn_table_free(&cycle);
+    sl_test_close_connections(&cycle);
     sl_loop_done();
     for (int i = 0; i < 2; i++) {
         if (sv[i] != -1) {
@@ -66,26 +60,6 @@ static sl_connection_t *wrap(int fd)
     c->read->ready = 1;
     c->write->ready = 1;
     return c;
-}
-
-/* A loopback TCP pair: *server accepted (non-blocking), *client connected. */
-static void tcp_pair(int *server, int *client)
-{
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *) &sin, sizeof(sin)), 0);
-    assert_int_equal(listen(lfd, 1), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *) &sin, &len), 0);
-    *client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(*client, (struct sockaddr *) &sin, sizeof(sin)), 0);
-    *server = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    assert_true(*server >= 0);
-    close(lfd);
 }
 
 /* Closes fd with a RST (SO_LINGER 0) and waits, bounded, until peer sees it. */
@@ -212,7 +186,7 @@ static void test_socket_peek_reset(void **state)
     int s, cl;
     sl_err_t err = 0;
 
-    tcp_pair(&s, &cl);
+    sl_test_tcp_pair(&s, &cl);
     sl_connection_t *c = wrap(s);
     reset_and_wait(cl, s);
     assert_int_equal(c->io->peek(c, &err), SL_ERROR);

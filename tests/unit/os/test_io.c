@@ -17,6 +17,7 @@
 #include "sl_conn.h"
 #include "sl_log.h"
 #include "sl_os.h"
+#include "sl_test_net.h"
 
 /* A chain under test: its links and bufs, and the bytes it stands for. */
 #define MAX_LINKS 160
@@ -614,27 +615,6 @@ static void test_send_full(void **state)
     assert_int_equal(err, 0);
 }
 
-/* A TCP pair over loopback whose client end is reset (SO_LINGER 0): the server end's
- * recv() fails with ECONNRESET. */
-static void tcp_pair(int *server, int *client)
-{
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *) &sin, sizeof(sin)), 0);
-    assert_int_equal(listen(lfd, 1), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *) &sin, &len), 0);
-    *client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(*client, (struct sockaddr *) &sin, sizeof(sin)), 0);
-    *server = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    assert_true(*server >= 0);
-    close(lfd);
-}
-
 static void reset(int fd)
 {
     struct linger l = { 1, 0 };
@@ -657,7 +637,7 @@ static void test_recv_reset(void **state)
     u_char buf[8];
     sl_err_t err = 0;
 
-    tcp_pair(&s, &c);
+    sl_test_tcp_pair(&s, &c);
     reset(c);
     wait_hup(s);
     assert_int_equal(sl_os_recv(s, buf, sizeof(buf), &err), SL_ERROR);
@@ -728,7 +708,7 @@ static void test_socket_recv_error(void **state)
     int s, cl;
     u_char buf[8];
 
-    tcp_pair(&s, &cl);
+    sl_test_tcp_pair(&s, &cl);
     sl_connection_t *c = wrap(s);
     reset(cl);
     wait_hup(s);
