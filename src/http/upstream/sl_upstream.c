@@ -1073,6 +1073,28 @@ static void flush_output(sl_http_request_t *r)
     sl_http_output_filter(r, &flush);
 }
 
+/*
+ * The upstream failed or closed before the body's end: the response cannot complete, so it
+ * is not waited on.  What was read goes to the filters now and out as far as the client
+ * takes it at once, then the connection is cut (no last chunk, no keepalive), as nginx
+ * finalizes at once.  Waiting for the client to drain first left a client whose socket
+ * never filled without any event to end the request.
+ */
+static void end_truncated(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_pipe_t *p = u->pipe;
+
+    if (!p->upstream_error) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "upstream prematurely closed connection");
+    }
+    if ((p->in || p->out) && sl_pipe_run(p, 1) == SL_ABORT) {
+        finalize(r, u, SL_ERROR);
+        return;
+    }
+    flush_output(r);
+    finalize(r, u, SL_ERROR);
+}
+
 /* One pass of the pipe, then what it means for the request. */
 static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
 {
@@ -1100,26 +1122,19 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
                                   && !p->input_overrun);
         p->upstream = NULL;
     }
+    int truncated =
+        finished
+        && (p->upstream_error || (!p->upstream_done && (p->length > 0 || u->headers_in.chunked)));
+    if (truncated && !p->downstream_error) {
+        end_truncated(r, u);
+        return;
+    }
     /* once everything read is in the output filters, the request can end: the writer
      * sends what is still buffered (as nginx finalizes when the upstream is done) */
     if (!p->downstream_done && !(finished && p->in == NULL && p->out == NULL)) {
         return;
     }
-    if (p->downstream_error) {
-        finalize(r, u, SL_ERROR);
-        return;
-    }
-    int truncated =
-        p->upstream_error || (!p->upstream_done && (p->length > 0 || u->headers_in.chunked));
-    if (truncated) {
-        if (!p->upstream_error) {
-            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
-                         "upstream prematurely closed connection");
-        }
-        /* what arrived still goes out (best effort) before the connection is cut */
-        flush_output(r);
-    }
-    finalize(r, u, truncated ? SL_ERROR : SL_OK);
+    finalize(r, u, p->downstream_error ? SL_ERROR : SL_OK);
 }
 
 void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
