@@ -252,8 +252,9 @@ static sl_int_t check_transfer_encoding(sl_http_request_t *r)
 
 sl_int_t sl_http_process_request_header(sl_http_request_t *r)
 {
-    if (r->headers_in.host == NULL && r->http_version >= SL_HTTP_VERSION_11
-        && r->headers_in.server.len == 0) {
+    /* an absolute-form target names the host too, but RFC 9112 (3.2) and nginx still want
+     * the header from an HTTP/1.1 client */
+    if (r->headers_in.host == NULL && r->http_version >= SL_HTTP_VERSION_11) {
         sl_log_error(SL_LOG_INFO, r->connection->log, 0,
                      "client sent HTTP/1.1 request without \"Host\" header");
         r->lingering_close = 1;
@@ -289,7 +290,7 @@ void sl_http_set_exten(sl_http_request_t *r)
 enum { H_PLAIN = 0, H_DOT, H_COLON, H_OPEN, H_CLOSE, H_BAD, H_UPPER };
 
 static const u_char host_class[256] = {
-    [0x00 ... 0x1f] = H_BAD, ['/'] = H_BAD,   ['\\'] = H_BAD,
+    [0x00 ... 0x20] = H_BAD, ['/'] = H_BAD,   ['\\'] = H_BAD,
     [0x7f] = H_BAD,          ['.'] = H_DOT,   [':'] = H_COLON,
     ['['] = H_OPEN,          [']'] = H_CLOSE, ['A' ... 'Z'] = H_UPPER,
 };
