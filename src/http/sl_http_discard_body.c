@@ -95,6 +95,12 @@ static sl_int_t init_discard(sl_http_request_t *r)
     return SL_OK;
 }
 
+/* The connection itself failed (read error or close), not the body's framing. */
+static int c_failed(sl_http_request_t *r)
+{
+    return r->connection->error;
+}
+
 sl_int_t sl_http_discard_request_body(sl_http_request_t *r)
 {
     if (r != r->main || r->discard_body || r->request_body) {
@@ -114,21 +120,18 @@ sl_int_t sl_http_discard_request_body(sl_http_request_t *r)
         return SL_ERROR;
     }
     sl_int_t rc = consume(r, r->header_in);
+    if (rc == SL_AGAIN) {
+        rc = read_discarded(r);
+    }
     if (rc == SL_OK) {
         return SL_OK;
     }
     if (rc == SL_ERROR) {
         r->keepalive = 0;
         r->lingering_close = 1;
-        return SL_OK;
-    }
-    rc = read_discarded(r);
-    if (rc == SL_OK) {
-        return SL_OK;
-    }
-    if (rc == SL_ERROR) {
-        r->keepalive = 0;
-        return SL_OK;
+        /* a body that is not a body yet, before the response: the answer is 400, as
+         * nginx's (a connection that failed is ended by the caller's error anyway) */
+        return c_failed(r) ? SL_OK : SL_HTTP_BAD_REQUEST;
     }
     /* the rest arrives while the response is sent; the request stays until it has */
     r->discard_body = 1;

@@ -374,6 +374,9 @@ sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t 
 /* Request body. */
 sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
                                           sl_http_client_body_handler_pt post_handler);
+/* Reads and drops a body nobody wants (the rest while the response goes out).  SL_OK, or
+ * SL_HTTP_BAD_REQUEST when what arrived with the request is not a valid body (the
+ * connection will close; the caller answers 400), or SL_ERROR. */
 sl_int_t sl_http_discard_request_body(sl_http_request_t *r);
 /* "100 Continue" to a client that asked for it, once.  SL_OK or SL_ERROR. */
 sl_int_t sl_http_send_continue(sl_http_request_t *r);

@@ -239,6 +239,17 @@ like(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" . join('', map { "
     print $s "POST /exact HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\nGET /prefix HTTP/1.1\r\nHost: a\r\n\r\n";
     ($all) = $t->read_all($s, 10);
     unlike($all, qr{prefix\n}, 'bare LF in chunk framing: nothing after it is taken as a request');
+    like($all, qr{^HTTP/1\.1 400 }, 'bare LF in chunk framing: 400 instead of the return (RFC 9112; nginx takes it)');
+    # a body that is no chunked body: 400 and the connection closes, as nginx (was the 200)
+    for my $bad ("zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcXX\r\n0\r\n\r\n") {
+        $s = $t->connect($port);
+        print $s "POST /exact HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n$bad"
+            . "GET /prefix HTTP/1.1\r\nHost: a\r\n\r\n";
+        my ($resp, $eof) = $t->read_all($s, 10);
+        (my $name = $bad) =~ s/\r\n/\\r\\n/g;
+        like($resp, qr{^HTTP/1\.1 400 .*\r\nConnection: close\r\n}s, "discarded body \"$name\": 400, close");
+        ok($eof && $resp !~ /prefix\n/, "discarded body \"$name\": closed, nothing after it served");
+    }
 }
 
 is($t->stop, 0, 'graceful stop');

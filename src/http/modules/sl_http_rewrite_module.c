@@ -500,8 +500,10 @@ static sl_int_t run_return(sl_http_request_t *r, rewrite_op_t *op)
     }
     /* a body: status and text as given, typed by the uri's extension as nginx does */
     r->discard_body = 0;
-    if (sl_http_discard_request_body(r) != SL_OK) {
-        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    sl_int_t rc = sl_http_discard_request_body(r);
+    if (rc != SL_OK) {
+        /* a malformed body is answered 400 instead, as nginx */
+        return rc >= SL_HTTP_SPECIAL_RESPONSE ? rc : SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     return sl_http_send_response(r, op->status, content_type(r), &text);
 }
