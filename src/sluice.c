@@ -15,6 +15,7 @@
 #include "sl_pool.h"
 #include "sl_process.h"
 #include "sl_process_cycle.h"
+#include "sl_proctitle.h"
 #include "sl_time.h"
 
 #define SL_DEFAULT_CONF_PATH "conf/sluice.conf"
@@ -375,6 +376,11 @@ int main(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     sl_time_update();
+    /* argv's memory becomes the process title: from here on its copy is used */
+    char **args = sl_init_setproctitle(argc, argv);
+    if (args) {
+        argv = args;
+    }
     if (!parse_options(&o, argc, argv)) {
         return 1;
     }

@@ -17,6 +17,7 @@
 #include "sl_master_cycle.h"
 #include "sl_process.h"
 #include "sl_process_cycle.h"
+#include "sl_proctitle.h"
 #include "sl_time.h"
 
 #define SL_MAX_PROCESSES 1024
@@ -459,12 +460,27 @@ static sl_cycle_t *run_actions(sl_cycle_t *cycle)
     return cycle;
 }
 
+/* "sluice: master process /usr/sbin/sluice -c ...", as nginx's. */
+static void set_master_title(void)
+{
+    const char *cmd = sl_proctitle_cmdline();
+    size_t len = sizeof("master process ") + strlen(cmd);
+    char *title = malloc(len);
+
+    if (title) {
+        snprintf(title, len, "master process %s", cmd);
+        sl_setproctitle(title);
+        free(title);
+    }
+}
+
 int sl_master_process_cycle(sl_cycle_t *cycle, char *const *argv)
 {
     int delay = 0;
     int quitting = 0;
 
     master_argv = argv;
+    set_master_title();
     signal_fd = sl_signals_open(cycle->log);
     if (signal_fd == -1) {
         return 1;

@@ -12,6 +12,7 @@
 #include "sl_pool.h"
 #include "sl_process.h"
 #include "sl_process_cycle.h"
+#include "sl_proctitle.h"
 
 sig_atomic_t sl_terminate;
 sig_atomic_t sl_quit;
@@ -186,6 +187,9 @@ static void start_graceful_stop(sl_cycle_t *cycle)
 
     sl_exiting = 1;
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "gracefully shutting down");
+    if (sl_process == SL_PROCESS_WORKER) {
+        sl_setproctitle("worker process is shutting down");
+    }
     sl_stop_accepting(cycle, owns_socket_files());
     if (ccf->shutdown_timeout) {
         shutdown_timer.data = cycle;
@@ -297,6 +301,7 @@ int sl_worker_process_cycle(sl_cycle_t *cycle, sl_uint_t worker)
 {
     sl_process = SL_PROCESS_WORKER;
     sl_worker = worker;
+    sl_setproctitle("worker process");
     if (apply_worker_settings(cycle, worker) != SL_OK) {
         /* nginx's "fatal" code: the master does not respawn a worker that cannot start */
         return 2;

@@ -90,6 +90,19 @@ my ($body) = get('/') =~ /^v1 (\d+)$/ or fail('a worker answers');
 ok($body && $w{$body} && $body != $t->pid, 'a worker answers, not the master');
 like($t->error_log, qr/\[notice\] \d+#\d+: start worker processes\n/, 'log: start worker processes');
 
+# Process titles as nginx's: what ps, pgrep -f and monitoring read in /proc/PID/cmdline.
+sub title {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/cmdline") or return '';
+    local $/;
+    (my $t = <$fh> // '') =~ s/\0+$//;
+    $t =~ s/\0/ /g;
+    return $t;
+}
+like(title($t->pid), qr{^sluice: master process \S*sluice -p \S+ -c conf/sluice\.conf$},
+     'title: sluice: master process and its command line');
+is(title($w[1]), 'sluice: worker process', 'title: sluice: worker process');
+
 # a worker killed with SIGKILL is replaced ------------------------------------------------------
 
 {
@@ -225,8 +238,11 @@ sub start_client {
     sysread($s, $first, 1024);
     ok(length $first, 'slow response started');
     my $master = $t->pid;
+    my ($worker) = workers();
     $r = $t->run('-s', 'quit');
     is($r->{exit}, 0, '-s quit exits 0');
+    ok($t->wait_for(sub { title($worker) eq 'sluice: worker process is shutting down' }, 5),
+       'title: the worker finishing its response says it is shutting down');
     my ($rest, $eof) = $t->read_all($s, 20);
     my $all = $first . $rest;
     my ($head, $content) = split /\r\n\r\n/, $all, 2;
