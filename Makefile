@@ -48,7 +48,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c tests/unit/*/*/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit unit-bins integration sanitize run clean deps format-check layers socket-calls \
-        fuzz fuzz-bins
+        fuzz fuzz-bins install
 
 all: $(BUILD)/sluice
 
@@ -140,6 +140,26 @@ run: deps all html/large.txt
 # the demo's large file (32 MiB of numbered lines), made here rather than committed
 html/large.txt:
 	@seq -w 1 4194304 | sed 's/$$/ sluice/' | head -c 33554432 > $@
+
+# nginx's layout under PREFIX: sbin/, conf/ (a sluice.conf already there is kept; the
+# shipped one is also installed as sluice.conf.default), logs/, html/, the manual page and
+# contrib/ (systemd unit, logrotate).  DESTDIR stages the whole tree elsewhere (packaging).
+# The temp paths are made by sluice itself at start, for its `user`.
+MANDIR   ?= $(PREFIX)share/man
+INSTALL  ?= install
+SLUICE_BIN ?= $(BUILD)/sluice
+install: $(SLUICE_BIN)
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)sbin $(DESTDIR)$(PREFIX)conf $(DESTDIR)$(PREFIX)logs \
+	    $(DESTDIR)$(PREFIX)html $(DESTDIR)$(PREFIX)contrib $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 755 $(SLUICE_BIN) $(DESTDIR)$(PREFIX)sbin/sluice
+	$(INSTALL) -m 644 conf/mime.types $(DESTDIR)$(PREFIX)conf/mime.types
+	$(INSTALL) -m 644 conf/sluice.conf $(DESTDIR)$(PREFIX)conf/sluice.conf.default
+	test -e $(DESTDIR)$(PREFIX)conf/sluice.conf \
+	    || $(INSTALL) -m 644 conf/sluice.conf $(DESTDIR)$(PREFIX)conf/sluice.conf
+	test -e $(DESTDIR)$(PREFIX)html/index.html \
+	    || $(INSTALL) -m 644 html/index.html $(DESTDIR)$(PREFIX)html/index.html
+	$(INSTALL) -m 644 contrib/sluice.8 $(DESTDIR)$(MANDIR)/man8/sluice.8
+	$(INSTALL) -m 644 conf/sluice.service contrib/sluice.logrotate $(DESTDIR)$(PREFIX)contrib/
 
 clean:
 	rm -rf build build-san build-fuzz
