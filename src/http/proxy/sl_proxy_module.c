@@ -590,9 +590,14 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], 0, 1, &clcf->name);
         return SL_CONF_OK;
     }
-    if (value[1].len < 8 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix in \"%.*s\"",
-                          SL_STR_ARG(value[1]));
+    /* nginx 1.22 ngx_http_proxy_pass (src/http/modules/ngx_http_proxy_module.c) built
+     * without NGX_HTTP_SSL: "https://" needs SSL support, any other prefix is invalid */
+    if (value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "https protocol requires SSL support");
+        return SL_CONF_ERROR;
+    }
+    if (value[1].len < 7 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix");
         return SL_CONF_ERROR;
     }
     proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
@@ -608,6 +613,10 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     /* a name may be an upstream{} block defined further down: resolved once all is read */
     u->no_resolve = 1;
     if (sl_parse_url(cf->pool, u) != SL_OK) {
+        if (u->url.len == 0) {
+            /* "http://" alone: nginx's words */
+            u->err = "no host";
+        }
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u->err,
                           SL_STR_ARG(u->url));
         return SL_CONF_ERROR;

@@ -121,6 +121,27 @@ static const conf_case_t cases[] = {
       LOC("proxy_headers_hash_max_size 1024; proxy_headers_hash_bucket_size 128; "
           "proxy_pass http://127.0.0.1:1;"),
       NULL },
+
+    /* a module sluice does not have yet: nginx 1.22's line for a build without it (Debian's
+     * nginx has them, and accepts these): ngx_http_core_listen, ngx_http_proxy_pass */
+    { "", "server { listen 127.0.0.1:1 ssl; }",
+      "[emerg] the \"ssl\" parameter requires ngx_http_ssl_module" AT3 },
+    { "", "server { listen 127.0.0.1:1 default_server http2; }",
+      "[emerg] the \"http2\" parameter requires ngx_http_v2_module" AT3 },
+    { "", LOC("proxy_pass https://127.0.0.1:1;"),
+      "[emerg] https protocol requires SSL support" AT3 },
+    { "", LOC("proxy_pass HTTPS://example.com/;"),
+      "[emerg] https protocol requires SSL support" AT3 },
+    { "", "ssl_certificate a.pem;", "[emerg] unknown directive \"ssl_certificate\"" AT3 },
+    { "", "http2_max_field_size 4k;", "[emerg] unknown directive \"http2_max_field_size\"" AT3 },
+    { "", LOC("proxy_ssl_verify on;"), "[emerg] unknown directive \"proxy_ssl_verify\"" AT3 },
+    /* and as nginx with it */
+    { "", "server { listen 127.0.0.1:1 spdy; }", "[emerg] invalid parameter \"spdy\"" AT3 },
+    { "", "server { listen 127.0.0.1:1 quic; }", "[emerg] invalid parameter \"quic\"" AT3 },
+    { "", LOC("proxy_pass ftp://127.0.0.1:1;"), "[emerg] invalid URL prefix" AT3 },
+    { "", LOC("proxy_pass http:/;"), "[emerg] invalid URL prefix" AT3 },
+    { "", LOC("proxy_pass http://;"), "[emerg] no host in upstream \"\"" AT3 },
+    { "", LOC("proxy_pass HTTP://127.0.0.1:1;"), NULL },
 };
 
 /* Loads "events { <events> } http { <http> }"; NULL when refused (the reason is logged). */
