@@ -22,43 +22,88 @@
 #define SL_DEFAULT_ERROR_LOG_PATH "logs/error.log"
 
 /*
- * The nginx HTTP modules that configure builds only when asked, and sluice has, named the
- * way configure enables them (Debian's nginx -V lists them too).
+ * nginx 1.22's optional HTTP modules (auto/options), in configure's order, with the sluice
+ * module that implements each (NULL: none yet) and whether configure builds it by default.
+ * -V derives its arguments from what sl_modules holds, the way nginx's configure line
+ * reads: "--with-X_module" for a module built that is off by default, "--without-X_module"
+ * for one missing that is on by default.  nginx's test suite decides from this line which
+ * files run, so it must say exactly what is built.
  */
-static const char *const modules_with[] = {
-    "http_realip",
-};
+typedef struct {
+    const char *configure;
+    const char *module;
+    unsigned by_default : 1;
+} optional_module_t;
 
-/*
- * The standard nginx HTTP modules sluice does not implement yet, named the way nginx's
- * configure disables them.  Remove a name when its module lands, so tools probing -V see
- * the truth.
- */
 // clang-format off
-static const char *const modules_without[] = {
-    "http_charset",
-    "http_gzip",
-    "http_ssi",
-    "http_userid",
-    "http_access",
-    "http_auth_basic",
-    "http_mirror",
-    "http_autoindex",
-    "http_geo",
-    "http_split_clients",
-    "http_referer",
+static const optional_module_t optional_modules[] = {
+    { "http_ssl", NULL, 0 },
+    { "http_v2", NULL, 0 },
+    { "http_realip", "http_realip", 0 },
+    { "http_addition", NULL, 0 },
+    { "http_xslt", NULL, 0 },
+    { "http_image_filter", NULL, 0 },
+    { "http_geoip", NULL, 0 },
+    { "http_sub", NULL, 0 },
+    { "http_dav", NULL, 0 },
+    { "http_flv", NULL, 0 },
+    { "http_mp4", NULL, 0 },
+    { "http_gunzip", NULL, 0 },
+    { "http_gzip_static", NULL, 0 },
+    { "http_auth_request", NULL, 0 },
+    { "http_random_index", NULL, 0 },
+    { "http_secure_link", NULL, 0 },
+    { "http_degradation", NULL, 0 },
+    { "http_slice", NULL, 0 },
+    { "http_stub_status", NULL, 0 },
 
-    "http_fastcgi",
-    "http_uwsgi",
-    "http_scgi",
-    "http_grpc",
-    "http_memcached",
-    "http_limit_conn",
-    "http_limit_req",
-    "http_empty_gif",
-    "http_browser",
+    { "http_charset", NULL, 1 },
+    { "http_gzip", NULL, 1 },
+    { "http_ssi", NULL, 1 },
+    { "http_userid", NULL, 1 },
+    { "http_access", NULL, 1 },
+    { "http_auth_basic", NULL, 1 },
+    { "http_mirror", NULL, 1 },
+    { "http_autoindex", NULL, 1 },
+    { "http_geo", NULL, 1 },
+    { "http_map", "http_map", 1 },
+    { "http_split_clients", NULL, 1 },
+    { "http_referer", NULL, 1 },
+    { "http_rewrite", "http_rewrite", 1 },
+    { "http_proxy", "http_proxy", 1 },
+    /* never drop these four without the modules: nginx's test suite then writes their
+     * temp-path directives into every configuration */
+    { "http_fastcgi", NULL, 1 },
+    { "http_uwsgi", NULL, 1 },
+    { "http_scgi", NULL, 1 },
+    { "http_grpc", NULL, 1 },
+    { "http_memcached", NULL, 1 },
+    { "http_limit_conn", NULL, 1 },
+    { "http_limit_req", NULL, 1 },
+    { "http_empty_gif", NULL, 1 },
+    { "http_browser", NULL, 1 },
+    /* sluice's upstream module holds the balancers, keepalive and zone */
+    { "http_upstream_hash", "http_upstream", 1 },
+    { "http_upstream_ip_hash", "http_upstream", 1 },
+    { "http_upstream_least_conn", "http_upstream", 1 },
+    { "http_upstream_random", "http_upstream", 1 },
+    { "http_upstream_keepalive", "http_upstream", 1 },
+    { "http_upstream_zone", "http_upstream", 1 },
 };
 // clang-format on
+
+static int module_built(const char *name)
+{
+    if (name == NULL) {
+        return 0;
+    }
+    for (sl_module_t **m = sl_modules; *m; m++) {
+        if (strcmp((*m)->name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 typedef struct {
     sl_cycle_args_t cycle;
@@ -77,12 +122,14 @@ static void print_version(int configure)
     }
     fprintf(stderr, "built by %s\n", SL_COMPILER);
     fprintf(stderr, "configure arguments: --prefix=%s", SL_PREFIX);
-    for (size_t i = 0; i < sl_nelems(modules_with); i++) {
-        fprintf(stderr, " --with-%s_module", modules_with[i]);
+    for (size_t i = 0; i < sl_nelems(optional_modules); i++) {
+        const optional_module_t *om = &optional_modules[i];
+        int built = module_built(om->module);
+        if (built != om->by_default) {
+            fprintf(stderr, " --with%s-%s_module", built ? "" : "out", om->configure);
+        }
     }
-    for (size_t i = 0; i < sl_nelems(modules_without); i++) {
-        fprintf(stderr, " --without-%s_module", modules_without[i]);
-    }
+    /* the proxy cache is not in yet */
     fprintf(stderr, " --without-http-cache\n");
 }
 

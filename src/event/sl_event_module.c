@@ -1,6 +1,6 @@
 /*
  * sl_event_module.c: the "events" block and its directives (worker_connections, use,
- * multi_accept).
+ * multi_accept; accept_mutex and accept_mutex_delay accepted for nginx's configurations).
  */
 #include "sl_conn.h"
 #include "sl_event_module.h"
@@ -44,6 +44,10 @@ static sl_command_t event_core_commands[] = {
     { sl_string("use"), SL_EVENT_CONF | SL_CONF_TAKE1, set_use, 0, 0, NULL },
     { sl_string("multi_accept"), SL_EVENT_CONF | SL_CONF_FLAG, sl_conf_set_flag_slot, 0,
       offsetof(sl_event_conf_t, multi_accept), NULL },
+    { sl_string("accept_mutex"), SL_EVENT_CONF | SL_CONF_FLAG, sl_conf_set_flag_slot, 0,
+      offsetof(sl_event_conf_t, accept_mutex), NULL },
+    { sl_string("accept_mutex_delay"), SL_EVENT_CONF | SL_CONF_TAKE1, sl_conf_set_msec_slot, 0,
+      offsetof(sl_event_conf_t, accept_mutex_delay), NULL },
     sl_null_command,
 };
 
@@ -146,6 +150,8 @@ static void *event_core_create_conf(sl_cycle_t *cycle)
     }
     ecf->connections = SL_CONF_UNSET;
     ecf->multi_accept = SL_CONF_UNSET;
+    ecf->accept_mutex = SL_CONF_UNSET;
+    ecf->accept_mutex_delay = SL_CONF_UNSET_MSEC;
     return ecf;
 }
 
@@ -155,6 +161,8 @@ static char *event_core_init_conf(sl_cycle_t *cycle, void *conf)
 
     sl_conf_init_value(ecf->connections, SL_DEFAULT_CONNECTIONS);
     sl_conf_init_value(ecf->multi_accept, 0);
+    sl_conf_init_value(ecf->accept_mutex, 0);
+    sl_conf_init_msec_value(ecf->accept_mutex_delay, 500);
     return SL_CONF_OK;
 }
 

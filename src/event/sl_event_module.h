@@ -19,6 +19,10 @@ typedef struct {
 typedef struct {
     sl_int_t connections;
     sl_int_t multi_accept;
+    /** accept_mutex, accept_mutex_delay: accepted with no effect, EPOLLEXCLUSIVE wakes one
+     * worker per connection without a lock */
+    sl_int_t accept_mutex;
+    sl_msec_t accept_mutex_delay;
     unsigned use_set : 1;
 } sl_event_conf_t;
 

@@ -158,6 +158,10 @@ struct sl_http_core_loc_conf_s {
     sl_hash_t types_hash;
     /** sl_hash_key_t as parsed from types{} */
     sl_array_t *types;
+    /** types_hash_max_size, types_hash_bucket_size: checked as nginx where it would build
+     * the hash; sl_hash_build sizes the hash itself */
+    sl_int_t types_hash_max_size;
+    sl_int_t types_hash_bucket_size;
 
     off_t client_max_body_size;
     size_t client_body_buffer_size;
@@ -188,6 +192,11 @@ struct sl_http_core_loc_conf_s {
     sl_http_complex_value_t *limit_rate;
     sl_http_complex_value_t *limit_rate_after;
     size_t postpone_output;
+    /** sendfile_max_chunk, output_buffers, aio: accepted and validated as nginx; see
+     * docs/directives.md for what sluice does with them */
+    size_t sendfile_max_chunk;
+    sl_bufs_t output_buffers;
+    sl_int_t aio;
     /** the most an in-memory response body may hold (sl_http_collector_t) */
     size_t subrequest_output_buffer_size;
 
@@ -282,6 +291,12 @@ typedef struct {
     sl_array_t prefix_variables;
     /** variables declared while parsing, resolved at the end: sl_hash_key_t */
     sl_array_t *variables_keys;
+    /** the *_hash_max_size and *_hash_bucket_size of the http block: checked as nginx
+     * checks them, the hashes sized by sl_hash_build */
+    sl_int_t server_names_hash_max_size;
+    sl_int_t server_names_hash_bucket_size;
+    sl_int_t variables_hash_max_size;
+    sl_int_t variables_hash_bucket_size;
 } sl_http_core_main_conf_t;
 
 /* "listen": parse the arguments into opt.  SL_CONF_OK or an error (logged). */

@@ -26,6 +26,8 @@ static char *set_listen(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 #define LOC SL_HTTP_LOC_CONF_OFFSET
 #define MSL (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
 #define MS (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF)
+#define MAIN SL_HTTP_MAIN_CONF_OFFSET
+#define MAINF(f) offsetof(sl_http_core_main_conf_t, f)
 #define SRVF(f) offsetof(sl_http_core_srv_conf_t, f)
 #define LOCF(f) offsetof(sl_http_core_loc_conf_t, f)
 
@@ -88,6 +90,16 @@ static sl_command_t http_core_commands[] = {
     { sl_string("internal"), SL_HTTP_LOC_CONF | SL_CONF_NOARGS, sl_http_set_internal, LOC, 0, NULL },
     { sl_string("error_page"), MSL | SL_HTTP_LIF_CONF | SL_CONF_2MORE, sl_http_set_error_page, LOC, 0, NULL },
     { sl_string("error_log"), MSL | SL_CONF_1MORE, sl_http_set_error_log, LOC, 0, NULL },
+    /* accepted as nginx takes them; what sluice does with each: docs/directives.md */
+    { sl_string("sendfile_max_chunk"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(sendfile_max_chunk), NULL },
+    { sl_string("output_buffers"), MSL | SL_CONF_TAKE2, sl_conf_set_bufs_slot, LOC, LOCF(output_buffers), NULL },
+    { sl_string("aio"), MSL | SL_CONF_TAKE1, sl_http_set_aio, LOC, 0, NULL },
+    { sl_string("types_hash_max_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(types_hash_max_size), NULL },
+    { sl_string("types_hash_bucket_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(types_hash_bucket_size), NULL },
+    { sl_string("server_names_hash_max_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, sl_conf_set_num_slot, MAIN, MAINF(server_names_hash_max_size), NULL },
+    { sl_string("server_names_hash_bucket_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, sl_conf_set_num_slot, MAIN, MAINF(server_names_hash_bucket_size), NULL },
+    { sl_string("variables_hash_max_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, sl_conf_set_num_slot, MAIN, MAINF(variables_hash_max_size), NULL },
+    { sl_string("variables_hash_bucket_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, sl_conf_set_num_slot, MAIN, MAINF(variables_hash_bucket_size), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -112,6 +124,10 @@ static void *create_main_conf(sl_conf_t *cf)
         || sl_array_init(&cmcf->servers, cf->pool, 4, sizeof(sl_http_core_srv_conf_t *)) != SL_OK) {
         return NULL;
     }
+    cmcf->server_names_hash_max_size = SL_CONF_UNSET;
+    cmcf->server_names_hash_bucket_size = SL_CONF_UNSET;
+    cmcf->variables_hash_max_size = SL_CONF_UNSET;
+    cmcf->variables_hash_bucket_size = SL_CONF_UNSET;
     return cmcf;
 }
 
@@ -140,6 +156,12 @@ static sl_int_t core_postconfiguration(sl_conf_t *cf)
     sl_http_core_srv_conf_t **servers = cmcf->servers.elts;
 
     sl_http_output_init();
+    /* nginx builds its variables hash at the end of every http block */
+    if (sl_http_check_hash_sizes(cf, "variables_hash", cmcf->variables_hash_max_size, 1024,
+                                 cmcf->variables_hash_bucket_size)
+        != SL_OK) {
+        return SL_ERROR;
+    }
     if (sl_http_headers_in_init(cf) != SL_OK) {
         return SL_ERROR;
     }
@@ -235,6 +257,10 @@ static void *create_loc_conf(sl_conf_t *cf)
         return NULL;
     }
     clcf->types = SL_CONF_UNSET_PTR;
+    clcf->types_hash_max_size = SL_CONF_UNSET;
+    clcf->types_hash_bucket_size = SL_CONF_UNSET;
+    clcf->sendfile_max_chunk = SL_CONF_UNSET_SIZE;
+    clcf->aio = SL_CONF_UNSET;
     clcf->error_pages = SL_CONF_UNSET_PTR;
     clcf->client_max_body_size = SL_CONF_UNSET;
     clcf->client_body_buffer_size = SL_CONF_UNSET_SIZE;
@@ -293,6 +319,23 @@ static void merge_flags(sl_http_core_loc_conf_t *prev, sl_http_core_loc_conf_t *
     sl_conf_merge_value(conf->server_name_in_redirect, prev->server_name_in_redirect, 0);
 }
 
+/*
+ * nginx builds a level's types hash when it has a types{} of its own, and at server level
+ * (the http level's is never built), with that level's sizes; a location without types{}
+ * shares the built hash of the level above.  A server's clcf is the one without loc_conf.
+ */
+static sl_int_t check_types_hash(sl_conf_t *cf, sl_http_core_loc_conf_t *prev,
+                                 sl_http_core_loc_conf_t *conf)
+{
+    sl_conf_merge_value(conf->types_hash_max_size, prev->types_hash_max_size, 1024);
+    sl_conf_merge_value(conf->types_hash_bucket_size, prev->types_hash_bucket_size, 64);
+    if (conf->types == SL_CONF_UNSET_PTR && conf->loc_conf != NULL) {
+        return SL_OK;
+    }
+    return sl_http_check_hash_sizes(cf, "types_hash", conf->types_hash_max_size, 1024,
+                                    conf->types_hash_bucket_size);
+}
+
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
     sl_http_core_loc_conf_t *prev = parent;
@@ -308,6 +351,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
         }
     }
     sl_conf_merge_str_value(conf->default_type, prev->default_type, "text/plain");
+    if (check_types_hash(cf, prev, conf) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
     if (sl_http_merge_types(cf, &conf->types, &conf->types_hash, prev->types, &prev->types_hash)
         != SL_OK) {
         return SL_CONF_ERROR;
@@ -324,6 +370,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_ptr_value(conf->limit_rate, prev->limit_rate, NULL);
     sl_conf_merge_ptr_value(conf->limit_rate_after, prev->limit_rate_after, NULL);
     sl_conf_merge_size_value(conf->postpone_output, prev->postpone_output, 1460);
+    sl_conf_merge_size_value(conf->sendfile_max_chunk, prev->sendfile_max_chunk, 2 * 1024 * 1024);
+    sl_conf_merge_bufs_value(conf->output_buffers, prev->output_buffers, 2, 32768);
+    sl_conf_merge_value(conf->aio, prev->aio, 0);
     sl_conf_merge_size_value(conf->subrequest_output_buffer_size,
                              prev->subrequest_output_buffer_size, sl_pagesize());
     sl_conf_merge_ptr_value(conf->error_pages, prev->error_pages, NULL);

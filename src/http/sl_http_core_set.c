@@ -342,3 +342,63 @@ char *sl_http_set_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     last->next = log;
     return SL_CONF_OK;
 }
+
+/* nginx 1.22 ngx_http_core_set_aio (src/http/ngx_http_core_module.c): "off", or "on" and
+ * "threads[=pool]" where the build has them.  Neither is in sluice: no file AIO, no thread
+ * pool, files are read by the worker (sendfile or the output buffers). */
+char *sl_http_set_aio(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_http_core_loc_conf_t *clcf = conf;
+    sl_str_t *value = cf->args->elts;
+
+    if (clcf->aio != SL_CONF_UNSET) {
+        return "is duplicate";
+    }
+    if (sl_str_eq_cstr(&value[1], "off")) {
+        clcf->aio = 0;
+        return SL_CONF_OK;
+    }
+    if (sl_str_eq_cstr(&value[1], "on")) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"aio on\" is unsupported on this platform "
+                          "(sluice has no file AIO: use \"aio off\")");
+        return SL_CONF_ERROR;
+    }
+    if (value[1].len >= 7 && memcmp(value[1].data, "threads", 7) == 0
+        && (value[1].len == 7 || value[1].data[7] == '=')) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"aio threads\" is unsupported on this platform "
+                          "(sluice has no thread pool: use \"aio off\")");
+        return SL_CONF_ERROR;
+    }
+    return "invalid value";
+}
+
+/* nginx's ngx_cacheline_size on x86_64: bucket sizes are rounded up to it. */
+#define HASH_CACHELINE 64
+#define HASH_BUCKET_DEFAULT 64
+
+sl_int_t sl_http_check_hash_sizes(sl_conf_t *cf, const char *name, sl_int_t max_size,
+                                  sl_int_t default_max, sl_int_t bucket_size)
+{
+    if (max_size == SL_CONF_UNSET) {
+        max_size = default_max;
+    }
+    if (bucket_size == SL_CONF_UNSET) {
+        bucket_size = HASH_BUCKET_DEFAULT;
+    }
+    bucket_size = (bucket_size + HASH_CACHELINE - 1) & ~(sl_int_t) (HASH_CACHELINE - 1);
+    /* ngx_hash_init (src/core/ngx_hash.c): logged without FILE:LINE */
+    if (max_size == 0) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "could not build %s, you should increase %s_max_size: %ld", name, name,
+                     (long) max_size);
+        return SL_ERROR;
+    }
+    if (bucket_size > 65536 - HASH_CACHELINE) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0, "could not build %s, too large %s_bucket_size: %ld",
+                     name, name, (long) bucket_size);
+        return SL_ERROR;
+    }
+    return SL_OK;
+}

@@ -14,6 +14,16 @@ char *sl_http_set_keepalive(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 char *sl_http_set_internal(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 char *sl_http_set_error_page(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 char *sl_http_set_error_log(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+/* "aio": off only (sluice has neither file AIO nor a thread pool) */
+char *sl_http_set_aio(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+
+/*
+ * The checks nginx's ngx_hash_init() makes of a hash's NAME_max_size and NAME_bucket_size
+ * (unset counts as the default) where nginx would build that hash: SL_OK, or SL_ERROR after
+ * logging nginx's line.  sluice sizes its hashes itself; the values have no other effect.
+ */
+sl_int_t sl_http_check_hash_sizes(sl_conf_t *cf, const char *name, sl_int_t max_size,
+                                  sl_int_t default_max, sl_int_t bucket_size);
 
 /* Inherits types from the enclosing level, or nginx's three defaults, and builds the hash.
  * SL_OK or SL_ERROR (logged). */

@@ -38,6 +38,25 @@ static int parse_size_option(const sl_str_t *v, size_t skip, int *out)
     return 1;
 }
 
+/*
+ * A parameter of a module sluice does not have yet: nginx 1.22's line for a build without
+ * it (ngx_http_core_listen, src/http/ngx_http_core_module.c: "ssl" without NGX_HTTP_SSL,
+ * "http2" without NGX_HTTP_V2); anything else is nginx's "invalid parameter".
+ */
+static char *module_param(sl_conf_t *cf, const sl_str_t *v)
+{
+    if (sl_str_eq_cstr(v, "ssl")) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "the \"ssl\" parameter requires ngx_http_ssl_module");
+    } else if (sl_str_eq_cstr(v, "http2")) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "the \"http2\" parameter requires ngx_http_v2_module");
+    } else {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"", SL_STR_ARG(*v));
+    }
+    return SL_CONF_ERROR;
+}
+
 #define OPTION(v, name)                                                                            \
     ((v)->len > sizeof(name) - 1 && memcmp((v)->data, name, sizeof(name) - 1) == 0)
 
@@ -91,8 +110,7 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
         opt->ipv6only = v->data[10] == 'n';
         return SL_CONF_OK;
     }
-    sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"", SL_STR_ARG(*v));
-    return SL_CONF_ERROR;
+    return module_param(cf, v);
 }
 
 char *sl_http_parse_listen(sl_conf_t *cf, sl_http_listen_opt_t *opt)

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "sl_http_core_set.h"
 #include "sl_http_server_name.h"
 #include "sl_pool.h"
 
@@ -54,12 +55,41 @@ static sl_int_t check_duplicates(sl_conf_t *cf, sl_http_server_name_t *names, sl
     return SL_OK;
 }
 
+/* nginx builds an address's server_names_hash when more than one server shares it (or
+ * its default server's regex name has captures) and one of its names is not a regex
+ * (ngx_http_server_names, src/http/ngx_http.c). */
+static sl_int_t check_hash_sizes(sl_conf_t *cf, sl_http_conf_addr_t *conf_addr)
+{
+    sl_http_core_srv_conf_t **servers = conf_addr->servers.elts;
+    sl_http_core_main_conf_t *cmcf =
+        conf_addr->default_server->ctx->main_conf[sl_http_core_module.ctx_index];
+    int plain = 0, captures = 0;
+
+    for (sl_uint_t i = 0; i < conf_addr->servers.nelts; i++) {
+        sl_http_server_name_t *names = servers[i]->server_names.elts;
+        /* no server_name is nginx's "" */
+        plain |= servers[i]->server_names.nelts == 0;
+        for (sl_uint_t j = 0; j < servers[i]->server_names.nelts; j++) {
+            plain |= names[j].regex == NULL;
+            captures |= servers[i] == conf_addr->default_server && names[j].captures;
+        }
+    }
+    if (!plain || (conf_addr->servers.nelts < 2 && !captures)) {
+        return SL_OK;
+    }
+    return sl_http_check_hash_sizes(cf, "server_names_hash", cmcf->server_names_hash_max_size, 512,
+                                    cmcf->server_names_hash_bucket_size);
+}
+
 sl_int_t sl_http_init_server_names(sl_conf_t *cf, sl_http_addr_t *addr,
                                    sl_http_conf_addr_t *conf_addr)
 {
     sl_http_core_srv_conf_t **servers = conf_addr->servers.elts;
     sl_uint_t n = 0;
 
+    if (check_hash_sizes(cf, conf_addr) != SL_OK) {
+        return SL_ERROR;
+    }
     for (sl_uint_t i = 0; i < conf_addr->servers.nelts; i++) {
         n += servers[i]->server_names.nelts;
     }

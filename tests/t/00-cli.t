@@ -60,6 +60,54 @@ like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
 like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
 unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the missing');
 
+# -V says exactly what is built (nginx's test suite picks its files from it): the arguments
+# are these, and each is true of the binary.
+my @missing = qw(charset gzip ssi userid access auth_basic mirror autoindex geo split_clients
+                 referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
+                 browser);
+is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
+          . ' --with-http_realip_module'
+          . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
+   '-V: exactly the modules built');
+for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip gzip_static dav)) {
+    unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
+}
+unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
+for my $m (qw(map rewrite proxy upstream_hash upstream_ip_hash upstream_least_conn
+              upstream_random upstream_keepalive upstream_zone)) {
+    unlike($args, qr/--without-http_${m}_module/, "-V: http_${m} is built");
+}
+# a directive of each module -V calls missing is unknown to the binary ...
+my %directive = (
+    charset => 'charset utf-8;', gzip => 'gzip on;', ssi => 'ssi on;', userid => 'userid on;',
+    access => 'allow all;', auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
+    autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
+    referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
+    uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
+    grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
+    limit_conn => 'limit_conn z 1;', limit_req => 'limit_req zone=z;', empty_gif => 'empty_gif;',
+    browser => 'ancient_browser x;',
+);
+is_deeply([sort keys %directive], [sort @missing], '-V: a directive for each missing module');
+for my $m (@missing) {
+    my ($name) = $directive{$m} =~ /^(\w+)/;
+    $t->write_config("events {}\nhttp {\n    server {\n        location / { $directive{$m} }\n"
+                     . "    }\n}\n");
+    my $r = $t->run('-t');
+    like($r->{stderr}, qr/\Qunknown directive "$name" in $conf:4\E/,
+         "-V: http_${m} missing, \"$name\" unknown");
+}
+# ... and each module it calls built takes its directives.
+$t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
+                 . "    upstream u { hash \$uri; keepalive 2; zone u 64k; server 127.0.0.1:1; }\n"
+                 . "    upstream v { ip_hash; server 127.0.0.1:1; }\n"
+                 . "    upstream w { least_conn; server 127.0.0.1:1; }\n"
+                 . "    upstream x { random; server 127.0.0.1:1; }\n"
+                 . "    real_ip_header X-Real-IP;\n"
+                 . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
+                 . "        location / { set \$a 1; proxy_pass http://u; }\n    }\n}\n");
+tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
+
 for my $flag ('-h', '-?') {
     $r = $t->run($flag);
     is($r->{exit}, 0, "$flag: exit 0");

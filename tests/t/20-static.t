@@ -75,6 +75,7 @@ http {
         location /mr1/ { max_ranges 1; alias html/; }
         location /mr0/ { max_ranges 0; alias html/; }
         location /sf/ { sendfile on; alias html/; }
+        location /ob/ { output_buffers 3 4k; sendfile_max_chunk 64k; aio off; alias html/; }
         location /slow/ { limit_rate 100k; alias html/; }
         location /var/ { alias html/$arg_d/; }
         location /ep/ { error_page 404 /page.html; }
@@ -273,8 +274,8 @@ sub read_response {
     return split /\r\n\r\n/, $buf, 2;
 }
 
-for my $loc ('', '/sf') {
-    my $what = $loc ? 'sendfile on' : 'sendfile off';
+for my $loc ('', '/sf', '/ob') {
+    my $what = $loc eq '/sf' ? 'sendfile on' : $loc ? 'output_buffers 3 4k' : 'sendfile off';
     my $s = $t->connect($port);
     print $s "GET $loc/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n";
     my ($h, $b) = read_response($s);

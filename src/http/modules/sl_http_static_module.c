@@ -7,9 +7,10 @@
  * open() errors become 404, 403 or 500 with nginx's log lines.
  *
  * "sendfile off" (nginx's default, and ours), or a connection that cannot sendfile (its I/O
- * table says so: TLS): a body filter below the range filter reads file bufs into two 32k
- * memory buffers, refilled as the client drains them, so memory stays bounded whatever the
- * file size.  It works for any file buf that reaches it.
+ * table says so: TLS): a body filter below the range filter reads file bufs into the
+ * location's output_buffers (nginx's "2 32k" by default), refilled as the client drains
+ * them, so memory stays bounded whatever the file size.  It works for any file buf that
+ * reaches it.
  *
  * root and alias may hold variables ("alias /data/$1;" in a regex location): they are
  * compiled after parsing, in this module's postconfiguration, for every location whose path
@@ -24,10 +25,6 @@
 #include "sl_http_variables.h"
 #include "sl_file.h"
 #include "sl_pool.h"
-
-/* nginx's "output_buffers 2 32k", the buffers a file is read into with sendfile off. */
-#define READ_BUFS 2
-#define READ_BUF_SIZE 32768
 
 /* r->buffered bit: file data not yet read into memory (nginx's "copy buffered"). */
 #define SL_HTTP_COPY_BUFFERED 0x04
@@ -47,6 +44,8 @@ typedef struct {
     sl_chain_t *free;
     sl_chain_t *busy;
     sl_uint_t allocated;
+    /** the location's output_buffers: how many bufs at most, and their size */
+    sl_bufs_t bufs;
 } read_ctx_t;
 
 static void *create_loc_conf(sl_conf_t *cf);
@@ -342,10 +341,10 @@ static sl_buf_t *get_read_buf(sl_http_request_t *r, read_ctx_t *ctx)
         b->last = b->start;
         return b;
     }
-    if (ctx->allocated == READ_BUFS) {
+    if (ctx->allocated == (sl_uint_t) ctx->bufs.num) {
         return NULL;
     }
-    sl_buf_t *b = sl_create_temp_buf(r->pool, READ_BUF_SIZE);
+    sl_buf_t *b = sl_create_temp_buf(r->pool, ctx->bufs.size);
     if (b == NULL) {
         return NULL;
     }
@@ -385,7 +384,7 @@ static sl_int_t fill(sl_http_request_t *r, read_ctx_t *ctx, sl_chain_t **out)
             ll = &cl->next;
             continue;
         }
-        if (ctx->free == NULL && ctx->allocated == READ_BUFS) {
+        if (ctx->free == NULL && ctx->allocated == (sl_uint_t) ctx->bufs.num) {
             /* every buffer is in flight: wait for the client */
             return SL_OK;
         }
@@ -413,7 +412,7 @@ static sl_int_t fill(sl_http_request_t *r, read_ctx_t *ctx, sl_chain_t **out)
 
 /*
  * With sendfile off, or on a connection whose I/O table cannot sendfile (TLS), file bufs
- * become memory bufs here (at most READ_BUFS in flight).
+ * become memory bufs here: at most output_buffers of them in flight.
  * Returns what the next filter returned, or SL_AGAIN while file data waits for a buffer
  * (r->buffered says so, and the writer calls again with in == NULL).
  */
@@ -430,6 +429,7 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
         if (ctx == NULL) {
             return SL_ERROR;
         }
+        ctx->bufs = clcf->output_buffers;
         sl_http_set_ctx(r, ctx, sl_http_static_module);
     }
     if (in && sl_chain_add_copy(r->pool, &ctx->in, in) != SL_OK) {
@@ -452,7 +452,7 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
             r->buffered &= ~SL_HTTP_COPY_BUFFERED;
             return rc;
         }
-        if (ctx->free == NULL && ctx->allocated == READ_BUFS) {
+        if (ctx->free == NULL && ctx->allocated == (sl_uint_t) ctx->bufs.num) {
             r->buffered |= SL_HTTP_COPY_BUFFERED;
             return SL_AGAIN;
         }

@@ -53,6 +53,12 @@ typedef struct {
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
     sl_array_t *set_headers;
+    /** proxy_headers_hash_max_size, proxy_headers_hash_bucket_size: checked as nginx where it
+     * would build its headers hash (no other effect) */
+    sl_int_t headers_hash_max_size;
+    sl_int_t headers_hash_bucket_size;
+    /** the server{} level's conf (made while the http block is parsed) */
+    unsigned server_level : 1;
     /** proxy_method, proxy_set_body: NULL when unset */
     sl_http_complex_value_t *method;
     sl_http_complex_value_t *body;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "sl_http_core_set.h"
 #include "sl_pool.h"
 #include "sl_proxy.h"
 #include "sl_upstream_group.h"
@@ -97,8 +98,8 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_max_temp_file_size"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(max_temp_file_size_conf), NULL },
     { sl_string("proxy_temp_file_write_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(temp_file_write_size_conf), NULL },
     { sl_string("proxy_temp_path"), MSL | SL_CONF_TAKE1234, sl_conf_set_path_slot, PLOC, UF(temp_path), NULL },
-    { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
-    { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
+    { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_max_size), NULL },
+    { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_bucket_size), NULL },
     { sl_string("proxy_send_lowat"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
     { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(limit_rate), NULL },
     { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
@@ -148,6 +149,9 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.limit_rate = SL_CONF_UNSET_SIZE;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
+    plcf->headers_hash_max_size = SL_CONF_UNSET;
+    plcf->headers_hash_bucket_size = SL_CONF_UNSET;
+    plcf->server_level = cf->cmd_type == SL_HTTP_MAIN_CONF;
     plcf->hide = SL_CONF_UNSET_PTR;
     plcf->socket_keepalive = SL_CONF_UNSET;
     plcf->request_buffering = SL_CONF_UNSET;
@@ -294,6 +298,23 @@ static sl_int_t build_hide_headers(sl_conf_t *cf, proxy_loc_conf_t *conf)
     return SL_OK;
 }
 
+/* nginx builds the headers hashes of a server{} level, and of a location that sets
+ * proxy_set_header, proxy_hide_header or proxy_pass_header itself (the others share the
+ * level above's), with that level's sizes (ngx_http_proxy_merge_loc_conf). */
+static sl_int_t check_headers_hash(sl_conf_t *cf, proxy_loc_conf_t *prev, proxy_loc_conf_t *conf)
+{
+    int own = conf->set_headers != SL_CONF_UNSET_PTR || conf->hide != SL_CONF_UNSET_PTR
+              || conf->pass != SL_CONF_UNSET_PTR;
+
+    sl_conf_merge_value(conf->headers_hash_max_size, prev->headers_hash_max_size, 512);
+    sl_conf_merge_value(conf->headers_hash_bucket_size, prev->headers_hash_bucket_size, 64);
+    if (!own && !conf->server_level) {
+        return SL_OK;
+    }
+    return sl_http_check_hash_sizes(cf, "proxy_headers_hash", conf->headers_hash_max_size, 512,
+                                    conf->headers_hash_bucket_size);
+}
+
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
     proxy_loc_conf_t *prev = parent, *conf = child;
@@ -308,6 +329,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->ignore_client_abort, pu->ignore_client_abort, 0);
     sl_conf_merge_value(u->intercept_errors, pu->intercept_errors, 0);
     sl_upstream_store_merge(&u->store, &pu->store);
+    if (check_headers_hash(cf, prev, conf) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
     sl_conf_merge_uint_value(conf->http_version, prev->http_version, SL_HTTP_VERSION_10);
     sl_conf_merge_ptr_value(conf->set_headers, prev->set_headers, NULL);
     sl_conf_merge_ptr_value(conf->hide, prev->hide, NULL);
@@ -566,9 +590,14 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], 0, 1, &clcf->name);
         return SL_CONF_OK;
     }
-    if (value[1].len < 8 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix in \"%.*s\"",
-                          SL_STR_ARG(value[1]));
+    /* nginx 1.22 ngx_http_proxy_pass (src/http/modules/ngx_http_proxy_module.c) built
+     * without NGX_HTTP_SSL: "https://" needs SSL support, any other prefix is invalid */
+    if (value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "https protocol requires SSL support");
+        return SL_CONF_ERROR;
+    }
+    if (value[1].len < 7 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix");
         return SL_CONF_ERROR;
     }
     proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
@@ -584,6 +613,10 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     /* a name may be an upstream{} block defined further down: resolved once all is read */
     u->no_resolve = 1;
     if (sl_parse_url(cf->pool, u) != SL_OK) {
+        if (u->url.len == 0) {
+            /* "http://" alone: nginx's words */
+            u->err = "no host";
+        }
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%s in upstream \"%.*s\"", u->err,
                           SL_STR_ARG(u->url));
         return SL_CONF_ERROR;
