@@ -650,6 +650,42 @@ static sl_int_t var_request_length(sl_http_request_t *r, sl_http_variable_value_
     return value_uint(r, v, r->request_length > 0 ? (uint64_t) r->request_length : 0, 0);
 }
 
+/*
+ * $request_body: the body as read into memory, as nginx gives it: only when all of it is in
+ * memory buffers (a proxied request whose body fit client_body_buffer_size); not found
+ * while it is being read, when it went to a temp file, or when nobody read it.
+ */
+static sl_int_t var_request_body(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    sl_http_request_body_t *rb = r->request_body;
+    size_t len = 0;
+
+    if (rb == NULL || rb->bufs == NULL || rb->temp_file) {
+        return value_not_found(v);
+    }
+    for (sl_chain_t *cl = rb->bufs; cl; cl = cl->next) {
+        if (!sl_buf_in_memory(cl->buf) && sl_buf_size(cl->buf)) {
+            return value_not_found(v);
+        }
+        len += sl_buf_in_memory(cl->buf) ? (size_t) (cl->buf->last - cl->buf->pos) : 0;
+    }
+    if (rb->bufs->next == NULL) {
+        return value_set(v, rb->bufs->buf->pos, len);
+    }
+    u_char *p = sl_pnalloc(r->pool, len ? len : 1), *q = p;
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    for (sl_chain_t *cl = rb->bufs; cl; cl = cl->next) {
+        if (sl_buf_in_memory(cl->buf)) {
+            size_t n = (size_t) (cl->buf->last - cl->buf->pos);
+            memcpy(q, cl->buf->pos, n);
+            q += n;
+        }
+    }
+    return value_set(v, p, len);
+}
+
 /* Seconds with milliseconds since the first byte of the request ("0.001"). */
 static sl_int_t var_request_time(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
@@ -883,6 +919,7 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("query_string"), NULL, var_request_str, REQ(args), NOCACHE, 0 },
     { sl_string("is_args"), NULL, var_is_args, 0, NOCACHE, 0 },
     { sl_string("request_length"), NULL, var_request_length, 0, NOCACHE, 0 },
+    { sl_string("request_body"), NULL, var_request_body, 0, NOCACHE, 0 },
     { sl_string("request_time"), NULL, var_request_time, 0, NOCACHE, 0 },
     { sl_string("request_id"), NULL, var_request_id, 0, 0, 0 },
     { sl_string("request_completion"), NULL, var_request_completion, 0, 0, 0 },

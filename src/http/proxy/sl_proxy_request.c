@@ -234,6 +234,25 @@ static off_t rewound_size(sl_chain_t *body)
     return sl_chain_size(body);
 }
 
+/* Links copies of the body's bufs after *ll: sending moves the copies' windows, so the
+ * request body itself stays whole for $request_body, a retry and a later proxy_pass. */
+static sl_int_t append_body_copy(sl_pool_t *pool, sl_chain_t **ll, sl_chain_t *body)
+{
+    for (sl_chain_t *in = body; in; in = in->next) {
+        sl_chain_t *cl = sl_alloc_chain_link(pool);
+        sl_buf_t *b = sl_calloc_buf(pool);
+        if (cl == NULL || b == NULL) {
+            return SL_ERROR;
+        }
+        *b = *in->buf;
+        cl->buf = b;
+        cl->next = NULL;
+        *ll = cl;
+        ll = &cl->next;
+    }
+    return SL_OK;
+}
+
 sl_int_t sl__proxy_create_request(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
@@ -307,7 +326,7 @@ sl_int_t sl__proxy_create_request(sl_http_request_t *r)
     b->last = p;
     cl0->buf = b;
     cl0->next = NULL;
-    if (body && sl_chain_add_copy(r->pool, &cl0->next, body) != SL_OK) {
+    if (body && append_body_copy(r->pool, &cl0->next, body) != SL_OK) {
         return SL_ERROR;
     }
     u->request_bufs = cl0;
