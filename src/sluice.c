@@ -39,7 +39,6 @@ static const char *const modules_without[] = {
     "http_gzip",
     "http_ssi",
     "http_userid",
-    "http_access",
     "http_auth_basic",
     "http_mirror",
     "http_autoindex",
