@@ -17,7 +17,7 @@ my $have_ipv6 = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0, Listen =
                                     Proto => 'tcp') ? 1 : 0;
 my $listen6 = $have_ipv6 ? 'listen [::1]:%%PORT_2%%;' : '';
 for my $d (qw(inherit order order/nested cidr lowbits unix allow_unix v6 v6only mapped mapped6
-              realip override lmt lmt_empty lmt_post lmt_head)) {
+              realip override lmt lmt_empty lmt_post lmt_head lmt_log)) {
     $t->write_file("html/$d/f", "$d\n");
 }
 $t->write_file('html/other/f', "other\n");
@@ -91,6 +91,10 @@ http {
         location /proxied/ {
             proxy_pass http://127.0.0.1:%%PORT_3%%/back/;
             limit_except GET { allow 127.0.0.2; deny all; }
+        }
+        # access_log is allowed in the block
+        location /lmt_log/ {
+            limit_except GET { access_log logs/lmt.log; }
         }
         # ... but not its rewrite directives, which run in the location's conf only
         location /ret/ {
@@ -222,8 +226,13 @@ is(req('/proxied/f', method => 'POST'), 403, 'proxy_pass, POST denied by the blo
 is(req('/ret/f', body => 1), "200 ret\n", 'return, GET');
 is(req('/ret/f', method => 'POST'), 404,
    'return, POST: the block runs no rewrite directive (nginx: 404 too)');
+is(req('/lmt_log/f'), 200, 'access_log in limit_except: GET');
+is(req('/lmt_log/f', method => 'POST'), 405, 'access_log in limit_except: POST');
+is(req('/lmt_log/f', method => 'PUT'), 405, 'access_log in limit_except: PUT');
 
 is($t->stop, 0, 'stopped');
+my @lmt_log = map { m{"(\w+) /lmt_log/f} ? $1 : () } split /\n/, $t->read_file('logs/lmt.log') // '';
+is("@lmt_log", 'POST PUT', 'access_log in limit_except: the requests the block applies to');
 
 # --- configuration ---
 my $PID = qr/\d+#\d+: /;

@@ -150,7 +150,7 @@ static char *set_rule(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     sl_http_access_rule_t rule;
 
     memset(&rule, 0, sizeof(rule));
-    rule.deny = value[0].len == 4;
+    rule.deny = sl_str_eq_cstr(&value[0], "deny");
     if (sl_str_eq_cstr(&value[1], "unix:")) {
         rule.cidr.family = AF_UNIX;
     } else if (!sl_str_eq_cstr(&value[1], "all")) {
