@@ -61,7 +61,7 @@ static const optional_module_t optional_modules[] = {
     { "http_gzip", NULL, 1 },
     { "http_ssi", NULL, 1 },
     { "http_userid", NULL, 1 },
-    { "http_access", NULL, 1 },
+    { "http_access", "http_access", 1 },
     { "http_auth_basic", NULL, 1 },
     { "http_mirror", NULL, 1 },
     { "http_autoindex", NULL, 1 },

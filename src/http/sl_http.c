@@ -74,6 +74,29 @@ static sl_int_t run_hooks(sl_conf_t *cf, int post)
     return SL_OK;
 }
 
+/* Merges a location's limit_except block with the location. */
+static char *merge_limit_except(sl_conf_t *cf, sl_http_core_loc_conf_t *pclcf, sl_http_module_t *hm,
+                                sl_uint_t mi)
+{
+    void **loc_conf = pclcf->limit_except_loc_conf;
+
+    if (loc_conf == NULL) {
+        return SL_CONF_OK;
+    }
+    if (mi == sl_http_core_module.ctx_index) {
+        sl_http_core_loc_conf_t *clcf = loc_conf[mi];
+        /* as nginx: the block maps uris as its location does, alias included */
+        if (clcf->root.data == NULL && clcf->alias.data == NULL) {
+            clcf->alias = pclcf->alias;
+        }
+        /* it takes no proxy_pass: the location's content handler is its own */
+        if (clcf->handler == NULL) {
+            clcf->handler = pclcf->handler;
+        }
+    }
+    return hm->merge_loc_conf(cf, pclcf->loc_conf[mi], loc_conf[mi]);
+}
+
 /* Merges the location confs of `locations` (and their nested ones) with their parent's. */
 static char *merge_locations(sl_conf_t *cf, sl_array_t *locations, void **parent,
                              sl_http_module_t *hm, sl_uint_t mi)
@@ -85,6 +108,9 @@ static char *merge_locations(sl_conf_t *cf, sl_array_t *locations, void **parent
     for (sl_uint_t i = 0; i < locations->nelts; i++) {
         void **loc_conf = clcfp[i]->loc_conf;
         char *rv = hm->merge_loc_conf(cf, parent[mi], loc_conf[mi]);
+        if (rv == SL_CONF_OK) {
+            rv = merge_limit_except(cf, clcfp[i], hm, mi);
+        }
         if (rv != SL_CONF_OK) {
             return rv;
         }

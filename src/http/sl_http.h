@@ -138,6 +138,12 @@ struct sl_http_core_loc_conf_s {
     void **loc_conf;
     /** nested locations as written: sl_http_core_loc_conf_t * */
     sl_array_t *locations;
+    /** limit_except: the methods (SL_HTTP_GET, ...) its block applies to, 0 without one */
+    uint32_t limit_except;
+    /** limit_except: the block's loc_conf array (merged with this location's) */
+    void **limit_except_loc_conf;
+    /** a limit_except block's: its location's loc_conf array; NULL elsewhere */
+    void **limit_except_parent;
 
     /* built after parsing, per level: NULL-terminated arrays */
     sl_http_core_loc_conf_t **exact_locations;

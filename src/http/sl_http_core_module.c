@@ -21,6 +21,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static char *server_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *location_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_listen(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *limit_except_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 #define SRV SL_HTTP_SRV_CONF_OFFSET
 #define LOC SL_HTTP_LOC_CONF_OFFSET
@@ -49,6 +50,7 @@ static sl_conf_enum_t server_tokens_values[] = {
 static sl_command_t http_core_commands[] = {
     { sl_string("server"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS, server_block, 0, 0, NULL },
     { sl_string("location"), SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_TAKE12, location_block, SRV, 0, NULL },
+    { sl_string("limit_except"), SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_1MORE, limit_except_block, LOC, 0, NULL },
     { sl_string("listen"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, set_listen, SRV, 0, NULL },
     { sl_string("server_name"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, sl_http_set_server_name, SRV, 0, NULL },
     { sl_string("client_header_timeout"), MS | SL_CONF_TAKE1, sl_conf_set_msec_slot, SRV, SRVF(client_header_timeout), NULL },
@@ -566,6 +568,87 @@ static char *location_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     *slot = clcf;
     return parse_block(cf, ctx, SL_HTTP_LOC_CONF);
+}
+
+/* The methods limit_except names, as nginx 1.22 knows them (any case). */
+static const struct {
+    const char *name;
+    uint32_t method;
+} limit_methods[] = {
+    { "GET", SL_HTTP_GET },
+    { "HEAD", SL_HTTP_HEAD },
+    { "POST", SL_HTTP_POST },
+    { "PUT", SL_HTTP_PUT },
+    { "DELETE", SL_HTTP_DELETE },
+    { "MKCOL", SL_HTTP_MKCOL },
+    { "COPY", SL_HTTP_COPY },
+    { "MOVE", SL_HTTP_MOVE },
+    { "OPTIONS", SL_HTTP_OPTIONS },
+    { "PROPFIND", SL_HTTP_PROPFIND },
+    { "PROPPATCH", SL_HTTP_PROPPATCH },
+    { "LOCK", SL_HTTP_LOCK },
+    { "UNLOCK", SL_HTTP_UNLOCK },
+    { "PATCH", SL_HTTP_PATCH },
+};
+
+/* The methods the block applies to: all but those named (GET names HEAD too).  0 after
+ * logging "invalid method". */
+static uint32_t limit_except_methods(sl_conf_t *cf)
+{
+    sl_str_t *value = cf->args->elts;
+    uint32_t mask = 0xffffffff;
+
+    for (sl_uint_t i = 1; i < cf->args->nelts; i++) {
+        size_t k = 0;
+        while (k < sl_nelems(limit_methods)
+               && !(value[i].len == strlen(limit_methods[k].name)
+                    && sl_strncasecmp(value[i].data, (u_char *) limit_methods[k].name, value[i].len)
+                           == 0)) {
+            k++;
+        }
+        if (k == sl_nelems(limit_methods)) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid method \"%.*s\"", SL_STR_ARG(value[i]));
+            return 0;
+        }
+        mask &= ~limit_methods[k].method;
+    }
+    if (mask & SL_HTTP_GET) {
+        return mask;
+    }
+    return mask & ~(uint32_t) SL_HTTP_HEAD;
+}
+
+/*
+ * limit_except METHOD ... { ... }: a loc conf for every module, made the request's (by
+ * sl_http_update_location_config) when its method is not among those named.  It is merged
+ * with its location's (sl_http.c) and is never matched as a location itself.
+ */
+static char *limit_except_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_http_core_loc_conf_t *pclcf = conf;
+
+    if (pclcf->limit_except) {
+        return "is duplicate";
+    }
+    uint32_t mask = limit_except_methods(cf);
+    if (mask == 0) {
+        return SL_CONF_ERROR;
+    }
+    sl_http_conf_ctx_t *ctx = new_ctx(cf, 0);
+    if (ctx == NULL) {
+        return SL_CONF_ERROR;
+    }
+    pclcf->limit_except = mask;
+    pclcf->limit_except_loc_conf = ctx->loc_conf;
+    sl_http_core_loc_conf_t *clcf = ctx->loc_conf[sl_http_core_module.ctx_index];
+    clcf->loc_conf = ctx->loc_conf;
+    clcf->limit_except_parent = pclcf->loc_conf;
+    /* the location's name (and regex): alias maps uris through them */
+    clcf->name = pclcf->name;
+    clcf->regex = pclcf->regex;
+    clcf->exact_match = pclcf->exact_match;
+    clcf->named = pclcf->named;
+    return parse_block(cf, ctx, SL_HTTP_LMT_CONF);
 }
 
 static char *set_listen(sl_conf_t *cf, sl_command_t *cmd, void *conf)

@@ -177,6 +177,10 @@ void sl_http_update_location_config(sl_http_request_t *r)
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     sl_connection_t *c = r->connection;
 
+    if (r->method & clcf->limit_except) {
+        r->loc_conf = clcf->limit_except_loc_conf;
+        clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    }
     r->location = clcf;
     if (clcf->error_log) {
         c->log->file = clcf->error_log->file;

@@ -9,9 +9,31 @@
 #include "sl_pool.h"
 
 static sl_int_t generic_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
+/* nginx's "satisfy all": every access handler must let the request on (SL_OK or
+ * SL_DECLINED); the first other answer (403, an error) finalizes it.  Subrequests are not
+ * checked again. */
+static sl_int_t access_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph)
+{
+    if (r != r->main) {
+        r->phase_handler = (sl_int_t) ph->next;
+        return SL_AGAIN;
+    }
+    sl_int_t rc = ph->handler(r);
+    if (rc == SL_OK || rc == SL_DECLINED) {
+        r->phase_handler++;
+        return SL_AGAIN;
+    }
+    if (rc == SL_AGAIN || rc == SL_DONE) {
+        return SL_OK;
+    }
+    sl_http_finalize_request(r, rc);
+    return SL_OK;
+}
+
 static sl_int_t rewrite_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
 static sl_int_t find_config_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
 static sl_int_t post_rewrite_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
+static sl_int_t access_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
 static sl_int_t content_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
 
 static sl_uint_t http_modules_n;
@@ -27,6 +49,8 @@ static sl_http_phase_checker_pt checker_for(sl_uint_t phase)
     case SL_HTTP_SERVER_REWRITE_PHASE:
     case SL_HTTP_REWRITE_PHASE:
         return rewrite_checker;
+    case SL_HTTP_ACCESS_PHASE:
+        return access_checker;
     case SL_HTTP_CONTENT_PHASE:
         return content_checker;
     default:

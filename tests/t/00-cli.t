@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(charset gzip ssi userid access auth_basic mirror autoindex geo split_clients
+my @missing = qw(charset gzip ssi userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -73,14 +73,14 @@ for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip gzip_sta
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
-for my $m (qw(map rewrite proxy upstream_hash upstream_ip_hash upstream_least_conn
+for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_least_conn
               upstream_random upstream_keepalive upstream_zone)) {
     unlike($args, qr/--without-http_${m}_module/, "-V: http_${m} is built");
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
     charset => 'charset utf-8;', gzip => 'gzip on;', ssi => 'ssi on;', userid => 'userid on;',
-    access => 'allow all;', auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
+    auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
@@ -103,7 +103,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    upstream v { ip_hash; server 127.0.0.1:1; }\n"
                  . "    upstream w { least_conn; server 127.0.0.1:1; }\n"
                  . "    upstream x { random; server 127.0.0.1:1; }\n"
-                 . "    real_ip_header X-Real-IP;\n"
+                 . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; }\n    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');

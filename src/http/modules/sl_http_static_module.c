@@ -485,6 +485,13 @@ static sl_int_t compile_root(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf, void 
             return SL_ERROR;
         }
     }
+    if (clcf->limit_except_loc_conf) {
+        void **lmt = clcf->limit_except_loc_conf;
+        if (compile_root(cf, lmt[sl_http_core_module.ctx_index], lmt, text, slcf->root_value)
+            != SL_OK) {
+            return SL_ERROR;
+        }
+    }
     sl_http_core_loc_conf_t **locs = clcf->locations ? clcf->locations->elts : NULL;
     for (sl_uint_t i = 0; locs && i < clcf->locations->nelts; i++) {
         if (compile_root(cf, locs[i], locs[i]->loc_conf, text, slcf->root_value) != SL_OK) {

@@ -115,6 +115,9 @@ static inline int sl__proxy_header_is_n(const sl_str_t *name, const char *s, siz
 #define sl__proxy_header_is(name, s) sl__proxy_header_is_n(name, s, sizeof(s) - 1)
 
 /* sl_proxy_request.c: the upstream request */
+/* The request's proxy conf: its location's, also when a limit_except block (which takes no
+ * proxy directive, its location's proxy_pass included) is the request's conf. */
+proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r);
 sl_int_t sl__proxy_create_request(sl_http_request_t *r);
 sl_int_t sl__proxy_reinit_request(sl_http_request_t *r);
 int sl__proxy_body_preread_whole(sl_http_request_t *r);

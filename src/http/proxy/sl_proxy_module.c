@@ -438,9 +438,17 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
     return SL_OK;
 }
 
+proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    void **loc_conf = clcf->limit_except_parent ? clcf->limit_except_parent : r->loc_conf;
+
+    return loc_conf[sl_http_proxy_module.ctx_index];
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
-    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
     proxy_ctx_t *ctx = sl_pcalloc(r->pool, sizeof(proxy_ctx_t));
     static proxy_target_t unset;
 

@@ -255,7 +255,7 @@ static sl_int_t append_body_copy(sl_pool_t *pool, sl_chain_t **ll, sl_chain_t *b
 
 sl_int_t sl__proxy_create_request(sl_http_request_t *r)
 {
-    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
     sl_upstream_t *u = r->upstream;
     sl_str_t uri;
     sl_array_t *lines = sl_array_create(r->pool, 8, sizeof(line_t));

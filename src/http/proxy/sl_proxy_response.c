@@ -188,7 +188,7 @@ sl_int_t sl__proxy_process_header(sl_http_request_t *r)
 
 sl_int_t sl__proxy_rewrite_header(sl_http_request_t *r, sl_table_elt_t *h)
 {
-    proxy_loc_conf_t *plcf = sl_http_get_module_loc_conf(r, sl_http_proxy_module);
+    proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
 
     return sl_proxy_rewrite_header(r, &plcf->rewrite, h);
 }
