@@ -13,6 +13,7 @@ extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
+extern sl_module_t sl_http_try_files_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
@@ -40,6 +41,7 @@ sl_module_t *sl_modules[] = {
     &sl_http_realip_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
+    &sl_http_try_files_module,
     &sl_http_index_module,
     &sl_http_static_module,
     &sl_http_range_filter_module,

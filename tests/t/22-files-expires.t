@@ -39,6 +39,29 @@ http {
             if (!-x $request_filename) { set $r "${r}!x"; }
             return 200 "$r\n";
         }
+        location /tf/ {
+            alias html/;
+            try_files $uri /fb$uri;
+        }
+        location / {
+            try_files $uri $uri/ /fb$uri?from=$uri;
+        }
+        location /fb/ { return 200 "fb uri=$uri args=$args\n"; }
+        location /dironly/ { try_files /dir/ =404; }
+        location /fileasdir/ { try_files /file.txt/ =403; }
+        location /dirasfile/ { try_files /dir =404; }
+        location /named/ { try_files /nope @back; }
+        location @back { return 200 "named uri=$uri\n"; }
+        location /code/ { try_files /nope $uri =410; }
+        location /noargs/ { try_files /nope /fb/plain; }
+        location /first/ { try_files /nope /file.txt /dir/index.html =404; }
+        location /tfvar/ { try_files /$arg_f =404; }
+        location ~ ^/tre/(.*)$ { alias html/al/; try_files $1 /fb/re; }
+        location /changed/ {
+            try_files /file.txt =404;
+            add_header X-Uri $uri;
+            add_header X-Filename $request_filename;
+        }
         location /iff/ {
             if (!-e $request_filename) { return 404 "none\n"; }
             if (-d $request_filename) { return 200 "dir\n"; }
@@ -77,5 +100,44 @@ $t->write_file('html/iff/f', "served\n");
 is(body_of(get('/iff/')), "dir\n", '-d on the location directory');
 is(body_of(get('/iff/f')), "served\n", 'no condition true: static');
 
+# --- try_files ---
+is(body_of(get('/file.txt')), "file\n", 'try_files: $uri found');
+$r = get('/nothing?a=1');
+is(body_of($r), "fb uri=/fb/nothing args=from=/nothing\n", 'fallback uri: internal redirect, its own args');
+like(get('/dir'), qr{^HTTP/1\.1 301 .*\r\nLocation: http://localhost:$port/dir/\r\n}s, '$uri/ finds a directory: 301');
+is(body_of(get('/dir/')), "index\n", '$uri/: the index');
+is(body_of(get('/noargs/x?a=1')), "fb uri=/fb/plain args=\n", 'fallback without "?": args dropped');
+is(body_of(get('/tf/file.txt')), "file\n", 'alias: the name loses the location prefix');
+is(body_of(get('/tf/none')), "fb uri=/fb/tf/none args=\n", 'alias: fallback');
+is(status_of(get('/dironly/')), 301, 'name ending in /: a directory is found, uri /dir: 301');
+is(status_of(get('/fileasdir/')), 403, 'a file does not match a name ending in /: =403');
+is(status_of(get('/dirasfile/')), 404, 'a directory does not match a plain name');
+is(body_of(get('/named/x')), "named uri=/named/x\n", 'fallback @name');
+$r = get('/code/x');
+is(status_of($r), 410, '=410');
+is(body_of(get('/first/')), "file\n", 'first found wins');
+is(body_of(get('/tfvar/?f=file.txt')), "file\n", 'variables in a name');
+is(status_of(get('/tfvar/?f=nope')), 404, 'variables in a name: not found');
+is(body_of(get('/tre/inal.txt')), "inal\n", 'regex location alias');
+is(body_of(get('/tre/none')), "fb uri=/fb/re args=\n", 'regex location alias: fallback');
+$r = get('/changed/whatever');
+is(body_of($r), "file\n", 'the file found is served');
+is(header($r, 'X-Uri'), '/file.txt', '$uri is the file found');
+is(header($r, 'X-Filename'), "$prefix/html/file.txt", '$request_filename follows');
+
 $t->stop;
+
+# --- try_files: configuration errors ---
+sub conf_error {
+    my ($body) = @_;
+    $t->write_config("events {}\nhttp { server { listen 127.0.0.1:%%PORT_1%%; $body } }\n");
+    my $res = $t->run('-c', 'conf/sluice.conf', '-t');
+    return $res->{stderr};
+}
+like(conf_error('location / { try_files $uri =4x; }'), qr/\[emerg\] .*invalid code "=4x" in /, 'invalid code');
+like(conf_error('location / { try_files $uri =1000; }'), qr/\[emerg\] .*invalid code "=1000" in /, 'code over 999');
+like(conf_error('location / { try_files $uri; }'), qr/\[emerg\] .*invalid number of arguments in "try_files" directive/, 'one argument');
+like(conf_error('location / { try_files $uri =404; try_files $uri =403; }'), qr/\[emerg\] .*"try_files" directive is duplicate/, 'duplicate');
+like(conf_error('try_files $uri =404;'), qr/syntax is ok/, 'server level');
+
 $t->done_testing;

@@ -84,7 +84,9 @@ sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *r
     sl_str_t tail = r->uri;
 
     if (clcf->alias.data) {
-        size_t skip = clcf->regex ? tail.len : sl_min(clcf->name.len, tail.len);
+        /* try_files found a file under a regex location's alias: alias + uri */
+        size_t skip =
+            clcf->regex ? (r->add_uri_to_alias ? 0 : tail.len) : sl_min(clcf->name.len, tail.len);
         tail.data += skip;
         tail.len -= skip;
     }
