@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Time::Local qw(timegm);
 use Sluice;
 
 my $t = Sluice->new;
@@ -15,6 +16,10 @@ $t->write_file('html/dir/index.html', "index\n");
 $t->write_file('html/al/inal.txt', "inal\n");
 my $exe = $t->write_file('html/run.sh', "#!/bin/sh\n");
 chmod 0755, $exe;
+my $MTIME = 1704164645;    # Tue, 02 Jan 2024 03:04:05 GMT
+utime($MTIME, $MTIME, $t->write_file('html/ex/old.txt', "old\n"));
+my $future = time + 100000;
+utime($future, $future, $t->write_file('html/ex/new.txt', "new\n"));
 
 $t->write_config(<<'EOF2');
 %%TEST_GLOBALS%%
@@ -65,6 +70,44 @@ http {
         location /iff/ {
             if (!-e $request_filename) { return 404 "none\n"; }
             if (-d $request_filename) { return 200 "dir\n"; }
+        }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        root html;
+        expires 1h;
+        location /ex/ { }
+        location /ex/off/ { expires off; alias html/ex/; }
+        location /epoch/ { expires epoch; alias html/ex/; }
+        location /max/ { expires max; alias html/ex/; }
+        location /zero/ { expires 0; alias html/ex/; }
+        location /neg/ { expires -1h; alias html/ex/; }
+        location /plus/ { expires +90; alias html/ex/; }
+        location /mod/ { expires modified 2048; alias html/ex/; }
+        location /daily/ { expires @15h30m33s; alias html/ex/; }
+        location /var/ { expires $arg_e; alias html/ex/; }
+        location /varmod/ { expires modified $arg_e; alias html/ex/; }
+        location /ret/ { return 200 "ret\n"; }
+        location /redir/ { return 302 /x; }
+        location /gone/ { return 410; }
+        location /both/ { add_header X-A a; add_header Cache-Control private; return 204; }
+        location /ifx/ {
+            alias html/ex/;
+            if ($arg_x) { expires 30s; }
+        }
+        location /px/ { proxy_pass http://127.0.0.1:%%PORT_2%%/up/; expires 1h; }
+        location /pxm/ { proxy_pass http://127.0.0.1:%%PORT_2%%/lm/; expires modified 2048; }
+        location /lm/ {
+            expires off;
+            add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT";
+            return 200 "lm\n";
+        }
+        location /up/ {
+            expires off;
+            add_header Expires "upstream";
+            add_header Cache-Control "private";
+            add_header Cache-Control "no-transform";
+            return 200 "up\n";
         }
     }
 }
@@ -125,6 +168,91 @@ is(body_of($r), "file\n", 'the file found is served');
 is(header($r, 'X-Uri'), '/file.txt', '$uri is the file found');
 is(header($r, 'X-Filename'), "$prefix/html/file.txt", '$request_filename follows');
 
+# --- expires ---
+my $port2 = $t->port(2);
+my %MON = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5, Jul => 6, Aug => 7, Sep => 8,
+           Oct => 9, Nov => 10, Dec => 11);
+sub http_time {
+    my ($v) = @_;
+    return undef unless defined $v && $v =~ /^\w{3}, (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/;
+    return timegm($6, $5, $4, $1, $MON{$2}, $3);
+}
+sub get2 {
+    my ($path) = @_;
+    return req2("GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+}
+sub req2 { my ($raw) = @_; return scalar $t->http($port2, $raw); }
+sub cc_of { my ($r) = @_; return join('|', head_lines($r, 'Cache-Control')); }
+sub head_lines { my ($r, $name) = @_; my ($h) = split /\r\n\r\n/, $r, 2; return $h =~ /\r\n\Q$name\E: ([^\r]*)/gi; }
+sub expires_after_date {
+    my ($r) = @_;
+    my ($d, $e) = (http_time(header($r, 'Date')), http_time(header($r, 'Expires')));
+    return defined $d && defined $e ? $e - $d : 'none';
+}
+
+$r = get2('/ex/old.txt');
+is(expires_after_date($r), 3600, 'server-level 1h: Expires = Date + 1h');
+is(cc_of($r), 'max-age=3600', 'server-level 1h: max-age=3600');
+like($r, qr{\r\nETag: [^\r]+\r\nExpires: [^\r]+\r\nCache-Control: max-age=3600\r\nAccept-Ranges: bytes\r\n}, 'header order as nginx');
+$r = get2('/ex/off/old.txt');
+ok(!defined header($r, 'Expires') && !defined header($r, 'Cache-Control'), 'expires off: nothing');
+$r = get2('/epoch/old.txt');
+is(header($r, 'Expires'), 'Thu, 01 Jan 1970 00:00:01 GMT', 'epoch: Expires');
+is(cc_of($r), 'no-cache', 'epoch: no-cache');
+$r = get2('/max/old.txt');
+is(header($r, 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'max: Expires');
+is(cc_of($r), 'max-age=315360000', 'max: max-age');
+$r = get2('/zero/old.txt');
+is(header($r, 'Expires'), header($r, 'Date'), '0: Expires is the Date');
+is(cc_of($r), 'max-age=0', '0: max-age=0');
+$r = get2('/neg/old.txt');
+is(expires_after_date($r), -3600, 'negative: Expires in the past');
+is(cc_of($r), 'no-cache', 'negative: no-cache');
+is(cc_of(get2('/plus/old.txt')), 'max-age=90', '+90');
+$r = get2('/mod/old.txt');
+is(header($r, 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified: mtime + 2048');
+is(cc_of($r), 'no-cache', 'modified, already past: no-cache');
+$r = get2('/mod/new.txt');
+my ($age) = cc_of($r) =~ /^max-age=(\d+)$/;
+ok(defined $age && abs($age - (100000 + 2048 - (http_time(header($r, 'Date')) - time))) < 10 && abs(http_time(header($r, 'Expires')) - ($future + 2048)) == 0,
+   'modified, in the future: Expires = mtime + 2048, max-age to it');
+$r = get2('/mod/missing');
+is(status_of($r), 404, 'a 404');
+ok(!defined header($r, 'Expires') && !defined header($r, 'Cache-Control'), 'no expires on a 404');
+$r = get2('/ret/');
+is(cc_of($r), 'max-age=3600', 'return 200: without mtime, modified or not, from now');
+$r = get2('/daily/old.txt');
+my $delta = expires_after_date($r);
+ok($delta ne 'none' && $delta > 0 && $delta <= 86400 && cc_of($r) eq "max-age=$delta", '@15h30m33s: the next time of day');
+like(header($r, 'Expires') // '', qr/ \d\d:30:33 GMT$/, '@15h30m33s: minutes and seconds');
+is(cc_of(get2('/var/old.txt?e=120')), 'max-age=120', 'a variable: 120');
+is(cc_of(get2('/var/old.txt?e=epoch')), 'no-cache', 'a variable: epoch');
+is(header(get2('/var/old.txt?e=max'), 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'a variable: max');
+ok(!defined header(get2('/var/old.txt?e=off'), 'Cache-Control'), 'a variable: off');
+ok(!defined header(get2('/var/old.txt?e=junk'), 'Cache-Control'), 'a variable that does not parse: nothing');
+ok(!defined header(get2('/var/old.txt'), 'Cache-Control'), 'an empty variable: nothing');
+is(header(get2('/varmod/old.txt?e=2048'), 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified with a variable');
+ok(!defined header(get2('/varmod/old.txt?e=epoch'), 'Expires'), 'modified with a variable: no epoch');
+$r = get2('/redir/');
+is(cc_of($r), 'max-age=3600', '302 gets it');
+ok(!defined header(get2('/gone/'), 'Expires'), '410 does not');
+$r = get2('/both/');
+like($r, qr{\r\nExpires: [^\r]+\r\nCache-Control: max-age=3600\r\nX-A: a\r\nCache-Control: private\r\n}, 'expires before add_header, as nginx');
+is(cc_of(get2('/ifx/old.txt?x=1')), 'max-age=30', 'expires in if in location');
+is(cc_of(get2('/ifx/old.txt')), 'max-age=3600', 'if false: the location\'s');
+$r = get2('/ex/old.txt');
+my $lm = header($r, 'Last-Modified');
+$r = req2("GET /ex/old.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: $lm\r\nConnection: close\r\n\r\n");
+is(status_of($r) . ' ' . cc_of($r), '304 max-age=3600', '304 gets it');
+$r = get2('/px/');
+is(cc_of($r), 'max-age=3600', "an upstream's Cache-Control lines: replaced by one");
+is(scalar(my @ex = head_lines($r, 'Expires')), 1, 'one Expires line');
+is(expires_after_date($r), 3600, "an upstream's Expires: rewritten");
+$r = get2('/pxm/');
+is(header($r, 'Expires'), 'Mon, 28 Sep 1970 06:34:08 GMT', "modified: from an upstream's Last-Modified");
+$r = req2("GET /pxm/ HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT\r\nConnection: close\r\n\r\n");
+is(status_of($r), 200, 'a proxied response is not turned into a 304 (no cache)');
+
 $t->stop;
 
 # --- try_files: configuration errors ---
@@ -139,5 +267,11 @@ like(conf_error('location / { try_files $uri =1000; }'), qr/\[emerg\] .*invalid 
 like(conf_error('location / { try_files $uri; }'), qr/\[emerg\] .*invalid number of arguments in "try_files" directive/, 'one argument');
 like(conf_error('location / { try_files $uri =404; try_files $uri =403; }'), qr/\[emerg\] .*"try_files" directive is duplicate/, 'duplicate');
 like(conf_error('try_files $uri =404;'), qr/syntax is ok/, 'server level');
+like(conf_error('expires 1h; expires 2h;'), qr/\[emerg\] .*"expires" directive is duplicate/, 'expires: duplicate');
+like(conf_error('expires 1x;'), qr/\[emerg\] .*"expires" directive invalid value/, 'expires: invalid value');
+like(conf_error('expires soon 1h;'), qr/\[emerg\] .*"expires" directive invalid value/, 'expires: not "modified"');
+like(conf_error('expires modified @1h;'), qr/\[emerg\] .*"expires" directive daily time cannot be used with "modified" parameter/, 'expires: modified @');
+like(conf_error('expires @25h;'), qr/\[emerg\] .*"expires" directive daily time value must be less than 24 hours/, 'expires: @25h');
+like(conf_error('expires modified max;'), qr/\[emerg\] .*"expires" directive invalid value/, 'expires: modified max');
 
 $t->done_testing;
