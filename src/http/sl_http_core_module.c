@@ -403,8 +403,8 @@ static char *compile_location_regex(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf
     memset(&rc, 0, sizeof(rc));
     rc.pattern = clcf->name;
     rc.caseless = clcf->caseless;
-    if (sl_regex_compile(cf->pool, &rc) != SL_OK) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%.*s", SL_STR_ARG(rc.err));
+    /* its named captures become variables, as nginx */
+    if (sl_http_regex_compile(cf, &rc, &clcf->http_regex) != SL_OK) {
         return SL_CONF_ERROR;
     }
     clcf->regex = rc.regex;

@@ -67,10 +67,23 @@ http {
             add_header X-Uri $uri;
             add_header X-Filename $request_filename;
         }
+        location ~ ^/nc/(?<first>[^/]+)/(?P<second>.+)$ { return 200 "$first $second $1 $2\n"; }
+        location ~ ^/nalias/(?<f>.+)$ { alias html/$f; }
         location /iff/ {
             if (!-e $request_filename) { return 404 "none\n"; }
             if (-d $request_filename) { return 200 "dir\n"; }
         }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_3%%;
+        server_name ~^(?<sub>[a-z]+)\.(?P<dom>example\.com)$;
+        location / { return 200 "sub=$sub dom=$dom 1=$1\n"; }
+        location ~ ^/(?<sub>loc)$ { return 200 "sub=$sub dom=$dom 1=$1\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_3%%;
+        server_name other;
+        return 200 "other\n";
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
@@ -253,6 +266,18 @@ is(header($r, 'Expires'), 'Mon, 28 Sep 1970 06:34:08 GMT', "modified: from an up
 $r = req2("GET /pxm/ HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT\r\nConnection: close\r\n\r\n");
 is(status_of($r), 200, 'a proxied response is not turned into a 304 (no cache)');
 
+# --- named captures in location and server_name regexes ---
+is(body_of(get('/nc/a/b/c')), "a b/c a b/c\n", 'location ~ (?<name>) and (?P<name>): variables');
+is(body_of(get('/nalias/file.txt')), "file\n", 'a named capture in alias');
+my $port3 = $t->port(3);
+sub get3 {
+    my ($path, $host) = @_;
+    return scalar $t->http($port3, "GET $path HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
+}
+is(body_of(get3('/', 'www.example.com')), "sub=www dom=example.com 1=www\n", 'server_name ~ (?<name>): variables');
+is(body_of(get3('/loc', 'abc.example.com')), "sub=loc dom=example.com 1=loc\n", 'a location regex sets them again');
+is(body_of(get3('/', 'other')), "other\n", 'another server');
+
 $t->stop;
 
 # --- try_files: configuration errors ---
@@ -267,6 +292,9 @@ like(conf_error('location / { try_files $uri =1000; }'), qr/\[emerg\] .*invalid 
 like(conf_error('location / { try_files $uri; }'), qr/\[emerg\] .*invalid number of arguments in "try_files" directive/, 'one argument');
 like(conf_error('location / { try_files $uri =404; try_files $uri =403; }'), qr/\[emerg\] .*"try_files" directive is duplicate/, 'duplicate');
 like(conf_error('try_files $uri =404;'), qr/syntax is ok/, 'server level');
+like(conf_error('location ~ (?<host>.+) { }'), qr/\[emerg\] .*the duplicate "host" variable/, 'named capture: a built-in name');
+like(conf_error('location ~ (?<x>.+) { return 200 $x; } location ~ ^/(?<x>a) { }'), qr/syntax is ok/, 'named capture: the same name twice');
+like(conf_error('location / { return 200 $nope; }'), qr/\[emerg\] .*unknown "nope" variable/, 'unknown variable still');
 like(conf_error('expires 1h; expires 2h;'), qr/\[emerg\] .*"expires" directive is duplicate/, 'expires: duplicate');
 like(conf_error('expires 1x;'), qr/\[emerg\] .*"expires" directive invalid value/, 'expires: invalid value');
 like(conf_error('expires soon 1h;'), qr/\[emerg\] .*"expires" directive invalid value/, 'expires: not "modified"');
