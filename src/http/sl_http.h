@@ -158,6 +158,9 @@ struct sl_http_core_loc_conf_s {
 
     sl_str_t root;
     sl_str_t alias;
+    /** the uri bytes the alias replaces: the prefix of the location that set it (nested
+     * locations inherit it with the alias, as nginx), SIZE_MAX in a regex location */
+    size_t alias_len;
     sl_str_t default_type;
     /** extension -> content type (sl_str_t *) */
     sl_hash_t types_hash;

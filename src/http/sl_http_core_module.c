@@ -311,8 +311,11 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_http_core_loc_conf_t *conf = child;
 
     if (conf->root.data == NULL && conf->alias.data == NULL) {
+        /* nginx inherits an alias as it inherits a root, with the prefix it replaces */
         conf->root = prev->root;
-        if (conf->root.data == NULL) {
+        conf->alias = prev->alias;
+        conf->alias_len = prev->alias_len;
+        if (conf->root.data == NULL && conf->alias.data == NULL) {
             sl_str_set(&conf->root, "html");
             if (sl_conf_full_name(cf->cycle, &conf->root, 0) != SL_OK) {
                 return SL_CONF_ERROR;

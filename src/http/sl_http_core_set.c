@@ -131,6 +131,7 @@ char *sl_http_set_root(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     if (alias) {
         clcf->alias = path;
+        clcf->alias_len = clcf->regex ? SIZE_MAX : clcf->name.len;
     } else {
         clcf->root = path;
     }

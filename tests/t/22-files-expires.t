@@ -14,6 +14,7 @@ my $prefix = $t->prefix;
 $t->write_file('html/file.txt', "file\n");
 $t->write_file('html/dir/index.html', "index\n");
 $t->write_file('html/al/inal.txt', "inal\n");
+$t->write_file('html/al/sub/deep.txt', "deep\n");
 my $exe = $t->write_file('html/run.sh', "#!/bin/sh\n");
 chmod 0755, $exe;
 my $MTIME = 1704164645;    # Tue, 02 Jan 2024 03:04:05 GMT
@@ -69,6 +70,11 @@ http {
         }
         location ~ ^/nc/(?<first>[^/]+)/(?P<second>.+)$ { return 200 "$first $second $1 $2\n"; }
         location ~ ^/nalias/(?<f>.+)$ { alias html/$f; }
+        location /nest/ {
+            alias html/al/;
+            location ~ \.txt$ { try_files $uri =404; }
+            location /nest/sub/ { }
+        }
         location /iff/ {
             if (!-e $request_filename) { return 404 "none\n"; }
             if (-d $request_filename) { return 200 "dir\n"; }
@@ -176,6 +182,9 @@ is(body_of(get('/tfvar/?f=file.txt')), "file\n", 'variables in a name');
 is(status_of(get('/tfvar/?f=nope')), 404, 'variables in a name: not found');
 is(body_of(get('/tre/inal.txt')), "inal\n", 'regex location alias');
 is(body_of(get('/tre/none')), "fb uri=/fb/re args=\n", 'regex location alias: fallback');
+is(body_of(get('/nest/inal.txt')), "inal\n", 'alias inherited by a nested regex location, with try_files');
+is(status_of(get('/nest/none.txt')), 404, 'nested, not found: =404');
+is(body_of(get('/nest/sub/deep.txt')), "deep\n", 'alias inherited by a nested prefix location');
 $r = get('/changed/whatever');
 is(body_of($r), "file\n", 'the file found is served');
 is(header($r, 'X-Uri'), '/file.txt', '$uri is the file found');

@@ -85,8 +85,8 @@ sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *r
 
     if (clcf->alias.data) {
         /* try_files found a file under a regex location's alias: alias + uri */
-        size_t skip =
-            clcf->regex ? (r->add_uri_to_alias ? 0 : tail.len) : sl_min(clcf->name.len, tail.len);
+        size_t skip = clcf->alias_len == SIZE_MAX ? (r->add_uri_to_alias ? 0 : tail.len)
+                                                  : sl_min(clcf->alias_len, tail.len);
         tail.data += skip;
         tail.len -= skip;
     }

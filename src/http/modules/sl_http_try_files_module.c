@@ -59,7 +59,7 @@ static size_t alias_length(sl_http_core_loc_conf_t *clcf)
     if (clcf->alias.data == NULL) {
         return 0;
     }
-    return clcf->regex ? SIZE_MAX : clcf->name.len;
+    return clcf->alias_len;
 }
 
 /*
