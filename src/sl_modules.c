@@ -14,11 +14,13 @@ extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
+extern sl_module_t sl_http_try_files_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
+extern sl_module_t sl_http_expires_filter_module;
 extern sl_module_t sl_http_trailers_filter_module;
 extern sl_module_t sl_http_proxy_module;
 extern sl_module_t sl_http_log_module;
@@ -42,10 +44,13 @@ sl_module_t *sl_modules[] = {
     &sl_http_access_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
+    &sl_http_try_files_module,
     &sl_http_index_module,
     &sl_http_static_module,
     &sl_http_range_filter_module,
     &sl_http_headers_filter_module,
+    /* after add_header's: its filter runs first, so its lines come first, as nginx */
+    &sl_http_expires_filter_module,
     &sl_http_trailers_filter_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,

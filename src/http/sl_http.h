@@ -78,6 +78,7 @@ typedef struct sl_http_core_srv_conf_s sl_http_core_srv_conf_t;
 typedef struct sl_http_core_loc_conf_s sl_http_core_loc_conf_t;
 /** a value with variables (sl_http_variables.h) */
 typedef struct sl_http_complex_value_s sl_http_complex_value_t;
+typedef struct sl_http_regex_s sl_http_regex_t;
 
 /* A server_name: exact ("example.com"), wildcard ("*.example.com", ".example.com",
  * "www.example.*") or regex ("~^(?<sub>.+)\\.example\\.com$"). */
@@ -85,6 +86,8 @@ typedef struct {
     sl_str_t name;
     sl_http_core_srv_conf_t *server;
     sl_regex_t *regex;
+    /** the same with its named captures as variables ($name) */
+    sl_http_regex_t *http_regex;
     sl_uint_t captures;
     /** ".example.com": also matches example.com itself */
     unsigned dot_prefix : 1;
@@ -134,6 +137,8 @@ struct sl_http_core_loc_conf_s {
     /** "=", "^~", "~", "~*" or "" */
     sl_str_t modifier;
     sl_regex_t *regex;
+    /** the same with its named captures as variables ($name): what the search runs */
+    sl_http_regex_t *http_regex;
     /** the location{} block's own loc_conf array */
     void **loc_conf;
     /** nested locations as written: sl_http_core_loc_conf_t * */
@@ -159,6 +164,9 @@ struct sl_http_core_loc_conf_s {
 
     sl_str_t root;
     sl_str_t alias;
+    /** the uri bytes the alias replaces: the prefix of the location that set it (nested
+     * locations inherit it with the alias, as nginx), SIZE_MAX in a regex location */
+    size_t alias_len;
     sl_str_t default_type;
     /** extension -> content type (sl_str_t *) */
     sl_hash_t types_hash;

@@ -46,6 +46,16 @@ static sl_conf_enum_t server_tokens_values[] = {
     { sl_null_string, 0 },
 };
 
+/* server_names_hash_*: checked, without effect (sluice matches server names without a hash). */
+static char *set_ignored_size(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_str_t *value = cf->args->elts;
+
+    (void) cmd;
+    (void) conf;
+    return sl_parse_size(&value[1]) == SL_ERROR ? "invalid value" : SL_CONF_OK;
+}
+
 // clang-format off
 static sl_command_t http_core_commands[] = {
     { sl_string("server"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS, server_block, 0, 0, NULL },
@@ -53,6 +63,8 @@ static sl_command_t http_core_commands[] = {
     { sl_string("limit_except"), SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_1MORE, limit_except_block, LOC, 0, NULL },
     { sl_string("listen"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, set_listen, SRV, 0, NULL },
     { sl_string("server_name"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, sl_http_set_server_name, SRV, 0, NULL },
+    { sl_string("server_names_hash_max_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, set_ignored_size, 0, 0, NULL },
+    { sl_string("server_names_hash_bucket_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, set_ignored_size, 0, 0, NULL },
     { sl_string("client_header_timeout"), MS | SL_CONF_TAKE1, sl_conf_set_msec_slot, SRV, SRVF(client_header_timeout), NULL },
     { sl_string("client_header_buffer_size"), MS | SL_CONF_TAKE1, sl_conf_set_size_slot, SRV, SRVF(client_header_buffer_size), NULL },
     { sl_string("large_client_header_buffers"), MS | SL_CONF_TAKE2, sl_conf_set_bufs_slot, SRV, SRVF(large_client_header_buffers), NULL },
@@ -344,8 +356,11 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_http_core_loc_conf_t *conf = child;
 
     if (conf->root.data == NULL && conf->alias.data == NULL) {
+        /* nginx inherits an alias as it inherits a root, with the prefix it replaces */
         conf->root = prev->root;
-        if (conf->root.data == NULL) {
+        conf->alias = prev->alias;
+        conf->alias_len = prev->alias_len;
+        if (conf->root.data == NULL && conf->alias.data == NULL) {
             sl_str_set(&conf->root, "html");
             if (sl_conf_full_name(cf->cycle, &conf->root, 0) != SL_OK) {
                 return SL_CONF_ERROR;
@@ -454,8 +469,8 @@ static char *compile_location_regex(sl_conf_t *cf, sl_http_core_loc_conf_t *clcf
     memset(&rc, 0, sizeof(rc));
     rc.pattern = clcf->name;
     rc.caseless = clcf->caseless;
-    if (sl_regex_compile(cf->pool, &rc) != SL_OK) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%.*s", SL_STR_ARG(rc.err));
+    /* its named captures become variables, as nginx */
+    if (sl_http_regex_compile(cf, &rc, &clcf->http_regex) != SL_OK) {
         return SL_CONF_ERROR;
     }
     clcf->regex = rc.regex;

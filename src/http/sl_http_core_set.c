@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sl_http_core_set.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 static char *compile_server_regex(sl_conf_t *cf, sl_http_server_name_t *sn,
@@ -16,8 +17,8 @@ static char *compile_server_regex(sl_conf_t *cf, sl_http_server_name_t *sn,
     rc.pattern.data = sn->name.data + 1;
     rc.pattern.len = sn->name.len - 1;
     rc.caseless = 1;
-    if (sl_regex_compile(cf->pool, &rc) != SL_OK) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "%.*s", SL_STR_ARG(rc.err));
+    /* its named captures become variables, as nginx */
+    if (sl_http_regex_compile(cf, &rc, &sn->http_regex) != SL_OK) {
         return SL_CONF_ERROR;
     }
     sn->regex = rc.regex;
@@ -130,6 +131,7 @@ char *sl_http_set_root(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     if (alias) {
         clcf->alias = path;
+        clcf->alias_len = clcf->regex ? SIZE_MAX : clcf->name.len;
     } else {
         clcf->root = path;
     }

@@ -149,7 +149,7 @@ static sl_int_t find_location_level(sl_http_request_t *r)
         return rc;
     }
     for (sl_http_core_loc_conf_t **x = pclcf->regex_locations; x && *x; x++) {
-        sl_int_t n = sl_http_regex_exec(r, (*x)->regex, &r->uri);
+        sl_int_t n = sl_http_regex_match(r, (*x)->http_regex, &r->uri);
         if (n == SL_ERROR) {
             return SL_ERROR;
         }

@@ -5,6 +5,7 @@
 
 #include "sl_http_core_set.h"
 #include "sl_http_server_name.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 /* Exact names first, then "*.x" and ".x" (longest first), then "x.*" (longest first), then
@@ -137,20 +138,12 @@ static int wildcard_match(const sl_http_server_name_t *sn, const sl_str_t *host)
 static sl_int_t regex_match(sl_http_request_t *r, sl_http_server_name_t *sn, const sl_str_t *host)
 {
     int ov[60];
-    sl_int_t rc = sl_regex_exec(sn->regex, host, ov, sl_nelems(ov));
 
-    if (rc <= 0 || r == NULL || sn->captures == 0) {
-        return rc;
+    if (r == NULL) {
+        return sl_regex_exec(sn->regex, host, ov, sl_nelems(ov));
     }
-    int *caps = sl_palloc(r->pool, (size_t) rc * 2 * sizeof(int));
-    if (caps == NULL) {
-        return SL_ERROR;
-    }
-    memcpy(caps, ov, (size_t) rc * 2 * sizeof(int));
-    r->captures = caps;
-    r->ncaptures = (sl_uint_t) rc * 2;
-    r->captures_data = host->data;
-    return rc;
+    /* keeps $1..$9 and sets the named captures' variables ($name) */
+    return sl_http_regex_match(r, sn->http_regex, host);
 }
 
 sl_http_core_srv_conf_t *sl_http_find_server(sl_http_request_t *r, sl_http_addr_t *addr,

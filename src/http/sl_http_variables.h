@@ -127,7 +127,7 @@ typedef struct {
 } sl_http_regex_variable_t;
 
 /* A regex compiled for the http layer: its named captures are variables. */
-typedef struct {
+struct sl_http_regex_s {
     sl_regex_t *regex;
     /** capture groups in the pattern */
     sl_uint_t ncaptures;
@@ -135,7 +135,7 @@ typedef struct {
     sl_uint_t nvariables;
     /** the pattern, for error messages */
     sl_str_t name;
-} sl_http_regex_t;
+};
 
 /*
  * Compiles rc->pattern (rc->caseless) in cf->pool and declares each named capture as a

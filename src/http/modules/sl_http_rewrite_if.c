@@ -196,6 +196,7 @@ sl_int_t sl__http_rewrite_merge_if(sl_conf_t *cf, void **parent, void **loc_conf
     /* nginx inherits alias as root is inherited: the block maps uris as its level does */
     if (clcf->root.data == NULL && clcf->alias.data == NULL) {
         clcf->alias = pclcf->alias;
+        clcf->alias_len = pclcf->alias_len;
     }
     for (sl_uint_t i = 0; i < cf->cycle->modules_n; i++) {
         sl_module_t *m = cf->cycle->modules[i];

@@ -49,10 +49,11 @@ typedef struct {
 } read_ctx_t;
 
 static void *create_loc_conf(sl_conf_t *cf);
+static sl_int_t preconfiguration(sl_conf_t *cf);
 static sl_int_t postconfiguration(sl_conf_t *cf);
 
 static sl_http_module_t static_module_ctx = {
-    NULL, postconfiguration, NULL, NULL, NULL, NULL, create_loc_conf, NULL,
+    preconfiguration, postconfiguration, NULL, NULL, NULL, NULL, create_loc_conf, NULL,
 };
 
 sl_module_t sl_http_static_module = {
@@ -82,7 +83,9 @@ sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *r
     sl_str_t tail = r->uri;
 
     if (clcf->alias.data) {
-        size_t skip = clcf->regex ? tail.len : sl_min(clcf->name.len, tail.len);
+        /* try_files found a file under a regex location's alias: alias + uri */
+        size_t skip = clcf->alias_len == SIZE_MAX ? (r->add_uri_to_alias ? 0 : tail.len)
+                                                  : sl_min(clcf->alias_len, tail.len);
         tail.data += skip;
         tail.len -= skip;
     }
@@ -98,6 +101,36 @@ sl_int_t sl_http_map_uri_to_path(sl_http_request_t *r, sl_str_t *path, size_t *r
     path->len = root.len + tail.len;
     path->data[path->len] = '\0';
     *root_len = root.len;
+    return SL_OK;
+}
+
+/* $request_filename: the path the uri maps to (root or alias), as nginx. */
+static sl_int_t var_request_filename(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                     uintptr_t data)
+{
+    sl_str_t path;
+    size_t root;
+
+    if (sl_http_map_uri_to_path(r, &path, &root, 0) != SL_OK) {
+        return SL_ERROR;
+    }
+    v->data = path.data;
+    v->len = (unsigned) path.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return SL_OK;
+}
+
+static sl_int_t preconfiguration(sl_conf_t *cf)
+{
+    sl_str_t name = sl_string("request_filename");
+    sl_http_variable_t *v = sl_http_add_variable(cf, &name, SL_HTTP_VAR_NOCACHEABLE);
+
+    if (v == NULL) {
+        return SL_ERROR;
+    }
+    v->get_handler = var_request_filename;
     return SL_OK;
 }
 

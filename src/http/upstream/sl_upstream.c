@@ -703,6 +703,11 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
         } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
+        } else if (kind == SL_UPSTREAM_H_LAST_MODIFIED) {
+            /* as nginx: "expires modified" counts from it; without a cache, no 304 of ours */
+            r->headers_out.last_modified = o;
+            r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
+            r->disable_not_modified = 1;
         }
     }
     return SL_OK;
