@@ -46,16 +46,6 @@ static sl_conf_enum_t server_tokens_values[] = {
     { sl_null_string, 0 },
 };
 
-/* server_names_hash_*: checked, without effect (sluice matches server names without a hash). */
-static char *set_ignored_size(sl_conf_t *cf, sl_command_t *cmd, void *conf)
-{
-    sl_str_t *value = cf->args->elts;
-
-    (void) cmd;
-    (void) conf;
-    return sl_parse_size(&value[1]) == SL_ERROR ? "invalid value" : SL_CONF_OK;
-}
-
 // clang-format off
 static sl_command_t http_core_commands[] = {
     { sl_string("server"), SL_HTTP_MAIN_CONF | SL_CONF_BLOCK | SL_CONF_NOARGS, server_block, 0, 0, NULL },
@@ -63,8 +53,6 @@ static sl_command_t http_core_commands[] = {
     { sl_string("limit_except"), SL_HTTP_LOC_CONF | SL_CONF_BLOCK | SL_CONF_1MORE, limit_except_block, LOC, 0, NULL },
     { sl_string("listen"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, set_listen, SRV, 0, NULL },
     { sl_string("server_name"), SL_HTTP_SRV_CONF | SL_CONF_1MORE, sl_http_set_server_name, SRV, 0, NULL },
-    { sl_string("server_names_hash_max_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, set_ignored_size, 0, 0, NULL },
-    { sl_string("server_names_hash_bucket_size"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE1, set_ignored_size, 0, 0, NULL },
     { sl_string("client_header_timeout"), MS | SL_CONF_TAKE1, sl_conf_set_msec_slot, SRV, SRVF(client_header_timeout), NULL },
     { sl_string("client_header_buffer_size"), MS | SL_CONF_TAKE1, sl_conf_set_size_slot, SRV, SRVF(client_header_buffer_size), NULL },
     { sl_string("large_client_header_buffers"), MS | SL_CONF_TAKE2, sl_conf_set_bufs_slot, SRV, SRVF(large_client_header_buffers), NULL },

@@ -165,6 +165,8 @@ EOF
     $t->temp_paths('proxy_temp2');
     $t->signal('HUP');
     ok($t->wait_for(sub { -d "$dir/proxy_temp2" }, 10), 'reload: the new temp path is made');
+    # made, then given away: the owner is looked at once the new workers run
+    $t->wait_for(sub { ((stat "$dir/proxy_temp2")[4] // -1) == $nobody }, 10);
     is((stat "$dir/proxy_temp2")[4], $nobody, 'reload: it belongs to the workers\' user');
     unlike($t->error_log, qr/mkdir\(\)/, 'no mkdir() failure logged');
     $t->done_testing;
