@@ -18,15 +18,23 @@ static const char *const week[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "S
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
+size_t sl_http_time(time_t t, u_char *buf, size_t size)
+{
+    struct tm gmt;
+
+    gmtime_r(&t, &gmt);
+    int n = snprintf((char *) buf, size, "%s, %02d %s %4d %02d:%02d:%02d GMT", week[gmt.tm_wday],
+                     gmt.tm_mday, months[gmt.tm_mon], gmt.tm_year + 1900, gmt.tm_hour, gmt.tm_min,
+                     gmt.tm_sec);
+    return n < 0 || size == 0 ? 0 : sl_min((size_t) n, size - 1);
+}
+
 static void format_strings(time_t sec)
 {
-    struct tm gmt, local;
+    struct tm local;
 
-    gmtime_r(&sec, &gmt);
     localtime_r(&sec, &local);
-    snprintf((char *) http_time, sizeof(http_time), "%s, %02d %s %4d %02d:%02d:%02d GMT",
-             week[gmt.tm_wday], gmt.tm_mday, months[gmt.tm_mon], gmt.tm_year + 1900, gmt.tm_hour,
-             gmt.tm_min, gmt.tm_sec);
+    sl_http_time(sec, http_time, sizeof(http_time));
     snprintf((char *) err_log_time, sizeof(err_log_time), "%4d/%02d/%02d %02d:%02d:%02d",
              local.tm_year + 1900, local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min,
              local.tm_sec);

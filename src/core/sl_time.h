@@ -19,6 +19,9 @@ void sl_time_update(void);
 const u_char *sl_cached_err_log_time(void);
 /* "Thu, 01 Jan 2026 12:00:00 GMT" (RFC 9110 IMF-fixdate), NUL-terminated. */
 const u_char *sl_cached_http_time(void);
+/* t as an IMF-fixdate into buf (NUL-terminated, cut to size); its length.  size 30 holds
+ * every date of four-digit years. */
+size_t sl_http_time(time_t t, u_char *buf, size_t size);
 /* "01/Jan/2026:12:00:00 +0000", the access log's $time_local, NUL-terminated. */
 const u_char *sl_cached_http_log_time(void);
 

@@ -804,12 +804,8 @@ static sl_int_t var_sent_location(sl_http_request_t *r, sl_http_variable_value_t
 static sl_int_t var_sent_last_modified(sl_http_request_t *r, sl_http_variable_value_t *v,
                                        uintptr_t data)
 {
-    static const char *const week[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     sl_table_elt_t *h = r->headers_out.last_modified;
     time_t t = r->headers_out.last_modified_time;
-    struct tm tm;
 
     if (h && h->hash) {
         return value_set(v, h->value.data, h->value.len);
@@ -821,11 +817,7 @@ static sl_int_t var_sent_last_modified(sl_http_request_t *r, sl_http_variable_va
     if (p == NULL) {
         return SL_ERROR;
     }
-    gmtime_r(&t, &tm);
-    int n =
-        snprintf((char *) p, 64, "%s, %02d %s %4d %02d:%02d:%02d GMT", week[tm.tm_wday], tm.tm_mday,
-                 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return value_set(v, p, n > 0 ? sl_min((size_t) n, 63) : 0);
+    return value_set(v, p, sl_http_time(t, p, 64));
 }
 
 /* What the header writer sends in Connection: always present. */

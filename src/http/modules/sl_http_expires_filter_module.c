@@ -182,18 +182,6 @@ static sl_table_elt_t *header_line(sl_http_request_t *r, const char *name, int d
     return found ? found : sl_http_add_response_header(r, name, NULL, 0);
 }
 
-static void http_time(time_t t, u_char *buf, size_t size)
-{
-    static const char *const week[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    snprintf((char *) buf, size, "%s, %02d %s %4d %02d:%02d:%02d GMT", week[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* Expires and max-age for a time (not epoch or max).  SL_OK or SL_ERROR. */
 static sl_int_t set_times(sl_http_request_t *r, expires_conf_t *conf, expires_e expires, time_t t,
                           sl_table_elt_t *e, sl_table_elt_t *cc)
@@ -223,7 +211,7 @@ static sl_int_t set_times(sl_http_request_t *r, expires_conf_t *conf, expires_e 
         t += r->headers_out.last_modified_time;
         max_age = t - now;
     }
-    http_time(t, e->value.data, len);
+    sl_http_time(t, e->value.data, len);
     e->value.len = strlen((const char *) e->value.data);
     /* nginx looks at the configured time here, not the one a variable gave */
     if (conf->time < 0 || max_age < 0) {

@@ -30,18 +30,6 @@ static u_char *put_header(u_char *p, const char *name, size_t nlen, const u_char
 #define HDR_LEN(name, vlen) (sizeof(name) - 1 + 2 + (vlen) + 2)
 #define PUT(p, name, v, vlen) put_header(p, name, sizeof(name) - 1, (const u_char *) (v), vlen)
 
-static void format_http_time(time_t t, u_char *buf, size_t size)
-{
-    static const char *const week[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    snprintf((char *) buf, size, "%s, %02d %s %4d %02d:%02d:%02d GMT", week[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* What nginx decides before writing: header-only statuses, chunked, keepalive. */
 static void settle_framing(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf)
 {
@@ -153,8 +141,7 @@ static void prepare_values(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf, 
         memcpy(v->date, sl_cached_http_time(), v->date_len);
     }
     if (r->headers_out.last_modified_time != -1 && r->headers_out.last_modified == NULL) {
-        format_http_time(r->headers_out.last_modified_time, v->last_modified,
-                         sizeof(v->last_modified));
+        sl_http_time(r->headers_out.last_modified_time, v->last_modified, sizeof(v->last_modified));
         v->last_modified_len = strlen((char *) v->last_modified);
     }
     if (r->headers_out.content_length_n >= 0 && r->headers_out.content_length == NULL) {
