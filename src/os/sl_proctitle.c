@@ -10,6 +10,10 @@ extern char **environ;
 static char *title_start;
 static char *title_end;
 static char *cmdline;
+/* the copies live as long as the process: held here, not only by their users */
+static char **saved_args;
+static char *args_strings;
+static char *env_strings;
 
 /* The end of the run of strings that starts at argv[0]: each ends where the next begins. */
 static char *strings_end(char **argv, char **env)
@@ -29,23 +33,30 @@ static char *strings_end(char **argv, char **env)
     return end;
 }
 
-/* A heap copy of a NULL-terminated array of strings. */
-static char **copy_strings(char **v)
+/*
+ * A heap copy of a NULL-terminated array of strings: the pointers in one block, the strings
+ * in another, kept in *strings.  The block keeps every string reachable even after
+ * unsetenv() drops one from the array (the listening sockets' variables are).
+ */
+static char **copy_strings(char **v, char **strings)
 {
-    int n = 0;
+    size_t n = 0, len = 0;
 
     while (v[n]) {
-        n++;
+        len += strlen(v[n++]) + 1;
     }
-    char **copy = malloc((size_t) (n + 1) * sizeof(char *));
-    if (copy == NULL) {
+    char **copy = malloc((n + 1) * sizeof(char *));
+    char *p = malloc(len ? len : 1);
+    if (copy == NULL || p == NULL) {
+        free(copy);
+        free(p);
         return NULL;
     }
-    for (int i = 0; i < n; i++) {
-        copy[i] = strdup(v[i]);
-        if (copy[i] == NULL) {
-            return NULL;
-        }
+    *strings = p;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]) + 1;
+        copy[i] = memcpy(p, v[i], l);
+        p += l;
     }
     copy[n] = NULL;
     return copy;
@@ -73,8 +84,8 @@ static char *join(char **argv)
 char **sl_init_setproctitle(int argc, char **argv)
 {
     (void) argc;
-    char **args = copy_strings(argv);
-    char **env = environ ? copy_strings(environ) : NULL;
+    char **args = saved_args = copy_strings(argv, &args_strings);
+    char **env = environ ? copy_strings(environ, &env_strings) : NULL;
 
     cmdline = args ? join(args) : NULL;
     if (args == NULL || (environ && env == NULL) || cmdline == NULL) {
