@@ -424,7 +424,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     sl_time_update();
     /* argv's memory becomes the process title: from here on its copy is used */
-    char **args = sl_init_setproctitle(argc, argv);
+    char **args = sl_init_setproctitle(argv);
     if (args) {
         argv = args;
     }

@@ -81,9 +81,8 @@ static char *join(char **argv)
     return s;
 }
 
-char **sl_init_setproctitle(int argc, char **argv)
+char **sl_init_setproctitle(char **argv)
 {
-    (void) argc;
     char **args = saved_args = copy_strings(argv, &args_strings);
     char **env = environ ? copy_strings(environ, &env_strings) : NULL;
 

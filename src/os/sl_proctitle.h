@@ -16,7 +16,7 @@
  * and returns the copy of argv, which stays valid whatever titles are set.  NULL when
  * memory runs out (titles are then not set; the original argv is still good).
  */
-char **sl_init_setproctitle(int argc, char **argv);
+char **sl_init_setproctitle(char **argv);
 
 /* Sets the title to "sluice: " + title (cut to the space there is); the command line the
  * process was started with, for the master's title: sl_proctitle_cmdline(). */

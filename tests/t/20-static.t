@@ -12,7 +12,7 @@ use File::Copy qw(copy);
 use IO::Select;
 use POSIX qw(mkfifo);
 use Time::HiRes qw(time);
-use Sluice;
+use Sluice qw(status_of body_of head_of header_of);
 
 my $t = Sluice->new;
 my $prefix = $t->prefix;
@@ -86,15 +86,7 @@ $t->start;
 my $port = $t->port(1);
 
 sub req { my ($raw) = @_; return scalar $t->http($port, $raw); }
-sub get {
-    my ($path, @headers) = @_;
-    my $h = join('', map { "$_\r\n" } @headers);
-    return req("GET $path HTTP/1.1\r\nHost: localhost\r\n${h}Connection: close\r\n\r\n");
-}
-sub status_of { my ($r) = @_; return $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'; }
-sub body_of { my ($r) = @_; my (undef, $b) = split /\r\n\r\n/, $r, 2; return $b // ''; }
-sub head_of { my ($r) = @_; my ($h) = split /\r\n\r\n/, $r, 2; return "$h\r\n"; }
-sub header { my ($r, $name) = @_; return head_of($r) =~ /\r\n\Q$name\E: ([^\r]*)\r\n/i ? $1 : undef; }
+sub get { return $t->get_close($port, @_); }
 sub log_has { my ($re) = @_; return $t->wait_for(sub { $t->error_log =~ $re }, 2); }
 
 # --- a file: the exact header nginx sends ---
@@ -110,13 +102,13 @@ is(body_of(req("GET /a.txt HTTP/1.0\r\n\r\n")), "hello world\n", 'HTTP/1.0');
 unlike(get('/noetag/a.txt'), qr{ETag}, 'etag off');
 
 # --- Content-Type ---
-is(header(get('/page.html'), 'Content-Type'), 'text/html', 'include mime.types at http level: html');
-is(header(get('/pic.JPG'), 'Content-Type'), 'image/jpeg', 'extension matched caselessly');
-is(header(get('/data.json'), 'Content-Type'), 'application/json', 'json');
-is(header(get('/noext'), 'Content-Type'), 'text/plain', 'no extension: default_type text/plain');
-is(header(get('/types/a.txt'), 'Content-Type'), 'text/x-foo', 'types{} in a location replaces the set');
-is(header(get('/types/page.html'), 'Content-Type'), 'app/def', 'not in that set: its default_type');
-is(header(get('/dir/'), 'Content-Type'), 'text/html', 'index file: type of the index name');
+is(header_of(get('/page.html'), 'Content-Type'), 'text/html', 'include mime.types at http level: html');
+is(header_of(get('/pic.JPG'), 'Content-Type'), 'image/jpeg', 'extension matched caselessly');
+is(header_of(get('/data.json'), 'Content-Type'), 'application/json', 'json');
+is(header_of(get('/noext'), 'Content-Type'), 'text/plain', 'no extension: default_type text/plain');
+is(header_of(get('/types/a.txt'), 'Content-Type'), 'text/x-foo', 'types{} in a location replaces the set');
+is(header_of(get('/types/page.html'), 'Content-Type'), 'app/def', 'not in that set: its default_type');
+is(header_of(get('/dir/'), 'Content-Type'), 'text/html', 'index file: type of the index name');
 
 # --- root, alias, index ---
 is(body_of(get('/al/file.txt')), "aliased\n", 'alias replaces the location prefix');
@@ -234,7 +226,7 @@ ok($boundary, 'two ranges: multipart/byteranges');
 is(body_of($r), "\r\n--$boundary\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/12\r\n\r\nhe"
     . "\r\n--$boundary\r\nContent-Type: text/plain\r\nContent-Range: bytes 4-5/12\r\n\r\no "
     . "\r\n--$boundary--\r\n", 'multipart body bytes');
-is(header($r, 'Content-Length'), 198, 'multipart Content-Length (198, as nginx)');
+is(header_of($r, 'Content-Length'), 198, 'multipart Content-Length (198, as nginx)');
 is(status_of(get('/mr1/a.txt', 'Range: bytes=0-1,4-5')), 200, 'max_ranges 1: several ranges give 200');
 is(status_of(get('/mr1/a.txt', 'Range: bytes=0-1')), 206, 'max_ranges 1: one range is fine');
 $r = get('/mr0/a.txt', 'Range: bytes=0-1');

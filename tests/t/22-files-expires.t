@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use Test::More;
 use Time::Local qw(timegm);
-use Sluice;
+use Sluice qw(status_of body_of head_of header_of);
 
 my $t = Sluice->new;
 my $prefix = $t->prefix;
@@ -135,14 +135,7 @@ $t->start;
 my $port = $t->port(1);
 
 sub req { my ($raw) = @_; return scalar $t->http($port, $raw); }
-sub get {
-    my ($path, @headers) = @_;
-    my $h = join('', map { "$_\r\n" } @headers);
-    return req("GET $path HTTP/1.1\r\nHost: localhost\r\n${h}Connection: close\r\n\r\n");
-}
-sub status_of { my ($r) = @_; return $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'; }
-sub body_of { my ($r) = @_; my (undef, $b) = split /\r\n\r\n/, $r, 2; return $b // ''; }
-sub header { my ($r, $name) = @_; my ($h) = split /\r\n\r\n/, $r, 2; return "$h\r\n" =~ /\r\n\Q$name\E: ([^\r]*)\r\n/i ? $1 : undef; }
+sub get { return $t->get_close($port, @_); }
 
 # --- $request_filename ---
 is(body_of(get('/rf/x.txt')), "$prefix/html/rf/x.txt\n", '$request_filename: root + uri');
@@ -187,8 +180,8 @@ is(status_of(get('/nest/none.txt')), 404, 'nested, not found: =404');
 is(body_of(get('/nest/sub/deep.txt')), "deep\n", 'alias inherited by a nested prefix location');
 $r = get('/changed/whatever');
 is(body_of($r), "file\n", 'the file found is served');
-is(header($r, 'X-Uri'), '/file.txt', '$uri is the file found');
-is(header($r, 'X-Filename'), "$prefix/html/file.txt", '$request_filename follows');
+is(header_of($r, 'X-Uri'), '/file.txt', '$uri is the file found');
+is(header_of($r, 'X-Filename'), "$prefix/html/file.txt", '$request_filename follows');
 
 # --- expires ---
 my $port2 = $t->port(2);
@@ -208,7 +201,7 @@ sub cc_of { my ($r) = @_; return join('|', head_lines($r, 'Cache-Control')); }
 sub head_lines { my ($r, $name) = @_; my ($h) = split /\r\n\r\n/, $r, 2; return $h =~ /\r\n\Q$name\E: ([^\r]*)/gi; }
 sub expires_after_date {
     my ($r) = @_;
-    my ($d, $e) = (http_time(header($r, 'Date')), http_time(header($r, 'Expires')));
+    my ($d, $e) = (http_time(header_of($r, 'Date')), http_time(header_of($r, 'Expires')));
     return defined $d && defined $e ? $e - $d : 'none';
 }
 
@@ -217,53 +210,53 @@ is(expires_after_date($r), 3600, 'server-level 1h: Expires = Date + 1h');
 is(cc_of($r), 'max-age=3600', 'server-level 1h: max-age=3600');
 like($r, qr{\r\nETag: [^\r]+\r\nExpires: [^\r]+\r\nCache-Control: max-age=3600\r\nAccept-Ranges: bytes\r\n}, 'header order as nginx');
 $r = get2('/ex/off/old.txt');
-ok(!defined header($r, 'Expires') && !defined header($r, 'Cache-Control'), 'expires off: nothing');
+ok(!defined header_of($r, 'Expires') && !defined header_of($r, 'Cache-Control'), 'expires off: nothing');
 $r = get2('/epoch/old.txt');
-is(header($r, 'Expires'), 'Thu, 01 Jan 1970 00:00:01 GMT', 'epoch: Expires');
+is(header_of($r, 'Expires'), 'Thu, 01 Jan 1970 00:00:01 GMT', 'epoch: Expires');
 is(cc_of($r), 'no-cache', 'epoch: no-cache');
 $r = get2('/max/old.txt');
-is(header($r, 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'max: Expires');
+is(header_of($r, 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'max: Expires');
 is(cc_of($r), 'max-age=315360000', 'max: max-age');
 $r = get2('/zero/old.txt');
-is(header($r, 'Expires'), header($r, 'Date'), '0: Expires is the Date');
+is(header_of($r, 'Expires'), header_of($r, 'Date'), '0: Expires is the Date');
 is(cc_of($r), 'max-age=0', '0: max-age=0');
 $r = get2('/neg/old.txt');
 is(expires_after_date($r), -3600, 'negative: Expires in the past');
 is(cc_of($r), 'no-cache', 'negative: no-cache');
 is(cc_of(get2('/plus/old.txt')), 'max-age=90', '+90');
 $r = get2('/mod/old.txt');
-is(header($r, 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified: mtime + 2048');
+is(header_of($r, 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified: mtime + 2048');
 is(cc_of($r), 'no-cache', 'modified, already past: no-cache');
 $r = get2('/mod/new.txt');
 my ($age) = cc_of($r) =~ /^max-age=(\d+)$/;
-ok(defined $age && abs($age - (100000 + 2048 - (http_time(header($r, 'Date')) - time))) < 10 && abs(http_time(header($r, 'Expires')) - ($future + 2048)) == 0,
+ok(defined $age && abs($age - (100000 + 2048 - (http_time(header_of($r, 'Date')) - time))) < 10 && abs(http_time(header_of($r, 'Expires')) - ($future + 2048)) == 0,
    'modified, in the future: Expires = mtime + 2048, max-age to it');
 $r = get2('/mod/missing');
 is(status_of($r), 404, 'a 404');
-ok(!defined header($r, 'Expires') && !defined header($r, 'Cache-Control'), 'no expires on a 404');
+ok(!defined header_of($r, 'Expires') && !defined header_of($r, 'Cache-Control'), 'no expires on a 404');
 $r = get2('/ret/');
 is(cc_of($r), 'max-age=3600', 'return 200: without mtime, modified or not, from now');
 $r = get2('/daily/old.txt');
 my $delta = expires_after_date($r);
 ok($delta ne 'none' && $delta > 0 && $delta <= 86400 && cc_of($r) eq "max-age=$delta", '@15h30m33s: the next time of day');
-like(header($r, 'Expires') // '', qr/ \d\d:30:33 GMT$/, '@15h30m33s: minutes and seconds');
+like(header_of($r, 'Expires') // '', qr/ \d\d:30:33 GMT$/, '@15h30m33s: minutes and seconds');
 is(cc_of(get2('/var/old.txt?e=120')), 'max-age=120', 'a variable: 120');
 is(cc_of(get2('/var/old.txt?e=epoch')), 'no-cache', 'a variable: epoch');
-is(header(get2('/var/old.txt?e=max'), 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'a variable: max');
-ok(!defined header(get2('/var/old.txt?e=off'), 'Cache-Control'), 'a variable: off');
-ok(!defined header(get2('/var/old.txt?e=junk'), 'Cache-Control'), 'a variable that does not parse: nothing');
-ok(!defined header(get2('/var/old.txt'), 'Cache-Control'), 'an empty variable: nothing');
-is(header(get2('/varmod/old.txt?e=2048'), 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified with a variable');
-ok(!defined header(get2('/varmod/old.txt?e=epoch'), 'Expires'), 'modified with a variable: no epoch');
+is(header_of(get2('/var/old.txt?e=max'), 'Expires'), 'Thu, 31 Dec 2037 23:55:55 GMT', 'a variable: max');
+ok(!defined header_of(get2('/var/old.txt?e=off'), 'Cache-Control'), 'a variable: off');
+ok(!defined header_of(get2('/var/old.txt?e=junk'), 'Cache-Control'), 'a variable that does not parse: nothing');
+ok(!defined header_of(get2('/var/old.txt'), 'Cache-Control'), 'an empty variable: nothing');
+is(header_of(get2('/varmod/old.txt?e=2048'), 'Expires'), 'Tue, 02 Jan 2024 03:38:13 GMT', 'modified with a variable');
+ok(!defined header_of(get2('/varmod/old.txt?e=epoch'), 'Expires'), 'modified with a variable: no epoch');
 $r = get2('/redir/');
 is(cc_of($r), 'max-age=3600', '302 gets it');
-ok(!defined header(get2('/gone/'), 'Expires'), '410 does not');
+ok(!defined header_of(get2('/gone/'), 'Expires'), '410 does not');
 $r = get2('/both/');
 like($r, qr{\r\nExpires: [^\r]+\r\nCache-Control: max-age=3600\r\nX-A: a\r\nCache-Control: private\r\n}, 'expires before add_header, as nginx');
 is(cc_of(get2('/ifx/old.txt?x=1')), 'max-age=30', 'expires in if in location');
 is(cc_of(get2('/ifx/old.txt')), 'max-age=3600', 'if false: the location\'s');
 $r = get2('/ex/old.txt');
-my $lm = header($r, 'Last-Modified');
+my $lm = header_of($r, 'Last-Modified');
 $r = req2("GET /ex/old.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: $lm\r\nConnection: close\r\n\r\n");
 is(status_of($r) . ' ' . cc_of($r), '304 max-age=3600', '304 gets it');
 $r = get2('/px/');
@@ -271,7 +264,7 @@ is(cc_of($r), 'max-age=3600', "an upstream's Cache-Control lines: replaced by on
 is(scalar(my @ex = head_lines($r, 'Expires')), 1, 'one Expires line');
 is(expires_after_date($r), 3600, "an upstream's Expires: rewritten");
 $r = get2('/pxm/');
-is(header($r, 'Expires'), 'Mon, 28 Sep 1970 06:34:08 GMT', "modified: from an upstream's Last-Modified");
+is(header_of($r, 'Expires'), 'Mon, 28 Sep 1970 06:34:08 GMT', "modified: from an upstream's Last-Modified");
 $r = req2("GET /pxm/ HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT\r\nConnection: close\r\n\r\n");
 is(status_of($r), 200, 'a proxied response is not turned into a 304 (no cache)');
 

@@ -6,6 +6,9 @@ package Sluice;
 use strict;
 use warnings;
 
+use Exporter qw(import);
+our @EXPORT_OK = qw(status_of body_of head_of header_of);
+
 use Cwd qw(abs_path getcwd);
 use Fcntl qw(:flock);
 use File::Basename qw(dirname);
@@ -555,6 +558,25 @@ sub http {
 sub http_get {
     my ($self, $port, $path, %opt) = @_;
     return $self->http($port, "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n", %opt);
+}
+
+# GET $path over HTTP/1.1 with Connection: close and the extra header lines given; the raw
+# response.
+sub get_close {
+    my ($self, $port, $path, @headers) = @_;
+    my $h = join('', map { "$_\r\n" } @headers);
+    return scalar $self->http($port, "GET $path HTTP/1.1\r\nHost: localhost\r\n${h}Connection: close\r\n\r\n");
+}
+
+# The pieces of a raw response (exported on request): the status code ('none' without a
+# status line), the body ('' without one), the head ending with CRLF, one header's value
+# (undef when absent; the first of several).
+sub status_of { my ($r) = @_; return ($r // '') =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'; }
+sub body_of { my ($r) = @_; my (undef, $b) = split /\r\n\r\n/, $r // '', 2; return $b // ''; }
+sub head_of { my ($r) = @_; my ($h) = split /\r\n\r\n/, $r // '', 2; return ($h // '') . "\r\n"; }
+sub header_of {
+    my ($r, $name) = @_;
+    return head_of($r) =~ /\r\n\Q$name\E: ([^\r]*)\r\n/i ? $1 : undef;
 }
 
 # Polls $cond every 50 ms until it returns true or $timeout seconds pass; returns its value.

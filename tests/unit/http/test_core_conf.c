@@ -144,30 +144,6 @@ static const conf_case_t cases[] = {
     { "", LOC("proxy_pass HTTP://127.0.0.1:1;"), NULL },
 };
 
-/* Loads "events { <events> } http { <http> }"; NULL when refused (the reason is logged). */
-static sl_cycle_t *load_conf(const char *events, const char *http)
-{
-    char text[16384], path[128];
-
-    snprintf(text, sizeof(text), "events { %s }\nhttp {\n%s\n}\n", events, http);
-    write_file("sluice.conf", text);
-    snprintf(path, sizeof(path), "%s/sluice.conf", test_dir);
-
-    sl_cycle_args_t args;
-    memset(&args, 0, sizeof(args));
-    args.prefix.data = (u_char *) test_dir;
-    args.prefix.len = strlen(test_dir);
-    args.conf_file.data = (u_char *) path;
-    args.conf_file.len = strlen(path);
-    sl_str_set(&args.error_log, "stderr");
-    args.test_config = 1;
-    if (cycle) {
-        sl_cycle_destroy(cycle);
-    }
-    cycle = sl_cycle_init(&args, &test_log);
-    return cycle;
-}
-
 static void test_messages(void **state)
 {
     (void) state;

@@ -22,7 +22,7 @@ static void test_title_over_args_and_env(void **state)
 
     (void) state;
     environ = env;
-    char **copy = sl_init_setproctitle(3, argv);
+    char **copy = sl_init_setproctitle(argv);
     assert_non_null(copy);
     assert_string_equal(copy[0], "/usr/sbin/sluice");
     assert_string_equal(copy[2], "conf/a.conf");

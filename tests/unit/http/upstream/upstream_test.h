@@ -92,13 +92,13 @@ HELPER void write_file(const char *name, const char *text)
     fclose(f);
 }
 
-/* Loads "events {} http { <http> }" (line 3 is the first line of http); NULL when the
- * configuration is refused (the reason is in the log). */
-HELPER sl_cycle_t *load_http(const char *http)
+/* Loads "events { <events> } http { <http> }" (line 3 is the first line of http); NULL when
+ * the configuration is refused (the reason is in the log). */
+HELPER sl_cycle_t *load_conf(const char *events, const char *http)
 {
     char text[16384], path[128];
 
-    snprintf(text, sizeof(text), "events {}\nhttp {\n%s\n}\n", http);
+    snprintf(text, sizeof(text), "events { %s }\nhttp {\n%s\n}\n", events, http);
     write_file("sluice.conf", text);
     snprintf(path, sizeof(path), "%s/sluice.conf", test_dir);
 
@@ -115,6 +115,12 @@ HELPER sl_cycle_t *load_http(const char *http)
     }
     cycle = sl_cycle_init(&args, &test_log);
     return cycle;
+}
+
+/* The same with an empty events block. */
+HELPER sl_cycle_t *load_http(const char *http)
+{
+    return load_conf("", http);
 }
 
 /* One log line as "nginx -t" prints it: "[level] message", without the date and the
