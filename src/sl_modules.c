@@ -16,6 +16,7 @@ extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
 extern sl_module_t sl_http_index_module;
+extern sl_module_t sl_http_charset_filter_module;
 extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
@@ -46,6 +47,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_map_module,
     &sl_http_try_files_module,
     &sl_http_index_module,
+    /* before static: its reader puts file data in memory before the charset filter sees it */
+    &sl_http_charset_filter_module,
     &sl_http_static_module,
     &sl_http_range_filter_module,
     &sl_http_headers_filter_module,

@@ -57,7 +57,7 @@ static const optional_module_t optional_modules[] = {
     { "http_slice", NULL, 0 },
     { "http_stub_status", NULL, 0 },
 
-    { "http_charset", NULL, 1 },
+    { "http_charset", "http_charset_filter", 1 },
     { "http_gzip", NULL, 1 },
     { "http_ssi", NULL, 1 },
     { "http_userid", NULL, 1 },

@@ -109,12 +109,42 @@ sl_int_t sl_http_send_last(sl_http_request_t *r)
     return sl_http_output_filter(r, &out);
 }
 
+void sl_http_set_content_type(sl_http_request_t *r, const sl_str_t *type)
+{
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+}
+
+void sl_http_set_content_type_with_charset(sl_http_request_t *r, const sl_str_t *value)
+{
+    sl_http_headers_out_t *h = &r->headers_out;
+    u_char *p = value->data, *end = value->data + value->len;
+
+    sl_http_set_content_type(r, value);
+    while ((p = memchr(p, ';', (size_t) (end - p))) != NULL) {
+        u_char *semicolon = p++;
+        while (p < end && *p == ' ') {
+            p++;
+        }
+        if (end - p < 8 || sl_strncasecmp(p, (u_char *) "charset=", 8) != 0) {
+            continue;
+        }
+        p += 8;
+        h->content_type_len = (size_t) (semicolon - value->data);
+        p += p < end && *p == '"';
+        end -= end > p && end[-1] == '"';
+        h->charset.data = p;
+        h->charset.len = (size_t) (end - p);
+        return;
+    }
+}
+
 sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t *content_type,
                                sl_str_t *body)
 {
     r->headers_out.status = status;
-    if (content_type) {
-        r->headers_out.content_type = *content_type;
+    if (content_type && content_type != &r->headers_out.content_type) {
+        sl_http_set_content_type(r, content_type);
     }
     if (status >= SL_HTTP_MOVED_PERMANENTLY && status <= SL_HTTP_PERMANENT_REDIRECT
         && status != SL_HTTP_NOT_MODIFIED && body) {

@@ -31,6 +31,12 @@ sl_table_elt_t *sl_http_add_response_header(sl_http_request_t *r, const char *na
 /* Sends the end of the body (an empty last buffer). */
 sl_int_t sl_http_send_last(sl_http_request_t *r);
 
+/* Sets the response's type (no charset parameter in it). */
+void sl_http_set_content_type(sl_http_request_t *r, const sl_str_t *type);
+/* Sets the type an upstream sent, its charset parameter (quotes dropped) set apart in
+ * headers_out.charset, as nginx: the type filters match is what precedes it. */
+void sl_http_set_content_type_with_charset(sl_http_request_t *r, const sl_str_t *value);
+
 /* Removes the Content-Length the response had (a filter changes the body). */
 void sl_http_clear_content_length(sl_http_request_t *r);
 void sl_http_clear_last_modified(sl_http_request_t *r);

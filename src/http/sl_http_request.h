@@ -133,7 +133,12 @@ typedef struct {
     sl_table_elt_t *etag;
 
     sl_str_t content_type;
+    /** the length of content_type without its charset parameter (the type filters match) */
+    size_t content_type_len;
+    /** sent as "; charset=..." after a type that had none (content_type_len == its len) */
     sl_str_t charset;
+    /** the charset an upstream's X-Accel-Charset asks the charset filter for */
+    sl_str_t override_charset;
     sl_uint_t content_type_hash;
 
     /** -1 when unknown (then chunked on HTTP/1.1, close-delimited on 1.0) */

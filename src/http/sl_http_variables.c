@@ -764,7 +764,7 @@ static sl_int_t var_sent_content_type(sl_http_request_t *r, sl_http_variable_val
     if (type->len == 0) {
         return value_not_found(v);
     }
-    if (charset->len == 0 || memmem(type->data, type->len, "charset=", 8)) {
+    if (charset->len == 0 || r->headers_out.content_type_len != type->len) {
         return value_set(v, type->data, type->len);
     }
     u_char *p = sl_pnalloc(r->pool, type->len + llen + charset->len);

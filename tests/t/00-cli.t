@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(charset gzip ssi userid auth_basic mirror autoindex geo split_clients
+my @missing = qw(gzip ssi userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -79,7 +79,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    charset => 'charset utf-8;', gzip => 'gzip on;', ssi => 'ssi on;', userid => 'userid on;',
+    gzip => 'gzip on;', ssi => 'ssi on;', userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
@@ -103,7 +103,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    upstream v { ip_hash; server 127.0.0.1:1; }\n"
                  . "    upstream w { least_conn; server 127.0.0.1:1; }\n"
                  . "    upstream x { random; server 127.0.0.1:1; }\n"
-                 . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n"
+                 . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n    charset utf-8;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; }\n    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');

@@ -283,6 +283,7 @@ static sl_int_t multipart_header(sl_http_request_t *r, range_ctx_t *ctx)
         (size_t) snprintf((char *) type, sizeof("multipart/byteranges; boundary=") + 20,
                           "multipart/byteranges; boundary=%s", boundary);
     h->content_type.data = type;
+    h->content_type_len = h->content_type.len;
     h->charset.len = 0;
     sl_http_clear_content_length(r);
     h->content_length_n = length + (off_t) ctx->trailer.len;

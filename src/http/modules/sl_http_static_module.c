@@ -263,12 +263,12 @@ static sl_int_t set_headers(sl_http_request_t *r, const struct stat *st)
             break;
         }
     }
-    r->headers_out.content_type = clcf->default_type;
+    sl_http_set_content_type(r, &clcf->default_type);
     if (exten.len) {
         sl_str_t *type = sl_hash_find(&clcf->types_hash, sl_hash_key_lc(exten.data, exten.len),
                                       exten.data, exten.len);
         if (type) {
-            r->headers_out.content_type = *type;
+            sl_http_set_content_type(r, type);
         }
     }
     r->allow_ranges = 1;
@@ -455,7 +455,8 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
     read_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_static_module);
 
     if (ctx == NULL) {
-        if ((clcf->sendfile && r->connection->io->sendfile) || !chain_has_file(in)) {
+        int sendfile = clcf->sendfile && r->connection->io->sendfile;
+        if ((sendfile && !r->main_filter_need_in_memory) || !chain_has_file(in)) {
             return next_body_filter(r, in);
         }
         ctx = sl_pcalloc(r->pool, sizeof(read_ctx_t));

@@ -685,7 +685,7 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             continue;
         }
         if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
-            r->headers_out.content_type = h->value;
+            sl_http_set_content_type_with_charset(r, &h->value);
             continue;
         }
         sl_table_elt_t *o = sl_upstream_pass_header(r, h);

@@ -17,7 +17,7 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
     {
         sl_uint_t kind = sl_upstream_elt_kind(h);
         if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
-            r->headers_out.content_type = h->value;
+            sl_http_set_content_type_with_charset(r, &h->value);
             continue;
         }
         if ((kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
@@ -126,23 +126,15 @@ sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u)
     return sl_http_internal_redirect_get(r, &uri, 1);
 }
 
-/*
- * X-Accel-Charset asks for a charset nginx must know from a charset_map or charset
- * directive; sluice has neither, so, as nginx with none, every name is unknown: logged
- * when the response has a type, and the response goes unchanged.
- */
+/* X-Accel-Charset names the charset the client gets; the charset filter applies it (and
+ * logs a name no charset directive or map gave). */
 void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_CHARSET) {
         return;
     }
     const sl_table_elt_t *h = sl_upstream_find_header(u, SL_UPSTREAM_H_XA_CHARSET);
-    if (h == NULL || h->value.len == 0) {
-        return;
-    }
-    const sl_table_elt_t *type = sl_upstream_find_header(u, SL_UPSTREAM_H_CONTENT_TYPE);
-    if (type && type->value.len) {
-        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unknown charset \"%.*s\" to override",
-                     SL_STR_ARG(h->value));
+    if (h) {
+        r->headers_out.override_charset = h->value;
     }
 }

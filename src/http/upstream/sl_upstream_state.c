@@ -64,7 +64,9 @@ _Static_assert(SL_UPSTREAM_DONE == SL_UPSTREAM_NSTATES - 1, "ANY_BUT_DONE: DONE 
  *   let go, DONE's row.  INIT, SEND_RESPONSE_HEADER and TUNNEL never see a client's close
  *   (the first two end within the call that entered them, the tunnel reads the client
  *   itself): they keep the wording the old default had.
- * - SEND_RESPONSE_HEADER and DONE have no action: nothing of the upstream's is going on.
+ * - SEND_RESPONSE_HEADER keeps READ_HEADER's action, as nginx: what the header filters log
+ *   (the charset filter's "unknown charset") reads "while reading response header from
+ *   upstream".  DONE has none: nothing of the upstream's is going on.
  */
 // clang-format off
 static const sl_upstream_state_row_t rows[SL_UPSTREAM_NSTATES] = {
@@ -73,7 +75,7 @@ static const sl_upstream_state_row_t rows[SL_UPSTREAM_NSTATES] = {
     ROW(CONNECT,              FROM(INIT) | TRYING,        CONNECTING,      NULL,              CONNECTING,        NONE, CONN, NONE,        ENTRY),
     ROW(SEND_REQUEST,         FROM(CONNECT),              SENDING_REQUEST, NULL,              SENDING_REQUEST,   NONE, SEND, NONE,        WAITS),
     ROW(READ_HEADER,          FROM(SEND_REQUEST),         READING_HEADER,  NULL,              READING_HEADER,    READ, NONE, NONE,        ENTRY),
-    ROW(SEND_RESPONSE_HEADER, FROM(READ_HEADER),          NULL,            NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
+    ROW(SEND_RESPONSE_HEADER, FROM(READ_HEADER),          READING_HEADER,  NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
     ROW(BODY_UNBUFFERED,      FROM(SEND_RESPONSE_HEADER), READING_BODY,    SENDING_TO_CLIENT, SENDING_TO_CLIENT, READ, NONE, NONE,        ENTRY),
     ROW(BODY_BUFFERED,        FROM(SEND_RESPONSE_HEADER), READING_BODY,    SENDING_TO_CLIENT, READING_BODY,      READ, NONE, CLIENT_SEND, WAITS),
     ROW(TUNNEL,               FROM(SEND_RESPONSE_HEADER), UPGRADED,        UPGRADED,          SENDING_REQUEST,   READ, SEND, CLIENT_SEND, WAITS),

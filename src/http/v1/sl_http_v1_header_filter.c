@@ -154,6 +154,12 @@ static void prepare_values(sl_http_request_t *r, sl_http_core_loc_conf_t *clcf, 
     }
 }
 
+/* A charset set apart from a type that carries none (an upstream's stays in its type). */
+static int charset_apart(const sl_http_headers_out_t *h)
+{
+    return h->charset.len && h->content_type_len == h->content_type.len;
+}
+
 static size_t header_length(sl_http_request_t *r, const sl_str_t *status, header_values_t *v,
                             const sl_str_t *server)
 {
@@ -164,7 +170,7 @@ static size_t header_length(sl_http_request_t *r, const sl_str_t *status, header
     len += v->date_len ? HDR_LEN("Date", v->date_len) : 0;
     if (h->content_type.len) {
         len += HDR_LEN("Content-Type", h->content_type.len);
-        len += h->charset.len ? sizeof("; charset=") - 1 + h->charset.len : 0;
+        len += charset_apart(h) ? sizeof("; charset=") - 1 + h->charset.len : 0;
     }
     len += v->length_len ? HDR_LEN("Content-Length", v->length_len) : 0;
     len += v->last_modified_len ? HDR_LEN("Last-Modified", v->last_modified_len) : 0;
@@ -196,7 +202,7 @@ static u_char *write_headers(sl_http_request_t *r, u_char *p, const sl_str_t *st
     p = v->date_len ? PUT(p, "Date", v->date, v->date_len) : p;
     if (h->content_type.len) {
         p = PUT(p, "Content-Type", h->content_type.data, h->content_type.len);
-        if (h->charset.len) {
+        if (charset_apart(h)) {
             p -= 2;
             memcpy(p, "; charset=", 10);
             memcpy(p + 10, h->charset.data, h->charset.len);
