@@ -24,12 +24,17 @@ sl_array_t *sl_array_create(sl_pool_t *pool, sl_uint_t n, size_t size)
     return a;
 }
 
+/* An array never initialised (zeroed: no pool, no element size) cannot grow: SL_ERROR, not
+ * a loop doubling 0.  So is a size that would overflow. */
 static sl_int_t grow(sl_array_t *a, sl_uint_t need)
 {
-    sl_uint_t nalloc = a->nalloc;
+    sl_uint_t nalloc = a->nalloc ? a->nalloc : 1;
 
+    if (a->pool == NULL || a->size == 0 || need > SIZE_MAX / a->size) {
+        return SL_ERROR;
+    }
     while (nalloc < need) {
-        nalloc *= 2;
+        nalloc = nalloc > SIZE_MAX / 2 ? need : nalloc * 2;
     }
     void *elts = sl_palloc(a->pool, nalloc * a->size);
     if (elts == NULL) {
@@ -49,6 +54,9 @@ void *sl_array_push(sl_array_t *a)
 
 void *sl_array_push_n(sl_array_t *a, sl_uint_t n)
 {
+    if (n > (sl_uint_t) -1 - a->nelts) {
+        return NULL;
+    }
     if (a->nelts + n > a->nalloc && grow(a, a->nelts + n) != SL_OK) {
         return NULL;
     }

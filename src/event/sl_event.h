@@ -98,6 +98,9 @@ void sl_event_empty_handler(sl_event_t *ev);
 
 /* Posted events run after the current batch of I/O events. */
 void sl_post_event(sl_event_t *ev);
+/* Posted to run in the next pass of the loop, after a poll that does not wait: a handler
+ * that stopped by choice (sendfile_max_chunk) resumes without holding the others back. */
+void sl_post_event_next(sl_event_t *ev);
 void sl_delete_posted_event(sl_event_t *ev);
 void sl_run_posted_events(void);
 

@@ -13,12 +13,14 @@ static int ep = -1;
 static struct epoll_event *event_list;
 static int nevents;
 static sl_queue_t posted_events;
+static sl_queue_t posted_next_events;
 static sl_log_t *loop_log;
 
 sl_int_t sl_loop_init(sl_log_t *log, sl_uint_t max_events)
 {
     loop_log = log;
     sl_queue_init(&posted_events);
+    sl_queue_init(&posted_next_events);
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep == -1) {
         sl_log_error(SL_LOG_EMERG, log, errno, "epoll_create() failed");
@@ -136,6 +138,14 @@ void sl_process_events_and_timers(sl_msec_t timeout_ms)
 {
     sl_msec_t timer = sl_timer_find();
 
+    if (!sl_queue_empty(&posted_next_events)) {
+        /* this pass runs them, after I/O that is ready now */
+        while (!sl_queue_empty(&posted_next_events)) {
+            sl_queue_t *q = sl_queue_head(&posted_next_events);
+            sl_queue_remove(q);
+            sl_queue_insert_tail(&posted_events, q);
+        }
+    }
     if (!sl_queue_empty(&posted_events)) {
         timer = 0;
     }
@@ -170,6 +180,15 @@ void sl_post_event(sl_event_t *ev)
     }
     ev->posted = 1;
     sl_queue_insert_tail(&posted_events, &ev->queue);
+}
+
+void sl_post_event_next(sl_event_t *ev)
+{
+    if (ev->posted) {
+        return;
+    }
+    ev->posted = 1;
+    sl_queue_insert_tail(&posted_next_events, &ev->queue);
 }
 
 void sl_delete_posted_event(sl_event_t *ev)

@@ -3,6 +3,8 @@
  * Keeps the events' ready/eof/error flags true to what the kernel said, which is what
  * edge-triggered handlers rely on.  Its send_chain is the only way to sendfile().
  */
+#include <sys/stat.h>
+
 #include "sl_conn.h"
 #include "sl_os.h"
 
@@ -89,6 +91,23 @@ static ssize_t socket_send(sl_connection_t *c, const u_char *buf, size_t size)
     return n;
 }
 
+/* nginx's words for a file that shrank under a response being sent from it. */
+static void log_truncated(sl_connection_t *c, sl_chain_t *in)
+{
+    for (; in; in = in->next) {
+        sl_buf_t *b = in->buf;
+        if (b->in_file && !sl_buf_in_memory(b) && b->file_pos < b->file_last) {
+            struct stat st;
+            off_t size = fstat(b->file->fd, &st) == 0 ? st.st_size : b->file_pos;
+            sl_log_error(SL_LOG_ALERT, c->log, 0,
+                         "sendfile() reported that \"%.*s\" was truncated at %jd",
+                         SL_STR_ARG(b->file->name), (intmax_t) size);
+            return;
+        }
+    }
+    sl_log_error(SL_LOG_ALERT, c->log, 0, "sendfile() reported that a file was truncated");
+}
+
 static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
 {
     sl_event_t *wev = c->write;
@@ -102,7 +121,11 @@ static sl_chain_t *socket_send_chain(sl_connection_t *c, sl_chain_t *in, off_t l
     if (n == SL_ERROR) {
         wev->error = 1;
         wev->ready = 0;
-        sl_connection_error(c, err, "writev()");
+        if (err == SL_EFILE_TRUNCATED) {
+            log_truncated(c, in);
+        } else {
+            sl_connection_error(c, err, "writev()");
+        }
         return SL_CHAIN_ERROR;
     }
     if (n == SL_AGAIN) {

@@ -113,6 +113,25 @@ static sl_int_t cork(sl_connection_t *c, sl_http_core_loc_conf_t *clcf, sl_chain
     return sl_conn_tcp_nopush(c);
 }
 
+/*
+ * sendfile_max_chunk: one call sends at most that much when file parts go out with
+ * sendfile(), so a fast client of a large file does not keep the worker from the others.
+ * Returns the bound, or `limit` when there is none.
+ */
+static off_t sendfile_chunk(sl_connection_t *c, sl_http_core_loc_conf_t *clcf, sl_chain_t *out,
+                            off_t limit)
+{
+    if (!clcf->sendfile || !c->io->sendfile || clcf->sendfile_max_chunk == 0) {
+        return limit;
+    }
+    for (sl_chain_t *cl = out; cl; cl = cl->next) {
+        if (cl->buf->in_file && !sl_buf_in_memory(cl->buf)) {
+            return sl_min(limit, (off_t) clcf->sendfile_max_chunk);
+        }
+    }
+    return limit;
+}
+
 sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
 {
     sl_connection_t *c = r->connection;
@@ -148,6 +167,10 @@ sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
         c->error = 1;
         return SL_ERROR;
     }
+    off_t chunk = sendfile_chunk(c, clcf, r->out, limit);
+    int by_chunk = chunk < limit && chunk < size;
+    limit = chunk;
+    off_t sent = c->sent;
     sl_chain_t *rest = c->io->send_chain(c, r->out, limit < size ? limit : 0);
     if (rest == SL_CHAIN_ERROR) {
         c->error = 1;
@@ -156,7 +179,12 @@ sl_int_t sl_http_write_filter(sl_http_request_t *r, sl_chain_t *in)
     free_sent_links(r, rest);
     if (r->out) {
         r->buffered |= SL_HTTP_WRITE_BUFFERED;
-        if (limit < size && !c->write->delayed && r->limit_rate) {
+        if (by_chunk) {
+            if (c->write->ready && c->sent - sent == limit) {
+                /* stopped by sendfile_max_chunk, not by the socket: no edge will come */
+                sl_post_event_next(c->write);
+            }
+        } else if (limit < size && !c->write->delayed && r->limit_rate) {
             /* more than the rate allows this second: wait for the rest */
             c->write->delayed = 1;
             sl_add_timer(c->write, 1000 / 8 + 1);

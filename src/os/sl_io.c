@@ -147,34 +147,42 @@ static sl_chain_t *gather_memory(sl_chain_t *in, struct iovec *iov, int *niov, o
     return in;
 }
 
+/*
+ * A short count is either a full socket or the end of a file shorter than the buf says:
+ * the call after it tells them apart (EAGAIN, or 0 bytes: truncated).  Without it a
+ * truncated file would read as a full socket, and an edge-triggered writer would wait for
+ * an event that never comes.
+ */
 static ssize_t send_file_buf(int fd, sl_buf_t *b, off_t limit, sl_err_t *err)
 {
     off_t offset = b->file_pos;
     off_t len = b->file_last - b->file_pos;
+    ssize_t sent = 0;
 
     if (limit && len > limit) {
         len = limit;
     }
-    for (;;) {
-        ssize_t n = sendfile(fd, b->file->fd, &offset, (size_t) len);
+    while (sent < len) {
+        ssize_t n = sendfile(fd, b->file->fd, &offset, (size_t) (len - sent));
 
-        if (n == 0 && len > 0) {
-            /* the file is shorter than the buf says: sending would never finish */
-            *err = EIO;
-            return SL_ERROR;
+        if (n > 0) {
+            sent += n;
+            continue;
         }
-        if (n >= 0) {
-            return n;
+        if (n == 0) {
+            *err = SL_EFILE_TRUNCATED;
+            return SL_ERROR;
         }
         if (errno == EINTR) {
             continue;
         }
         if (errno == EAGAIN) {
-            return SL_AGAIN;
+            return sent ? sent : SL_AGAIN;
         }
         *err = errno;
         return SL_ERROR;
     }
+    return sent;
 }
 
 static ssize_t writev_all(int fd, struct iovec *iov, int niov, sl_err_t *err)

@@ -55,9 +55,11 @@ ssize_t sl_os_readv_chain(int fd, sl_chain_t *chain, off_t limit, sl_err_t *err)
  * The plain-socket chain sender behind sl_socket_io's send_chain, and the one place
  * sendfile() is called: memory bufs gathered with writev, file bufs with sendfile, up to
  * limit bytes (0 = no limit).  Returns bytes sent (>= 0; fewer than asked means the socket
- * is full), SL_AGAIN if nothing could be sent, or SL_ERROR with *err set.  The bufs are not
+ * is full), SL_AGAIN if nothing could be sent, or SL_ERROR with *err set: SL_EFILE_TRUNCATED
+ * when a file is shorter than its buf says (the send could never finish).  The bufs are not
  * advanced: call sl_chain_update_sent() with the count.
  */
+#define SL_EFILE_TRUNCATED (-1)
 ssize_t sl_os_send_chain(int fd, sl_chain_t *in, off_t limit, sl_err_t *err);
 
 #endif /* SL_OS_H */

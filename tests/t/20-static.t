@@ -80,6 +80,12 @@ http {
         location /var/ { alias html/$arg_d/; }
         location /ep/ { error_page 404 /page.html; }
     }
+    server {
+        # a small send buffer: a large file cannot go out in one sendfile() call
+        listen 127.0.0.1:%%PORT_2%% sndbuf=32k;
+        root html;
+        sendfile on;
+    }
 }
 EOF
 $t->start;
@@ -311,6 +317,25 @@ for my $loc ('', '/sf', '/ob') {
 {
     $r = req("GET /slow/mid.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     is(body_of($r), $mid, 'limit_rate 100k: 300k body complete');
+}
+
+{
+    # a file truncated while sendfile() sends it: nginx's alert, and the connection closed
+    # short of Content-Length (a short count must not read as a full socket: no stall until
+    # send_timeout)
+    my $path = $t->write_file('html/shrink.bin', 'z' x 4_000_000);
+    my $s = $t->connect($t->port(2), rcvbuf => 65536);
+    print $s "GET /shrink.bin HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    my $got = '';
+    IO::Select->new($s)->can_read(5) and sysread($s, $got, 65536);
+    truncate($path, 1_000_000);
+    my ($rest, $eof) = $t->read_all($s, 10);
+    $got .= $rest;
+    ok($eof, 'truncated under sendfile: the connection closed');
+    cmp_ok(length(body_of($got)), '<', 4_000_000, '... short of Content-Length');
+    $t->allow_alerts(qr{sendfile\(\) reported that "[^"]*/html/shrink\.bin" was truncated at 1000000});
+    like($t->error_log, qr{\[alert\] .*sendfile\(\) reported that "[^"]*/html/shrink\.bin" was truncated at 1000000},
+         '... with nginx\'s alert');
 }
 
 $t->done_testing;

@@ -102,6 +102,7 @@ http {
         location /np/ { sendfile on; tcp_nopush on; alias html/; }
         location /npnosf/ { sendfile off; tcp_nopush on; alias html/; }
         location /sf/ { sendfile on; alias html/; }
+        location /chunk/ { sendfile on; sendfile_max_chunk 16k; alias html/; }
         location /nd0/ { tcp_nodelay off; alias html/; }
         location /np_nd0/ { sendfile on; tcp_nopush on; tcp_nodelay off; alias html/; }
         location /ret { return 200 "ret\n"; }
@@ -244,6 +245,32 @@ is_deeply([traced(sub { post_in_two('/rb') })], ['send', 'nodelay'],
           'proxy_request_buffering off: TCP_NODELAY on the upstream connection only');
 is_deeply([traced(sub { post_in_two('/rbnd0') })], ['send', ''],
           'the same with tcp_nodelay off: none');
+
+# sendfile_max_chunk: no sendfile() call asks for more, and the response still completes
+# (nothing wakes a socket that took every byte offered: the write resumes by itself)
+sub sendfile_counts {
+    my ($code) = @_;
+    my $from = length slurp($trace);
+    my $body = $code->();
+    $t->wait_for(sub { slurp($trace) =~ /^\d+\s+close\(/m }, 5);
+    my @counts = substr(slurp($trace), $from) =~ /sendfile\(\d+, \d+, \[\d+\](?: => \[\d+\])?, (\d+)\)/g;
+    return ($body, @counts);
+}
+sub fetch {
+    my ($uri) = @_;
+    my $s = $t->connect($port) or die "connect: $!\n";
+    print $s get($uri, "Connection: close\r\n");
+    my $r = $t->read_all($s);
+    close $s;
+    return $r;
+}
+my ($body, @counts) = sendfile_counts(sub { fetch('/chunk/big.bin') });
+is((split /\r\n\r\n/, $body, 2)[1], 'b' x 100000, 'sendfile_max_chunk 16k: the whole file arrives');
+ok(@counts >= 7 && !grep({ $_ > 16384 } @counts), 'no sendfile() call above 16k')
+    or diag("counts: @counts");
+($body, @counts) = sendfile_counts(sub { fetch('/sf/big.bin') });
+ok(@counts >= 1 && $counts[0] == 100000, 'the default (2m): the file in one call')
+    or diag("counts: @counts");
 
 # strace detaches on SIGINT; sluice then exits untraced (LeakSanitizer cannot run under
 # ptrace).  Bounded: a strace that does not go is killed.

@@ -138,14 +138,32 @@ static void test_large_growth_frees_old(void **state)
     }
 }
 
+/* A zeroed array (never initialised) refuses to grow instead of doubling 0 for ever; an
+ * initialised one with nalloc 0 grows. */
+static void test_zeroed_array_refuses(void **state)
+{
+    sl_pool_t *pool = *state;
+    sl_array_t zero = { 0 };
+
+    assert_null(sl_array_push(&zero));
+    assert_null(sl_array_push_n(&zero, 3));
+    assert_int_equal(zero.nelts, 0);
+
+    sl_array_t empty = { NULL, 0, sizeof(int), 0, pool };
+    int *p = sl_array_push(&empty);
+    assert_non_null(p);
+    *p = 7;
+    assert_int_equal(empty.nelts, 1);
+    assert_null(sl_array_push_n(&empty, (sl_uint_t) -1));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_pool, teardown_pool)
     const struct CMUnitTest tests[] = {
-        T(test_create_and_push),
-        T(test_push_n),
-        T(test_init_embedded),
-        T(test_large_growth_frees_old),
+        T(test_create_and_push),      T(test_push_n),
+        T(test_init_embedded),        T(test_large_growth_frees_old),
+        T(test_zeroed_array_refuses),
     };
 #undef T
 

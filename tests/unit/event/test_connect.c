@@ -485,12 +485,6 @@ static void test_connect_unix_missing(void **state)
     assert_non_null(strstr(log_text(), "[crit]"));
     assert_non_null(strstr(log_text(), "failed (2: No such file or directory)"));
     assert_non_null(strstr(log_text(), path));
-    /* KNOWN BUG (reported to the lead): sl_connect_peer() returns SL_ERROR for ENOENT (and
-     * any errno outside peer_failure()), where nginx returns DECLINED.  Remove this skip
-     * once fixed. */
-    if (rc == SL_ERROR) {
-        skip();
-    }
     assert_int_equal(rc, SL_DECLINED);
 }
 

@@ -454,12 +454,9 @@ static void test_send_chain_truncated_file(void **state)
     ch.b[0].file_last = MAX_BYTES + 90; /* 100 bytes asked, 10 in the file */
     ssize_t n = sl_os_send_chain(sv[0], ch.cl, 0, &err);
     drain(sv[1], &off);
-    /* KNOWN BUG (reported to the lead): sl_os_send_chain() returns the short count (10)
-     * and then 0, never SL_ERROR.  Remove this skip once fixed. */
-    if (n >= 0) {
-        skip();
-    }
     assert_int_equal(n, SL_ERROR);
+    assert_int_equal(err, SL_EFILE_TRUNCATED);
+    assert_int_equal(off, 10);
 }
 
 /* A chain with no data (special and empty bufs only) sends nothing and succeeds. */
