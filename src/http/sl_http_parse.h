@@ -201,6 +201,16 @@ sl_int_t sl_http_parse_complex_uri(sl_http_parse_t *p, u_char *dst, sl_str_t *ou
                                    int merge_slashes);
 
 /*
+ * A uri an upstream asks for (X-Accel-Redirect), checked as nginx checks it: empty, or
+ * starting with '?', or holding a NUL or a "." or ".." segment, it is unsafe.  A '?' ends
+ * the path (*args gets the rest; left alone without one); a path with %XX is decoded into
+ * dst (room for uri->len bytes) and checked again, so "%2e%2e" is a ".." and a decoded
+ * "%3F" starts the args.  SL_OK with *uri the path (in dst when decoded), or SL_DECLINED
+ * when unsafe.
+ */
+sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args);
+
+/*
  * The extension of a normalized path: a pointer after the last '.' of its last segment, or
  * NULL if that segment has none other than the one or two dots it may start with (nginx's
  * rule: "/a.b.c" -> "c"; "/.htaccess", "/..x", "/...x" -> NULL; "/.a.b" -> "b").  The extension is

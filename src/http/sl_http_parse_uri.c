@@ -146,3 +146,69 @@ u_char *sl_http_uri_ext(const u_char *start, const u_char *end)
     }
     return (u_char *) dot + 1;
 }
+
+/* A "." or ".." segment anywhere in path, or a NUL: a path that could climb out of where
+ * it is meant to stay. */
+static int climbs(const u_char *p, const u_char *end)
+{
+    if (memchr(p, '\0', (size_t) (end - p))) {
+        return 1;
+    }
+    while (p < end) {
+        const u_char *seg = p;
+        while (p < end && *p != '/') {
+            p++;
+        }
+        size_t n = (size_t) (p - seg);
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return 1;
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* Decodes every %XX of s into d (which may be s: the result is never longer); a '%'
+ * without two hex digits stays as it is.  Returns the end of the result. */
+static u_char *unescape(u_char *d, const u_char *s, const u_char *end)
+{
+    while (s < end) {
+        int hi, lo;
+        if (*s == '%' && end - s >= 3 && (hi = hex_value(s[1])) >= 0
+            && (lo = hex_value(s[2])) >= 0) {
+            *d++ = (u_char) (hi * 16 + lo);
+            s += 3;
+            continue;
+        }
+        *d++ = *s++;
+    }
+    return d;
+}
+
+sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args)
+{
+    sl_str_t u = *uri;
+
+    for (;;) {
+        if (u.len == 0 || u.data[0] == '?') {
+            return SL_DECLINED;
+        }
+        u_char *q = memchr(u.data, '?', u.len);
+        if (q != NULL) {
+            args->data = q + 1;
+            args->len = (size_t) (u.data + u.len - args->data);
+            u.len = (size_t) (q - u.data);
+        }
+        if (climbs(u.data, u.data + u.len)) {
+            return SL_DECLINED;
+        }
+        /* decoded, it is checked again: "%2e%2e" is a "..", a "%3F" starts the args */
+        u_char *end = memchr(u.data, '%', u.len) ? unescape(dst, u.data, u.data + u.len) : NULL;
+        if (end == NULL || (size_t) (end - dst) == u.len) {
+            *uri = u;
+            return SL_OK;
+        }
+        u.data = dst;
+        u.len = (size_t) (end - dst);
+    }
+}

@@ -129,6 +129,7 @@ enum {
     SL_UPSTREAM_H_XA_LIMIT_RATE,
     SL_UPSTREAM_H_XA_BUFFERING,
     SL_UPSTREAM_H_XA_CHARSET,
+    SL_UPSTREAM_H_ETAG,
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 
