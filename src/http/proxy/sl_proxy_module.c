@@ -101,7 +101,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_max_size), NULL },
     { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_bucket_size), NULL },
     { sl_string("proxy_send_lowat"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
-    { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(limit_rate), NULL },
+    { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_size_slot, PLOC, UF(limit_rate), NULL },
     { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
     { sl_string("proxy_store_access"), MSL | SL_CONF_TAKE123, sl_upstream_store_access_set, PLOC, UF(store), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
@@ -146,7 +146,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.busy_buffers_size_conf = SL_CONF_UNSET_SIZE;
     plcf->upstream.max_temp_file_size_conf = SL_CONF_UNSET;
     plcf->upstream.temp_file_write_size_conf = SL_CONF_UNSET_SIZE;
-    plcf->upstream.limit_rate = SL_CONF_UNSET_SIZE;
+    plcf->upstream.limit_rate = SL_CONF_UNSET_PTR;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
     plcf->headers_hash_max_size = SL_CONF_UNSET;
@@ -232,7 +232,7 @@ static char *merge_pipe_sizes(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_
 static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
 {
     sl_conf_merge_value(u->buffering, pu->buffering, 1);
-    sl_conf_merge_size_value(u->limit_rate, pu->limit_rate, 0);
+    sl_conf_merge_ptr_value(u->limit_rate, pu->limit_rate, NULL);
     sl_conf_merge_bufs_value(u->bufs, pu->bufs, 8, 4096);
     if (u->bufs.num < 2) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "there must be at least 2 \"proxy_buffers\"");

@@ -71,8 +71,9 @@ typedef struct {
     off_t max_temp_file_size_conf;
     size_t temp_file_write_size_conf;
     sl_path_t *temp_path;
-    /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 none */
-    size_t limit_rate;
+    /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 or NULL
+     * none; may hold variables, evaluated once the response header is in */
+    sl_http_complex_value_t *limit_rate;
     sl_int_t ignore_client_abort;
     /** response headers not passed to the client besides hop-by-hop ones: the known ones
      * as SL_UPSTREAM_H_BIT()s, any other proxy_hide_header names (sl_str_t) or NULL */
