@@ -201,12 +201,12 @@ sl_int_t sl_http_parse_complex_uri(sl_http_parse_t *p, u_char *dst, sl_str_t *ou
                                    int merge_slashes);
 
 /*
- * A uri an upstream asks for (X-Accel-Redirect), checked as nginx checks it: empty, or
- * starting with '?', or holding a NUL or a "." or ".." segment, it is unsafe.  A '?' ends
- * the path (*args gets the rest; left alone without one); a path with %XX is decoded into
- * dst (room for uri->len bytes) and checked again, so "%2e%2e" is a ".." and a decoded
- * "%3F" starts the args.  SL_OK with *uri the path (in dst when decoded), or SL_DECLINED
- * when unsafe.
+ * A uri an upstream asks for (X-Accel-Redirect), as nginx 1.22 takes it: the first '?'
+ * ends the path (*args gets the rest, undecoded; left alone without one); a path with
+ * '%' is decoded once into dst (room for uri->len bytes; a decoded "%3F" stays in the
+ * path, a '%' without two hex digits is dropped as nginx drops it).  Empty, starting with
+ * '?', or holding, once decoded, a NUL or a "." or ".." segment, it is unsafe.  *uri gets
+ * the path (in dst when decoded) either way.  SL_OK, or SL_DECLINED when unsafe.
  */
 sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args);
 

@@ -168,19 +168,35 @@ static int climbs(const u_char *p, const u_char *end)
     return 0;
 }
 
-/* Decodes every %XX of s into d (which may be s: the result is never longer); a '%'
- * without two hex digits stays as it is.  Returns the end of the result. */
+/*
+ * Decodes the %XX of s into d (room for end - s bytes) as nginx 1.22 decodes an
+ * X-Accel-Redirect uri: a '%' before a byte that is no hex digit is dropped and the byte
+ * kept ("%zz" -> "zz"), "%" and a hex digit before one that is not are dropped with it
+ * ("%2zq" -> "q"), and a '%' cut short at the end is dropped.  Returns the end of the
+ * result.
+ */
 static u_char *unescape(u_char *d, const u_char *s, const u_char *end)
 {
     while (s < end) {
-        int hi, lo;
-        if (*s == '%' && end - s >= 3 && (hi = hex_value(s[1])) >= 0
-            && (lo = hex_value(s[2])) >= 0) {
-            *d++ = (u_char) (hi * 16 + lo);
-            s += 3;
+        if (*s != '%') {
+            *d++ = *s++;
             continue;
         }
-        *d++ = *s++;
+        if (++s == end) {
+            break;
+        }
+        int hi = hex_value(*s);
+        if (hi < 0) {
+            *d++ = *s++;
+            continue;
+        }
+        if (++s == end) {
+            break;
+        }
+        int lo = hex_value(*s++);
+        if (lo >= 0) {
+            *d++ = (u_char) (hi * 16 + lo);
+        }
     }
     return d;
 }
@@ -189,26 +205,21 @@ sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args)
 {
     sl_str_t u = *uri;
 
-    for (;;) {
-        if (u.len == 0 || u.data[0] == '?') {
-            return SL_DECLINED;
-        }
-        u_char *q = memchr(u.data, '?', u.len);
-        if (q != NULL) {
-            args->data = q + 1;
-            args->len = (size_t) (u.data + u.len - args->data);
-            u.len = (size_t) (q - u.data);
-        }
-        if (climbs(u.data, u.data + u.len)) {
-            return SL_DECLINED;
-        }
-        /* decoded, it is checked again: "%2e%2e" is a "..", a "%3F" starts the args */
-        u_char *end = memchr(u.data, '%', u.len) ? unescape(dst, u.data, u.data + u.len) : NULL;
-        if (end == NULL || (size_t) (end - dst) == u.len) {
-            *uri = u;
-            return SL_OK;
-        }
+    if (u.len == 0 || u.data[0] == '?') {
+        return SL_DECLINED;
+    }
+    u_char *q = memchr(u.data, '?', u.len);
+    if (q != NULL) {
+        args->data = q + 1;
+        args->len = (size_t) (u.data + u.len - args->data);
+        u.len = (size_t) (q - u.data);
+    }
+    if (memchr(u.data, '%', u.len) != NULL) {
+        /* decoded once; a decoded '?' is part of the path, a decoded ".." is refused */
+        u_char *end = unescape(dst, u.data, u.data + u.len);
         u.data = dst;
         u.len = (size_t) (end - dst);
     }
+    *uri = u;
+    return climbs(u.data, u.data + u.len) ? SL_DECLINED : SL_OK;
 }

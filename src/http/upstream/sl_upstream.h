@@ -181,8 +181,10 @@ struct sl_upstream_s {
     /** the upstream an earlier location of this request used (error_page, X-Accel-Redirect):
      * its tries come first in $upstream_*, set apart by " : " as nginx */
     sl_upstream_t *prev;
-    /** X-Accel-Redirect: where the request goes once this upstream is done with */
+    /** X-Accel-Redirect: where the request goes once this upstream is done with (a uri,
+     * decoded, or "@name"), and the args that replace the request's */
     sl_str_t redirect;
+    sl_str_t redirect_args;
     sl_upstream_conf_t *conf;
     /** where the machine is: changed by sl__upstream_set_state() only */
     sl_upstream_state_e state;

@@ -42,40 +42,9 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
     return SL_OK;
 }
 
-/* The target, "path" or "path?args", with the path decoded and checked (nginx's rules,
- * sl_http_parse_unsafe_uri).  SL_OK with *target set, SL_DECLINED when unsafe (logged as
- * nginx), SL_ERROR. */
-static sl_int_t redirect_target(sl_http_request_t *r, const sl_str_t *value, sl_str_t *target)
-{
-    sl_str_t path = *value, args = { 0, NULL };
-    u_char *dst = sl_pnalloc(r->pool, value->len);
-
-    if (dst == NULL) {
-        return SL_ERROR;
-    }
-    if (sl_http_parse_unsafe_uri(dst, &path, &args) != SL_OK) {
-        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unsafe URI \"%.*s\" was detected",
-                     SL_STR_ARG(*value));
-        return SL_DECLINED;
-    }
-    if (args.data == NULL) {
-        *target = path;
-        return SL_OK;
-    }
-    u_char *p = sl_pnalloc(r->pool, path.len + 1 + args.len);
-    if (p == NULL) {
-        return SL_ERROR;
-    }
-    target->data = p;
-    p = mempcpy(p, path.data, path.len);
-    *p++ = '?';
-    p = mempcpy(p, args.data, args.len);
-    target->len = (size_t) (p - target->data);
-    return SL_OK;
-}
-
-/* X-Accel-Redirect: SL_DECLINED without one, SL_DONE with u->redirect set, 404 when the
- * uri is unsafe. */
+/* X-Accel-Redirect: SL_DECLINED without one, SL_DONE with u->redirect (and its args)
+ * set, 404 when the uri is unsafe (sl_http_parse_unsafe_uri; logged as nginx, with the
+ * path decoded). */
 static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_REDIRECT) {
@@ -85,17 +54,25 @@ static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
     if (h == NULL || h->value.len == 0) {
         return SL_DECLINED;
     }
-    sl_str_t target = h->value;
+    sl_str_t target = h->value, args = sl_null_string;
     if (h->value.data[0] != '@') {
-        sl_int_t rc = redirect_target(r, &h->value, &target);
-        if (rc != SL_OK) {
-            return rc == SL_DECLINED ? SL_HTTP_NOT_FOUND : SL_ERROR;
+        u_char *dst = sl_pnalloc(r->pool, h->value.len);
+        if (dst == NULL) {
+            return SL_ERROR;
+        }
+        if (sl_http_parse_unsafe_uri(dst, &target, &args) != SL_OK) {
+            /* a decoded NUL would cut the log line short: the header as it came then */
+            const sl_str_t *shown = memchr(target.data, '\0', target.len) ? &h->value : &target;
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unsafe URI \"%.*s\" was detected",
+                         SL_STR_ARG(*shown));
+            return SL_HTTP_NOT_FOUND;
         }
     }
     if (keep_for_redirect(r, u) != SL_OK) {
         return SL_ERROR;
     }
     u->redirect = target;
+    u->redirect_args = args;
     return SL_DONE;
 }
 
@@ -149,14 +126,20 @@ sl_int_t sl__upstream_divert(sl_http_request_t *r, sl_upstream_t *u)
 
 sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
-    sl_str_t uri = u->redirect;
+    sl_str_t uri = u->redirect, args = u->redirect_args;
 
     u->redirect.len = 0;
     if (uri.data[0] == '@') {
         return sl_http_named_location(r, &uri);
     }
-    /* the header's args replace the request's, even when it has none (nginx) */
-    return sl_http_internal_redirect_get(r, &uri, 1);
+    /* as error_page's redirects: GET, a HEAD staying HEAD; the header's args replace the
+     * request's, even when it has none (nginx).  The decoded path may hold a '?': it is
+     * the path's, so the args go apart. */
+    if (r->method != SL_HTTP_HEAD) {
+        r->method = SL_HTTP_GET;
+        sl_str_set(&r->method_name, "GET");
+    }
+    return sl_http_internal_redirect(r, &uri, &args);
 }
 
 /*

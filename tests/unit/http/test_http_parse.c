@@ -978,12 +978,20 @@ static void test_unsafe_uri(void **state)
         { "/foo?bar", "/foo", "bar" },
         { "/foo?", "/foo", "" },
         { "/foo%20bar", "/foo bar", NULL },
-        { "/a%3Fb=c", "/a", "b=c" },
+        /* decoded once: a "%3F" stays in the path, "%25" gives a '%' that stays */
+        { "/a%3Fb=c", "/a?b=c", NULL },
+        { "/a%3F%2e%2e/x", "/a?../x", NULL },
+        { "/a%2541", "/a%41", NULL },
+        { "/t/%252e%252e/etc", "/t/%2e%2e/etc", NULL },
         { "/a%2Fb", "/a/b", NULL },
-        { "/a%zz", "/a%zz", NULL },
-        { "/a%2", "/a%2", NULL },
-        { "/a%25zz", "/a%zz", NULL },
-        { "/a%2541", "/aA", NULL },
+        /* a '%' without two hex digits: dropped as nginx drops it */
+        { "/a%zz", "/azz", NULL },
+        { "/a%2zq", "/aq", NULL },
+        { "/a%%41", "/a%41", NULL },
+        { "/a%2%41", "/a41", NULL },
+        { "/a%2", "/a", NULL },
+        { "/a%", "/a", NULL },
+        /* the args are neither decoded nor checked */
         { "/a?x=%2e%2e", "/a", "x=%2e%2e" },
         { "/a?../..", "/a", "../.." },
         { "..x", "..x", NULL },
@@ -998,9 +1006,9 @@ static void test_unsafe_uri(void **state)
         { "/foo/.%2e", NULL, NULL },
         { "/foo/%2E%2E/bar", NULL, NULL },
         { "/foo%2F..", NULL, NULL },
-        { "/foo/%252e%252e", NULL, NULL },
+        { "/foo/..%2f", NULL, NULL },
         { "/a%00b", NULL, NULL },
-        { "%3Fa", NULL, NULL },
+        { "%3Fa", "?a", NULL },
     };
 
     (void) state;
