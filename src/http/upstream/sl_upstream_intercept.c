@@ -77,7 +77,7 @@ static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
 }
 
 /* The challenges of an intercepted 401 still belong to the answer: every WWW-Authenticate
- * the upstream sent, in order, as nginx keeps them. */
+ * the upstream sent, in order, as nginx 1.23 and later keep them (1.22 keeps the first). */
 static sl_int_t keep_challenges(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (!(u->headers_in.seen & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_WWW_AUTHENTICATE))) {
