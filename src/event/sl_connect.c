@@ -13,10 +13,10 @@ static sl_int_t prepare_socket(sl_peer_connection_t *pc, int s)
         }
     }
     if (pc->local) {
-        if (pc->local->sa_family != AF_UNIX) {
+        if (pc->local->sa_family != AF_UNIX && sl_sockaddr_port(pc->local) == 0) {
             int on = 1;
             /* Many upstream connections from one local address need ephemeral ports
-             * assigned at connect() time, not bind() time. */
+             * assigned at connect() time, not bind() time (a port given is bound as is). */
             setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
         }
         if (bind(s, pc->local, pc->local_socklen) == -1) {

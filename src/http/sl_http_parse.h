@@ -201,6 +201,16 @@ sl_int_t sl_http_parse_complex_uri(sl_http_parse_t *p, u_char *dst, sl_str_t *ou
                                    int merge_slashes);
 
 /*
+ * A uri an upstream asks for (X-Accel-Redirect), as nginx 1.22 takes it: the first '?'
+ * ends the path (*args gets the rest, undecoded; left alone without one); a path with
+ * '%' is decoded once into dst (room for uri->len bytes; a decoded "%3F" stays in the
+ * path, a '%' without two hex digits is dropped as nginx drops it).  Empty, starting with
+ * '?', or holding, once decoded, a NUL or a "." or ".." segment, it is unsafe.  *uri gets
+ * the path (in dst when decoded) either way.  SL_OK, or SL_DECLINED when unsafe.
+ */
+sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args);
+
+/*
  * The extension of a normalized path: a pointer after the last '.' of its last segment, or
  * NULL if that segment has none other than the one or two dots it may start with (nginx's
  * rule: "/a.b.c" -> "c"; "/.htaccess", "/..x", "/...x" -> NULL; "/.a.b" -> "b").  The extension is

@@ -146,3 +146,80 @@ u_char *sl_http_uri_ext(const u_char *start, const u_char *end)
     }
     return (u_char *) dot + 1;
 }
+
+/* A "." or ".." segment anywhere in path, or a NUL: a path that could climb out of where
+ * it is meant to stay. */
+static int climbs(const u_char *p, const u_char *end)
+{
+    if (memchr(p, '\0', (size_t) (end - p))) {
+        return 1;
+    }
+    while (p < end) {
+        const u_char *seg = p;
+        while (p < end && *p != '/') {
+            p++;
+        }
+        size_t n = (size_t) (p - seg);
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return 1;
+        }
+        p++;
+    }
+    return 0;
+}
+
+/*
+ * Decodes the %XX of s into d (room for end - s bytes) as nginx 1.22 decodes an
+ * X-Accel-Redirect uri: a '%' before a byte that is no hex digit is dropped and the byte
+ * kept ("%zz" -> "zz"), "%" and a hex digit before one that is not are dropped with it
+ * ("%2zq" -> "q"), and a '%' cut short at the end is dropped.  Returns the end of the
+ * result.
+ */
+static u_char *unescape(u_char *d, const u_char *s, const u_char *end)
+{
+    while (s < end) {
+        if (*s != '%') {
+            *d++ = *s++;
+            continue;
+        }
+        if (++s == end) {
+            break;
+        }
+        int hi = hex_value(*s);
+        if (hi < 0) {
+            *d++ = *s++;
+            continue;
+        }
+        if (++s == end) {
+            break;
+        }
+        int lo = hex_value(*s++);
+        if (lo >= 0) {
+            *d++ = (u_char) (hi * 16 + lo);
+        }
+    }
+    return d;
+}
+
+sl_int_t sl_http_parse_unsafe_uri(u_char *dst, sl_str_t *uri, sl_str_t *args)
+{
+    sl_str_t u = *uri;
+
+    if (u.len == 0 || u.data[0] == '?') {
+        return SL_DECLINED;
+    }
+    u_char *q = memchr(u.data, '?', u.len);
+    if (q != NULL) {
+        args->data = q + 1;
+        args->len = (size_t) (u.data + u.len - args->data);
+        u.len = (size_t) (q - u.data);
+    }
+    if (memchr(u.data, '%', u.len) != NULL) {
+        /* decoded once; a decoded '?' is part of the path, a decoded ".." is refused */
+        u_char *end = unescape(dst, u.data, u.data + u.len);
+        u.data = dst;
+        u.len = (size_t) (end - dst);
+    }
+    *uri = u;
+    return climbs(u.data, u.data + u.len) ? SL_DECLINED : SL_OK;
+}

@@ -1,4 +1,5 @@
-# proxy_limit_rate (the speed of reading a buffered response from the upstream), limit_rate
+# proxy_limit_rate (the speed of reading a buffered response from the upstream; a size or
+# variables, as nginx 1.27, here $upstream_http_x_rate), limit_rate
 # and X-Accel-Limit-Rate (the speed of sending it to the client) on proxied responses.
 #
 # The rates are checked from below only (a throttled response cannot arrive sooner than its
@@ -20,11 +21,14 @@ my $port = $t->port(1);
 my $origin_port = $t->port(2);
 my $N = 300 * 1024;
 
-# --- the origin: /big/N answers N bytes, /xlr/N the same with X-Accel-Limit-Rate ---
+# --- the origin: /big/N answers N bytes, /xlr/N the same with X-Accel-Limit-Rate, /rate/N
+# and /norate/N with X-Rate: 100k or 0 ---
 Origin::scripted(port => $origin_port, lifetime => 20, handler => sub {
     my ($c) = @_;
     my ($kind, $n) = Origin::read_head($c) =~ m{^GET /(\w+)/(\d+)} or return;
-    my $xa = $kind eq 'xlr' ? "X-Accel-Limit-Rate: 102400\r\n" : '';
+    my $xa = $kind eq 'xlr' ? "X-Accel-Limit-Rate: 102400\r\n"
+           : $kind eq 'rate' ? "X-Rate: 100k\r\n"
+           : $kind eq 'norate' ? "X-Rate: 0\r\n" : '';
     print $c "HTTP/1.1 200 OK\r\n${xa}Content-Length: $n\r\nConnection: close\r\n\r\n"
         . ('x' x $n);
 });
@@ -44,6 +48,14 @@ http {
         location /plroff/ {
             proxy_limit_rate 100k; proxy_buffering off;
             proxy_pass http://127.0.0.1:$origin_port/big/;
+        }
+        location /plrvar/ {
+            proxy_limit_rate \$upstream_http_x_rate;
+            proxy_pass http://127.0.0.1:$origin_port/rate/;
+        }
+        location /plrvar0/ {
+            proxy_limit_rate \$upstream_http_x_rate;
+            proxy_pass http://127.0.0.1:$origin_port/norate/;
         }
         location /lr/ { limit_rate 100k; proxy_pass http://127.0.0.1:$origin_port/big/; }
         location /xlr/ { proxy_pass http://127.0.0.1:$origin_port/xlr/; }
@@ -80,6 +92,15 @@ push @log, "/free/$N 200 rate=0 sent=$N";
 ok($ok, 'proxy_limit_rate: the whole body');
 cmp_ok($took, '>', 1, "proxy_limit_rate 100k: $N bytes take more than a second");
 push @log, "/plr/$N 200 rate=0 sent=$N";   # reading is limited, not $limit_rate
+
+($ok, $took) = fetch("/plrvar/$N");
+ok($ok, 'proxy_limit_rate from the response header: the whole body');
+cmp_ok($took, '>', 1, "proxy_limit_rate \$upstream_http_x_rate (100k): $N bytes take more than a second");
+push @log, "/plrvar/$N 200 rate=0 sent=$N";
+
+($ok, $took) = fetch("/plrvar0/$N");
+ok($ok, 'proxy_limit_rate from the response header, 0: the whole body');
+push @log, "/plrvar0/$N 200 rate=0 sent=$N";
 
 ($ok, $took) = fetch("/plroff/$N");
 ok($ok, 'proxy_limit_rate with proxy_buffering off: the whole body');

@@ -62,8 +62,10 @@ typedef struct {
     /** proxy_method, proxy_set_body: NULL when unset */
     sl_http_complex_value_t *method;
     sl_http_complex_value_t *body;
-    /** proxy_bind: NULL for none ("off") */
+    /** proxy_bind: a literal address, NULL for none ("off") */
     sl_addr_t *bind;
+    /** proxy_bind with variables: evaluated per request ("" binds nothing) */
+    sl_http_complex_value_t *bind_value;
     unsigned bind_set : 1;
     sl_int_t socket_keepalive;
     sl_int_t request_buffering;

@@ -85,7 +85,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_method"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(method), NULL },
     { sl_string("proxy_set_body"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, PF(body), NULL },
     { sl_string("proxy_request_buffering"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, PF(request_buffering), NULL },
-    { sl_string("proxy_bind"), MSL | SL_CONF_TAKE1, set_proxy_bind, PLOC, 0, NULL },
+    { sl_string("proxy_bind"), MSL | SL_CONF_TAKE12, set_proxy_bind, PLOC, 0, NULL },
     { sl_string("proxy_socket_keepalive"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, PF(socket_keepalive), NULL },
     { sl_string("proxy_hide_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(hide), NULL },
     { sl_string("proxy_pass_header"), MSL | SL_CONF_TAKE1, sl_conf_set_str_array_slot, PLOC, PF(pass), NULL },
@@ -101,7 +101,7 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_headers_hash_max_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_max_size), NULL },
     { sl_string("proxy_headers_hash_bucket_size"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(headers_hash_bucket_size), NULL },
     { sl_string("proxy_send_lowat"), MSL | SL_CONF_TAKE1, set_ignored_size, PLOC, 0, NULL },
-    { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, PLOC, UF(limit_rate), NULL },
+    { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_size_slot, PLOC, UF(limit_rate), NULL },
     { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
     { sl_string("proxy_store_access"), MSL | SL_CONF_TAKE123, sl_upstream_store_access_set, PLOC, UF(store), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
@@ -146,7 +146,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.busy_buffers_size_conf = SL_CONF_UNSET_SIZE;
     plcf->upstream.max_temp_file_size_conf = SL_CONF_UNSET;
     plcf->upstream.temp_file_write_size_conf = SL_CONF_UNSET_SIZE;
-    plcf->upstream.limit_rate = SL_CONF_UNSET_SIZE;
+    plcf->upstream.limit_rate = SL_CONF_UNSET_PTR;
     plcf->http_version = SL_CONF_UNSET_UINT;
     plcf->set_headers = SL_CONF_UNSET_PTR;
     plcf->headers_hash_max_size = SL_CONF_UNSET;
@@ -232,7 +232,7 @@ static char *merge_pipe_sizes(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_
 static char *merge_buffering(sl_conf_t *cf, sl_upstream_conf_t *u, sl_upstream_conf_t *pu)
 {
     sl_conf_merge_value(u->buffering, pu->buffering, 1);
-    sl_conf_merge_size_value(u->limit_rate, pu->limit_rate, 0);
+    sl_conf_merge_ptr_value(u->limit_rate, pu->limit_rate, NULL);
     sl_conf_merge_bufs_value(u->bufs, pu->bufs, 8, 4096);
     if (u->bufs.num < 2) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "there must be at least 2 \"proxy_buffers\"");
@@ -343,6 +343,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     if (!conf->bind_set) {
         conf->bind = prev->bind;
+        conf->bind_value = prev->bind_value;
         conf->bind_set = prev->bind_set;
     }
     sl_conf_merge_value(conf->socket_keepalive, prev->socket_keepalive, 0);
@@ -446,6 +447,41 @@ proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r)
     return loc_conf[sl_http_proxy_module.ctx_index];
 }
 
+/*
+ * proxy_bind: the local address of this request's upstream connections.  With variables,
+ * the value is evaluated now: empty binds nothing, and one that is no address is logged
+ * as nginx logs it and binds nothing.  SL_OK, or SL_ERROR (memory, a variable that failed).
+ */
+static sl_int_t set_local(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_upstream_t *u)
+{
+    sl_addr_t *addr = plcf->bind;
+    sl_str_t text;
+
+    if (plcf->bind_value) {
+        if (sl_http_complex_value(r, plcf->bind_value, &text) != SL_OK) {
+            return SL_ERROR;
+        }
+        if (text.len == 0) {
+            return SL_OK;
+        }
+        addr = sl_pcalloc(r->pool, sizeof(sl_addr_t));
+        if (addr == NULL) {
+            return SL_ERROR;
+        }
+        if (sl_parse_addr_port(text.data, text.len, addr) != SL_OK) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0, "invalid local address \"%.*s\"",
+                         SL_STR_ARG(text));
+            return SL_OK;
+        }
+        addr->name = text;
+    }
+    if (addr) {
+        u->peer.local = (struct sockaddr *) &addr->sockaddr;
+        u->peer.local_socklen = addr->socklen;
+    }
+    return SL_OK;
+}
+
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
@@ -479,9 +515,8 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->input_filter = sl__proxy_input_filter;
     u->pipe_input_filter = sl__proxy_pipe_filter;
     u->rewrite_header = sl_proxy_rewrite_active(&plcf->rewrite) ? sl__proxy_rewrite_header : NULL;
-    if (plcf->bind) {
-        u->peer.local = (struct sockaddr *) &plcf->bind->sockaddr;
-        u->peer.local_socklen = plcf->bind->socklen;
+    if (set_local(r, plcf, u) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     u->peer.so_keepalive = (int) plcf->socket_keepalive;
     int has_body = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
@@ -514,29 +549,53 @@ static char *set_ignored_size(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
+/*
+ * proxy_bind address | $variables | off, as nginx: an IPv4 or IPv6 literal with an optional
+ * port (no host name; a port is bound as given, else the kernel picks one at connect
+ * time).  "transparent" would bind a foreign address, which needs privileges sluice's
+ * workers do not keep: refused.
+ */
 static char *set_proxy_bind(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     proxy_loc_conf_t *plcf = conf;
     sl_str_t *value = cf->args->elts;
 
+    (void) cmd;
     if (plcf->bind_set) {
         return "is duplicate";
     }
     plcf->bind_set = 1;
-    if (sl_str_eq_cstr(&value[1], "off")) {
+    if (cf->args->nelts == 2 && sl_str_eq_cstr(&value[1], "off")) {
         return SL_CONF_OK;
     }
-    sl_url_t u;
-    memset(&u, 0, sizeof(u));
-    u.url = value[1];
-    u.no_port = 1;
-    /* a local address: any port (0), resolved now */
-    u.default_port = 0;
-    if (sl_parse_url(cf->pool, &u) != SL_OK || u.naddrs == 0) {
+    if (cf->args->nelts == 3) {
+        if (!sl_str_eq_cstr(&value[2], "transparent")) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",
+                              SL_STR_ARG(value[2]));
+            return SL_CONF_ERROR;
+        }
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_bind ... transparent\" is not supported by sluice (it needs "
+                          "root privileges in the workers)");
+        return SL_CONF_ERROR;
+    }
+    if (sl_http_script_variables_count(&value[1])) {
+        plcf->bind_value = sl_palloc(cf->pool, sizeof(sl_http_complex_value_t));
+        if (plcf->bind_value == NULL
+            || sl_http_compile_value(cf, &value[1], plcf->bind_value) != SL_OK) {
+            return SL_CONF_ERROR;
+        }
+        return SL_CONF_OK;
+    }
+    plcf->bind = sl_pcalloc(cf->pool, sizeof(sl_addr_t));
+    if (plcf->bind == NULL) {
+        return SL_CONF_ERROR;
+    }
+    if (sl_parse_addr_port(value[1].data, value[1].len, plcf->bind) != SL_OK) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid address \"%.*s\"", SL_STR_ARG(value[1]));
         return SL_CONF_ERROR;
     }
-    plcf->bind = &u.addrs[0];
+    plcf->bind->name = value[1];
     return SL_CONF_OK;
 }
 

@@ -27,34 +27,88 @@ static sl_int_t invalid_header(sl_http_request_t *r, const char *why)
     return SL_HTTP_PARSE_INVALID_HEADER;
 }
 
-/* One response header line: strict framing headers (RFC 9112 §6.3), stricter than nginx
- * 1.22 on purpose: a hostile upstream must not desynchronise the client connection. */
+#define HOP_FRAMING                                                                                \
+    (SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_CONTENT_LENGTH)                                               \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_TRANSFER_ENCODING))
+
+/* The headers a response has one of (nginx 1.23 and later): a second is dropped, with a
+ * warning, and the first counts. */
+#define UNIQUE_KINDS                                                                               \
+    (SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_CONTENT_TYPE) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_DATE)         \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_ETAG) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_SERVER)             \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_LOCATION) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_REFRESH)        \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_LAST_MODIFIED) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_EXPIRES)   \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_XA_EXPIRES) | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_XA_REDIRECT)  \
+     | SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_XA_LIMIT_RATE))
+
+/* A second header of a kind that comes once: the one before, for the log line. */
+static const sl_table_elt_t *duplicate(sl_upstream_t *u, sl_uint_t kind)
+{
+    if (!(u->headers_in.seen & SL_UPSTREAM_H_BIT(kind) & (UNIQUE_KINDS | HOP_FRAMING))) {
+        return NULL;
+    }
+    return sl_upstream_find_header(u, kind);
+}
+
+static sl_int_t duplicate_framing(sl_http_request_t *r, const sl_str_t *key, const sl_str_t *value,
+                                  const sl_table_elt_t *prev)
+{
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                 "upstream sent duplicate header line: \"%.*s: %.*s\", previous value: "
+                 "\"%.*s: %.*s\"",
+                 SL_STR_ARG(*key), SL_STR_ARG(*value), SL_STR_ARG(prev->key),
+                 SL_STR_ARG(prev->value));
+    return SL_HTTP_PARSE_INVALID_HEADER;
+}
+
+/*
+ * One response header line.  Framing is strict (RFC 9112 §6.3), stricter than nginx 1.22 on
+ * purpose, as newer nginx: a second Content-Length, even an equal one, or a second
+ * Transfer-Encoding is an invalid header (502), since a hostile upstream must not
+ * desynchronise the client connection.  A second header of a kind that comes once
+ * (Expires, Location, ...) is dropped with nginx's warning: the first is passed on and
+ * acted upon, and $upstream_http_NAME does not see the second.
+ */
 static sl_int_t add_upstream_header(sl_http_request_t *r, sl_upstream_t *u, sl_http_parse_t *p)
 {
-    sl_table_elt_t *h = sl_list_push(&u->headers_in.headers);
+    sl_str_t key = { (size_t) (p->header_name_end - p->header_name_start), p->header_name_start };
+    sl_str_t value = { (size_t) (p->header_end - p->header_start), p->header_start };
+    sl_uint_t kind = sl_upstream_header_kind(&key);
+    const sl_table_elt_t *prev = duplicate(u, kind);
 
+    if (prev && (SL_UPSTREAM_H_BIT(kind) & HOP_FRAMING)) {
+        return duplicate_framing(r, &key, &value, prev);
+    }
+    if (prev) {
+        sl_log_error(SL_LOG_WARN, r->connection->log, 0,
+                     "upstream sent duplicate header line: \"%.*s: %.*s\", previous value: "
+                     "\"%.*s: %.*s\", ignored",
+                     SL_STR_ARG(key), SL_STR_ARG(value), SL_STR_ARG(prev->key),
+                     SL_STR_ARG(prev->value));
+        return SL_OK;
+    }
+    sl_table_elt_t *h = sl_list_push(&u->headers_in.headers);
     if (h == NULL) {
         return SL_ERROR;
     }
-    h->key.data = p->header_name_start;
-    h->key.len = (size_t) (p->header_name_end - p->header_name_start);
-    h->value.data = p->header_start;
-    h->value.len = (size_t) (p->header_end - p->header_start);
-    sl_uint_t kind = sl_upstream_header_kind(&h->key);
+    h->key = key;
+    h->value = value;
     h->hash = SL_UPSTREAM_KIND_HASH(kind);
     h->lowcase_key = NULL;
     h->next = NULL;
     u->headers_in.seen |= SL_UPSTREAM_H_BIT(kind);
     if (kind == SL_UPSTREAM_H_CONTENT_LENGTH) {
         off_t n = sl_atoof(h->value.data, h->value.len);
-        if (n == SL_ERROR
-            || (u->headers_in.content_length && n != u->headers_in.content_length_n)) {
-            return invalid_header(r, "upstream sent invalid \"Content-Length\" header");
+        if (n == SL_ERROR) {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "upstream sent invalid \"Content-Length\" header: \"%.*s: %.*s\"",
+                         SL_STR_ARG(key), SL_STR_ARG(value));
+            return SL_HTTP_PARSE_INVALID_HEADER;
         }
         u->headers_in.content_length = h;
         u->headers_in.content_length_n = n;
     } else if (kind == SL_UPSTREAM_H_TRANSFER_ENCODING) {
-        if (u->headers_in.transfer_encoding || !sl__proxy_header_is(&h->value, "chunked")) {
+        if (!sl__proxy_header_is(&h->value, "chunked")) {
             return invalid_header(r, "upstream sent unknown \"Transfer-Encoding\"");
         }
         u->headers_in.transfer_encoding = h;

@@ -19,10 +19,10 @@ typedef struct {
     sl_http_complex_value_t replacement;
 } rule_t;
 
-/* One proxy_cookie_flags entry: a cookie name (or regex) and its flags (may hold
- * variables: evaluated per response). */
+/* One proxy_cookie_flags entry: a cookie name (or regex) and its flags; the name and the
+ * flags may hold variables, evaluated per response. */
 typedef struct {
-    sl_str_t name;
+    sl_http_complex_value_t name;
     sl_http_regex_t *regex;
     sl_http_complex_value_t *flags;
     sl_uint_t nflags;
@@ -78,21 +78,38 @@ static sl_int_t compile_regex(sl_conf_t *cf, const sl_str_t *text, int star, sl_
     return sl_http_regex_compile(cf, &rc, out);
 }
 
-/* Compiles a pair; a cookie domain loses its leading dot (the value's is kept aside). */
+/* The leading dot of a cookie domain string, if any, dropped. */
+static sl_str_t without_dot(const sl_str_t *s)
+{
+    sl_str_t t = *s;
+
+    if (t.len && t.data[0] == '.') {
+        t.data++;
+        t.len--;
+    }
+    return t;
+}
+
+/*
+ * Compiles a pair.  A cookie domain string loses its leading dot, and so does its
+ * replacement (the value's own dot is kept when it matches); a cookie domain regex is
+ * matched in any case ("~" only), against the whole value, dot included, and its
+ * replacement is taken as written (nginx 1.22, observed side by side).
+ */
 static sl_int_t compile_rule(sl_conf_t *cf, rule_t *rule, sl_str_t *pattern, sl_str_t *repl,
                              int domain)
 {
     memset(rule, 0, sizeof(*rule));
-    if (sl_http_compile_value(cf, repl, &rule->replacement) != SL_OK) {
-        return SL_ERROR;
-    }
     if (is_regex(pattern)) {
-        return compile_regex(cf, pattern, 1, &rule->regex);
+        if (sl_http_compile_value(cf, repl, &rule->replacement) != SL_OK) {
+            return SL_ERROR;
+        }
+        return compile_regex(cf, pattern, !domain, &rule->regex);
     }
-    sl_str_t p = *pattern;
-    if (domain && p.len && p.data[0] == '.') {
-        p.data++;
-        p.len--;
+    sl_str_t p = domain ? without_dot(pattern) : *pattern;
+    sl_str_t rp = domain ? without_dot(repl) : *repl;
+    if (sl_http_compile_value(cf, &rp, &rule->replacement) != SL_OK) {
+        return SL_ERROR;
     }
     rule->pattern = sl_pcalloc(cf->pool, sizeof(sl_http_complex_value_t));
     if (rule->pattern == NULL) {
@@ -249,9 +266,9 @@ char *sl_proxy_set_cookie_flags(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
     memset(f, 0, sizeof(*f));
-    f->name = value[1];
     /* only "~", caseless: a name starting "~*" is the regex "*..." as in nginx */
-    if (is_regex(&value[1]) && compile_regex(cf, &value[1], 0, &f->regex) != SL_OK) {
+    if (is_regex(&value[1]) ? compile_regex(cf, &value[1], 0, &f->regex) != SL_OK
+                            : sl_http_compile_value(cf, &value[1], &f->name) != SL_OK) {
         return SL_CONF_ERROR;
     }
     f->nflags = cf->args->nelts - 2;
@@ -301,20 +318,26 @@ int sl_proxy_rewrite_active(const sl_proxy_rewrite_conf_t *rc)
 }
 
 /* Whether the rule's string matches v: a prefix (case-sensitive), or the whole of a cookie
- * domain (any case).  *len gets how much of v it covers. */
-static int string_matches(match_e how, const sl_str_t *v, const sl_str_t *pat, size_t *len)
+ * domain after its leading dot (any case).  v[*keep, *covered) is what the replacement
+ * takes the place of. */
+static int string_matches(match_e how, const sl_str_t *v, const sl_str_t *pat, size_t *keep,
+                          size_t *covered)
 {
-    *len = pat->len;
     if (how == MATCH_DOMAIN) {
-        return sl_str_caseeq(v, pat);
+        sl_str_t d = without_dot(v);
+        *keep = v->len - d.len;
+        *covered = v->len;
+        return sl_str_caseeq(&d, pat);
     }
+    *keep = 0;
+    *covered = pat->len;
     return pat->len <= v->len && memcmp(v->data, pat->data, pat->len) == 0;
 }
 
 /*
- * The first of rules that matches v gives *out: its replacement followed by what the
- * string did not cover (nothing after a regex).  SL_OK, SL_DECLINED when none matches,
- * SL_ERROR.
+ * The first of rules that matches v gives *out: what the string left before it (a
+ * domain's dot), its replacement, and what the string did not cover (nothing after a
+ * regex).  SL_OK, SL_DECLINED when none matches, SL_ERROR.
  */
 static sl_int_t apply_rules(sl_http_request_t *r, const sl_array_t *rules, match_e how,
                             const sl_str_t *v, sl_str_t *out)
@@ -322,7 +345,7 @@ static sl_int_t apply_rules(sl_http_request_t *r, const sl_array_t *rules, match
     rule_t *rule = has_rules(rules) ? rules->elts : NULL;
 
     for (sl_uint_t i = 0; rule && i < rules->nelts; i++, rule++) {
-        size_t covered = v->len;
+        size_t keep = 0, covered = v->len;
         sl_str_t pat, rep;
         if (rule->regex) {
             sl_int_t rc = sl_http_regex_match(r, rule->regex, v);
@@ -334,18 +357,19 @@ static sl_int_t apply_rules(sl_http_request_t *r, const sl_array_t *rules, match
             }
         } else if (sl_http_complex_value(r, rule->pattern, &pat) != SL_OK) {
             return SL_ERROR;
-        } else if (!string_matches(how, v, &pat, &covered)) {
+        } else if (!string_matches(how, v, &pat, &keep, &covered)) {
             continue;
         }
         if (sl_http_complex_value(r, &rule->replacement, &rep) != SL_OK) {
             return SL_ERROR;
         }
-        out->len = rep.len + v->len - covered;
+        out->len = keep + rep.len + v->len - covered;
         out->data = sl_pnalloc(r->pool, out->len);
         if (out->data == NULL) {
             return SL_ERROR;
         }
-        u_char *p = mempcpy(out->data, rep.data, rep.len);
+        u_char *p = mempcpy(out->data, v->data, keep);
+        p = mempcpy(p, rep.data, rep.len);
         memcpy(p, v->data + covered, v->len - covered);
         return SL_OK;
     }
@@ -471,8 +495,8 @@ static sl_int_t parse_cookie(const sl_str_t *v, cookie_t *c)
     return c->n && c->attr[0].has_value && c->attr[0].name.len ? SL_OK : SL_DECLINED;
 }
 
-/* Every Domain (a leading dot kept) and Path attribute through its rules.  SL_OK when one
- * was rewritten, SL_DECLINED, SL_ERROR. */
+/* Every Domain and Path attribute through its rules.  SL_OK when one was rewritten,
+ * SL_DECLINED, SL_ERROR. */
 static sl_int_t rewrite_attrs(sl_http_request_t *r, sl_proxy_rewrite_conf_t *rc, cookie_t *c)
 {
     sl_int_t changed = SL_DECLINED;
@@ -483,22 +507,11 @@ static sl_int_t rewrite_attrs(sl_http_request_t *r, sl_proxy_rewrite_conf_t *rc,
         if (!a->has_value || (!domain && !eq_case(&a->name, "path"))) {
             continue;
         }
-        int dot = domain && a->value.len && a->value.data[0] == '.';
-        sl_str_t v = { a->value.len - dot, a->value.data + dot }, out;
+        sl_str_t out;
         sl_int_t rv = apply_rules(r, domain ? rc->cookie_domains : rc->cookie_paths,
-                                  domain ? MATCH_DOMAIN : MATCH_PREFIX, &v, &out);
+                                  domain ? MATCH_DOMAIN : MATCH_PREFIX, &a->value, &out);
         if (rv == SL_ERROR) {
             return SL_ERROR;
-        }
-        if (rv == SL_OK && dot) {
-            u_char *p = sl_pnalloc(r->pool, out.len + 1);
-            if (p == NULL) {
-                return SL_ERROR;
-            }
-            p[0] = '.';
-            memcpy(p + 1, out.data, out.len);
-            out.data = p;
-            out.len++;
         }
         if (rv == SL_OK) {
             a->value = out;
@@ -558,8 +571,11 @@ static sl_int_t find_flags(sl_http_request_t *r, const sl_array_t *entries, cons
 
     memset(fl, 0, sizeof(*fl));
     for (sl_uint_t i = 0; f && i < entries->nelts; i++, f++) {
-        sl_int_t rc =
-            f->regex ? sl_http_regex_match(r, f->regex, name) : sl_str_caseeq(&f->name, name);
+        sl_str_t want;
+        sl_int_t rc = f->regex ? sl_http_regex_match(r, f->regex, name)
+                      : sl_http_complex_value(r, &f->name, &want) != SL_OK
+                          ? SL_ERROR
+                          : sl_str_caseeq(&want, name);
         if (rc == SL_ERROR) {
             return SL_ERROR;
         }

@@ -1031,7 +1031,8 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     /* the pipe runs the state's timers, on the upstream's reads and the client's writes */
     p->read_timeout = sl__upstream_timeout(u, row->read_timer);
     p->send_timeout = sl__upstream_timeout(u, row->client_timer);
-    p->limit_rate = u->conf->limit_rate;
+    /* evaluated now, as nginx 1.27: $upstream_http_NAME can set it per response */
+    p->limit_rate = sl_http_complex_value_size(r, u->conf->limit_rate, 0);
     p->start_sec = sl_cached_time_sec;
     /* chunked: the decoder keeps the length at the fewest bytes still to come; any first
      * byte is worth decoding */

@@ -71,8 +71,9 @@ typedef struct {
     off_t max_temp_file_size_conf;
     size_t temp_file_write_size_conf;
     sl_path_t *temp_path;
-    /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 none */
-    size_t limit_rate;
+    /** proxy_limit_rate: bytes per second read from the upstream (pipe only), 0 or NULL
+     * none; may hold variables, evaluated once the response header is in */
+    sl_http_complex_value_t *limit_rate;
     sl_int_t ignore_client_abort;
     /** response headers not passed to the client besides hop-by-hop ones: the known ones
      * as SL_UPSTREAM_H_BIT()s, any other proxy_hide_header names (sl_str_t) or NULL */
@@ -129,6 +130,7 @@ enum {
     SL_UPSTREAM_H_XA_LIMIT_RATE,
     SL_UPSTREAM_H_XA_BUFFERING,
     SL_UPSTREAM_H_XA_CHARSET,
+    SL_UPSTREAM_H_ETAG,
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 
@@ -179,8 +181,10 @@ struct sl_upstream_s {
     /** the upstream an earlier location of this request used (error_page, X-Accel-Redirect):
      * its tries come first in $upstream_*, set apart by " : " as nginx */
     sl_upstream_t *prev;
-    /** X-Accel-Redirect: where the request goes once this upstream is done with */
+    /** X-Accel-Redirect: where the request goes once this upstream is done with (a uri,
+     * decoded, or "@name"), and the args that replace the request's */
     sl_str_t redirect;
+    sl_str_t redirect_args;
     sl_upstream_conf_t *conf;
     /** where the machine is: changed by sl__upstream_set_state() only */
     sl_upstream_state_e state;

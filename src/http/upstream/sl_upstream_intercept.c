@@ -8,9 +8,19 @@
  */
 #include "sl_http_output.h"
 #include "sl_http_parse.h"
+#include "sl_pool.h"
 #include "sl_upstream.h"
 
-/* The response headers nginx carries over to the target of an X-Accel-Redirect. */
+static int other_named(const sl_table_elt_t *h, const char *name)
+{
+    size_t n = strlen(name);
+
+    return h->key.len == n && sl_strncasecmp(h->key.data, (const u_char *) name, n) == 0;
+}
+
+/* The response headers nginx carries over to the target of an X-Accel-Redirect:
+ * Content-Type, Set-Cookie, Content-Disposition, Cache-Control, Expires and Accept-Ranges
+ * (proxy_hide_header does not apply to them, as in nginx). */
 static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
@@ -20,40 +30,21 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
             sl_http_set_content_type_with_charset(r, &h->value);
             continue;
         }
-        if ((kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
-             || kind == SL_UPSTREAM_H_EXPIRES)
-            && sl_upstream_pass_header(r, h) == NULL) {
+        int keep =
+            kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
+            || kind == SL_UPSTREAM_H_EXPIRES
+            || (kind == SL_UPSTREAM_H_OTHER
+                && (other_named(h, "content-disposition") || other_named(h, "accept-ranges")));
+        if (keep && sl_upstream_pass_header(r, h) == NULL) {
             return SL_ERROR;
         }
     }
     return SL_OK;
 }
 
-/* A path that climbs out of its root ("/../x", "/a/..", "/./") or holds a NUL: refused, as
- * nginx refuses it in X-Accel-Redirect. */
-static int unsafe_uri(const sl_str_t *uri)
-{
-    const u_char *p = uri->data, *end = uri->data + uri->len;
-
-    if (memchr(p, '\0', uri->len)) {
-        return 1;
-    }
-    while (p < end) {
-        const u_char *seg = p;
-        while (p < end && *p != '/') {
-            p++;
-        }
-        size_t n = (size_t) (p - seg);
-        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
-            return 1;
-        }
-        p++;
-    }
-    return 0;
-}
-
-/* X-Accel-Redirect: SL_DECLINED without one, SL_DONE with u->redirect set, 404 when the
- * uri is unsafe (logged as nginx). */
+/* X-Accel-Redirect: SL_DECLINED without one, SL_DONE with u->redirect (and its args)
+ * set, 404 when the uri is unsafe (sl_http_parse_unsafe_uri; logged as nginx, with the
+ * path decoded). */
 static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (u->conf->ignore_headers & SL_UPSTREAM_IGN_XA_REDIRECT) {
@@ -63,20 +54,43 @@ static sl_int_t x_accel_redirect(sl_http_request_t *r, sl_upstream_t *u)
     if (h == NULL || h->value.len == 0) {
         return SL_DECLINED;
     }
+    sl_str_t target = h->value, args = sl_null_string;
     if (h->value.data[0] != '@') {
-        u_char *q = memchr(h->value.data, '?', h->value.len);
-        sl_str_t path = { q ? (size_t) (q - h->value.data) : h->value.len, h->value.data };
-        if (unsafe_uri(&path)) {
+        u_char *dst = sl_pnalloc(r->pool, h->value.len);
+        if (dst == NULL) {
+            return SL_ERROR;
+        }
+        if (sl_http_parse_unsafe_uri(dst, &target, &args) != SL_OK) {
+            /* a decoded NUL would cut the log line short: the header as it came then */
+            const sl_str_t *shown = memchr(target.data, '\0', target.len) ? &h->value : &target;
             sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unsafe URI \"%.*s\" was detected",
-                         SL_STR_ARG(path));
+                         SL_STR_ARG(*shown));
             return SL_HTTP_NOT_FOUND;
         }
     }
     if (keep_for_redirect(r, u) != SL_OK) {
         return SL_ERROR;
     }
-    u->redirect = h->value;
+    u->redirect = target;
+    u->redirect_args = args;
     return SL_DONE;
+}
+
+/* The challenges of an intercepted 401 still belong to the answer: every WWW-Authenticate
+ * the upstream sent, in order, as nginx 1.23 and later keep them (1.22 keeps the first). */
+static sl_int_t keep_challenges(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (!(u->headers_in.seen & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_WWW_AUTHENTICATE))) {
+        return SL_OK;
+    }
+    SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        if (sl_upstream_elt_kind(h) == SL_UPSTREAM_H_WWW_AUTHENTICATE
+            && sl_upstream_pass_header(r, h) == NULL) {
+            return SL_ERROR;
+        }
+    }
+    return SL_OK;
 }
 
 /* proxy_intercept_errors: the status to end with when an error_page takes over, else
@@ -95,11 +109,7 @@ static sl_int_t intercept(sl_http_request_t *r, sl_upstream_t *u)
         if (err[i].status != status) {
             continue;
         }
-        /* the challenge still belongs to the answer (nginx keeps it too) */
-        const sl_table_elt_t *auth = sl_upstream_find_header(u, SL_UPSTREAM_H_WWW_AUTHENTICATE);
-        if (status == 401 && auth
-            && sl_http_add_response_header(r, "WWW-Authenticate", auth->value.data, auth->value.len)
-                   == NULL) {
+        if (status == 401 && keep_challenges(r, u) != SL_OK) {
             return SL_ERROR;
         }
         return (sl_int_t) status;
@@ -116,14 +126,20 @@ sl_int_t sl__upstream_divert(sl_http_request_t *r, sl_upstream_t *u)
 
 sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u)
 {
-    sl_str_t uri = u->redirect;
+    sl_str_t uri = u->redirect, args = u->redirect_args;
 
     u->redirect.len = 0;
     if (uri.data[0] == '@') {
         return sl_http_named_location(r, &uri);
     }
-    /* the header's args replace the request's, even when it has none (nginx) */
-    return sl_http_internal_redirect_get(r, &uri, 1);
+    /* as error_page's redirects: GET, a HEAD staying HEAD; the header's args replace the
+     * request's, even when it has none (nginx).  The decoded path may hold a '?': it is
+     * the path's, so the args go apart. */
+    if (r->method != SL_HTTP_HEAD) {
+        r->method = SL_HTTP_GET;
+        sl_str_set(&r->method_name, "GET");
+    }
+    return sl_http_internal_redirect(r, &uri, &args);
 }
 
 /* X-Accel-Charset names the charset the client gets; the charset filter applies it (and

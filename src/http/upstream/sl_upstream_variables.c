@@ -126,26 +126,26 @@ static sl_int_t var_upstream_header(sl_http_request_t *r, sl_http_variable_value
 
 /*
  * The value of cookie name in one Set-Cookie line, as nginx 1.22 reads it: only the line's
- * first pair counts, the name is compared in any case, blanks around the name and after '='
- * are skipped, and the value runs to the ';' (blanks before it kept).  A pair without '='
- * is no value.
+ * first pair counts, the name is compared in any case, spaces around the name and after '='
+ * are skipped (not tabs: "tc\t=x" sets no "tc"), and the value runs to the ';' (spaces
+ * before it kept).  A pair without '=' is no value.
  */
 static int set_cookie_value(const sl_str_t *line, const u_char *name, size_t len, sl_str_t *value)
 {
     const u_char *p = line->data, *end = line->data + line->len;
 
-    while (p < end && (*p == ' ' || *p == '\t')) {
+    while (p < end && *p == ' ') {
         p++;
     }
     if ((size_t) (end - p) < len || sl_strncasecmp((u_char *) p, (u_char *) name, len) != 0) {
         return 0;
     }
-    for (p += len; p < end && (*p == ' ' || *p == '\t'); p++) {
+    for (p += len; p < end && *p == ' '; p++) {
     }
     if (p == end || *p != '=') {
         return 0;
     }
-    for (p++; p < end && (*p == ' ' || *p == '\t'); p++) {
+    for (p++; p < end && *p == ' '; p++) {
     }
     const u_char *v = p;
     while (p < end && *p != ';') {

@@ -968,6 +968,78 @@ static void test_complex_uri(void **state)
     }
 }
 
+/* X-Accel-Redirect's check: want NULL for unsafe; args NULL when none was split off. */
+static void test_unsafe_uri(void **state)
+{
+    static const struct {
+        const char *in, *want, *args;
+    } cases[] = {
+        { "/index.html", "/index.html", NULL },
+        { "/foo?bar", "/foo", "bar" },
+        { "/foo?", "/foo", "" },
+        { "/foo%20bar", "/foo bar", NULL },
+        /* decoded once: a "%3F" stays in the path, "%25" gives a '%' that stays */
+        { "/a%3Fb=c", "/a?b=c", NULL },
+        { "/a%3F%2e%2e/x", "/a?../x", NULL },
+        { "/a%2541", "/a%41", NULL },
+        { "/t/%252e%252e/etc", "/t/%2e%2e/etc", NULL },
+        { "/a%2Fb", "/a/b", NULL },
+        /* a '%' without two hex digits: dropped as nginx drops it */
+        { "/a%zz", "/azz", NULL },
+        { "/a%2zq", "/aq", NULL },
+        { "/a%%41", "/a%41", NULL },
+        { "/a%2%41", "/a41", NULL },
+        { "/a%2", "/a", NULL },
+        { "/a%", "/a", NULL },
+        /* the args are neither decoded nor checked */
+        { "/a?x=%2e%2e", "/a", "x=%2e%2e" },
+        { "/a?../..", "/a", "../.." },
+        { "..x", "..x", NULL },
+        { "/..x/y..", "/..x/y..", NULL },
+        { "", NULL, NULL },
+        { "?a", NULL, NULL },
+        { "..", NULL, NULL },
+        { "../foo", NULL, NULL },
+        { "/foo/..", NULL, NULL },
+        { "/foo/../bar", NULL, NULL },
+        { "/foo/.", NULL, NULL },
+        { "/foo/.%2e", NULL, NULL },
+        { "/foo/%2E%2E/bar", NULL, NULL },
+        { "/foo%2F..", NULL, NULL },
+        { "/foo/..%2f", NULL, NULL },
+        { "/a%00b", NULL, NULL },
+        { "%3Fa", "?a", NULL },
+    };
+
+    (void) state;
+    for (size_t i = 0; i < sl_nelems(cases); i++) {
+        char in[64];
+        u_char dst[64];
+        sl_str_t uri = { strlen(cases[i].in), (u_char *) in }, args = { 0, NULL };
+
+        memcpy(in, cases[i].in, uri.len);
+        sl_int_t rc = sl_http_parse_unsafe_uri(dst, &uri, &args);
+        if (cases[i].want == NULL) {
+            if (rc != SL_DECLINED) {
+                fail_msg("\"%s\": want unsafe, got \"%.*s\"", cases[i].in, (int) uri.len, uri.data);
+            }
+            continue;
+        }
+        if (rc != SL_OK || uri.len != strlen(cases[i].want)
+            || memcmp(uri.data, cases[i].want, uri.len) != 0) {
+            fail_msg("\"%s\": want \"%s\", got %d \"%.*s\"", cases[i].in, cases[i].want, (int) rc,
+                     (int) uri.len, uri.data);
+        }
+        if (cases[i].args == NULL) {
+            assert_null(args.data);
+        } else {
+            assert_non_null(args.data);
+            assert_int_equal(args.len, strlen(cases[i].args));
+            assert_memory_equal(args.data, cases[i].args, args.len);
+        }
+    }
+}
+
 static void test_uri_ext(void **state)
 {
     static const struct {
@@ -1306,12 +1378,19 @@ static void test_chunked_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_line),          cmocka_unit_test(test_header_lines),
-        cmocka_unit_test(test_underscores_allowed),   cmocka_unit_test(test_plain_names),
-        cmocka_unit_test(test_many_and_long_headers), cmocka_unit_test(test_header_hash),
-        cmocka_unit_test(test_complex_uri),           cmocka_unit_test(test_uri_ext),
-        cmocka_unit_test(test_status_line),           cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_chunked_bounds),        cmocka_unit_test(test_chunked_many),
+        cmocka_unit_test(test_request_line),
+        cmocka_unit_test(test_header_lines),
+        cmocka_unit_test(test_underscores_allowed),
+        cmocka_unit_test(test_plain_names),
+        cmocka_unit_test(test_many_and_long_headers),
+        cmocka_unit_test(test_header_hash),
+        cmocka_unit_test(test_complex_uri),
+        cmocka_unit_test(test_uri_ext),
+        cmocka_unit_test(test_unsafe_uri),
+        cmocka_unit_test(test_status_line),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_chunked_bounds),
+        cmocka_unit_test(test_chunked_many),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

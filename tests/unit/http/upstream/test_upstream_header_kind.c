@@ -42,6 +42,7 @@ static const struct {
     { "x-accel-limit-rate", SL_UPSTREAM_H_XA_LIMIT_RATE },
     { "x-accel-buffering", SL_UPSTREAM_H_XA_BUFFERING },
     { "x-accel-charset", SL_UPSTREAM_H_XA_CHARSET },
+    { "etag", SL_UPSTREAM_H_ETAG },
 };
 
 static sl_uint_t kind_of(const u_char *bytes, size_t len)
