@@ -708,6 +708,16 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.last_modified = o;
             r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
             r->disable_not_modified = 1;
+        } else if (kind == SL_UPSTREAM_H_EXPIRES) {
+            /* what the filters read: gzip_proxied, expires, gzip's "already encoded" */
+            r->headers_out.expires = o;
+        } else if (kind == SL_UPSTREAM_H_ETAG) {
+            r->headers_out.etag = o;
+        } else if (kind == SL_UPSTREAM_H_CONTENT_ENCODING) {
+            r->headers_out.content_encoding = o;
+        } else if (kind == SL_UPSTREAM_H_ACCEPT_RANGES) {
+            /* a filter that changes the body (gzip) takes it away */
+            r->headers_out.accept_ranges = o;
         }
     }
     return SL_OK;

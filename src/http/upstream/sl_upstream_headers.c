@@ -79,6 +79,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     switch (name->len) {
     case 4:
         KIND("date", SL_UPSTREAM_H_DATE);
+        KIND("etag", SL_UPSTREAM_H_ETAG);
         break;
     case 5:
         KIND("x-pad", SL_UPSTREAM_H_X_PAD);
@@ -104,6 +105,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 13:
         KIND("last-modified", SL_UPSTREAM_H_LAST_MODIFIED);
         KIND("cache-control", SL_UPSTREAM_H_CACHE_CONTROL);
+        KIND("accept-ranges", SL_UPSTREAM_H_ACCEPT_RANGES);
         break;
     case 14:
         KIND("content-length", SL_UPSTREAM_H_CONTENT_LENGTH);
@@ -115,6 +117,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 16:
         KIND("x-accel-redirect", SL_UPSTREAM_H_XA_REDIRECT);
         KIND("www-authenticate", SL_UPSTREAM_H_WWW_AUTHENTICATE);
+        KIND("content-encoding", SL_UPSTREAM_H_CONTENT_ENCODING);
         break;
     case 17:
         KIND("transfer-encoding", SL_UPSTREAM_H_TRANSFER_ENCODING);
