@@ -10,7 +10,8 @@
  * table says so: TLS): a body filter below the range filter reads file bufs into the
  * location's output_buffers (nginx's "2 32k" by default), refilled as the client drains
  * them, so memory stays bounded whatever the file size.  It works for any file buf that
- * reaches it.
+ * reaches it (the proxy's temp file parts too), and also with sendfile on when a filter above
+ * needs the bytes (gzip sets r->main_filter_need_in_memory).
  *
  * root and alias may hold variables ("alias /data/$1;" in a regex location): they are
  * compiled after parsing, in this module's postconfiguration, for every location whose path
