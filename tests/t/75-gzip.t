@@ -15,7 +15,7 @@
 # - a slow client: 16 MiB of incompressible data through the proxy to a client that reads
 #   nothing until the origin has written everything: the worker's memory stays bounded
 #   (gzip holds its input in the pipe's buffers, which spill to the temp file), and every
-#   byte arrives.
+#   byte arrives; unbuffered, the origin is held back instead; a 16 MiB file likewise.
 #
 # Expectations follow nginx 1.22; the same file runs against it:
 #   SLUICE_BINARY=/usr/sbin/nginx prove -v -I tests/t/lib tests/t/75-gzip.t
@@ -25,6 +25,7 @@ use Test::More;
 use Compress::Raw::Zlib;
 use Digest::MD5 qw(md5_hex);
 use IO::Select;
+use Socket;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use Sluice qw(status_of body_of head_of header_of);
 use Origin;
@@ -53,6 +54,12 @@ sub noise {
     return $out;
 }
 my $big = noise(5_000_000);
+sub put_noise {
+    my ($name, $size) = @_;
+    my $data = noise($size);
+    put($name, $data);
+    return $data;
+}
 my $proxied_big = join('', map { sprintf "%07d %s\n", $_, 'x' x ($_ % 50) } 1 .. 250_000);
 my $SLOW = 16 << 20;
 put('page.html', $page);
@@ -60,8 +67,7 @@ put('small.html', 'tiny');
 put('style.css', "body { color: red; }\n" x 50);
 put('data.json', '{"a": 1}' x 100);
 put('big.html', $big);
-put('slow.bin', noise($SLOW));
-my $slow_md5 = md5_hex(noise($SLOW));
+my $slow_md5 = md5_hex(put_noise('slow.bin', $SLOW));
 
 # The origin: /o/NAME answers one scripted response per request, then closes.
 my %fixed = (
@@ -110,6 +116,28 @@ sub serve {
             Origin::write_all($c, $buf) or return Origin::note($log, 'slow', 'cut');
         }
         Origin::note($log, 'slow', 'all written');
+    } elsif ($name eq 'held') {
+        # the same bytes, written without blocking: "held after N" once the proxy has taken
+        # nothing for 2 s, then "all written"
+        open(my $fh, '<:raw', "$prefix/html/slow.bin") or return;
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                              . "Content-Length: $SLOW\r\n\r\n");
+        setsockopt($c, Socket::SOL_SOCKET(), Socket::SO_SNDBUF(), 64 * 1024);
+        $c->blocking(0);
+        my ($sent, $held, $sel) = (0, 0, IO::Select->new($c));
+        while (read($fh, my $buf, 65536)) {
+            while (length $buf) {
+                if (!$sel->can_write(2) && !$held++) {
+                    Origin::note($log, 'held', "held after $sent");
+                }
+                my $n = syswrite($c, $buf);
+                next if !defined $n && $!{EAGAIN};
+                return Origin::note($log, 'held', 'cut') if !$n;
+                substr($buf, 0, $n, '');
+                $sent += $n;
+            }
+        }
+        Origin::note($log, 'held', 'all written');
     } elsif ($name eq 'stream') {
         Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
                               . "first part\n");
@@ -155,6 +183,7 @@ http {
             gzip_buffers 2 1k;
             gzip_comp_level 9;
         }
+        location /bufs1/ { alias %%PREFIX%%/html/; sendfile on; gzip_types *; gzip_buffers 2 1k; }
         location /p/ { proxy_pass http://127.0.0.1:$origin_port/o/; }
         location /pv/ { proxy_pass http://127.0.0.1:$origin_port/o/; gzip_proxied any; gzip_vary on; }
 $proxied_locations
@@ -164,7 +193,11 @@ $proxied_locations
             proxy_busy_buffers_size 32k;
             gzip_types application/octet-stream;
         }
-        location /unbuf/ { proxy_pass http://127.0.0.1:$origin_port/o/; proxy_buffering off; }
+        location /unbuf/ {
+            proxy_pass http://127.0.0.1:$origin_port/o/;
+            proxy_buffering off;
+            gzip_types application/octet-stream;
+        }
     }
 }
 EOF
@@ -174,12 +207,12 @@ my $pid = $t->start;
 # A raw response's body without its chunked framing.
 sub dechunk {
     my ($body) = @_;
-    my $out = '';
-    while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
-        my $n = hex $1;
+    my ($out, $at) = ('', 0);
+    while ((my $eol = index($body, "\r\n", $at)) > $at) {
+        my $n = hex substr($body, $at, $eol - $at);
         last if $n == 0;
-        $out .= substr($body, 0, $n, '');
-        $body =~ s/^\r\n//;
+        $out .= substr($body, $eol + 2, $n);
+        $at = $eol + 2 + $n + 2;
     }
     return $out;
 }
@@ -412,6 +445,45 @@ fetch('/slow/nothing', $AE);    # the worker's first use of the location
     gunzip(\dechunk(body_of($raw)) => \$out);
     is(length $out, $SLOW, 'slow client: 16 MiB decompressed');
     is(md5_hex($out), $slow_md5, 'slow client: equal to what the origin sent (md5)');
+}
+
+# unbuffered: the origin is held back while the client reads nothing; memory stays put
+{
+    my $before = rss();
+    my $s = $t->connect($port, rcvbuf => 64 * 1024) or die "connect: $!";
+    print $s "GET /unbuf/held HTTP/1.1\r\nHost: x\r\n$AE\r\nConnection: close\r\n\r\n";
+    my $seen = $t->wait_for(sub { ($t->read_file('origin.log') // '') =~ /^held (.+)$/m && $1 }, 60);
+    like($seen // '', qr/^held after (\d+)$/, 'unbuffered, slow client: the origin is held back');
+    my ($after) = ($seen // '') =~ /(\d+)/;
+    ok(defined $after && $after < $SLOW / 2, 'unbuffered, slow client: early ('
+       . ($after // '?') . ' bytes)');
+    my $grew = rss() - $before;
+    my $slack = $t->sanitized ? 24 << 20 : 4 << 20;
+    ok($grew < $slack, "unbuffered, slow client: the worker grows by less than "
+       . ($slack >> 20) . " MiB ($grew bytes)");
+    my $raw = $t->read_all($s, 120);
+    close $s;
+    my $out = '';
+    gunzip(\dechunk(body_of($raw)) => \$out);
+    is(md5_hex($out), $slow_md5, 'unbuffered, slow client: every byte (md5)');
+}
+
+# a 16 MiB file to a slow client, compressed through 2 buffers of 1k
+{
+    my $before = rss();
+    my $s = $t->connect($port, rcvbuf => 64 * 1024) or die "connect: $!";
+    print $s "GET /bufs1/slow.bin HTTP/1.1\r\nHost: x\r\n$AE\r\nConnection: close\r\n\r\n";
+    # the client has read nothing: what its socket took is all that went
+    sleep 1;
+    my $grew = rss() - $before;
+    my $slack = $t->sanitized ? 24 << 20 : 4 << 20;
+    ok($grew < $slack, "a file to a slow client: the worker grows by less than "
+       . ($slack >> 20) . " MiB ($grew bytes)");
+    my $raw = $t->read_all($s, 120);
+    close $s;
+    my $out = '';
+    gunzip(\dechunk(body_of($raw)) => \$out);
+    is(md5_hex($out), $slow_md5, 'a file to a slow client: every byte (md5)');
 }
 
 # --- $gzip_ratio ----------------------------------------------------------------------------

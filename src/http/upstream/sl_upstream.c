@@ -888,7 +888,8 @@ static sl_int_t send_out(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t *out
     if (rc == SL_ERROR) {
         return SL_ERROR;
     }
-    return r->out || u->busy_bufs ? SL_AGAIN : SL_OK;
+    /* a filter may hold bytes of its own for the client (gzip: r->buffered) */
+    return r->out || r->buffered || u->busy_bufs ? SL_AGAIN : SL_OK;
 }
 
 /* Reads from the upstream into the (empty) buffer.  SL_OK, SL_AGAIN, SL_DONE (EOF), or
