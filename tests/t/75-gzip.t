@@ -15,7 +15,8 @@
 # - a slow client: 16 MiB of incompressible data through the proxy to a client that reads
 #   nothing until the origin has written everything: the worker's memory stays bounded
 #   (gzip holds its input in the pipe's buffers, which spill to the temp file), and every
-#   byte arrives; unbuffered, the origin is held back instead; a 16 MiB file likewise.
+#   byte arrives; unbuffered, the origin is held back instead; a 16 MiB file likewise;
+# - access_log ... gzip: the log file decompresses to the lines.
 #
 # Expectations follow nginx 1.22; the same file runs against it:
 #   SLUICE_BINARY=/usr/sbin/nginx prove -v -I tests/t/lib tests/t/75-gzip.t
@@ -193,6 +194,8 @@ $proxied_locations
             proxy_busy_buffers_size 32k;
             gzip_types application/octet-stream;
         }
+        location /gzlog/ { access_log %%PREFIX%%/logs/gz.log ratio gzip flush=100ms; return 200 x; }
+        location /gzlog9/ { access_log %%PREFIX%%/logs/gz9.log ratio gzip=9 buffer=64; return 200 x; }
         location /unbuf/ {
             proxy_pass http://127.0.0.1:$origin_port/o/;
             proxy_buffering off;
@@ -491,5 +494,20 @@ $t->wait_for(sub { ($t->read_file('logs/ratio.log') // '') =~ m{^/slow/slow } },
 my $ratios = $t->read_file('logs/ratio.log') // '';
 like($ratios, qr{^/page\.html \d+\.\d\d$}m, '$gzip_ratio of a compressed response');
 like($ratios, qr{^/off/page\.html -$}m, '$gzip_ratio: "-" when not compressed');
+
+# --- access_log ... gzip ----------------------------------------------------------------------
+sub gunzipped_log {
+    my ($name) = @_;
+    my ($gz, $text) = ($t->read_file("logs/$name") // '', '');
+    gunzip(\$gz => \$text, MultiStream => 1) or return '';
+    return $text;
+}
+$t->get_close($port, "/gzlog/$_") for 1 .. 3;
+is($t->wait_for(sub { gunzipped_log('gz.log') =~ tr/\n// == 3 && gunzipped_log('gz.log') }, 10),
+   "/gzlog/1 -\n/gzlog/2 -\n/gzlog/3 -\n", 'access_log gzip flush=: the lines, compressed');
+my $long = 'y' x 100;
+$t->get_close($port, "/gzlog9/$long");
+is(gunzipped_log('gz9.log'), "/gzlog9/$long -\n",
+   'access_log gzip=9 buffer=64: a line longer than the buffer, compressed on its own');
 
 $t->done_testing;

@@ -39,4 +39,11 @@ void sl_http_gzip_set_vary(sl_http_request_t *r);
 /* Whether gzip_vary is on where r is. */
 int sl_http_gzip_vary_on(sl_http_request_t *r);
 
+/*
+ * data as one complete gzip member at compression level (1 to 9), in pool memory (zlib's
+ * state too): *out.  SL_OK, or SL_ERROR (logged to log, or pool exhaustion).
+ */
+sl_int_t sl_http_gzip_member(sl_pool_t *pool, int level, const u_char *data, size_t len,
+                             sl_str_t *out, sl_log_t *log);
+
 #endif /* SL_HTTP_GZIP_H */
