@@ -140,7 +140,20 @@ static sl_int_t push_type(sl_pool_t *pool, sl_array_t *types, const sl_str_t *ty
     return SL_OK;
 }
 
-/* "gzip_types text/css application/json;" or "*" (any type, even none). */
+static int type_in(const sl_array_t *types, const sl_str_t *type)
+{
+    const sl_str_t *t = types->elts;
+
+    for (sl_uint_t i = 0; i < types->nelts; i++) {
+        if (t[i].len == type->len && sl_strncasecmp(t[i].data, type->data, type->len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "gzip_types text/css application/json;" or "*" (any type, even none); text/html is
+ * always in, and naming a type twice (text/html too) is warned of, as nginx. */
 static char *set_types(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     static const sl_str_t html = sl_string("text/html");
@@ -157,6 +170,11 @@ static char *set_types(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     for (sl_uint_t i = 1; i < cf->args->nelts; i++) {
         if (value[i].len == 1 && value[i].data[0] == '*') {
             gcf->any_type = 1;
+            continue;
+        }
+        if (type_in(gcf->types, &value[i])) {
+            sl_conf_log_error(SL_LOG_WARN, cf, 0, "duplicate MIME type \"%.*s\"",
+                              SL_STR_ARG(value[i]));
             continue;
         }
         if (push_type(cf->pool, gcf->types, &value[i]) != SL_OK) {
@@ -208,13 +226,8 @@ static int type_listed(sl_http_request_t *r, gzip_loc_conf_t *conf)
     while (len < ct->len && ct->data[len] != ';' && ct->data[len] != ' ') {
         len++;
     }
-    const sl_str_t *t = conf->types->elts;
-    for (sl_uint_t i = 0; len && i < conf->types->nelts; i++) {
-        if (t[i].len == len && sl_strncasecmp(t[i].data, ct->data, len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    sl_str_t type = { len, ct->data };
+    return len && type_in(conf->types, &type);
 }
 
 /* The compressed body is not byte-for-byte the one a strong ETag names: "x" becomes W/"x";

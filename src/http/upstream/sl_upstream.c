@@ -674,6 +674,9 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status = in->status_n;
     r->headers_out.status_line = in->status_line;
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
+    /* the upstream answers conditional requests itself: no 304 or 412 of ours for what
+     * it sent (nginx: unless the response is cacheable) */
+    r->disable_not_modified = 1;
     u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
@@ -704,10 +707,9 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
         } else if (kind == SL_UPSTREAM_H_LAST_MODIFIED) {
-            /* as nginx: "expires modified" counts from it; without a cache, no 304 of ours */
+            /* as nginx: "expires modified" counts from it */
             r->headers_out.last_modified = o;
             r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
-            r->disable_not_modified = 1;
         } else if (kind == SL_UPSTREAM_H_EXPIRES) {
             /* what the filters read: gzip_proxied, expires, gzip's "already encoded" */
             r->headers_out.expires = o;
