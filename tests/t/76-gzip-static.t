@@ -48,6 +48,8 @@ mkdir "$prefix/html/dir.html.gz" or die;
 put('locked.html', $text);
 put('locked.html.gz', $gz, $GZ_MTIME);
 chmod 0, "$prefix/html/locked.html.gz";
+put('loop.html', $text);
+symlink('loop.html.gz', "$prefix/html/loop.html.gz") or die "symlink: $!";
 put('sub/index.html', $text);
 put('sub/index.html.gz', $gz, $GZ_MTIME);
 my $gz_etag = sprintf('"%x-%x"', $GZ_MTIME, length $gz);
@@ -139,6 +141,11 @@ is(body_of($r), $text, 'a .gz directory: its bytes');
 $r = $t->get_close($port, '/sub/', $AE);
 is(status_of($r), 200, 'a directory uri: the index');
 is(header_of($r, 'Content-Encoding'), 'gzip', 'the index goes through gzip_static too');
+$r = $t->get_close($port, '/loop.html', $AE);
+is(header_of($r, 'Content-Encoding'), undef, 'a .gz that loops: the plain file');
+is(body_of($r), $text, 'a .gz that loops: its bytes');
+like($t->error_log, qr/\[error\] .*open\(\) ".*loop\.html\.gz" failed \(40: Too many levels of symbolic links\)/,
+     'a .gz that loops: logged at error, as nginx');
 SKIP: {
     skip 'root reads any file', 3 if $> == 0;
     $r = $t->get_close($port, '/locked.html', $AE);
