@@ -12,6 +12,7 @@ PACKAGES=(
     clang
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
+    zlib1g-dev          # the gzip filter and gzip_static (-lz)
     libcmocka-dev
     perl
     wrk

@@ -16,7 +16,12 @@ extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
 extern sl_module_t sl_http_index_module;
+extern sl_module_t sl_http_gzip_ok_module;
+extern sl_module_t sl_http_gzip_static_module;
+extern sl_module_t sl_http_gzip_filter_module;
+extern sl_module_t sl_http_gzip_header_filter_module;
 extern sl_module_t sl_http_charset_filter_module;
+extern sl_module_t sl_http_charset_header_filter_module;
 extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
@@ -47,10 +52,21 @@ sl_module_t *sl_modules[] = {
     &sl_http_map_module,
     &sl_http_try_files_module,
     &sl_http_index_module,
+    &sl_http_gzip_ok_module,
+    /* its content handler before static's: the .gz file first */
+    &sl_http_gzip_static_module,
+    /* gzip's body filter before static's file reader: it runs after it, on memory; and
+     * before charset's, which recodes first, as nginx */
+    &sl_http_gzip_filter_module,
     /* before static: its reader puts file data in memory before the charset filter sees it */
     &sl_http_charset_filter_module,
     &sl_http_static_module,
     &sl_http_range_filter_module,
+    /* gzip's header filter runs after add_header's and expires' and before the range
+     * filter's, which a response gzip takes gets no range of (its length is gone) */
+    &sl_http_gzip_header_filter_module,
+    /* runs before gzip's and the range filter's header filters, after add_header's */
+    &sl_http_charset_header_filter_module,
     &sl_http_headers_filter_module,
     /* after add_header's: its filter runs first, so its lines come first, as nginx */
     &sl_http_expires_filter_module,

@@ -49,7 +49,7 @@ static const optional_module_t optional_modules[] = {
     { "http_flv", NULL, 0 },
     { "http_mp4", NULL, 0 },
     { "http_gunzip", NULL, 0 },
-    { "http_gzip_static", NULL, 0 },
+    { "http_gzip_static", "http_gzip_static", 0 },
     { "http_auth_request", NULL, 0 },
     { "http_random_index", NULL, 0 },
     { "http_secure_link", NULL, 0 },
@@ -58,7 +58,7 @@ static const optional_module_t optional_modules[] = {
     { "http_stub_status", NULL, 0 },
 
     { "http_charset", "http_charset_filter", 1 },
-    { "http_gzip", NULL, 1 },
+    { "http_gzip", "http_gzip", 1 },
     { "http_ssi", NULL, 1 },
     { "http_userid", NULL, 1 },
     { "http_access", "http_access", 1 },

@@ -57,17 +57,14 @@ char *sl_http_filter_types_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     sl_http_filter_types_t **field = (sl_http_filter_types_t **) ((char *) conf + cmd->offset);
     sl_str_t *value = cf->args->elts;
 
-    if (*field != SL_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-    *field = types_create(cf->pool);
-    if (*field == NULL) {
-        return SL_CONF_ERROR;
-    }
-    /* as nginx: text/html is in every such list (cmd->post says so) */
-    sl_str_t html = sl_string("text/html");
-    if (cmd->post && types_add(cf, *field, &html) != SL_OK) {
-        return SL_CONF_ERROR;
+    /* as nginx, the directive may be repeated: the lists add up */
+    if (*field == SL_CONF_UNSET_PTR) {
+        *field = types_create(cf->pool);
+        /* text/html is in every such list (cmd->post says so) */
+        sl_str_t html = sl_string("text/html");
+        if (*field == NULL || (cmd->post && types_add(cf, *field, &html) != SL_OK)) {
+            return SL_CONF_ERROR;
+        }
     }
     for (sl_uint_t i = 1; i < cf->args->nelts; i++) {
         if (types_add(cf, *field, &value[i]) != SL_OK) {
@@ -106,11 +103,12 @@ int sl_http_filter_types_test(sl_http_request_t *r, const sl_http_filter_types_t
 {
     const sl_str_t *ct = &r->headers_out.content_type;
 
-    if (ct->len == 0) {
-        return 0;
-    }
+    /* as nginx, "*" matches even a response without a type */
     if (types->any) {
         return 1;
+    }
+    if (ct->len == 0) {
+        return 0;
     }
     size_t len = r->headers_out.content_type_len;
     return types_has(types, ct->data, len);

@@ -2,8 +2,9 @@
  * sl_http_filter_types.h: the MIME type lists of filter directives (charset_types,
  * gzip_types, sub_filter_types, ssi_types, ...), as nginx's types slot.
  *
- * A list is set once per level; "*" matches every response that has a type.  A response
- * matches when its type, without parameters and compared case-insensitively, is listed.
+ * The directive may be repeated (the lists add up); "*" matches every response, even one
+ * without a type.  Otherwise a response matches when its type (without a charset
+ * parameter: content_type_len, as nginx), compared case-insensitively, is listed.
  */
 #ifndef SL_HTTP_FILTER_TYPES_H
 #define SL_HTTP_FILTER_TYPES_H

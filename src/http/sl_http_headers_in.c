@@ -18,8 +18,36 @@ static sl_int_t process_header_line(sl_http_request_t *r, sl_table_elt_t *h, sl_
 static sl_int_t process_unique_header_line(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
 static sl_int_t process_multi_header_lines(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
 static sl_int_t process_host(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
+/* The browser families nginx tells apart that sluice acts on: MSIE, and the old MSIE (4 to 6
+ * without "SV1", Service Pack 2) that mishandles compressed responses; Opera, which says
+ * "MSIE" too, is neither. */
+static sl_int_t process_user_agent(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off)
+{
+    const u_char *ua = h->value.data, *end = h->value.data + h->value.len;
+
+    if (r->headers_in.user_agent) {
+        return SL_OK;
+    }
+    r->headers_in.user_agent = h;
+    const u_char *msie = memmem(ua, h->value.len, "MSIE ", 5);
+    if (msie && msie + 7 < end) {
+        r->headers_in.msie = 1;
+        if (msie[6] == '.' && (msie[5] == '4' || msie[5] == '5')) {
+            r->headers_in.msie6 = 1;
+        } else if (msie[6] == '.' && msie[5] == '6') {
+            r->headers_in.msie6 = memmem(msie + 8, (size_t) (end - msie - 8), "SV1", 3) == NULL;
+        }
+    }
+    if (memmem(ua, h->value.len, "Opera", 5)) {
+        r->headers_in.msie = 0;
+        r->headers_in.msie6 = 0;
+    }
+    return SL_OK;
+}
+
 static sl_int_t process_connection(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
 static sl_int_t process_content_length(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
+static sl_int_t process_user_agent(sl_http_request_t *r, sl_table_elt_t *h, sl_uint_t off);
 
 #define HIN(f) offsetof(sl_http_headers_in_t, f)
 
@@ -31,7 +59,7 @@ static header_t headers_in[] = {
     { sl_string("If-Unmodified-Since"), HIN(if_unmodified_since), process_unique_header_line },
     { sl_string("If-Match"), HIN(if_match), process_unique_header_line },
     { sl_string("If-None-Match"), HIN(if_none_match), process_unique_header_line },
-    { sl_string("User-Agent"), HIN(user_agent), process_header_line },
+    { sl_string("User-Agent"), HIN(user_agent), process_user_agent },
     { sl_string("Referer"), HIN(referer), process_header_line },
     { sl_string("Content-Length"), HIN(content_length), process_content_length },
     { sl_string("Content-Range"), HIN(content_range), process_unique_header_line },
@@ -47,6 +75,8 @@ static header_t headers_in[] = {
     { sl_string("X-Forwarded-For"), HIN(x_forwarded_for), process_multi_header_lines },
     { sl_string("X-Real-IP"), HIN(x_real_ip), process_header_line },
     { sl_string("Cookie"), HIN(cookie), process_multi_header_lines },
+    { sl_string("Accept-Encoding"), HIN(accept_encoding), process_header_line },
+    { sl_string("Via"), HIN(via), process_header_line },
 };
 // clang-format on
 

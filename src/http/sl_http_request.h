@@ -100,6 +100,9 @@ typedef struct {
     sl_table_elt_t *x_forwarded_for;
     sl_table_elt_t *x_real_ip;
     sl_table_elt_t *cookie;
+    sl_table_elt_t *accept_encoding;
+    /** present when the request came through a proxy (gzip_proxied) */
+    sl_table_elt_t *via;
 
     /** the host the request names (Host or absolute-form), lowercased, without port */
     sl_str_t server;
@@ -109,6 +112,8 @@ typedef struct {
     unsigned connection_type : 2;
     unsigned chunked : 1;
     unsigned msie : 1;
+    /** MSIE 4 to 6 without SP2 ("SV1"): gzip_disable msie6 */
+    unsigned msie6 : 1;
 } sl_http_headers_in_t;
 
 typedef struct {
@@ -318,6 +323,12 @@ struct sl_http_request_s {
     unsigned preserve_body : 1;
     unsigned request_body_in_file_only : 1;
     unsigned blocked : 8;
+    /** gzip or gzip_static could have compressed this response: "Vary: Accept-Encoding"
+     * (set only where gzip_vary is on) */
+    unsigned gzip_vary : 1;
+    /** sl_http_gzip_ok() ran, and its answer */
+    unsigned gzip_tested : 1;
+    unsigned gzip_ok : 1;
 };
 
 /* Buffered output states (r->buffered bits). */

@@ -54,7 +54,7 @@ like($lines[1] // '', qr/^built by \S/, '-V: built by');
 my ($i) = grep { $lines[$_] =~ /^configure arguments:/ } 0 .. $#lines;
 ok(defined $i && $i > 1, '-V: configure arguments after built by');
 my $args = defined $i ? $lines[$i] : '';
-like($args, qr/ --without-http_gzip_module(?: |$)/, '-V: --without-http_gzip_module');
+like($args, qr/ --without-http_ssi_module(?: |$)/, '-V: --without-http_ssi_module');
 like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
 # not built by default in nginx, so named when present (Debian's nginx -V names it too)
 like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
@@ -62,24 +62,24 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(gzip ssi userid auth_basic mirror autoindex geo split_clients
+my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module'
+          . ' --with-http_realip_module --with-http_gzip_static_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
-for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip gzip_static dav)) {
+for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
 for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_least_conn
-              upstream_random upstream_keepalive upstream_zone)) {
+              upstream_random upstream_keepalive upstream_zone gzip)) {
     unlike($args, qr/--without-http_${m}_module/, "-V: http_${m} is built");
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    gzip => 'gzip on;', ssi => 'ssi on;', userid => 'userid on;',
+    ssi => 'ssi on;', userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
@@ -105,7 +105,8 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    upstream x { random; server 127.0.0.1:1; }\n"
                  . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n    charset utf-8;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
-                 . "        location / { set \$a 1; proxy_pass http://u; }\n    }\n}\n");
+                 . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
+                 . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 
 for my $flag ('-h', '-?') {

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use Test::More;
 use Digest::MD5 qw(md5_hex);
+use IO::Uncompress::Gunzip qw(gunzip);
 use Origin;
 use Sluice qw(status_of body_of head_of header_of);
 
@@ -55,6 +56,10 @@ http {
         location /recode/ { charset A; source_charset B; alias html/; }
         location /recodeoff/ { charset A; source_charset B; sendfile off; alias html/; }
         location /toutf/ { charset utf-8; source_charset koi8-r; alias html/; }
+        location /cgz/ {
+            charset utf-8; source_charset koi8-r; alias html/;
+            gzip on; gzip_min_length 1; gzip_http_version 1.0;
+        }
         location /fromutf/ { charset koi8-r; source_charset utf-8; alias html/; }
         location /nomap/ { charset $arg_c; source_charset B; alias html/; }
         location /up/ { proxy_pass http://127.0.0.1:%%PORT_2%%; charset koi8-r; }
@@ -127,6 +132,12 @@ is(header_of($r, 'Content-Length'), undef, 'no Content-Length');
 is(header_of($r, 'Content-Type'), 'text/html; charset=utf-8', 'named utf-8');
 $r = get10('/fromutf/utf.html');
 is(md5_hex(body_of($r)), md5_hex($KOI_EXPECTED), 'utf-8 to koi8-r, entities for the rest');
+
+$r = scalar $t->http($port, "GET /cgz/koi.html HTTP/1.0\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n");
+is(header_of($r, 'Content-Encoding'), 'gzip', 'recoded and gzipped');
+my ($gz, $plain) = (body_of($r), '');
+gunzip(\$gz => \$plain);
+is($plain, "\xD0\xB0\xD0\x90?z\n" x 1000, '... recoded first, as nginx');
 
 # --- proxied ---
 $r = get10('/upover/utf8');

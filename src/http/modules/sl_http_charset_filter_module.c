@@ -70,6 +70,7 @@ static void *create_main_conf(sl_conf_t *cf);
 static void *create_loc_conf(sl_conf_t *cf);
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child);
 static sl_int_t postconfiguration(sl_conf_t *cf);
+static sl_int_t header_postconfiguration(sl_conf_t *cf);
 static char *set_charset_slot(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *charset_map_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
@@ -101,6 +102,25 @@ static sl_http_module_t charset_module_ctx = {
 sl_module_t sl_http_charset_filter_module = {
     "http_charset_filter", 0,    0,    SL_HTTP_MODULE, &charset_module_ctx,
     charset_commands,      NULL, NULL, NULL,
+};
+
+/* The header filter sits elsewhere in the chain than the body filter: after add_header's
+ * and before gzip's and the range filter's (which puts the charset in its parts), as
+ * nginx; the body filter after the static module's reader. */
+static sl_http_module_t charset_header_module_ctx = {
+    NULL, header_postconfiguration, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+sl_module_t sl_http_charset_header_filter_module = {
+    "http_charset_header_filter",
+    0,
+    0,
+    SL_HTTP_MODULE,
+    &charset_header_module_ctx,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static const char *const default_types[] = {
@@ -724,9 +744,14 @@ static sl_int_t postconfiguration(sl_conf_t *cf)
     if (check_recodes(cf, mcf) != SL_OK || link_maps(cf, mcf) != SL_OK) {
         return SL_ERROR;
     }
-    next_header_filter = sl_http_top_header_filter;
-    sl_http_top_header_filter = charset_header_filter;
     next_body_filter = sl_http_top_body_filter;
     sl_http_top_body_filter = charset_body_filter;
+    return SL_OK;
+}
+
+static sl_int_t header_postconfiguration(sl_conf_t *cf)
+{
+    next_header_filter = sl_http_top_header_filter;
+    sl_http_top_header_filter = charset_header_filter;
     return SL_OK;
 }

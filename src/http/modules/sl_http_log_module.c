@@ -2,15 +2,18 @@
  * sl_http_log_module.c: the access log.
  *
  *     log_format NAME [escape=default|json|none] STRING ...;
- *     access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]] | off;
+ *     access_log PATH [FORMAT [buffer=SIZE] [gzip[=LEVEL]] [flush=TIME] [if=CONDITION]] | off;
  *
  * A format is compiled into ops (literal text or a variable index).  In the log phase each
  * access_log of the request's location measures its line, renders it into one piece of
  * memory and writes it with one write(): into the file's buffer when the file has one
  * (flushed when full, on the flush timer and at exit), else straight to the file.  Lines
  * match nginx 1.22 byte for byte: an absent variable prints "-" (nothing with
- * escape=json/none), and values are escaped as nginx escapes them.
+ * escape=json/none), and values are escaped as nginx escapes them.  With gzip, what a
+ * buffer holds is written as one gzip member at each flush (a line too long for the buffer
+ * as a member of its own), so the file reads with zcat.
  */
+#include "sl_http_gzip.h"
 #include "sl_http_variables.h"
 #include "sl_event.h"
 #include "sl_pool.h"
@@ -39,6 +42,8 @@ typedef struct {
     u_char *end;
     /** flush= in ms, 0 for none */
     sl_msec_t flush;
+    /** gzip= compression level, 0 for none */
+    int gzip;
     sl_event_t event;
     time_t error_log_time;
 } log_buf_t;
@@ -255,7 +260,7 @@ static char *set_log_format(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 /* The file's buffer, created on first use; one size and flush per file, as nginx. */
 static char *file_buffer(sl_conf_t *cf, const sl_str_t *path, sl_open_file_t *file, size_t size,
-                         sl_msec_t flush)
+                         sl_msec_t flush, int gzip)
 {
     log_main_conf_t *lmcf = sl_http_conf_get_module_main_conf(cf, sl_http_log_module);
     log_buf_t **bufs = lmcf->buffers.elts;
@@ -264,7 +269,8 @@ static char *file_buffer(sl_conf_t *cf, const sl_str_t *path, sl_open_file_t *fi
         if (bufs[i]->file != file) {
             continue;
         }
-        if ((size_t) (bufs[i]->end - bufs[i]->start) != size || bufs[i]->flush != flush) {
+        if ((size_t) (bufs[i]->end - bufs[i]->start) != size || bufs[i]->flush != flush
+            || bufs[i]->gzip != gzip) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0,
                               "access_log \"%.*s\" already defined with conflicting parameters",
                               SL_STR_ARG(*path));
@@ -281,6 +287,7 @@ static char *file_buffer(sl_conf_t *cf, const sl_str_t *path, sl_open_file_t *fi
     b->pos = b->start;
     b->end = b->start + size;
     b->flush = flush;
+    b->gzip = gzip;
     file->flush = flush_file;
     file->data = b;
     *slot = b;
@@ -302,9 +309,34 @@ static char *set_filter(sl_conf_t *cf, log_t *log, sl_str_t *cond)
     return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
-/* buffer=, flush=, if= from the fourth argument on. */
-static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *flush)
+/* gzip or gzip=LEVEL (1 to 9); 1 when value is that parameter. */
+static int parse_gzip(sl_conf_t *cf, const sl_str_t *value, int *gzip, char **rv)
 {
+    sl_str_t v;
+
+    *rv = SL_CONF_OK;
+    if (sl_str_eq_cstr(value, "gzip")) {
+        *gzip = 1;
+        return 1;
+    }
+    if (!sl_str_skip_prefix(value, "gzip=", &v)) {
+        return 0;
+    }
+    sl_int_t level = sl_atoi(v.data, v.len);
+    if (level < 1 || level > 9) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid compression level \"%.*s\"", SL_STR_ARG(v));
+        *rv = SL_CONF_ERROR;
+    }
+    *gzip = (int) level;
+    return 1;
+}
+
+/* buffer=, gzip[=], flush=, if= from the fourth argument on; gzip alone means a 64k
+ * buffer, as nginx. */
+static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *flush, int *gzip)
+{
+    char *rv;
+
     sl_str_t *value = cf->args->elts, v;
 
     for (sl_uint_t i = 3; i < cf->args->nelts; i++) {
@@ -324,6 +356,11 @@ static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *fl
                 return SL_CONF_ERROR;
             }
             *flush = (sl_msec_t) ms;
+        } else if (parse_gzip(cf, &value[i], gzip, &rv)) {
+            if (rv != SL_CONF_OK) {
+                return rv;
+            }
+            *size = *size ? *size : 64 * 1024;
         } else if (sl_str_skip_prefix(&value[i], "if=", &v)) {
             if (set_filter(cf, log, &v) != SL_CONF_OK) {
                 return SL_CONF_ERROR;
@@ -391,7 +428,8 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     size_t size = 0;
     sl_msec_t flush = 0;
-    if (parse_params(cf, log, &size, &flush) != SL_CONF_OK) {
+    int gzip = 0;
+    if (parse_params(cf, log, &size, &flush, &gzip) != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
     if (flush && size == 0) {
@@ -399,7 +437,7 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                           SL_STR_ARG(value[1]));
         return SL_CONF_ERROR;
     }
-    return size ? file_buffer(cf, &value[1], log->file, size, flush) : SL_CONF_OK;
+    return size ? file_buffer(cf, &value[1], log->file, size, flush, gzip) : SL_CONF_OK;
 }
 
 /* ---- configuration ---- */
@@ -627,16 +665,36 @@ static sl_log_t *cycle_log(void)
     return sl_cycle ? sl_cycle->log : NULL;
 }
 
+/* data as one gzip member, compressed in a pool of its own (not a request's: a flush may
+ * come from the timer or at exit). */
+static void write_gzip(log_buf_t *b, const u_char *data, size_t len, sl_log_t *log,
+                       time_t *error_time, time_t *disk_full_time)
+{
+    sl_pool_t *pool = sl_pool_create(4096, log);
+    sl_str_t out;
+
+    if (pool == NULL) {
+        return;
+    }
+    if (sl_http_gzip_member(pool, b->gzip, data, len, &out, log) == SL_OK) {
+        write_out(b->file, out.data, out.len, log, error_time, disk_full_time);
+    }
+    sl_pool_destroy(pool);
+}
+
 static void flush_buffer(log_buf_t *b)
 {
     if (b->event.timer_set) {
         sl_del_timer(&b->event);
     }
-    if (b->pos > b->start) {
+    if (b->pos > b->start && b->gzip) {
+        write_gzip(b, b->start, (size_t) (b->pos - b->start), cycle_log(), &b->error_log_time,
+                   NULL);
+    } else if (b->pos > b->start) {
         write_out(b->file, b->start, (size_t) (b->pos - b->start), cycle_log(), &b->error_log_time,
                   NULL);
-        b->pos = b->start;
     }
+    b->pos = b->start;
 }
 
 static void on_flush_timer(sl_event_t *ev)
@@ -700,6 +758,11 @@ static sl_int_t write_log(sl_http_request_t *r, log_t *log)
         return SL_ERROR;
     }
     u_char *last = render_line(r, log->format, plain, line);
+    if (b && b->gzip) {
+        write_gzip(b, line, (size_t) (last - line), r->connection->log, &log->error_log_time,
+                   &log->disk_full_time);
+        return SL_OK;
+    }
     write_out(log->file, line, (size_t) (last - line), r->connection->log, &log->error_log_time,
               &log->disk_full_time);
     return SL_OK;

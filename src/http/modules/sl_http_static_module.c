@@ -10,7 +10,8 @@
  * table says so: TLS): a body filter below the range filter reads file bufs into the
  * location's output_buffers (nginx's "2 32k" by default), refilled as the client drains
  * them, so memory stays bounded whatever the file size.  It works for any file buf that
- * reaches it.
+ * reaches it (the proxy's temp file parts too), and also with sendfile on when a filter above
+ * needs the bytes (gzip sets r->main_filter_need_in_memory).
  *
  * root and alias may hold variables ("alias /data/$1;" in a regex location): they are
  * compiled after parsing, in this module's postconfiguration, for every location whose path
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "sl_http_output.h"
+#include "sl_http_static.h"
 #include "sl_http_variables.h"
 #include "sl_file.h"
 #include "sl_pool.h"
@@ -236,8 +238,7 @@ static sl_file_t *open_file(sl_http_request_t *r, const sl_str_t *path, sl_int_t
     return file;
 }
 
-/* Status, length, Last-Modified, ETag ("mtime-size" in hex, as nginx) and Content-Type. */
-static sl_int_t set_headers(sl_http_request_t *r, const struct stat *st)
+sl_int_t sl_http_static_set_headers(sl_http_request_t *r, const struct stat *st)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
 
@@ -340,7 +341,7 @@ static sl_int_t static_handler(sl_http_request_t *r)
     if (rc != SL_OK) {
         return rc;
     }
-    if (set_headers(r, &st) != SL_OK) {
+    if (sl_http_static_set_headers(r, &st) != SL_OK) {
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     rc = sl_http_send_header(r);
@@ -455,6 +456,8 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
     read_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_static_module);
 
     if (ctx == NULL) {
+        /* a filter above (gzip, charset) that needs the bytes asks for memory whatever
+         * sendfile says */
         int sendfile = clcf->sendfile && r->connection->io->sendfile;
         if ((sendfile && !r->main_filter_need_in_memory) || !chain_has_file(in)) {
             return next_body_filter(r, in);

@@ -674,6 +674,9 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status = in->status_n;
     r->headers_out.status_line = in->status_line;
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
+    /* the upstream answers conditional requests itself: no 304 or 412 of ours for what
+     * it sent (nginx: unless the response is cacheable) */
+    r->disable_not_modified = 1;
     u->buffering = (unsigned) u->conf->buffering;
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
@@ -704,10 +707,19 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
         } else if (kind == SL_UPSTREAM_H_LAST_MODIFIED) {
-            /* as nginx: "expires modified" counts from it; without a cache, no 304 of ours */
+            /* as nginx: "expires modified" counts from it */
             r->headers_out.last_modified = o;
             r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
-            r->disable_not_modified = 1;
+        } else if (kind == SL_UPSTREAM_H_EXPIRES) {
+            /* what the filters read: gzip_proxied, expires, gzip's "already encoded" */
+            r->headers_out.expires = o;
+        } else if (kind == SL_UPSTREAM_H_ETAG) {
+            r->headers_out.etag = o;
+        } else if (kind == SL_UPSTREAM_H_CONTENT_ENCODING) {
+            r->headers_out.content_encoding = o;
+        } else if (kind == SL_UPSTREAM_H_ACCEPT_RANGES) {
+            /* a filter that changes the body (gzip) takes it away */
+            r->headers_out.accept_ranges = o;
         }
     }
     return SL_OK;
@@ -878,7 +890,8 @@ static sl_int_t send_out(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t *out
     if (rc == SL_ERROR) {
         return SL_ERROR;
     }
-    return r->out || u->busy_bufs ? SL_AGAIN : SL_OK;
+    /* a filter may hold bytes of its own for the client (gzip: r->buffered) */
+    return r->out || r->buffered || u->busy_bufs ? SL_AGAIN : SL_OK;
 }
 
 /* Reads from the upstream into the (empty) buffer.  SL_OK, SL_AGAIN, SL_DONE (EOF), or

@@ -105,6 +105,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 13:
         KIND("last-modified", SL_UPSTREAM_H_LAST_MODIFIED);
         KIND("cache-control", SL_UPSTREAM_H_CACHE_CONTROL);
+        KIND("accept-ranges", SL_UPSTREAM_H_ACCEPT_RANGES);
         break;
     case 14:
         KIND("content-length", SL_UPSTREAM_H_CONTENT_LENGTH);
@@ -116,6 +117,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 16:
         KIND("x-accel-redirect", SL_UPSTREAM_H_XA_REDIRECT);
         KIND("www-authenticate", SL_UPSTREAM_H_WWW_AUTHENTICATE);
+        KIND("content-encoding", SL_UPSTREAM_H_CONTENT_ENCODING);
         break;
     case 17:
         KIND("transfer-encoding", SL_UPSTREAM_H_TRANSFER_ENCODING);

@@ -178,6 +178,7 @@ static size_t header_length(sl_http_request_t *r, const sl_str_t *status, header
     len += r->chunked ? HDR_LEN("Transfer-Encoding", 7) : 0;
     len += HDR_LEN("Connection", 10); /* keep-alive, close or upgrade */
     len += v->keepalive_len ? HDR_LEN("Keep-Alive", v->keepalive_len) : 0;
+    len += r->gzip_vary ? HDR_LEN("Vary", 15) : 0;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {
         if (e->hash && (e != h->location || v->location.data == NULL)) {
@@ -222,6 +223,8 @@ static u_char *write_headers(sl_http_request_t *r, u_char *p, const sl_str_t *st
                          : PUT(p, "Connection", "close", 5);
     }
     p = v->keepalive_len ? PUT(p, "Keep-Alive", v->keepalive, v->keepalive_len) : p;
+    /* gzip or gzip_static could have encoded it, where gzip_vary is on */
+    p = r->gzip_vary ? PUT(p, "Vary", "Accept-Encoding", 15) : p;
     SL_LIST_FOREACH(&h->headers, part, i, sl_table_elt_t, e)
     {
         if (e->hash && (e != h->location || v->location.data == NULL)) {
