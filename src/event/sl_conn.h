@@ -102,6 +102,15 @@ struct sl_listening_s {
     int backlog;
     int rcvbuf;
     int sndbuf;
+    /** so_keepalive: 0 as the system has it, 1 on, 2 off; the three TCP times, 0 unset */
+    int keepalive;
+    int keepidle;
+    int keepintvl;
+    int keepcnt;
+    /** fastopen=N: the queue of TCP_FASTOPEN, -1 without */
+    int fastopen;
+    /** deferred: TCP_DEFER_ACCEPT seconds (the server's client_header_timeout), 0 without */
+    int deferred_accept;
 
     /** called for every accepted connection */
     sl_connection_handler_pt handler;

@@ -65,6 +65,14 @@ typedef struct {
     int backlog;
     int rcvbuf;
     int sndbuf;
+    /** so_keepalive: 0 not given, 1 on, 2 off; the TCP times (seconds) and count, 0 unset */
+    int keepalive;
+    int keepidle;
+    int keepintvl;
+    int keepcnt;
+    /** fastopen=N, -1 without */
+    int fastopen;
+    unsigned deferred_accept : 1;
     unsigned set : 1;
     unsigned default_server : 1;
     unsigned bind : 1;
