@@ -312,6 +312,9 @@ struct sl_http_request_s {
     unsigned disable_not_modified : 1;
     unsigned preserve_body : 1;
     unsigned request_body_in_file_only : 1;
+    /** proxy_request_buffering off: the body reader hands over what it has at the first
+     * wait (the body then streams); cleared when the whole body came at once */
+    unsigned request_body_no_buffering : 1;
     unsigned blocked : 8;
 };
 
@@ -374,6 +377,20 @@ sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t 
 /* Request body. */
 sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
                                           sl_http_client_body_handler_pt post_handler);
+/*
+ * Takes body bytes from [b->pos, b->last) as the request's framing says (Content-Length or
+ * chunked), moving the body's data to *out onward (framing dropped; *out may be b->pos or
+ * another buffer with room for as many bytes as are taken) and advancing *out and b->pos.
+ * Counts request_length and rb->received.  SL_OK at the end of the body, SL_AGAIN for
+ * more, SL_ERROR on a bad chunk (logged at "info").
+ */
+sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char **out);
+/* The fewest bytes of the body still to come: reading no more than this never takes bytes
+ * of the next request. */
+off_t sl_http_request_body_left(sl_http_request_t *r);
+/* $request_body_file: the temp file's name, giving the file one now if it has none.
+ * SL_OK, SL_DECLINED (no body in a file), SL_ERROR. */
+sl_int_t sl_http_request_body_file_name(sl_http_request_t *r, sl_str_t *name);
 /* Reads and drops a body nobody wants (the rest while the response goes out).  SL_OK, or
  * SL_HTTP_BAD_REQUEST when what arrived with the request is not a valid body (the
  * connection will close; the caller answers 400), or SL_ERROR. */
