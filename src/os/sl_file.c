@@ -137,8 +137,7 @@ sl_int_t sl_name_tempfile(int fd, const sl_path_t *path, sl_pool_t *pool, sl_str
     char proc[64], target[4096 + 64];
 
     if (path->name.len > 4096) {
-        sl_log_error(SL_LOG_CRIT, log, 0, "temp path \"%.*s\" is too long",
-                     SL_STR_ARG(path->name));
+        sl_log_error(SL_LOG_CRIT, log, 0, "temp path \"%.*s\" is too long", SL_STR_ARG(path->name));
         return SL_ERROR;
     }
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
