@@ -306,6 +306,9 @@ const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind);
  * is exhausted. */
 sl_table_elt_t *sl_upstream_pass_header(sl_http_request_t *r, const sl_table_elt_t *h);
 
+/* proxy_request_buffering off: the body's first piece (what the body reader had) framed
+ * into u->body_out, to go with the request header.  SL_OK or SL_ERROR (no memory). */
+sl_int_t sl_upstream_stream_first(sl_http_request_t *r, sl_upstream_t *u);
 /* proxy_request_buffering off: sends what the client has sent of the body.  SL_OK when the
  * body is complete, SL_AGAIN while waiting for the client or the upstream, SL_ERROR
  * (logged; the status to answer in *status). */

@@ -1,11 +1,14 @@
 /*
  * sl_upstream_body.c: proxy_request_buffering off.  The request body goes to the upstream
- * as it arrives from the client, through one client_body_buffer_size buffer: read from the
- * client when the buffer is empty, write to the upstream, read again when it is sent.  A
- * body of known length keeps its Content-Length; a chunked one is re-framed as chunked
- * (to an HTTP/1.1 upstream), so the upstream always gets one clean framing.
+ * as it arrives from the client, through the body reader's one buffer (at most
+ * client_body_buffer_size): what the reader had when the body stopped coming goes with the
+ * request header; then read from the client when the buffer is empty (never past the body's
+ * end), write to the upstream, read again when it is sent.  A body of known length keeps
+ * its Content-Length; a chunked one is re-framed as chunked (to an HTTP/1.1 upstream), one
+ * chunk per read event, so the upstream always gets one clean framing.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "sl_http_output.h"
 #include "sl_pool.h"
@@ -43,58 +46,60 @@ static sl_int_t add_text(sl_http_request_t *r, sl_chain_t ***ll, const char *fmt
     return add_span(r, ll, p, (size_t) n);
 }
 
-/* Takes body bytes from b: spans of data into the chain, framed for the upstream.
- * SL_OK (the body is complete), SL_AGAIN (more to come), SL_ERROR (bad chunk framing). */
-static sl_int_t take(sl_http_request_t *r, sl_upstream_t *u, sl_buf_t *b, sl_chain_t ***ll)
+/* The data in [p, p + n), framed for the upstream: chunked framing carries each piece as
+ * one chunk, and the last chunk follows the end of the body. */
+static sl_int_t frame(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t ***ll, u_char *p,
+                      size_t n)
 {
-    sl_http_request_body_t *rb = r->request_body;
-
-    if (!r->headers_in.chunked) {
-        size_t n = (size_t) sl_min((off_t) (b->last - b->pos), rb->rest);
-        if (n && add_span(r, ll, b->pos, n) != SL_OK) {
-            return SL_ERROR;
-        }
-        b->pos += n;
-        rb->rest -= (off_t) n;
-        return rb->rest == 0 ? SL_OK : SL_AGAIN;
+    if (n && u->body_chunked
+        && (add_text(r, ll, "%zx\r\n", n) != SL_OK || add_span(r, ll, p, n) != SL_OK
+            || add_text(r, ll, "\r\n", 0) != SL_OK)) {
+        return SL_ERROR;
     }
-    while (b->pos < b->last) {
-        if (rb->chunked->size == 0) {
-            sl_int_t rc = sl_http_parse_chunked(rb->chunked, b);
-            if (rc == SL_DONE) {
-                return add_text(r, ll, "0\r\n\r\n", 0);
-            }
-            if (rc == SL_AGAIN) {
-                return SL_AGAIN;
-            }
-            if (rc != SL_OK) {
-                sl_log_error(SL_LOG_INFO, r->connection->log, 0,
-                             "client sent invalid chunked body");
-                return SL_ERROR;
-            }
-        }
-        size_t n = (size_t) sl_min((off_t) (b->last - b->pos), rb->chunked->size);
-        if (add_text(r, ll, "%zx\r\n", n) != SL_OK || add_span(r, ll, b->pos, n) != SL_OK
-            || add_text(r, ll, "\r\n", 0) != SL_OK) {
-            return SL_ERROR;
-        }
-        b->pos += n;
-        rb->chunked->size -= (off_t) n;
+    if (n && !u->body_chunked && add_span(r, ll, p, n) != SL_OK) {
+        return SL_ERROR;
     }
-    return SL_AGAIN;
+    if (u->body_done && u->body_chunked) {
+        return add_text(r, ll, "0\r\n\r\n", 0);
+    }
+    return SL_OK;
 }
 
-/* Reads more of the body from the client into the (empty) body buffer. */
-static sl_int_t read_client(sl_http_request_t *r, sl_upstream_t *u)
+/* A chunked body past client_max_body_size (a Content-Length was checked before). */
+static int too_large(sl_http_request_t *r)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    off_t received = r->request_body->received;
+
+    if (clcf->client_max_body_size && received > clcf->client_max_body_size) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                     "client intended to send too large chunked body: %lld bytes",
+                     (long long) received);
+        return 1;
+    }
+    return 0;
+}
+
+/* Raw body bytes into the buffer: what is left of those that came with the header, else a
+ * read of no more than the body has left.  The bytes read, 0 for none yet, or SL_ERROR. */
+static ssize_t read_raw(sl_http_request_t *r, sl_buf_t *b, sl_buf_t *raw)
 {
     sl_connection_t *c = r->connection;
-    sl_buf_t *b = u->body_buf;
+    sl_buf_t *h = r->header_in;
+    size_t room = (size_t) (b->end - b->last);
 
-    b->pos = b->start;
-    b->last = b->start;
-    ssize_t n = c->io->recv(c, b->last, (size_t) (b->end - b->last));
+    if (h->pos < h->last) {
+        /* decoded data is never longer than its bytes: it fits where it came from */
+        size_t n = sl_min(room, (size_t) (h->last - h->pos));
+        memcpy(b->last, h->pos, n);
+        h->pos += n;
+        *raw = (sl_buf_t) { .pos = b->last, .last = b->last + n };
+        return (ssize_t) n;
+    }
+    size_t size = (size_t) sl_min((off_t) room, sl_http_request_body_left(r));
+    ssize_t n = c->io->recv(c, b->last, size);
     if (n == SL_AGAIN) {
-        return SL_AGAIN;
+        return 0;
     }
     if (n == 0 || n == SL_ERROR) {
         sl_log_error(SL_LOG_INFO, c->log, 0,
@@ -102,22 +107,60 @@ static sl_int_t read_client(sl_http_request_t *r, sl_upstream_t *u)
         c->error = 1;
         return SL_ERROR;
     }
-    b->last += n;
-    r->request_length += n;
-    return SL_OK;
+    *raw = (sl_buf_t) { .pos = b->last, .last = b->last + n };
+    return n;
 }
 
-static sl_int_t init_body(sl_http_request_t *r, sl_upstream_t *u)
+/*
+ * Fills the (sent, so empty) buffer with body data decoded in place, reading until the body
+ * ends, the client has nothing more, or the buffer is full: what one read event brought
+ * goes on as one piece (one chunk).  SL_OK (data, or the end), SL_AGAIN (nothing yet), or
+ * SL_ERROR with the status to answer in *status.
+ */
+static sl_int_t fill(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t *status)
 {
-    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    sl_buf_t *b = u->body_buf;
 
-    u->body_buf = sl_create_temp_buf(r->pool, clcf->client_body_buffer_size);
-    if (u->body_buf == NULL) {
+    b->pos = b->start;
+    b->last = b->start;
+    while (!u->body_done && b->last < b->end) {
+        sl_buf_t raw;
+        ssize_t n = read_raw(r, b, &raw);
+        if (n == SL_ERROR) {
+            *status = SL_HTTP_BAD_REQUEST;
+            return SL_ERROR;
+        }
+        if (n == 0) {
+            break;
+        }
+        sl_int_t rc = sl_http_request_body_decode(r, &raw, &b->last);
+        if (rc == SL_ERROR || too_large(r)) {
+            *status = rc == SL_ERROR ? SL_HTTP_BAD_REQUEST : SL_HTTP_REQUEST_ENTITY_TOO_LARGE;
+            r->keepalive = 0;
+            r->lingering_close = 1;
+            return SL_ERROR;
+        }
+        u->body_done = rc == SL_OK;
+    }
+    if (u->body_done) {
+        r->reading_body = 0; /* the connection may be reused: the next request follows */
+    }
+    return b->last > b->pos || u->body_done ? SL_OK : SL_AGAIN;
+}
+
+sl_int_t sl_upstream_stream_first(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_http_request_body_t *rb = r->request_body;
+    sl_chain_t **ll = &u->body_out;
+
+    /* the reader's buffer holds what came at once; once sent, it carries the rest */
+    u->body_started = 1;
+    u->body_buf = rb->buf;
+    if (frame(r, u, &ll, rb->buf->pos, (size_t) (rb->buf->last - rb->buf->pos)) != SL_OK) {
         return SL_ERROR;
     }
-    /* the body bytes that came with the header go first, without a copy */
-    u->body_started = 1;
-    return sl_http_send_continue(r);
+    rb->buf->pos = rb->buf->last;
+    return SL_OK;
 }
 
 sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t *status)
@@ -126,7 +169,7 @@ sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
 
     *status = SL_HTTP_BAD_GATEWAY;
-    if (!u->body_started && init_body(r, u) != SL_OK) {
+    if (!u->body_started && sl_upstream_stream_first(r, u) != SL_OK) {
         *status = SL_HTTP_INTERNAL_SERVER_ERROR;
         return SL_ERROR;
     }
@@ -144,29 +187,20 @@ sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint
         if (u->body_done) {
             return SL_OK;
         }
-        sl_buf_t *src = r->header_in->pos < r->header_in->last ? r->header_in : u->body_buf;
-        if (src == u->body_buf) {
-            sl_int_t rc = read_client(r, u);
-            if (rc == SL_AGAIN) {
-                sl_add_timer(r->connection->read, clcf->client_body_timeout);
-                return SL_AGAIN; /* the client's read event brings us back */
-            }
-            if (rc == SL_ERROR) {
-                *status = SL_HTTP_BAD_REQUEST;
-                return SL_ERROR;
-            }
-            sl_del_timer(r->connection->read);
+        sl_int_t rc = fill(r, u, status);
+        if (rc == SL_AGAIN) {
+            sl_add_timer(r->connection->read, clcf->client_body_timeout);
+            return SL_AGAIN; /* the client's read event brings us back */
         }
-        sl_chain_t **ll = &u->body_out;
-        sl_int_t rc = take(r, u, src, &ll);
         if (rc == SL_ERROR) {
-            *status = SL_HTTP_BAD_REQUEST;
             return SL_ERROR;
         }
-        u->body_done = rc == SL_OK;
-        if (u->body_done && src->pos < src->last) {
-            /* bytes after the body cannot be a request we will read: no keepalive */
-            r->keepalive = 0;
+        sl_del_timer(r->connection->read);
+        sl_chain_t **ll = &u->body_out;
+        if (frame(r, u, &ll, u->body_buf->pos, (size_t) (u->body_buf->last - u->body_buf->pos))
+            != SL_OK) {
+            *status = SL_HTTP_INTERNAL_SERVER_ERROR;
+            return SL_ERROR;
         }
     }
 }
