@@ -162,6 +162,8 @@ typedef struct {
     unsigned filter_need_buffering : 1;
     unsigned last_sent : 1;
     unsigned last_saved : 1;
+    /** a body is expected (Content-Length above 0, or chunked) */
+    unsigned has_body : 1;
 } sl_http_request_body_t;
 
 /* What the error log's context line needs: ", client: ..., server: ..., request: ...". */
@@ -381,7 +383,7 @@ sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
  * Takes body bytes from [b->pos, b->last) as the request's framing says (Content-Length or
  * chunked), moving the body's data to *out onward (framing dropped; *out may be b->pos or
  * another buffer with room for as many bytes as are taken) and advancing *out and b->pos.
- * Counts request_length and rb->received.  SL_OK at the end of the body, SL_AGAIN for
+ * Counts rb->received (request_length is the caller's: a discarded body is not counted).  SL_OK at the end of the body, SL_AGAIN for
  * more, SL_ERROR on a bad chunk (logged at "info").
  */
 sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char **out);

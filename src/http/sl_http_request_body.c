@@ -125,7 +125,7 @@ static sl_int_t flush_to_file(sl_http_request_t *r, sl_http_request_body_t *rb)
 sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char **out)
 {
     sl_http_request_body_t *rb = r->request_body;
-    u_char *start = b->pos, *dst = *out;
+    u_char *dst = *out;
     sl_int_t rc = SL_AGAIN;
 
     if (!r->headers_in.chunked) {
@@ -159,7 +159,6 @@ sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char *
         rb->chunked->size -= (off_t) n;
         rc = SL_AGAIN;
     }
-    r->request_length += b->pos - start;
     rb->received += dst - *out;
     *out = dst;
     return rc;
@@ -213,24 +212,60 @@ static ssize_t make_room(sl_http_request_t *r, sl_http_request_body_t *rb)
     return rb->buf->end - rb->buf->last;
 }
 
-/* The body bytes that came with the header: into the buffer (and the file). */
-static sl_int_t take_preread(sl_http_request_t *r, sl_http_request_body_t *rb)
+/* Copies n bytes of body data into the buffer, flushing it to the file when full. */
+static sl_int_t store(sl_http_request_t *r, sl_http_request_body_t *rb, const u_char *p,
+                      size_t n)
 {
-    sl_buf_t *h = r->header_in;
-    sl_int_t rc = SL_AGAIN;
-
-    while (h->pos < h->last && rc == SL_AGAIN) {
+    while (n) {
         ssize_t room = make_room(r, rb);
         if (room <= 0) {
-            return room == 0 ? SL_AGAIN : SL_HTTP_INTERNAL_SERVER_ERROR;
+            return SL_HTTP_INTERNAL_SERVER_ERROR;
         }
-        /* the data is never longer than the bytes it came in */
-        sl_buf_t raw = *h;
-        raw.last = raw.pos + sl_min(raw.last - raw.pos, room);
-        rc = decoded(r, rb, sl_http_request_body_decode(r, &raw, &rb->buf->last));
-        h->pos = raw.pos;
+        size_t k = sl_min((size_t) room, n);
+        memcpy(rb->buf->last, p, k);
+        rb->buf->last += k;
+        p += k;
+        n -= k;
     }
-    return rc;
+    return SL_OK;
+}
+
+/*
+ * The body's buffer, made when the body did not all come with the header: at most
+ * client_body_buffer_size (or what is left of a shorter body), except that without
+ * buffering it holds at least the data that came with the header (at most a header
+ * buffer), which goes to the upstream first.
+ */
+static sl_int_t alloc_buffer(sl_http_request_t *r, sl_http_request_body_t *rb, size_t preread)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    size_t size = clcf->client_body_buffer_size;
+
+    if (!r->headers_in.chunked && preread + (size_t) rb->rest < size) {
+        size = preread + (size_t) rb->rest;
+    }
+    if (r->request_body_no_buffering && size < preread) {
+        size = preread;
+    }
+    rb->buf = sl_create_temp_buf(r->pool, sl_max(size, 1));
+    return rb->buf ? SL_OK : SL_ERROR;
+}
+
+/* A body that came whole with the header stays where it is, as nginx's: in memory
+ * whatever client_body_buffer_size says (it is no larger than the header buffer). */
+static sl_int_t keep_in_header(sl_http_request_t *r, sl_http_request_body_t *rb, u_char *data,
+                               u_char *end)
+{
+    rb->buf = sl_calloc_buf(r->pool);
+    if (rb->buf == NULL) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rb->buf->start = data;
+    rb->buf->pos = data;
+    rb->buf->last = end;
+    rb->buf->end = end;
+    rb->buf->temporary = 1;
+    return SL_OK;
 }
 
 /* Reads from the socket straight into the buffer, decoding in place, until the body ends,
@@ -257,12 +292,38 @@ static sl_int_t read_socket(sl_http_request_t *r, sl_http_request_body_t *rb)
             c->error = 1;
             return SL_HTTP_BAD_REQUEST;
         }
+        r->request_length += n;
         sl_buf_t raw = { .pos = rb->buf->last, .last = rb->buf->last + n };
         sl_int_t rc = decoded(r, rb, sl_http_request_body_decode(r, &raw, &rb->buf->last));
         if (rc != SL_AGAIN) {
             return rc;
         }
     }
+}
+
+/* The first go: the body bytes that came with the header (decoded where they are), then
+ * the socket until it is empty. */
+static sl_int_t read_first(sl_http_request_t *r, sl_http_request_body_t *rb)
+{
+    sl_buf_t *h = r->header_in;
+    u_char *start = h->pos, *end = h->pos;
+    sl_int_t rc = decoded(r, rb, sl_http_request_body_decode(r, h, &end));
+
+    r->request_length += h->pos - start;
+    if (rc != SL_OK && rc != SL_AGAIN) {
+        return rc;
+    }
+    if (rc == SL_OK && !r->request_body_in_file_only) {
+        return keep_in_header(r, rb, start, end);
+    }
+    if (alloc_buffer(r, rb, (size_t) (end - start)) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    sl_int_t src = store(r, rb, start, (size_t) (end - start));
+    if (src != SL_OK || rc == SL_OK) {
+        return src;
+    }
+    return read_socket(r, rb);
 }
 
 /* The body is complete: one memory buf, or one file buf holding all of it. */
@@ -315,6 +376,9 @@ sl_int_t sl_http_send_continue(sl_http_request_t *r)
         r->connection->error = 1;
         return SL_ERROR;
     }
+    /* counted as nginx counts it: in $bytes_sent and (the header size not knowing of it)
+     * in $body_bytes_sent too */
+    r->connection->sent += n;
     return SL_OK;
 }
 
@@ -330,34 +394,20 @@ static sl_int_t init_body(sl_http_request_t *r)
     r->request_body_in_file_only =
         clcf->client_body_in_file_only != SL_HTTP_BODY_FILE_OFF && !r->request_body_no_buffering;
     rb->rest = sl_max(r->headers_in.content_length_n, 0);
-    if (rb->rest == 0 && !r->headers_in.chunked && !r->request_body_in_file_only) {
-        return SL_OK; /* no body: rb->bufs stays NULL, $request_body is not found */
+    if (rb->rest == 0 && !r->headers_in.chunked) {
+        /* no body, no file (even with client_body_in_file_only, as nginx): rb->bufs stays
+         * NULL, $request_body and $request_body_file are not found */
+        return SL_OK;
     }
-    size_t size = clcf->client_body_buffer_size;
     if (r->headers_in.chunked) {
         rb->rest = -1;
         rb->chunked = sl_pcalloc(r->pool, sizeof(sl_http_chunked_t));
         if (rb->chunked == NULL) {
             return SL_ERROR;
         }
-    } else if (rb->rest < (off_t) size) {
-        size = (size_t) rb->rest;
     }
-    rb->buf = sl_create_temp_buf(r->pool, sl_max(size, 1));
-    return rb->buf ? SL_OK : SL_ERROR;
-}
-
-/* The first go: what came with the header, then the socket until it is empty. */
-static sl_int_t read_first(sl_http_request_t *r, sl_http_request_body_t *rb)
-{
-    if (!r->headers_in.chunked && rb->rest == 0) {
-        return SL_OK;
-    }
-    sl_int_t rc = take_preread(r, rb);
-    if (rc == SL_AGAIN && r->header_in->pos == r->header_in->last) {
-        rc = read_socket(r, rb);
-    }
-    return rc;
+    rb->has_body = 1;
+    return SL_OK;
 }
 
 /* Waits for more of the body (client_body_timeout), or hands over what there is. */
@@ -391,7 +441,7 @@ sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     sl_http_request_body_t *rb = r->request_body;
-    if (rb->buf == NULL) {
+    if (!rb->has_body) {
         r->request_body_no_buffering = 0;
         post_handler(r);
         return SL_OK;

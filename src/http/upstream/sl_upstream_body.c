@@ -80,22 +80,13 @@ static int too_large(sl_http_request_t *r)
     return 0;
 }
 
-/* Raw body bytes into the buffer: what is left of those that came with the header, else a
- * read of no more than the body has left.  The bytes read, 0 for none yet, or SL_ERROR. */
+/* Raw body bytes into the buffer, no more than the body has left (the body reader took
+ * all of it that came with the header).  The bytes read, 0 for none yet, or SL_ERROR. */
 static ssize_t read_raw(sl_http_request_t *r, sl_buf_t *b, sl_buf_t *raw)
 {
     sl_connection_t *c = r->connection;
-    sl_buf_t *h = r->header_in;
     size_t room = (size_t) (b->end - b->last);
 
-    if (h->pos < h->last) {
-        /* decoded data is never longer than its bytes: it fits where it came from */
-        size_t n = sl_min(room, (size_t) (h->last - h->pos));
-        memcpy(b->last, h->pos, n);
-        h->pos += n;
-        *raw = (sl_buf_t) { .pos = b->last, .last = b->last + n };
-        return (ssize_t) n;
-    }
     size_t size = (size_t) sl_min((off_t) room, sl_http_request_body_left(r));
     ssize_t n = c->io->recv(c, b->last, size);
     if (n == SL_AGAIN) {
@@ -108,6 +99,7 @@ static ssize_t read_raw(sl_http_request_t *r, sl_buf_t *b, sl_buf_t *raw)
         return SL_ERROR;
     }
     *raw = (sl_buf_t) { .pos = b->last, .last = b->last + n };
+    r->request_length += n;
     return n;
 }
 
