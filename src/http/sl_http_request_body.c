@@ -213,8 +213,7 @@ static ssize_t make_room(sl_http_request_t *r, sl_http_request_body_t *rb)
 }
 
 /* Copies n bytes of body data into the buffer, flushing it to the file when full. */
-static sl_int_t store(sl_http_request_t *r, sl_http_request_body_t *rb, const u_char *p,
-                      size_t n)
+static sl_int_t store(sl_http_request_t *r, sl_http_request_body_t *rb, const u_char *p, size_t n)
 {
     while (n) {
         ssize_t room = make_room(r, rb);

@@ -48,8 +48,7 @@ static sl_int_t add_text(sl_http_request_t *r, sl_chain_t ***ll, const char *fmt
 
 /* The data in [p, p + n), framed for the upstream: chunked framing carries each piece as
  * one chunk, and the last chunk follows the end of the body. */
-static sl_int_t frame(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t ***ll, u_char *p,
-                      size_t n)
+static sl_int_t frame(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t ***ll, u_char *p, size_t n)
 {
     if (n && u->body_chunked
         && (add_text(r, ll, "%zx\r\n", n) != SL_OK || add_span(r, ll, p, n) != SL_OK
@@ -98,7 +97,7 @@ static ssize_t read_raw(sl_http_request_t *r, sl_buf_t *b, sl_buf_t *raw)
         c->error = 1;
         return SL_ERROR;
     }
-    *raw = (sl_buf_t) { .pos = b->last, .last = b->last + n };
+    *raw = (sl_buf_t){ .pos = b->last, .last = b->last + n };
     r->request_length += n;
     return n;
 }
