@@ -393,9 +393,11 @@ static sl_int_t init_body(sl_http_request_t *r)
     r->request_body_in_file_only =
         clcf->client_body_in_file_only != SL_HTTP_BODY_FILE_OFF && !r->request_body_no_buffering;
     rb->rest = sl_max(r->headers_in.content_length_n, 0);
-    if (rb->rest == 0 && !r->headers_in.chunked) {
-        /* no body, no file (even with client_body_in_file_only, as nginx): rb->bufs stays
-         * NULL, $request_body and $request_body_file are not found */
+    if (rb->rest == 0 && !r->headers_in.chunked
+        && (r->headers_in.content_length_n < 0 || !r->request_body_in_file_only)) {
+        /* no body: rb->bufs stays NULL, $request_body and $request_body_file are not
+         * found; as nginx, "Content-Length: 0" still gets its (empty) file where bodies
+         * always go to files, a request without one does not */
         return SL_OK;
     }
     if (r->headers_in.chunked) {
