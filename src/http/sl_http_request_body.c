@@ -148,7 +148,7 @@ sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char *
             break;
         }
         if (rc != SL_OK) {
-            sl_log_error(SL_LOG_INFO, r->connection->log, 0, "client sent invalid chunked body");
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0, "client sent invalid chunked body");
             rc = SL_ERROR;
             break;
         }
