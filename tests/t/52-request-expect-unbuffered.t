@@ -27,13 +27,24 @@ Origin::scripted(port => $origin_port, lifetime => 30, handler => sub {
     my $chunked = $head =~ /\r\ntransfer-encoding: chunked/i;
     my $framing = $chunked ? 'chunked' : 'length=' . ($len // 'none');
     Origin::note($notes, $n, "head $framing");
-    Origin::note($notes, $n, 'got ' . esc($buf)) if length $buf;
+    Origin::note($notes, $n, 'got ' . esc($buf)) if length $buf && length $buf < 1024;
     while ($chunked ? $buf !~ /(?:^|\r\n)0\r\n\r\n$/ : length $buf < ($len // 0)) {
         sysread($c, my $more, 65536) or return;
-        Origin::note($notes, $n, 'got ' . esc($more));
+        Origin::note($notes, $n, 'got ' . esc($more)) if length $more < 1024;
         $buf .= $more;
     }
     my $answer = "$framing raw=" . esc($buf) . "\n";
+    if ($head =~ m{^POST /ub/large }) {
+        # a large body: its decoded length and md5 instead of its bytes
+        require Digest::MD5;
+        my $data = '';
+        while ($buf =~ s/^([0-9a-f]+)\r\n//) {
+            my $size = hex $1;
+            $data .= substr($buf, 0, $size, '');
+            $buf =~ s/^\r\n//;
+        }
+        $answer = "$framing length=" . length($data) . ' md5=' . Digest::MD5::md5_hex($data) . "\n";
+    }
     Origin::write_all($c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: "
                       . length($answer) . "\r\n\r\n$answer");
 });
@@ -59,6 +70,7 @@ http {
             proxy_http_version 1.1;
             client_body_buffer_size 64;
             proxy_pass http://127.0.0.1:$origin_port;
+            location /ub/large { client_max_body_size 8m; proxy_pass http://127.0.0.1:$origin_port; }
         }
         location /ubfile {
             proxy_request_buffering off;
@@ -192,6 +204,22 @@ sub wait_origin_got {
                      . "POST /ub/next HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc");
     my @raws = $r =~ /raw=(\S*)\n/g;
     is_deeply(\@raws, [$big, 'abc'], 'a streamed body, then the pipelined request behind it');
+}
+{
+    # 4 MiB in 256 pieces of 16 KiB, through a 64-byte buffer: re-chunked whole, in order
+    require Digest::MD5;
+    my $s = $t->connect($port);
+    print $s "POST /ub/large HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        . "Transfer-Encoding: chunked\r\n\r\n";
+    my $md5 = Digest::MD5->new;
+    for my $i (0 .. 255) {
+        my $piece = sprintf('%015d,', $i) x 1024;
+        $md5->add($piece);
+        print $s sprintf('%x', length $piece) . "\r\n$piece\r\n";
+    }
+    print $s "0\r\n\r\n";
+    like(scalar $t->read_all($s, 60), qr/chunked length=4194304 md5=${\ $md5->hexdigest}\n$/,
+         'a large chunked body streamed through a small buffer arrives whole');
 }
 {
     my $s = $t->connect($port);

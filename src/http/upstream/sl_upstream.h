@@ -155,6 +155,7 @@ typedef struct {
 } sl_upstream_resolved_t;
 
 typedef struct sl_upstream_s sl_upstream_t;
+typedef struct sl_upstream_body_frames_s sl_upstream_body_frames_t;
 
 /*
  * A second destination for a response body while it goes to the client: proxy_store now,
@@ -250,6 +251,8 @@ struct sl_upstream_s {
     /** the streamed request body: the client's bytes and the framing around them */
     sl_buf_t *body_buf;
     sl_chain_t *body_out;
+    /** the links each piece of it goes out on (sl_upstream_body.c) */
+    sl_upstream_body_frames_t *body_frames;
 
     /** unbuffered output waiting for the client */
     sl_chain_t *out_bufs;

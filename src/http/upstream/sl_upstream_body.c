@@ -10,56 +10,64 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sl_http_output.h"
 #include "sl_pool.h"
 #include "sl_upstream.h"
 
-/* A buf over [p, p + n) linked after *ll. */
-static sl_int_t add_span(sl_http_request_t *r, sl_chain_t ***ll, u_char *p, size_t n)
-{
-    sl_chain_t *cl = sl_alloc_chain_link(r->pool);
-    sl_buf_t *b = sl_calloc_buf(r->pool);
+/* The links that carry one piece to the upstream, made once per request and reused for
+ * every piece (a piece is sent whole before the next is read), so memory does not grow
+ * with the length of the body. */
+struct sl_upstream_body_frames_s {
+    /** size line, data, CRLF after the data, the last chunk */
+    sl_chain_t links[4];
+    sl_buf_t bufs[4];
+    u_char size_line[24];
+};
 
-    if (cl == NULL || b == NULL) {
-        return SL_ERROR;
-    }
+/* Links bufs[i] over [p, p + n) after *ll. */
+static void add_span(sl_upstream_body_frames_t *f, int i, sl_chain_t ***ll, const u_char *p,
+                     size_t n)
+{
+    sl_buf_t *b = &f->bufs[i];
+
+    memset(b, 0, sizeof(*b));
     b->memory = 1;
-    b->start = p;
-    b->pos = p;
-    b->last = p + n;
-    cl->buf = b;
-    cl->next = NULL;
-    **ll = cl;
-    *ll = &cl->next;
-    return SL_OK;
+    b->start = (u_char *) p;
+    b->pos = (u_char *) p;
+    b->last = (u_char *) p + n;
+    f->links[i].buf = b;
+    f->links[i].next = NULL;
+    **ll = &f->links[i];
+    *ll = &f->links[i].next;
 }
 
-/* Chunk framing in pool memory: "size\r\n" before a piece, "\r\n" after, "0\r\n\r\n". */
-static sl_int_t add_text(sl_http_request_t *r, sl_chain_t ***ll, const char *fmt, size_t size)
+/* The data in [p, p + n) as the next piece in u->body_out: chunked framing carries each
+ * piece as one chunk, and the last chunk follows the end of the body.  SL_OK, SL_ERROR (no
+ * memory for the links, the first time). */
+static sl_int_t frame(sl_http_request_t *r, sl_upstream_t *u, u_char *p, size_t n)
 {
-    u_char *p = sl_pnalloc(r->pool, 24);
+    static const u_char crlf[] = "\r\n", last[] = "0\r\n\r\n";
+    sl_upstream_body_frames_t *f = u->body_frames;
+    sl_chain_t **ll = &u->body_out;
 
-    if (p == NULL) {
-        return SL_ERROR;
+    if (f == NULL) {
+        f = u->body_frames = sl_palloc(r->pool, sizeof(*f));
+        if (f == NULL) {
+            return SL_ERROR;
+        }
     }
-    int n = snprintf((char *) p, 24, fmt, size);
-    return add_span(r, ll, p, (size_t) n);
-}
-
-/* The data in [p, p + n), framed for the upstream: chunked framing carries each piece as
- * one chunk, and the last chunk follows the end of the body. */
-static sl_int_t frame(sl_http_request_t *r, sl_upstream_t *u, sl_chain_t ***ll, u_char *p, size_t n)
-{
-    if (n && u->body_chunked
-        && (add_text(r, ll, "%zx\r\n", n) != SL_OK || add_span(r, ll, p, n) != SL_OK
-            || add_text(r, ll, "\r\n", 0) != SL_OK)) {
-        return SL_ERROR;
+    u->body_out = NULL;
+    if (n && u->body_chunked) {
+        int len = snprintf((char *) f->size_line, sizeof(f->size_line), "%zx\r\n", n);
+        add_span(f, 0, &ll, f->size_line, (size_t) len);
     }
-    if (n && !u->body_chunked && add_span(r, ll, p, n) != SL_OK) {
-        return SL_ERROR;
+    if (n) {
+        add_span(f, 1, &ll, p, n);
+    }
+    if (n && u->body_chunked) {
+        add_span(f, 2, &ll, crlf, 2);
     }
     if (u->body_done && u->body_chunked) {
-        return add_text(r, ll, "0\r\n\r\n", 0);
+        add_span(f, 3, &ll, last, 5);
     }
     return SL_OK;
 }
@@ -142,12 +150,11 @@ static sl_int_t fill(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t *status)
 sl_int_t sl_upstream_stream_first(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_http_request_body_t *rb = r->request_body;
-    sl_chain_t **ll = &u->body_out;
 
     /* the reader's buffer holds what came at once; once sent, it carries the rest */
     u->body_started = 1;
     u->body_buf = rb->buf;
-    if (frame(r, u, &ll, rb->buf->pos, (size_t) (rb->buf->last - rb->buf->pos)) != SL_OK) {
+    if (frame(r, u, rb->buf->pos, (size_t) (rb->buf->last - rb->buf->pos)) != SL_OK) {
         return SL_ERROR;
     }
     rb->buf->pos = rb->buf->last;
@@ -187,8 +194,7 @@ sl_int_t sl_upstream_stream_body(sl_http_request_t *r, sl_upstream_t *u, sl_uint
             return SL_ERROR;
         }
         sl_del_timer(r->connection->read);
-        sl_chain_t **ll = &u->body_out;
-        if (frame(r, u, &ll, u->body_buf->pos, (size_t) (u->body_buf->last - u->body_buf->pos))
+        if (frame(r, u, u->body_buf->pos, (size_t) (u->body_buf->last - u->body_buf->pos))
             != SL_OK) {
             *status = SL_HTTP_INTERNAL_SERVER_ERROR;
             return SL_ERROR;
