@@ -3,7 +3,9 @@
  *
  * Temp files are opened with O_TMPFILE where the filesystem allows: they have no name, so
  * nothing is left behind on any exit, SIGKILL included.  Elsewhere a named file is created
- * and unlinked at once, which is the same from then on.
+ * and unlinked at once, which is the same from then on.  A temp file is given a name only
+ * when its name is asked for (client_body_in_file_only, $request_body_file); its owner
+ * removes it (a SIGKILL leaves it, as nginx's).
  */
 #ifndef SL_FILE_H
 #define SL_FILE_H
