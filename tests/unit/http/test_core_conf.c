@@ -1,8 +1,9 @@
 /*
  * test_core_conf.c: directives of nginx's configurations that sluice accepts with nginx's
  * checks and wording (issue 17): sendfile_max_chunk, output_buffers, aio, accept_mutex,
- * accept_mutex_delay, the hash sizes, client_body_in_file_only and client_body_in_single_buffer.  Every expected line and every accepted
- * configuration was checked against nginx 1.22.1 (/usr/sbin/nginx -t on the same text),
+ * accept_mutex_delay, the hash sizes, client_body_in_file_only and
+ * client_body_in_single_buffer.  Every expected line and every accepted configuration was
+ * checked against nginx 1.22.1 (/usr/sbin/nginx -t on the same text),
  * except where a comment says the line is nginx's for a build without the feature (Debian's
  * nginx has it); "@" stands for the test's directory, the http block's first line is line 3.
  */
