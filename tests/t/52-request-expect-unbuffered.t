@@ -180,7 +180,7 @@ is(status_of($r), 200, 'and no 417 (nginx 1.22 answers the request)');
 sub wait_origin_got {
     my ($want) = @_;
     return $t->wait_for(sub {
-        my $all = join('', map { /^\d+ got (.*)$/ ? $1 : () } split /\n/, $t->read_file('origin.notes'));
+        my $all = join('', map { /^\d+ got (.*)$/ ? $1 : () } split /\n/, $t->read_file('origin.notes') // '');
         return index($all, $want) >= 0;
     }, 10);
 }
