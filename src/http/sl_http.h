@@ -136,6 +136,12 @@ typedef struct {
 #define SL_HTTP_LINGERING_ON 1
 #define SL_HTTP_LINGERING_ALWAYS 2
 
+/* client_body_in_file_only: the body always goes to a named temp file; ON keeps it after
+ * the request (for whoever $request_body_file was given to), CLEAN removes it */
+#define SL_HTTP_BODY_FILE_OFF 0
+#define SL_HTTP_BODY_FILE_ON 1
+#define SL_HTTP_BODY_FILE_CLEAN 2
+
 #define SL_HTTP_SERVER_TOKENS_OFF 0
 #define SL_HTTP_SERVER_TOKENS_ON 1
 #define SL_HTTP_SERVER_TOKENS_BUILD 2
@@ -189,6 +195,9 @@ struct sl_http_core_loc_conf_s {
     size_t client_body_buffer_size;
     sl_msec_t client_body_timeout;
     sl_path_t *client_body_temp_path;
+    /** client_body_in_file_only: SL_HTTP_BODY_FILE_OFF, _ON (kept) or _CLEAN (removed) */
+    sl_uint_t client_body_in_file_only;
+    sl_int_t client_body_in_single_buffer;
 
     sl_msec_t send_timeout;
     sl_msec_t keepalive_timeout;

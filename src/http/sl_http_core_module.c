@@ -32,6 +32,13 @@ static char *limit_except_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 #define SRVF(f) offsetof(sl_http_core_srv_conf_t, f)
 #define LOCF(f) offsetof(sl_http_core_loc_conf_t, f)
 
+static sl_conf_enum_t body_in_file_only_values[] = {
+    { sl_string("off"), SL_HTTP_BODY_FILE_OFF },
+    { sl_string("on"), SL_HTTP_BODY_FILE_ON },
+    { sl_string("clean"), SL_HTTP_BODY_FILE_CLEAN },
+    { sl_null_string, 0 },
+};
+
 static sl_conf_enum_t lingering_close_values[] = {
     { sl_string("off"), SL_HTTP_LINGERING_OFF },
     { sl_string("on"), SL_HTTP_LINGERING_ON },
@@ -67,6 +74,8 @@ static sl_command_t http_core_commands[] = {
     { sl_string("client_body_buffer_size"), MSL | SL_CONF_TAKE1, sl_conf_set_size_slot, LOC, LOCF(client_body_buffer_size), NULL },
     { sl_string("client_body_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(client_body_timeout), NULL },
     { sl_string("client_body_temp_path"), MSL | SL_CONF_TAKE1234, sl_conf_set_path_slot, LOC, LOCF(client_body_temp_path), NULL },
+    { sl_string("client_body_in_file_only"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, LOC, LOCF(client_body_in_file_only), body_in_file_only_values },
+    { sl_string("client_body_in_single_buffer"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(client_body_in_single_buffer), NULL },
     { sl_string("send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(send_timeout), NULL },
     { sl_string("keepalive_timeout"), MSL | SL_CONF_TAKE12, sl_http_set_keepalive, LOC, 0, NULL },
     { sl_string("keepalive_requests"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(keepalive_requests), NULL },
@@ -267,6 +276,8 @@ static void *create_loc_conf(sl_conf_t *cf)
     clcf->client_max_body_size = SL_CONF_UNSET;
     clcf->client_body_buffer_size = SL_CONF_UNSET_SIZE;
     clcf->client_body_timeout = SL_CONF_UNSET_MSEC;
+    clcf->client_body_in_file_only = SL_CONF_UNSET_UINT;
+    clcf->client_body_in_single_buffer = SL_CONF_UNSET;
     clcf->send_timeout = SL_CONF_UNSET_MSEC;
     clcf->keepalive_timeout = SL_CONF_UNSET_MSEC;
     clcf->keepalive_header = SL_CONF_UNSET;
@@ -365,6 +376,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     sl_conf_merge_off_value(conf->client_max_body_size, prev->client_max_body_size, 1024 * 1024);
     sl_conf_merge_size_value(conf->client_body_buffer_size, prev->client_body_buffer_size, 16384);
+    sl_conf_merge_uint_value(conf->client_body_in_file_only, prev->client_body_in_file_only,
+                             SL_HTTP_BODY_FILE_OFF);
+    sl_conf_merge_value(conf->client_body_in_single_buffer, prev->client_body_in_single_buffer, 0);
     if (sl_conf_merge_path_value(cf, &conf->client_body_temp_path, prev->client_body_temp_path,
                                  "client_body_temp")
         != SL_CONF_OK) {

@@ -8,39 +8,14 @@
 
 #define DISCARD_BUFFER_SIZE 4096
 
-/* Consumes body bytes from [b->pos, b->last).  SL_OK when the body is complete,
- * SL_AGAIN for more, SL_ERROR on bad framing. */
+/* Drops body bytes from [b->pos, b->last).  SL_OK when the body is complete, SL_AGAIN for
+ * more, SL_ERROR on bad framing. */
 static sl_int_t consume(sl_http_request_t *r, sl_buf_t *b)
 {
-    sl_http_request_body_t *rb = r->request_body;
+    u_char *out = b->pos;
 
-    if (!r->headers_in.chunked) {
-        off_t n = sl_min((off_t) (b->last - b->pos), rb->rest);
-        b->pos += n;
-        rb->rest -= n;
-        r->request_length += n;
-        return rb->rest == 0 ? SL_OK : SL_AGAIN;
-    }
-    while (b->pos < b->last) {
-        u_char *start = b->pos;
-        sl_int_t rc = sl_http_parse_chunked(rb->chunked, b);
-        r->request_length += b->pos - start;
-        if (rc == SL_OK) {
-            off_t n = sl_min((off_t) (b->last - b->pos), rb->chunked->size);
-            b->pos += n;
-            rb->chunked->size -= n;
-            r->request_length += n;
-            continue;
-        }
-        if (rc == SL_DONE) {
-            return SL_OK;
-        }
-        if (rc != SL_AGAIN) {
-            sl_log_error(SL_LOG_INFO, r->connection->log, 0, "client sent invalid chunked body");
-            return SL_ERROR;
-        }
-    }
-    return SL_AGAIN;
+    /* the data is decoded over itself and forgotten */
+    return sl_http_request_body_decode(r, b, &out);
 }
 
 /* Reads and drops until the body ends or the socket is empty. */
@@ -53,7 +28,8 @@ static sl_int_t read_discarded(sl_http_request_t *r)
         if (!c->read->ready && !c->read->pending_eof) {
             return SL_AGAIN;
         }
-        ssize_t n = c->io->recv(c, buf, sizeof(buf));
+        size_t size = (size_t) sl_min((off_t) sizeof(buf), sl_http_request_body_left(r));
+        ssize_t n = c->io->recv(c, buf, size);
         if (n == SL_AGAIN) {
             return SL_AGAIN;
         }
@@ -67,10 +43,6 @@ static sl_int_t read_discarded(sl_http_request_t *r)
         b.last = buf + n;
         sl_int_t rc = consume(r, &b);
         if (rc != SL_AGAIN) {
-            /* bytes after the body would be the next request: framing is broken if any */
-            if (rc == SL_OK && b.pos < b.last) {
-                r->keepalive = 0;
-            }
             return rc;
         }
     }
@@ -106,14 +78,12 @@ sl_int_t sl_http_discard_request_body(sl_http_request_t *r)
     if (r != r->main || r->discard_body || r->request_body) {
         return SL_OK;
     }
-    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
-        return SL_OK;
+    /* as nginx: a client waiting for "100 Continue" gets it, and its body is read and
+     * dropped like any other, so the connection stays usable */
+    if (sl_http_send_continue(r) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* A client waiting for 100-continue sends nothing: no need to read, but the
-     * connection cannot be reused (it might still send). */
-    if (r->headers_in.expect && !r->expect_tested) {
-        r->keepalive = 0;
-        r->expect_tested = 1;
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
         return SL_OK;
     }
     if (init_discard(r) != SL_OK) {

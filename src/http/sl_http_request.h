@@ -172,6 +172,8 @@ typedef struct {
     unsigned filter_need_buffering : 1;
     unsigned last_sent : 1;
     unsigned last_saved : 1;
+    /** a body is expected (Content-Length above 0, or chunked) */
+    unsigned has_body : 1;
 } sl_http_request_body_t;
 
 /* What the error log's context line needs: ", client: ..., server: ..., request: ...". */
@@ -322,6 +324,9 @@ struct sl_http_request_s {
     unsigned disable_not_modified : 1;
     unsigned preserve_body : 1;
     unsigned request_body_in_file_only : 1;
+    /** proxy_request_buffering off: the body reader hands over what it has at the first
+     * wait (the body then streams); cleared when the whole body came at once */
+    unsigned request_body_no_buffering : 1;
     unsigned blocked : 8;
     /** gzip or gzip_static could have compressed this response: "Vary: Accept-Encoding"
      * (set only where gzip_vary is on) */
@@ -387,12 +392,36 @@ sl_int_t sl_http_send_special_response(sl_http_request_t *r, sl_uint_t status);
 sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t *content_type,
                                sl_str_t *body);
 
-/* Request body. */
+/*
+ * Request body.  Reads the body (sending "100 Continue" first to a client that waits for
+ * one), then calls post_handler with r->request_body->bufs holding it: NULL for no body,
+ * one memory buf, or one file buf.  With r->request_body_no_buffering the handler is
+ * called at the first wait with r->reading_body still set and what came so far in
+ * r->request_body->buf (the caller streams the rest).  Counts one more reference to the
+ * request (r->main->count) in every case it calls the handler.  SL_OK (the handler ran),
+ * SL_AGAIN (it will run once the body is read), or an HTTP error status to finalize with.
+ */
 sl_int_t sl_http_read_client_request_body(sl_http_request_t *r,
                                           sl_http_client_body_handler_pt post_handler);
-/* Reads and drops a body nobody wants (the rest while the response goes out).  SL_OK, or
- * SL_HTTP_BAD_REQUEST when what arrived with the request is not a valid body (the
- * connection will close; the caller answers 400), or SL_ERROR. */
+/*
+ * Takes body bytes from [b->pos, b->last) as the request's framing says (Content-Length or
+ * chunked), moving the body's data to *out onward (framing dropped; *out may be b->pos or
+ * another buffer with room for as many bytes as are taken) and advancing *out and b->pos.
+ * Counts rb->received (request_length is the caller's: a discarded body is not counted).  SL_OK at the end of the body, SL_AGAIN for
+ * more, SL_ERROR on a bad chunk (logged at "info").
+ */
+sl_int_t sl_http_request_body_decode(sl_http_request_t *r, sl_buf_t *b, u_char **out);
+/* The fewest bytes of the body still to come: reading no more than this never takes bytes
+ * of the next request. */
+off_t sl_http_request_body_left(sl_http_request_t *r);
+/* $request_body_file: the temp file's name, giving the file one now if it has none.
+ * SL_OK, SL_DECLINED (no body in a file), SL_ERROR. */
+sl_int_t sl_http_request_body_file_name(sl_http_request_t *r, sl_str_t *name);
+/* Reads and drops a body nobody wants (the rest while the response goes out), after a
+ * "100 Continue" to a client that waits for one.  SL_OK, or SL_HTTP_BAD_REQUEST when what
+ * arrived with the request is not a valid body (the connection will close; the caller
+ * answers 400), SL_HTTP_INTERNAL_SERVER_ERROR when the 100 Continue could not be sent, or
+ * SL_ERROR. */
 sl_int_t sl_http_discard_request_body(sl_http_request_t *r);
 /* "100 Continue" to a client that asked for it, once.  SL_OK or SL_ERROR. */
 sl_int_t sl_http_send_continue(sl_http_request_t *r);

@@ -182,7 +182,9 @@ sl_int_t sl_http_special_response_handler(sl_http_request_t *r, sl_int_t status)
         return SL_ERROR;
     }
     /* a body is worth reading past only to keep the connection; a connection that will
-     * close lingers instead (and framing in doubt is never read as a body) */
+     * close lingers instead (and framing in doubt is never read as a body).  An error
+     * answer never invites the body: no "100 Continue" from here, as nginx */
+    r->expect_tested = 1;
     if (r->keepalive && !r->discard_body && !r->reading_body
         && sl_http_discard_request_body(r) != SL_OK) {
         r->keepalive = 0;

@@ -686,6 +686,20 @@ static sl_int_t var_request_body(sl_http_request_t *r, sl_http_variable_value_t 
     return value_set(v, p, len);
 }
 
+/* $request_body_file: the temp file holding the body (named now if it had no name yet, and
+ * removed at the request's end unless client_body_in_file_only is on). */
+static sl_int_t var_request_body_file(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                      uintptr_t data)
+{
+    sl_str_t name;
+    sl_int_t rc = sl_http_request_body_file_name(r, &name);
+
+    if (rc == SL_DECLINED) {
+        return value_not_found(v);
+    }
+    return rc == SL_OK ? value_set(v, name.data, name.len) : SL_ERROR;
+}
+
 /* Seconds with milliseconds since the first byte of the request ("0.001"). */
 static sl_int_t var_request_time(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
@@ -912,6 +926,7 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("is_args"), NULL, var_is_args, 0, NOCACHE, 0 },
     { sl_string("request_length"), NULL, var_request_length, 0, NOCACHE, 0 },
     { sl_string("request_body"), NULL, var_request_body, 0, NOCACHE, 0 },
+    { sl_string("request_body_file"), NULL, var_request_body_file, 0, NOCACHE, 0 },
     { sl_string("request_time"), NULL, var_request_time, 0, NOCACHE, 0 },
     { sl_string("request_id"), NULL, var_request_id, 0, 0, 0 },
     { sl_string("request_completion"), NULL, var_request_completion, 0, 0, 0 },

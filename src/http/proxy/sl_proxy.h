@@ -122,8 +122,9 @@ static inline int sl__proxy_header_is_n(const sl_str_t *name, const char *s, siz
 proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r);
 sl_int_t sl__proxy_create_request(sl_http_request_t *r);
 sl_int_t sl__proxy_reinit_request(sl_http_request_t *r);
-int sl__proxy_body_preread_whole(sl_http_request_t *r);
-sl_int_t sl__proxy_start_streaming(sl_http_request_t *r, sl_upstream_t *u);
+/* The request body reader's post handler: the upstream starts, with the body read whole or
+ * (proxy_request_buffering off, when it did not all come at once) streamed from here on. */
+void sl__proxy_body_ready(sl_http_request_t *r);
 
 /* sl_proxy_response.c: the response header */
 sl_int_t sl__proxy_process_header(sl_http_request_t *r);

@@ -522,11 +522,10 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     int has_body = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
     /* unknown length to an HTTP/1.0 upstream: nothing to frame it with, read it first */
     if (!plcf->request_buffering && has_body && plcf->upstream.pass_request_body && !plcf->body
-        && (!r->headers_in.chunked || plcf->http_version == SL_HTTP_VERSION_11)
-        && !sl__proxy_body_preread_whole(r)) {
-        return sl__proxy_start_streaming(r, u);
+        && (!r->headers_in.chunked || plcf->http_version == SL_HTTP_VERSION_11)) {
+        r->request_body_no_buffering = 1;
     }
-    sl_int_t rc = sl_http_read_client_request_body(r, sl_upstream_init);
+    sl_int_t rc = sl_http_read_client_request_body(r, sl__proxy_body_ready);
     if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
         return rc;
     }

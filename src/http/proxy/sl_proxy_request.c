@@ -351,44 +351,15 @@ sl_int_t sl__proxy_reinit_request(sl_http_request_t *r)
     return sl__proxy_forget_headers(r, u);
 }
 
-/*
- * Whether the whole body came with the header.  nginx then reads it as if buffering were
- * on (Content-Length framing, and the request can go to another server); so does sluice.
- * The body's decoder runs on a copy: the real reading starts from the same bytes.
- */
-int sl__proxy_body_preread_whole(sl_http_request_t *r)
+void sl__proxy_body_ready(sl_http_request_t *r)
 {
-    sl_buf_t b = *r->header_in;
-    proxy_body_t d;
-    sl_str_t span;
-    sl_int_t rc;
+    sl_upstream_t *u = r->upstream;
 
-    sl__proxy_body_init(&d, r->headers_in.chunked, r->headers_in.content_length_n);
-    do {
-        rc = sl__proxy_body_next(&d, &b, &span);
-    } while (rc == SL_OK);
-    return rc == SL_DONE;
-}
-
-/* proxy_request_buffering off: connect now, send the body as it comes. */
-sl_int_t sl__proxy_start_streaming(sl_http_request_t *r, sl_upstream_t *u)
-{
-    sl_http_request_body_t *rb = sl_pcalloc(r->pool, sizeof(sl_http_request_body_t));
-
-    if (rb == NULL) {
-        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    /* nginx's rule: a body that was all there at once goes as if buffered (Content-Length
+     * framing, and another server may be tried); otherwise it streams as it comes */
+    if (r->request_body_no_buffering) {
+        u->body_streaming = 1;
+        u->body_chunked = r->headers_in.chunked;
     }
-    rb->rest = r->headers_in.content_length_n;
-    if (r->headers_in.chunked) {
-        rb->chunked = sl_pcalloc(r->pool, sizeof(sl_http_chunked_t));
-        if (rb->chunked == NULL) {
-            return SL_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        u->body_chunked = 1;
-    }
-    r->request_body = rb;
-    u->body_streaming = 1;
-    r->main->count++;
     sl_upstream_init(r);
-    return SL_DONE;
 }

@@ -399,6 +399,21 @@ static sl_int_t nodelay_for_body(sl_http_request_t *r, sl_connection_t *c)
     return clcf->tcp_nodelay ? sl_conn_tcp_nodelay(c) : SL_OK;
 }
 
+/* A streamed body's first piece goes out in the same write as the request header. */
+static sl_int_t prepend_header(sl_http_request_t *r, sl_upstream_t *u)
+{
+    if (sl_upstream_stream_first(r, u) != SL_OK) {
+        return SL_ERROR;
+    }
+    sl_chain_t **ll = &u->request_out;
+    while (*ll) {
+        ll = &(*ll)->next;
+    }
+    *ll = u->body_out;
+    u->body_out = NULL;
+    return SL_OK;
+}
+
 static void send_request(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_connection_t *c = u->peer.connection;
@@ -409,6 +424,10 @@ static void send_request(sl_http_request_t *r, sl_upstream_t *u)
     }
     if (u->body_streaming && nodelay_for_body(r, c) != SL_OK) {
         next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    if (u->body_streaming && !u->body_started && prepend_header(r, u) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
     u->request_begun = 1;

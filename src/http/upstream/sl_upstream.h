@@ -159,6 +159,7 @@ typedef struct {
 } sl_upstream_resolved_t;
 
 typedef struct sl_upstream_s sl_upstream_t;
+typedef struct sl_upstream_body_frames_s sl_upstream_body_frames_t;
 
 /*
  * A second destination for a response body while it goes to the client: proxy_store now,
@@ -256,6 +257,8 @@ struct sl_upstream_s {
     /** the streamed request body: the client's bytes and the framing around them */
     sl_buf_t *body_buf;
     sl_chain_t *body_out;
+    /** the links each piece of it goes out on (sl_upstream_body.c) */
+    sl_upstream_body_frames_t *body_frames;
 
     /** unbuffered output waiting for the client */
     sl_chain_t *out_bufs;
@@ -312,6 +315,9 @@ const sl_table_elt_t *sl_upstream_find_header(sl_upstream_t *u, sl_uint_t kind);
  * is exhausted. */
 sl_table_elt_t *sl_upstream_pass_header(sl_http_request_t *r, const sl_table_elt_t *h);
 
+/* proxy_request_buffering off: the body's first piece (what the body reader had) framed
+ * into u->body_out, to go with the request header.  SL_OK or SL_ERROR (no memory). */
+sl_int_t sl_upstream_stream_first(sl_http_request_t *r, sl_upstream_t *u);
 /* proxy_request_buffering off: sends what the client has sent of the body.  SL_OK when the
  * body is complete, SL_AGAIN while waiting for the client or the upstream, SL_ERROR
  * (logged; the status to answer in *status). */

@@ -30,13 +30,15 @@ static sl_int_t keep_for_redirect(sl_http_request_t *r, sl_upstream_t *u)
             sl_http_set_content_type_with_charset(r, &h->value);
             continue;
         }
-        int keep =
-            kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
-            || kind == SL_UPSTREAM_H_EXPIRES
-            || (kind == SL_UPSTREAM_H_OTHER
-                && (other_named(h, "content-disposition") || other_named(h, "accept-ranges")));
-        if (keep && sl_upstream_pass_header(r, h) == NULL) {
+        int keep = kind == SL_UPSTREAM_H_SET_COOKIE || kind == SL_UPSTREAM_H_CACHE_CONTROL
+                   || kind == SL_UPSTREAM_H_EXPIRES || kind == SL_UPSTREAM_H_ACCEPT_RANGES
+                   || (kind == SL_UPSTREAM_H_OTHER && other_named(h, "content-disposition"));
+        sl_table_elt_t *o = keep ? sl_upstream_pass_header(r, h) : NULL;
+        if (keep && o == NULL) {
             return SL_ERROR;
+        }
+        if (kind == SL_UPSTREAM_H_ACCEPT_RANGES) {
+            r->headers_out.accept_ranges = o;
         }
     }
     return SL_OK;

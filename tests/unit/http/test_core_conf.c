@@ -1,8 +1,9 @@
 /*
  * test_core_conf.c: directives of nginx's configurations that sluice accepts with nginx's
  * checks and wording (issue 17): sendfile_max_chunk, output_buffers, aio, accept_mutex,
- * accept_mutex_delay and the hash sizes.  Every expected line and every accepted
- * configuration was checked against nginx 1.22.1 (/usr/sbin/nginx -t on the same text),
+ * accept_mutex_delay, the hash sizes, client_body_in_file_only and
+ * client_body_in_single_buffer.  Every expected line and every accepted configuration was
+ * checked against nginx 1.22.1 (/usr/sbin/nginx -t on the same text),
  * except where a comment says the line is nginx's for a build without the feature (Debian's
  * nginx has it); "@" stands for the test's directory, the http block's first line is line 3.
  */
@@ -41,6 +42,18 @@ static const conf_case_t cases[] = {
       "[emerg] \"aio threads\" is unsupported on this platform (sluice has no thread pool" },
     { "", "aio threads=pool;",
       "[emerg] \"aio threads\" is unsupported on this platform (sluice has no thread pool" },
+
+    /* client_body_in_file_only, client_body_in_single_buffer: http, server, location */
+    { "",
+      "client_body_in_file_only clean; client_body_in_single_buffer on; " LOC(
+          "client_body_in_file_only on; client_body_in_single_buffer off;"),
+      NULL },
+    { "", "client_body_in_file_only x;", "[emerg] invalid value \"x\"" AT3 },
+    { "", "client_body_in_file_only;",
+      "[emerg] invalid number of arguments in \"client_body_in_file_only\" directive" AT3 },
+    { "", "client_body_in_single_buffer x;",
+      "[emerg] invalid value \"x\" in \"client_body_in_single_buffer\" directive, it must be "
+      "\"on\" or \"off\"" AT3 },
 
     /* accept_mutex, accept_mutex_delay: events only */
     { "accept_mutex on; accept_mutex_delay 0;", "", NULL },
@@ -181,6 +194,8 @@ static void test_values(void **state)
     assert_int_equal(clcf->aio, 0);
     assert_int_equal(clcf->types_hash_max_size, 1024);
     assert_int_equal(clcf->types_hash_bucket_size, 64);
+    assert_int_equal(clcf->client_body_in_file_only, SL_HTTP_BODY_FILE_OFF);
+    assert_int_equal(clcf->client_body_in_single_buffer, 0);
 
     assert_non_null(load_conf("accept_mutex on; accept_mutex_delay 100ms;",
                               "sendfile_max_chunk 512k; output_buffers 4 64k; " LOC("")));
@@ -194,6 +209,13 @@ static void test_values(void **state)
     assert_int_equal(clcf->sendfile_max_chunk, 512 * 1024);
     assert_int_equal(clcf->output_buffers.num, 4);
     assert_int_equal(clcf->output_buffers.size, 65536);
+
+    assert_non_null(load_conf("", "client_body_in_file_only clean; " LOC("")));
+    ctx = sl_http_cycle_ctx(cycle);
+    cmcf = ctx->main_conf[sl_http_core_module.ctx_index];
+    servers = cmcf->servers.elts;
+    clcf = servers[0]->ctx->loc_conf[sl_http_core_module.ctx_index];
+    assert_int_equal(clcf->client_body_in_file_only, SL_HTTP_BODY_FILE_CLEAN);
 }
 
 int main(void)
