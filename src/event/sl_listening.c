@@ -93,8 +93,7 @@ void sl_listening_set_tcp_options(sl_listening_t *ls, int s, sl_log_t *log)
     /* a socket kept at a reload has the old config's: changed only when it differs */
     int had = ls->previous ? ls->previous->deferred_accept : 0;
     if (ls->deferred_accept != had) {
-        set_int(ls, s, IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", ls->deferred_accept,
-                log);
+        set_int(ls, s, IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", ls->deferred_accept, log);
     }
 }
 
