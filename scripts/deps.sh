@@ -13,6 +13,8 @@ PACKAGES=(
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
     libcmocka-dev
+    libssl-dev          # TLS (listen ssl, proxy_pass https://): OpenSSL 3
+    openssl             # tests/t/6x-ssl*.t make their certificates with it
     perl
     wrk
     nginx
