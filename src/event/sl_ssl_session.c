@@ -376,7 +376,6 @@ sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys)
 {
     if (!enable) {
         SSL_CTX_set_options(ssl->ctx, SSL_OP_NO_TICKET);
-        SSL_CTX_set_num_tickets(ssl->ctx, 0);
         return SL_OK;
     }
     if (keys == NULL || keys->nelts == 0) {

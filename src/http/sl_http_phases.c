@@ -6,6 +6,7 @@
 #include "sl_http_request.h"
 #include "sl_http_headers_in.h"
 #include "sl_http_locations.h"
+#include "sl_http_ssl.h"
 #include "sl_pool.h"
 
 static sl_int_t generic_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
@@ -300,6 +301,9 @@ void sl_http_process_request(sl_http_request_t *r)
     }
     /* with a body in flight, closing early would reset the response: linger */
     r->lingering_close = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
+    if ((c->ssl || r->http_connection->plain_on_ssl) && sl_http_ssl_check_request(r) != SL_OK) {
+        return;
+    }
     r->phase_handler = 0;
     sl_http_core_run_phases(r);
 }
