@@ -123,6 +123,13 @@ sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *l
  * encrypts, all decrypt): keys is an array of sl_str_t file names, NULL for OpenSSL's own. */
 sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys);
 
+/* Client side (connections we make): the last session of each peer address is kept
+ * (proxy_ssl_session_reuse) and offered by the next connection to it. */
+sl_int_t sl_ssl_client_session_cache(sl_ssl_t *ssl);
+/* Before the handshake of c (its c->sockaddr set): offers the peer's session, if any.
+ * SL_OK or SL_ERROR (logged). */
+sl_int_t sl_ssl_reuse_client_session(sl_connection_t *c);
+
 /*
  * Makes c a TLS connection of ssl: an SSL on c->fd, c->ssl set, c->io = &sl_ssl_io.  client
  * for a connection we made (an upstream).  SL_OK or SL_ERROR (logged; c unchanged).

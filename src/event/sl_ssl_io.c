@@ -118,9 +118,11 @@ static ssize_t ssl_recv(sl_connection_t *c, u_char *buf, size_t size)
     size_t got = 0;
 
     if (c->read->eof) {
+        c->read->ready = 0;
         return 0;
     }
     if (c->read->error) {
+        c->read->ready = 0;
         return SL_ERROR;
     }
     /* OpenSSL returns a record at a time: read until the buffer is full or the socket
@@ -133,16 +135,16 @@ static ssize_t ssl_recv(sl_connection_t *c, u_char *buf, size_t size)
             continue;
         }
         ssize_t rc = read_failed(c, n);
-        if (got == 0 || rc == SL_ERROR) {
+        if (got == 0) {
             if (rc != SL_AGAIN) {
                 restore_write_handler(c);
             }
             return rc;
         }
-        /* what came before the end or the wait is returned first; a later call sees the
-         * eof flag, or waits */
-        if (rc == 0) {
-            c->read->eof = 1;
+        /* what came before the end is returned first, and the event stays ready so that
+         * the caller reads again and sees the end (as a FIN still queued behind data) */
+        if (rc != SL_AGAIN) {
+            c->read->ready = 1;
         }
         break;
     }

@@ -412,3 +412,106 @@ sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys)
     }
     return SL_OK;
 }
+
+/* ---- client sessions: one per peer address, for connections we make ---- */
+
+#define CLIENT_SESSIONS 64
+
+typedef struct {
+    sl_sockaddr_t addr;
+    socklen_t socklen;
+    SSL_SESSION *session;
+} client_session_t;
+
+typedef struct {
+    client_session_t slot[CLIENT_SESSIONS];
+    sl_uint_t next;
+} client_sessions_t;
+
+static int client_sessions_index = -1;
+
+static void free_client_sessions(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                                 void *argp)
+{
+    client_sessions_t *cs = ptr;
+
+    if (cs == NULL) {
+        return;
+    }
+    for (sl_uint_t i = 0; i < CLIENT_SESSIONS; i++) {
+        SSL_SESSION_free(cs->slot[i].session);
+    }
+    free(cs);
+}
+
+static client_session_t *client_slot(client_sessions_t *cs, sl_connection_t *c, int create)
+{
+    for (sl_uint_t i = 0; i < CLIENT_SESSIONS; i++) {
+        client_session_t *s = &cs->slot[i];
+        if (s->socklen == c->socklen && memcmp(&s->addr, &c->sockaddr, c->socklen) == 0) {
+            return s;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    /* a new peer takes the oldest slot */
+    client_session_t *s = &cs->slot[cs->next++ % CLIENT_SESSIONS];
+    SSL_SESSION_free(s->session);
+    s->session = NULL;
+    memcpy(&s->addr, &c->sockaddr, c->socklen);
+    s->socklen = c->socklen;
+    return s;
+}
+
+/* A session (a TLSv1.3 ticket comes after the handshake) for the peer: kept for the next
+ * connection to it. */
+static int new_client_session(SSL *ssl_conn, SSL_SESSION *sess)
+{
+    sl_connection_t *c = SSL_get_ex_data(ssl_conn, sl_ssl_connection_index);
+    client_sessions_t *cs = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl_conn), client_sessions_index);
+
+    if (c == NULL || cs == NULL || c->socklen == 0) {
+        return 0;
+    }
+    client_session_t *s = client_slot(cs, c, 1);
+    SSL_SESSION_free(s->session);
+    /* returning 1: the reference OpenSSL gave is ours now */
+    s->session = sess;
+    return 1;
+}
+
+sl_int_t sl_ssl_client_session_cache(sl_ssl_t *ssl)
+{
+    if (client_sessions_index == -1) {
+        client_sessions_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_client_sessions);
+        if (client_sessions_index == -1) {
+            sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, "SSL_CTX_get_ex_new_index() failed");
+            return SL_ERROR;
+        }
+    }
+    client_sessions_t *cs = calloc(1, sizeof(client_sessions_t));
+    if (cs == NULL || SSL_CTX_set_ex_data(ssl->ctx, client_sessions_index, cs) == 0) {
+        free(cs);
+        return SL_ERROR;
+    }
+    SSL_CTX_set_session_cache_mode(ssl->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ssl->ctx, new_client_session);
+    return SL_OK;
+}
+
+sl_int_t sl_ssl_reuse_client_session(sl_connection_t *c)
+{
+    SSL *ssl_conn = c->ssl->connection;
+    client_sessions_t *cs = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl_conn), client_sessions_index);
+    client_session_t *s = cs ? client_slot(cs, c, 0) : NULL;
+
+    if (s == NULL || s->session == NULL) {
+        return SL_OK;
+    }
+    if (SSL_set_session(ssl_conn, s->session) == 0) {
+        sl_ssl_error(SL_LOG_ALERT, c->log, 0, "SSL_set_session() failed");
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
