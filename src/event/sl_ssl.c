@@ -323,7 +323,21 @@ sl_int_t sl_ssl_dhparam(sl_ssl_t *ssl, const sl_str_t *file)
     return SL_OK;
 }
 
-sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands)
+/* One command, its file value made absolute: the result of SSL_CONF_cmd. */
+static int conf_command(SSL_CONF_CTX *cctx, const sl_keyval_t *kv, const sl_str_t *prefix)
+{
+    char path[PATH_MAX];
+    const char *value = (const char *) kv->value.data;
+
+    if (SSL_CONF_cmd_value_type(cctx, (char *) kv->key.data) == SSL_CONF_TYPE_FILE
+        && value[0] != '/' && prefix && prefix->len) {
+        snprintf(path, sizeof(path), "%.*s%s", (int) prefix->len, (char *) prefix->data, value);
+        value = path;
+    }
+    return SSL_CONF_cmd(cctx, (char *) kv->key.data, value);
+}
+
+sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands, const sl_str_t *prefix)
 {
     if (commands == NULL || commands->nelts == 0) {
         return SL_OK;
@@ -339,7 +353,7 @@ sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands)
     SSL_CONF_CTX_set_ssl_ctx(cctx, ssl->ctx);
     sl_keyval_t *kv = commands->elts;
     for (sl_uint_t i = 0; i < commands->nelts; i++) {
-        if (SSL_CONF_cmd(cctx, (char *) kv[i].key.data, (char *) kv[i].value.data) <= 0) {
+        if (conf_command(cctx, &kv[i], prefix) <= 0) {
             char msg[512];
             snprintf(msg, sizeof(msg), "SSL_CONF_cmd(\"%s\", \"%s\") failed",
                      (char *) kv[i].key.data, (char *) kv[i].value.data);

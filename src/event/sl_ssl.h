@@ -100,8 +100,10 @@ sl_array_t *sl_ssl_read_password_file(sl_pool_t *pool, sl_log_t *log, const sl_s
 sl_int_t sl_ssl_ciphers(sl_ssl_t *ssl, const sl_str_t *ciphers, int prefer_server_ciphers);
 sl_int_t sl_ssl_ecdh_curve(sl_ssl_t *ssl, const sl_str_t *name);
 sl_int_t sl_ssl_dhparam(sl_ssl_t *ssl, const sl_str_t *file);
-/* ssl_conf_command: sl_keyval_t pairs. */
-sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands);
+/* ssl_conf_command: sl_keyval_t pairs.  A relative file a command names (Certificate,
+ * PrivateKey, ...) is taken in prefix (the configuration's directory, ending in "/"), as
+ * nginx does. */
+sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands, const sl_str_t *prefix);
 /* ssl_client_certificate (CAs sent to clients and trusted) and depth. */
 sl_int_t sl_ssl_client_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t depth);
 /* ssl_trusted_certificate / proxy_ssl_trusted_certificate: trusted, not sent. */

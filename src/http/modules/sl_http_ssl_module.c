@@ -421,6 +421,16 @@ static sl_int_t configure_sessions(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     return sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys);
 }
 
+static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
+{
+    sl_str_t prefix = { 0, (u_char *) "" };
+
+    if (sl_conf_full_name(cf->cycle, &prefix, 1) != SL_OK) {
+        return SL_ERROR;
+    }
+    return sl_ssl_conf_commands(ssl, commands, &prefix);
+}
+
 /* The context of a server that speaks TLS, with everything its directives ask. */
 static sl_int_t create_context(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
 {
@@ -441,7 +451,7 @@ static sl_int_t create_context(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
         || sl_ssl_ecdh_curve(&conf->ssl, &conf->ecdh_curve) != SL_OK
         || (dh.len && (full_name(cf, &dh) != SL_OK || sl_ssl_dhparam(&conf->ssl, &dh) != SL_OK))
         || configure_sessions(cf, conf) != SL_OK
-        || sl_ssl_conf_commands(&conf->ssl, conf->conf_commands) != SL_OK) {
+        || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
         return SL_ERROR;
     }
     return SL_OK;

@@ -128,6 +128,16 @@ static sl_int_t set_certificate(sl_conf_t *cf, proxy_loc_conf_t *conf, sl_ssl_t 
     return sl_ssl_certificate(ssl, &cert, &key, s->passwords);
 }
 
+static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
+{
+    sl_str_t prefix = { 0, (u_char *) "" };
+
+    if (sl_conf_full_name(cf->cycle, &prefix, 1) != SL_OK) {
+        return SL_ERROR;
+    }
+    return sl_ssl_conf_commands(ssl, commands, &prefix);
+}
+
 static sl_int_t create_context(sl_conf_t *cf, proxy_loc_conf_t *conf)
 {
     proxy_ssl_conf_t *s = &conf->ssl;
@@ -153,7 +163,7 @@ static sl_int_t create_context(sl_conf_t *cf, proxy_loc_conf_t *conf)
         || sl_ssl_trusted_certificate(ssl, &trusted, s->verify_depth) != SL_OK
         || sl_ssl_crl(ssl, &crl) != SL_OK
         || (conf->upstream.ssl_session_reuse && sl_ssl_client_session_cache(ssl) != SL_OK)
-        || sl_ssl_conf_commands(ssl, s->conf_commands) != SL_OK) {
+        || conf_commands(cf, ssl, s->conf_commands) != SL_OK) {
         return SL_ERROR;
     }
     return SL_OK;
