@@ -210,6 +210,24 @@ for my $case ([$p[3], 'shared cache', 'TLSv1_3'], [$p[4], 'tickets', 'TLSv1_2'])
     like(body($r2), qr/^r /, 'ticket key rotation: the older key still decrypts');
 }
 
+# A reload: new workers with new contexts (the old ones freed), and a session of a ticket
+# key file resumed across it.
+{
+    my $ctx = client_ctx(SSL_version => 'TLSv1_2');
+    my ($before) = tls_get($p[4], SSL_reuse_ctx => $ctx, SSL_session_key => 'reload');
+    my ($mark, $old_pid) = split ' ', body($before);
+    $t->signal('HUP');
+    my $new_pid;
+    ok($t->wait_for(sub {
+        my ($res) = tls_get($p[0], host => 'b.test', path => '/');
+        my ($x) = tls_get($p[4], SSL_version => 'TLSv1_2');
+        (undef, $new_pid) = split ' ', body($x);
+        return $new_pid && $new_pid ne $old_pid && body($res) eq "b b.test\n";
+    }), 'reload: the new workers answer over TLS');
+    my ($after) = tls_get($p[4], SSL_reuse_ctx => $ctx, SSL_session_key => 'reload');
+    like(body($after), qr/^r /, 'reload: a ticket of the key file is still taken');
+}
+
 # Plain HTTP to the TLS port.
 $r = $t->http($p[0], "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
 like($r, qr{^HTTP/1\.1 400 Bad Request\r\n}, 'plain HTTP: 400');
