@@ -36,53 +36,105 @@ typedef struct {
     u_char der[];
 } entry_t;
 
+/*
+ * A cache lives as long as some configuration names it: a reload that keeps the name and
+ * the size keeps the mapping (and its sessions), which the new workers inherit at the same
+ * address.  The records are the process's (malloc), counted by the cycles using them.
+ */
 struct sl_ssl_session_cache_s {
+    /** the name's bytes follow the record */
     sl_str_t name;
     sl_shm_t shm;
     sl_slab_pool_t *pool;
     shared_t *sh;
-    time_t timeout;
+    sl_uint_t refs;
+    sl_ssl_session_cache_t *next;
 };
 
+static sl_ssl_session_cache_t *caches;
 static int cache_index = -1;
 
-static void unmap_cache(void *data)
+static void release_cache(void *data)
 {
     sl_ssl_session_cache_t *cache = data;
 
+    if (--cache->refs > 0) {
+        return;
+    }
+    for (sl_ssl_session_cache_t **p = &caches; *p; p = &(*p)->next) {
+        if (*p == cache) {
+            *p = cache->next;
+            break;
+        }
+    }
     sl_shm_free(&cache->shm);
+    free(cache);
 }
 
-sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *log,
-                                                    const sl_str_t *name, size_t size)
+static sl_ssl_session_cache_t *kept_cache(const sl_str_t *name, size_t size)
 {
-    sl_ssl_session_cache_t *cache = sl_pcalloc(pool, sizeof(sl_ssl_session_cache_t));
-    sl_pool_cleanup_t *cln = sl_pool_cleanup_add(pool, 0);
+    for (sl_ssl_session_cache_t *c = caches; c; c = c->next) {
+        if (sl_str_eq(&c->name, name) && c->shm.size == size) {
+            return c;
+        }
+    }
+    return NULL;
+}
 
-    if (cache == NULL || cln == NULL) {
+/* A new cache of that name: mapped, its slab pool and its lists laid out.  NULL after
+ * logging. */
+static sl_ssl_session_cache_t *new_cache(sl_log_t *log, const sl_str_t *name, size_t size)
+{
+    sl_ssl_session_cache_t *cache = calloc(1, sizeof(sl_ssl_session_cache_t) + name->len + 1);
+
+    if (cache == NULL) {
+        sl_log_error(SL_LOG_EMERG, log, errno, "calloc() failed");
         return NULL;
     }
-    cache->name = *name;
+    cache->name.data = (u_char *) (cache + 1);
+    cache->name.len = name->len;
+    memcpy(cache->name.data, name->data, name->len);
     cache->shm.size = size;
-    cache->shm.name = *name;
+    cache->shm.name = cache->name;
     cache->shm.log = log;
     if (sl_shm_alloc(&cache->shm) != SL_OK) {
+        free(cache);
         return NULL;
     }
-    cln->handler = unmap_cache;
-    cln->data = cache;
     cache->pool = sl_slab_init(cache->shm.addr, cache->shm.size);
     cache->sh = cache->pool ? sl_slab_calloc(cache->pool, sizeof(shared_t)) : NULL;
     if (cache->sh == NULL) {
         sl_log_error(SL_LOG_EMERG, log, 0,
                      "could not allocate memory from shared memory zone \"%.*s\"",
                      SL_STR_ARG(*name));
+        sl_shm_free(&cache->shm);
+        free(cache);
         return NULL;
     }
     sl_queue_init(&cache->sh->expire);
     for (sl_uint_t i = 0; i < BUCKETS; i++) {
         sl_queue_init(&cache->sh->buckets[i]);
     }
+    cache->next = caches;
+    caches = cache;
+    return cache;
+}
+
+sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *log,
+                                                    const sl_str_t *name, size_t size)
+{
+    sl_pool_cleanup_t *cln = sl_pool_cleanup_add(pool, 0);
+
+    if (cln == NULL) {
+        return NULL;
+    }
+    sl_ssl_session_cache_t *cache = kept_cache(name, size);
+    if (cache == NULL && (cache = new_cache(log, name, size)) == NULL) {
+        return NULL;
+    }
+    cache->refs++;
+    cln->handler = release_cache;
+    cln->data = cache;
     return cache;
 }
 

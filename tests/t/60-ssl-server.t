@@ -210,10 +210,13 @@ for my $case ([$p[3], 'shared cache', 'TLSv1_3'], [$p[4], 'tickets', 'TLSv1_2'])
     like(body($r2), qr/^r /, 'ticket key rotation: the older key still decrypts');
 }
 
-# A reload: new workers with new contexts (the old ones freed), and a session of a ticket
-# key file resumed across it.
+# A reload: new workers with new contexts (the old ones freed), and sessions resumed across
+# it: from the shared cache (kept by the new configuration), from a ticket key file.
 {
     my $ctx = client_ctx(SSL_version => 'TLSv1_2');
+    my $cache_ctx = client_ctx();
+    my ($cached) = tls_get($p[3], SSL_reuse_ctx => $cache_ctx, SSL_session_key => 'cache');
+    like(body($cached), qr/^\. /, 'reload: a session in the shared cache');
     my ($before) = tls_get($p[4], SSL_reuse_ctx => $ctx, SSL_session_key => 'reload');
     my ($mark, $old_pid) = split ' ', body($before);
     $t->signal('HUP');
@@ -226,6 +229,8 @@ for my $case ([$p[3], 'shared cache', 'TLSv1_3'], [$p[4], 'tickets', 'TLSv1_2'])
     }), 'reload: the new workers answer over TLS');
     my ($after) = tls_get($p[4], SSL_reuse_ctx => $ctx, SSL_session_key => 'reload');
     like(body($after), qr/^r /, 'reload: a ticket of the key file is still taken');
+    my ($again) = tls_get($p[3], SSL_reuse_ctx => $cache_ctx, SSL_session_key => 'cache');
+    like(body($again), qr/^r /, 'reload: the shared cache kept its sessions');
 }
 
 # Plain HTTP to the TLS port.
