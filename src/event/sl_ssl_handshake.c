@@ -57,6 +57,11 @@ void sl__ssl_connection_free(sl_connection_t *c)
                 ERR_clear_error();
             }
         }
+        /* Marked shut down either way: OpenSSL drops from the cache the session of a
+         * connection freed without it, and a client that just closed its socket is no
+         * reason to refuse it a resumption (a session to forget is removed explicitly). */
+        SSL_set_quiet_shutdown(sc->connection, 1);
+        SSL_set_shutdown(sc->connection, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(sc->connection);
     }
     free(sc->buf);
