@@ -326,9 +326,9 @@ static sl_int_t full_name(sl_conf_t *cf, sl_str_t *name)
 
 static char *no_certificate(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
 {
-    sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                      "no \"ssl_certificate\" is defined for the \"ssl\" directive in %s:%lu",
-                      conf->file, (unsigned long) conf->line);
+    sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                 "no \"ssl_certificate\" is defined for the \"ssl\" directive in %s:%lu",
+                 conf->file, (unsigned long) conf->line);
     return SL_CONF_ERROR;
 }
 
@@ -339,9 +339,9 @@ static sl_int_t load_certificates(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     sl_uint_t nkeys = conf->certificate_keys ? conf->certificate_keys->nelts : 0;
 
     if (nkeys < conf->certificates->nelts) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "no \"ssl_certificate_key\" is defined for certificate \"%.*s\"",
-                          SL_STR_ARG(cert[nkeys]));
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "no \"ssl_certificate_key\" is defined for certificate \"%.*s\"",
+                     SL_STR_ARG(cert[nkeys]));
         return SL_ERROR;
     }
     for (sl_uint_t i = 0; i < conf->certificates->nelts; i++) {
@@ -362,9 +362,9 @@ static sl_int_t configure_verify(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     if (conf->verify != SL_HTTP_SSL_VERIFY_OFF) {
         if (client.len == 0 && trusted.len == 0
             && conf->verify != SL_HTTP_SSL_VERIFY_OPTIONAL_NO_CA) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                              "no ssl_client_certificate or ssl_trusted_certificate for "
-                              "ssl_verify_client");
+            sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                         "no ssl_client_certificate or ssl_trusted_certificate for "
+                         "ssl_verify_client");
             return SL_ERROR;
         }
         sl__http_ssl_set_verify(&conf->ssl);

@@ -101,9 +101,9 @@ static sl_int_t set_certificate(sl_conf_t *cf, proxy_loc_conf_t *conf, sl_ssl_t 
         return SL_OK;
     }
     if (key.len == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "no \"proxy_ssl_certificate_key\" is defined for certificate \"%.*s\"",
-                          SL_STR_ARG(cert));
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "no \"proxy_ssl_certificate_key\" is defined for certificate \"%.*s\"",
+                     SL_STR_ARG(cert));
         return SL_ERROR;
     }
     if (sl_http_script_variables_count(&cert) || sl_http_script_variables_count(&key)) {
@@ -154,8 +154,8 @@ static sl_int_t create_context(sl_conf_t *cf, proxy_loc_conf_t *conf)
     }
     conf->upstream.ssl = ssl;
     if (conf->upstream.ssl_verify && trusted.len == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
         return SL_ERROR;
     }
     if (set_certificate(cf, conf, ssl) != SL_OK || sl_ssl_ciphers(ssl, &s->ciphers, 0) != SL_OK
