@@ -109,6 +109,9 @@ sl_int_t sl_ssl_client_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t
 /* ssl_trusted_certificate / proxy_ssl_trusted_certificate: trusted, not sent. */
 sl_int_t sl_ssl_trusted_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t depth);
 sl_int_t sl_ssl_crl(sl_ssl_t *ssl, const sl_str_t *crl);
+/* ssl_stapling: the DER OCSP response of file is stapled (sl_ssl_stapling.c); without a
+ * file, each certificate is warned about (responses are not fetched yet). */
+sl_int_t sl_ssl_stapling(sl_ssl_t *ssl, const sl_str_t *file);
 
 /*
  * Session caching (sl_ssl_session.c).  builtin: OpenSSL's per-process cache of that many

@@ -29,6 +29,10 @@ typedef struct {
     sl_int_t prefer_server_ciphers;
     sl_int_t reject_handshake;
     sl_int_t session_tickets;
+    sl_int_t stapling;
+    sl_int_t stapling_verify;
+    sl_str_t stapling_file;
+    sl_str_t stapling_responder;
     sl_uint_t protocols;
     size_t buffer_size;
     sl_uint_t verify;

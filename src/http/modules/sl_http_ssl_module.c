@@ -76,6 +76,10 @@ static sl_command_t ssl_commands[] = {
     { sl_string("ssl_session_timeout"), CTX | SL_CONF_TAKE1, sl_conf_set_sec_slot, SRV, F(session_timeout), NULL },
     { sl_string("ssl_crl"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(crl), NULL },
     { sl_string("ssl_conf_command"), CTX | SL_CONF_TAKE2, sl_conf_set_keyval_slot, SRV, F(conf_commands), NULL },
+    { sl_string("ssl_stapling"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(stapling), NULL },
+    { sl_string("ssl_stapling_file"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_file), NULL },
+    { sl_string("ssl_stapling_responder"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_responder), NULL },
+    { sl_string("ssl_stapling_verify"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(stapling_verify), NULL },
     { sl_string("ssl_reject_handshake"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(reject_handshake), NULL },
     sl_null_command,
 };
@@ -118,6 +122,8 @@ static void *create_srv_conf(sl_conf_t *cf)
     sscf->prefer_server_ciphers = SL_CONF_UNSET;
     sscf->reject_handshake = SL_CONF_UNSET;
     sscf->session_tickets = SL_CONF_UNSET;
+    sscf->stapling = SL_CONF_UNSET;
+    sscf->stapling_verify = SL_CONF_UNSET;
     sscf->buffer_size = SL_CONF_UNSET_SIZE;
     sscf->verify = SL_CONF_UNSET_UINT;
     sscf->verify_depth = SL_CONF_UNSET_UINT;
@@ -294,6 +300,10 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     sl_conf_merge_value(conf->prefer_server_ciphers, prev->prefer_server_ciphers, 0);
     sl_conf_merge_value(conf->reject_handshake, prev->reject_handshake, 0);
     sl_conf_merge_value(conf->session_tickets, prev->session_tickets, 1);
+    sl_conf_merge_value(conf->stapling, prev->stapling, 0);
+    sl_conf_merge_value(conf->stapling_verify, prev->stapling_verify, 0);
+    sl_conf_merge_str_value(conf->stapling_file, prev->stapling_file, "");
+    sl_conf_merge_str_value(conf->stapling_responder, prev->stapling_responder, "");
     sl_conf_merge_bitmask_value(conf->protocols, prev->protocols, SL_SSL_DEFAULT_PROTOCOLS);
     sl_conf_merge_size_value(conf->buffer_size, prev->buffer_size, SL_SSL_BUFSIZE);
     sl_conf_merge_uint_value(conf->verify, prev->verify, SL_HTTP_SSL_VERIFY_OFF);
@@ -421,6 +431,21 @@ static sl_int_t configure_sessions(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     return sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys);
 }
 
+/* ssl_stapling: from ssl_stapling_file (a server with no certificate has nothing to
+ * staple). */
+static sl_int_t stapling(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
+{
+    sl_str_t file = conf->stapling_file;
+
+    if (!conf->stapling || conf->certificates == NULL) {
+        return SL_OK;
+    }
+    if (full_name(cf, &file) != SL_OK) {
+        return SL_ERROR;
+    }
+    return sl_ssl_stapling(&conf->ssl, &file);
+}
+
 static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
 {
     sl_str_t prefix = { 0, (u_char *) "" };
@@ -450,7 +475,7 @@ static sl_int_t create_context(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
         || configure_verify(cf, conf) != SL_OK
         || sl_ssl_ecdh_curve(&conf->ssl, &conf->ecdh_curve) != SL_OK
         || (dh.len && (full_name(cf, &dh) != SL_OK || sl_ssl_dhparam(&conf->ssl, &dh) != SL_OK))
-        || configure_sessions(cf, conf) != SL_OK
+        || configure_sessions(cf, conf) != SL_OK || stapling(cf, conf) != SL_OK
         || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
         return SL_ERROR;
     }
