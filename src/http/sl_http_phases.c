@@ -280,6 +280,10 @@ void sl_http_process_request(sl_http_request_t *r)
 {
     sl_connection_t *c = r->connection;
 
+    /* TLS verdicts first, logged while the header is still being read, as nginx */
+    if ((c->ssl || r->http_connection->plain_on_ssl) && sl_http_ssl_check_request(r) != SL_OK) {
+        return;
+    }
     if (c->read->timer_set) {
         sl_del_timer(c->read);
     }
@@ -301,9 +305,6 @@ void sl_http_process_request(sl_http_request_t *r)
     }
     /* with a body in flight, closing early would reset the response: linger */
     r->lingering_close = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
-    if ((c->ssl || r->http_connection->plain_on_ssl) && sl_http_ssl_check_request(r) != SL_OK) {
-        return;
-    }
     r->phase_handler = 0;
     sl_http_core_run_phases(r);
 }

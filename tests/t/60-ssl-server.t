@@ -177,6 +177,8 @@ like($r, qr{^HTTP/1\.1 400 .*No required SSL certificate was sent}s, 'verify on:
 is(body($r), "verified SUCCESS CN=client CN=test-ca\n", 'verify on: a good certificate');
 ($r) = tls_get($p[1], SSL_cert_file => "$conf/stranger.crt", SSL_key_file => "$conf/stranger.key");
 like($r, qr{^HTTP/1\.1 400 .*The SSL certificate error}s, 'verify on: an unknown CA, 495 page');
+like($t->error_log, qr/client SSL certificate verify error: \(\d+:[^)]+\) while reading client request headers/,
+     'verify on: the verdict logged as nginx does');
 ($r) = tls_get($p[2]);
 is(body($r), "optional NONE\n", 'verify optional: no certificate is fine');
 ($r) = tls_get($p[2], SSL_cert_file => "$conf/client.crt", SSL_key_file => "$conf/client.key");
@@ -237,6 +239,8 @@ for my $case ([$p[3], 'shared cache', 'TLSv1_3'], [$p[4], 'tickets', 'TLSv1_2'])
 $r = $t->http($p[0], "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
 like($r, qr{^HTTP/1\.1 400 Bad Request\r\n}, 'plain HTTP: 400');
 like($r, qr{<title>400 The plain HTTP request was sent to HTTPS port</title>}, 'plain HTTP: 497 page');
+like($t->error_log, qr/\[info\] .*client sent plain HTTP request to HTTPS port while reading client request headers/,
+     'plain HTTP: logged as nginx does');
 
 # A handshake that stalls is closed after client_header_timeout.
 {
