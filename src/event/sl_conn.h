@@ -22,6 +22,8 @@
 #include "sl_str.h"
 
 typedef struct sl_listening_s sl_listening_t;
+/** a connection's TLS state (sl_ssl.h), NULL on a plain one */
+typedef struct sl_ssl_connection_s sl_ssl_connection_t;
 typedef void (*sl_connection_handler_pt)(sl_connection_t *c);
 
 /*
@@ -146,6 +148,7 @@ struct sl_connection_s {
     int fd;
 
     const sl_conn_io_t *io;
+    sl_ssl_connection_t *ssl;
 
     sl_listening_t *listening;
     /** bytes sent so far */

@@ -79,6 +79,8 @@ typedef struct {
     unsigned wildcard : 1;
     unsigned reuseport : 1;
     unsigned ipv6only : 1;
+    /** "ssl": the address speaks TLS (any listen of it saying so) */
+    unsigned ssl : 1;
 } sl_http_listen_opt_t;
 
 typedef struct sl_http_request_s sl_http_request_t;
@@ -253,6 +255,8 @@ typedef struct {
     /** names of the servers on this address: exact, then wildcards, then regexes */
     sl_http_server_name_t *names;
     sl_uint_t nnames;
+    /** listen ... ssl */
+    unsigned ssl : 1;
 } sl_http_addr_t;
 
 /* What a listening socket serves: one or several addresses (a wildcard socket answers for
@@ -345,5 +349,7 @@ typedef sl_int_t (*sl_http_handler_pt)(sl_http_request_t *r);
 
 /* The handler of every accepted http connection. */
 void sl_http_init_connection(sl_connection_t *c);
+/* A connection's wait for the first bytes of a request (after a TLS handshake, too). */
+void sl_http_wait_request_handler(sl_event_t *rev);
 
 #endif /* SL_HTTP_H */

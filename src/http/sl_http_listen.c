@@ -40,15 +40,12 @@ static int parse_size_option(const sl_str_t *v, size_t skip, int *out)
 
 /*
  * A parameter of a module sluice does not have yet: nginx 1.22's line for a build without
- * it (ngx_http_core_listen, src/http/ngx_http_core_module.c: "ssl" without NGX_HTTP_SSL,
- * "http2" without NGX_HTTP_V2); anything else is nginx's "invalid parameter".
+ * it (ngx_http_core_listen, src/http/ngx_http_core_module.c: "http2" without NGX_HTTP_V2);
+ * anything else is nginx's "invalid parameter".
  */
 static char *module_param(sl_conf_t *cf, const sl_str_t *v)
 {
-    if (sl_str_eq_cstr(v, "ssl")) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "the \"ssl\" parameter requires ngx_http_ssl_module");
-    } else if (sl_str_eq_cstr(v, "http2")) {
+    if (sl_str_eq_cstr(v, "http2")) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
                           "the \"http2\" parameter requires ngx_http_v2_module");
     } else {
@@ -107,6 +104,10 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
 {
     if (sl_str_eq_cstr(v, "default_server") || sl_str_eq_cstr(v, "default")) {
         opt->default_server = 1;
+        return SL_CONF_OK;
+    }
+    if (sl_str_eq_cstr(v, "ssl")) {
+        opt->ssl = 1;
         return SL_CONF_OK;
     }
     if (sl_str_eq_cstr(v, "bind")) {
@@ -269,11 +270,13 @@ static sl_int_t merge_addr(sl_conf_t *cf, sl_http_conf_addr_t *addr, sl_http_cor
                           SL_STR_ARG(addr->opt.addr_text));
         return SL_ERROR;
     }
+    int ssl = addr->opt.ssl || opt->ssl;
     if (opt->set) {
         int default_server = addr->opt.default_server;
         addr->opt = *opt;
         addr->opt.default_server = default_server;
     }
+    addr->opt.ssl = ssl;
     if (opt->default_server) {
         if (addr->opt.default_server) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "a duplicate default server for %.*s",
@@ -343,6 +346,7 @@ static sl_int_t init_addr(sl_conf_t *cf, sl_http_addr_t *a, sl_http_conf_addr_t 
     memcpy(&a->sockaddr, &ca->opt.sockaddr, ca->opt.socklen);
     a->socklen = ca->opt.socklen;
     a->default_server = ca->default_server;
+    a->ssl = ca->opt.ssl;
     return sl_http_init_server_names(cf, a, ca);
 }
 

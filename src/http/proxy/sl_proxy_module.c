@@ -111,6 +111,19 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_cookie_domain"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_domains), NULL },
     { sl_string("proxy_cookie_path"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_paths), NULL },
     { sl_string("proxy_cookie_flags"), MSL | SL_CONF_1MORE, sl_proxy_set_cookie_flags, PLOC, PF(rewrite.cookie_flags), NULL },
+    { sl_string("proxy_ssl_server_name"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_server_name), NULL },
+    { sl_string("proxy_ssl_name"), MSL | SL_CONF_TAKE1, sl__proxy_ssl_set_name, PLOC, 0, NULL },
+    { sl_string("proxy_ssl_verify"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_verify), NULL },
+    { sl_string("proxy_ssl_verify_depth"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(ssl.verify_depth), NULL },
+    { sl_string("proxy_ssl_session_reuse"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_session_reuse), NULL },
+    { sl_string("proxy_ssl_protocols"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, PF(ssl.protocols), sl__proxy_ssl_protocols },
+    { sl_string("proxy_ssl_ciphers"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.ciphers), NULL },
+    { sl_string("proxy_ssl_trusted_certificate"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.trusted_certificate), NULL },
+    { sl_string("proxy_ssl_crl"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.crl), NULL },
+    { sl_string("proxy_ssl_certificate"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.certificate), NULL },
+    { sl_string("proxy_ssl_certificate_key"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.certificate_key), NULL },
+    { sl_string("proxy_ssl_password_file"), MSL | SL_CONF_TAKE1, sl__proxy_ssl_set_password_file, PLOC, 0, NULL },
+    { sl_string("proxy_ssl_conf_command"), MSL | SL_CONF_TAKE2, sl_conf_set_keyval_slot, PLOC, PF(ssl.conf_commands), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -135,6 +148,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     if (plcf == NULL) {
         return NULL;
     }
+    sl__proxy_ssl_create_conf(plcf);
     plcf->upstream.connect_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.send_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.read_timeout = SL_CONF_UNSET_MSEC;
@@ -358,7 +372,8 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_uint_value(u->next_upstream_tries, pu->next_upstream_tries, 0);
     sl_conf_merge_msec_value(u->next_upstream_timeout, pu->next_upstream_timeout, 0);
     if (build_hide_headers(cf, conf) != SL_OK
-        || sl_proxy_rewrite_merge(cf, &prev->rewrite, &conf->rewrite) != SL_CONF_OK) {
+        || sl_proxy_rewrite_merge(cf, &prev->rewrite, &conf->rewrite) != SL_CONF_OK
+        || sl__proxy_ssl_merge(cf, prev, conf) != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
     return merge_buffering(cf, u, pu);
@@ -403,17 +418,19 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
     if (sl_http_complex_value(r, plcf->url, &url) != SL_OK) {
         return SL_ERROR;
     }
-    if (url.len <= 7 || sl_strncasecmp(url.data, (u_char *) "http://", 7) != 0) {
-        /* https:// too: no TLS to upstreams yet */
+    size_t skip = url.len > 7 && sl_strncasecmp(url.data, (u_char *) "http://", 7) == 0    ? 7
+                  : url.len > 8 && sl_strncasecmp(url.data, (u_char *) "https://", 8) == 0 ? 8
+                                                                                           : 0;
+    if (skip == 0) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "invalid URL prefix in \"%.*s\"",
                      SL_STR_ARG(url));
         return SL_ERROR;
     }
     sl_url_t u;
     memset(&u, 0, sizeof(u));
-    u.url.data = url.data + 7;
-    u.url.len = url.len - 7;
-    u.default_port = 80;
+    u.url.data = url.data + skip;
+    u.url.len = url.len - skip;
+    u.default_port = skip == 8 ? 443 : 80;
     u.no_resolve = 1;
     if (sl_parse_url(r->pool, &u) != SL_OK) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "%s in upstream \"%.*s\"", u.err,
@@ -432,7 +449,11 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
         u.uri.len++;
     }
     proxy_target_t *t = sl_pcalloc(r->pool, sizeof(proxy_target_t));
-    if (t == NULL || set_target(r->pool, &u, t) != SL_OK) {
+    if (t == NULL) {
+        return SL_ERROR;
+    }
+    t->ssl = skip == 8;
+    if (set_target(r->pool, &u, t) != SL_OK) {
         return SL_ERROR;
     }
     ctx->target = t;
@@ -503,6 +524,8 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->group = ctx->target->group;
     u->addrs = ctx->target->addrs;
     u->naddrs = ctx->target->naddrs;
+    u->ssl = ctx->target->ssl;
+    u->ssl_host = ctx->target->host;
     if (u->group == NULL && u->naddrs == 0) {
         /* a host name: the upstream finds its group, or gives up without a resolver */
         u->resolved.host = ctx->target->host;
@@ -622,10 +645,12 @@ static sl_int_t set_target(sl_pool_t *pool, const sl_url_t *u, proxy_target_t *t
     if (t->host_header.data == NULL || t->port_text.data == NULL) {
         return SL_ERROR;
     }
-    int n = u->no_port || u->port == 80 ? snprintf((char *) t->host_header.data, len, "%s%.*s%s",
-                                                   open, SL_STR_ARG(u->host), close)
-                                        : snprintf((char *) t->host_header.data, len, "%s%.*s%s:%d",
-                                                   open, SL_STR_ARG(u->host), close, u->port);
+    int default_port = t->ssl ? 443 : 80;
+    int n = u->no_port || u->port == default_port
+                ? snprintf((char *) t->host_header.data, len, "%s%.*s%s", open, SL_STR_ARG(u->host),
+                           close)
+                : snprintf((char *) t->host_header.data, len, "%s%.*s%s:%d", open,
+                           SL_STR_ARG(u->host), close, u->port);
     t->host_header.len = (size_t) n;
     t->port_text.len =
         (size_t) snprintf((char *) t->port_text.data, sizeof("65535"), "%d", u->port);
@@ -654,18 +679,20 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
             return SL_CONF_ERROR;
         }
         sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], 0, 1, &clcf->name);
+        /* the variables may give https:// */
+        plcf->ssl.wanted = 1;
         return SL_CONF_OK;
     }
-    /* nginx 1.22 ngx_http_proxy_pass (src/http/modules/ngx_http_proxy_module.c) built
-     * without NGX_HTTP_SSL: "https://" needs SSL support, any other prefix is invalid */
-    if (value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "https protocol requires SSL support");
-        return SL_CONF_ERROR;
-    }
-    if (value[1].len < 7 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
+    size_t skip =
+        value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0  ? 8
+        : value[1].len >= 7 && sl_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0 ? 7
+                                                                                           : 0;
+    if (skip == 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix");
         return SL_CONF_ERROR;
     }
+    plcf->target.ssl = skip == 8;
+    plcf->ssl.wanted = skip == 8;
     proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
     proxy_group_ref_t *ref = sl_array_push(&pmcf->refs);
     if (ref == NULL) {
@@ -673,9 +700,9 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     sl_url_t *u = &ref->url;
     memset(u, 0, sizeof(*u));
-    u->url.data = value[1].data + 7;
-    u->url.len = value[1].len - 7;
-    u->default_port = 80;
+    u->url.data = value[1].data + skip;
+    u->url.len = value[1].len - skip;
+    u->default_port = skip == 8 ? 443 : 80;
     /* a name may be an upstream{} block defined further down: resolved once all is read */
     u->no_resolve = 1;
     if (sl_parse_url(cf->pool, u) != SL_OK) {
