@@ -163,8 +163,6 @@ struct sl_http_core_loc_conf_s {
     uint32_t limit_except;
     /** limit_except: the block's loc_conf array (merged with this location's) */
     void **limit_except_loc_conf;
-    /** a limit_except block's: its location's loc_conf array; NULL elsewhere */
-    void **limit_except_parent;
 
     /* built after parsing, per level: NULL-terminated arrays */
     sl_http_core_loc_conf_t **exact_locations;
@@ -245,6 +243,8 @@ struct sl_http_core_loc_conf_s {
     unsigned internal : 1;
     /** "location /dir/" with a handler: "/dir" redirects to "/dir/" */
     unsigned auto_redirect : 1;
+    /** an if or limit_except block: not a location, it inherits what its location does */
+    unsigned noname : 1;
 };
 
 /* An address and the server that answers on it by default. */

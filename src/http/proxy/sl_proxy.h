@@ -61,7 +61,7 @@ typedef struct {
     unsigned wanted : 1;
 } proxy_ssl_conf_t;
 
-typedef struct {
+typedef struct proxy_loc_conf_s {
     sl_upstream_conf_t upstream;
     /** proxy_pass without variables */
     proxy_target_t target;
@@ -69,6 +69,8 @@ typedef struct {
     sl_http_complex_value_t *url;
     /** the location's name, the prefix a static uri part replaces */
     sl_str_t location;
+    /** the conf this one was merged with (an if or limit_except block's location's) */
+    struct proxy_loc_conf_s *prev;
     unsigned pass_set : 1;
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */

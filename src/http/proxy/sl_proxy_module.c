@@ -73,7 +73,7 @@ static sl_conf_enum_t http_versions[] = {
 
 // clang-format off
 static sl_command_t proxy_commands[] = {
-    { sl_string("proxy_pass"), SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, set_proxy_pass, PLOC, 0, NULL },
+    { sl_string("proxy_pass"), SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_HTTP_LMT_CONF | SL_CONF_TAKE1, set_proxy_pass, PLOC, 0, NULL },
     { sl_string("proxy_connect_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(connect_timeout), NULL },
     { sl_string("proxy_send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(send_timeout), NULL },
     { sl_string("proxy_read_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(read_timeout), NULL },
@@ -334,6 +334,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     proxy_loc_conf_t *prev = parent, *conf = child;
     sl_upstream_conf_t *u = &conf->upstream, *pu = &prev->upstream;
 
+    conf->prev = prev;
     sl_conf_merge_msec_value(u->connect_timeout, pu->connect_timeout, 60000);
     sl_conf_merge_msec_value(u->send_timeout, pu->send_timeout, 60000);
     sl_conf_merge_msec_value(u->read_timeout, pu->read_timeout, 60000);
@@ -460,12 +461,17 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
     return SL_OK;
 }
 
+/* An if or limit_except block proxies as its location does (target, https and all), unless
+ * it has a proxy_pass of its own, as nginx; a nested location does not. */
 proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
-    void **loc_conf = clcf->limit_except_parent ? clcf->limit_except_parent : r->loc_conf;
+    proxy_loc_conf_t *own = r->loc_conf[sl_http_proxy_module.ctx_index];
 
-    return loc_conf[sl_http_proxy_module.ctx_index];
+    if (clcf->noname && !own->pass_set && own->prev) {
+        return own->prev;
+    }
+    return own;
 }
 
 /*
@@ -506,6 +512,12 @@ static sl_int_t set_local(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_upstr
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
+
+    if (!plcf->pass_set) {
+        /* an if with proxy_pass matched, then another without under a location without */
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "no upstream configuration");
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
     proxy_ctx_t *ctx = sl_pcalloc(r->pool, sizeof(proxy_ctx_t));
     static proxy_target_t unset;
 
@@ -718,6 +730,14 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         /* nginx 1.22 sends "GET ?args..." for this: refused instead */
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URI \"%.*s\" in upstream \"%.*s\"",
                           SL_STR_ARG(u->uri), SL_STR_ARG(u->url));
+        return SL_CONF_ERROR;
+    }
+    if (u->uri.len && (clcf->regex || clcf->named || clcf->noname)) {
+        /* no prefix to replace: nginx's refusal, word for word */
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_pass\" cannot have URI part in location given by regular "
+                          "expression, or inside named location, or inside \"if\" statement, or "
+                          "inside \"limit_except\" block");
         return SL_CONF_ERROR;
     }
     ref->target = &plcf->target;
