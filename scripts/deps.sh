@@ -12,6 +12,7 @@ PACKAGES=(
     clang
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
+    libssl-dev          # OpenSSL: MD5 (EVP) of the proxy cache's keys
     libcmocka-dev
     perl
     wrk

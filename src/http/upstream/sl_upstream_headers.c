@@ -79,6 +79,8 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     switch (name->len) {
     case 4:
         KIND("date", SL_UPSTREAM_H_DATE);
+        KIND("etag", SL_UPSTREAM_H_ETAG);
+        KIND("vary", SL_UPSTREAM_H_VARY);
         break;
     case 5:
         KIND("x-pad", SL_UPSTREAM_H_X_PAD);
@@ -104,6 +106,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 13:
         KIND("last-modified", SL_UPSTREAM_H_LAST_MODIFIED);
         KIND("cache-control", SL_UPSTREAM_H_CACHE_CONTROL);
+        KIND("accept-ranges", SL_UPSTREAM_H_ACCEPT_RANGES);
         break;
     case 14:
         KIND("content-length", SL_UPSTREAM_H_CONTENT_LENGTH);

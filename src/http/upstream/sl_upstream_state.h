@@ -19,6 +19,8 @@
  */
 typedef enum {
     SL_UPSTREAM_INIT = 0,
+    /** a cache file answers (a HIT, a stale answer, a 304 that revalidated it) */
+    SL_UPSTREAM_CACHE_SEND,
     SL_UPSTREAM_CONNECT,
     SL_UPSTREAM_SEND_REQUEST,
     SL_UPSTREAM_READ_HEADER,

@@ -23,6 +23,7 @@
 
 #define N SL_UPSTREAM_NSTATES
 #define INIT SL_UPSTREAM_INIT
+#define CACHE_SEND SL_UPSTREAM_CACHE_SEND
 #define CONNECT SL_UPSTREAM_CONNECT
 #define SEND_REQUEST SL_UPSTREAM_SEND_REQUEST
 #define READ_HEADER SL_UPSTREAM_READ_HEADER
@@ -34,6 +35,7 @@
 
 static const char *const names[N] = {
     "INIT",
+    "CACHE_SEND",
     "CONNECT",
     "SEND_REQUEST",
     "READ_HEADER",
@@ -146,6 +148,8 @@ static int legal(sl_upstream_state_e from, sl_upstream_state_e to)
         { SEND_RESPONSE_HEADER, BODY_UNBUFFERED },
         { SEND_RESPONSE_HEADER, BODY_BUFFERED },
         { SEND_RESPONSE_HEADER, TUNNEL },
+        { INIT, CACHE_SEND },
+        { READ_HEADER, CACHE_SEND },
     };
 
     if (to == DONE) {
