@@ -806,6 +806,9 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     sl_int_t diverted = sl__upstream_divert(r, u);
 
     if (diverted != SL_DECLINED) {
+        if (diverted >= SL_HTTP_SPECIAL_RESPONSE) {
+            sl__upstream_cache_error(r, u, (sl_uint_t) diverted);
+        }
         u->diverted = 1;
         finalize(r, u, diverted);
         return;
@@ -831,7 +834,12 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     /* the upstream's status line reaches the client as it came ("200 Okay", "200"), as in
      * nginx 1.22; a filter that changes the status drops it */
     sl_int_t rc = sl_http_send_header(r);
-    u->header_sent = 1;
+    /* a filter's own answer (412 of a conditional): nothing went out, it answers instead */
+    u->header_sent = rc < SL_HTTP_SPECIAL_RESPONSE;
+    if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
+        finalize(r, u, rc);
+        return;
+    }
     if (u->upgrade && (rc == SL_OK || rc == SL_AGAIN)) {
         /* the 101 is header-only for the filters, but the connections go on as a tunnel */
         if (enter(r, u, SL_UPSTREAM_TUNNEL) == SL_OK) {
@@ -840,8 +848,9 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     if (rc != SL_ERROR && rc <= SL_OK && r->header_only && u->cacheable && u->tee
-        && u->pipe_input_filter && !u->upstream_done) {
-        /* a HEAD made GET, or a 304 of ours: the body is read for the cache alone */
+        && u->pipe_input_filter) {
+        /* a HEAD (made GET or not), or a 304 of ours: the body, if any, is read for the
+         * cache alone */
         u->body_for_cache_only = 1;
     } else if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
@@ -1218,9 +1227,9 @@ static void send_cached(sl_http_request_t *r, sl_upstream_t *u)
     }
     r->disable_not_modified = 0;
     sl_int_t rc = sl_http_send_header(r);
-    u->header_sent = 1;
+    u->header_sent = rc < SL_HTTP_SPECIAL_RESPONSE;
     if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
-        finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
+        finalize(r, u, rc == SL_ERROR || rc >= SL_HTTP_SPECIAL_RESPONSE ? rc : SL_OK);
         return;
     }
     u->upstream_done = 1;

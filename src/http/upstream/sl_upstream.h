@@ -450,6 +450,9 @@ extern const sl_upstream_tee_t sl_upstream_store_tee;
  */
 sl_int_t sl__upstream_cache_lookup(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u);
+/* An intercepted error (proxy_intercept_errors) that may be cached: the key answers with
+ * status while the response's validity lasts. */
+void sl__upstream_cache_error(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t status);
 void sl__upstream_cache_end(sl_http_request_t *r, sl_upstream_t *u);
 /* The body of a cache file being served: [start, end) of its file. */
 sl_int_t sl__upstream_cache_body(sl_http_request_t *r, sl_upstream_t *u, sl_buf_t *b);

@@ -272,6 +272,10 @@ char *sl_upstream_cache_merge(sl_conf_t *cf, sl_upstream_cache_conf_t *conf,
 
 /* --- the lookup ------------------------------------------------------------------------ */
 
+/* The request's cache: the location's, or the one its variables name.  NULL for none (an
+ * empty name), SL_ERROR's stand-in `missing` for a name no zone has (logged: a 500). */
+static sl_http_cache_t missing_cache;
+
 static sl_http_cache_t *request_cache(sl_http_request_t *r, sl_upstream_cache_conf_t *conf)
 {
     sl_str_t name;
@@ -279,10 +283,20 @@ static sl_http_cache_t *request_cache(sl_http_request_t *r, sl_upstream_cache_co
     if (conf->cache || conf->name_value == NULL) {
         return conf->cache;
     }
-    if (sl_http_complex_value(r, conf->name_value, &name) != SL_OK || name.len == 0) {
+    if (sl_http_complex_value(r, conf->name_value, &name) != SL_OK) {
+        return &missing_cache;
+    }
+    if (name.len == 0) {
         return NULL;
     }
-    return sl_http_cache_find(sl_http_get_module_main_conf(r, sl_http_cache_module), &name);
+    sl_http_cache_t *cache =
+        sl_http_cache_find(sl_http_get_module_main_conf(r, sl_http_cache_module), &name);
+    if (cache == NULL) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "cache \"%.*s\" not found",
+                     SL_STR_ARG(name));
+        return &missing_cache;
+    }
+    return cache;
 }
 
 /* Any value true: not empty and not "0".  1, 0, or SL_ERROR. */
@@ -508,14 +522,12 @@ static int take_update(sl_upstream_t *u, sl_upstream_cache_req_t *c)
     return taken;
 }
 
-static sl_int_t lookup(sl_http_request_t *r, sl_upstream_t *u);
-
 static void on_lock_wait(sl_event_t *ev)
 {
     sl_http_request_t *r = ev->data;
     sl_upstream_t *u = r->upstream;
 
-    sl_int_t rc = lookup(r, u);
+    sl_int_t rc = sl__upstream_cache_lookup(r, u);
     if (rc != SL_AGAIN) {
         sl__upstream_init_after_lookup(r, u, rc);
     }
@@ -615,26 +627,55 @@ static int same_variant(sl_http_request_t *r, sl_upstream_cache_req_t *c)
 }
 
 /* The lookup proper (again after each lock wait). */
+/* The key's node, taken once per request.  0 when the zone is full (nothing is stored). */
+static int take_node(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    if (c->node) {
+        return 1;
+    }
+    c->node = sl_http_cache_acquire(c->cache, c->md5);
+    if (c->node == NULL) {
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0,
+                     "could not allocate node in cache keys zone \"%.*s\"",
+                     SL_STR_ARG(c->cache->name));
+        u->cacheable = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* An intercepted error stored for the key (no file): its status while it is valid. */
+static sl_uint_t stored_error(sl_upstream_cache_req_t *c)
+{
+    sl_uint_t error = 0;
+
+    sl_slab_lock(c->cache->pool);
+    if (c->node->error && c->node->valid_sec >= sl_cached_time_sec) {
+        error = c->node->error;
+    }
+    sl_slab_unlock(c->cache->pool);
+    return error;
+}
+
+/* The lookup proper (again after each lock wait). */
 static sl_int_t lookup(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_upstream_cache_req_t *c = u->cache;
 
-    if (c->node == NULL) {
-        c->node = sl_http_cache_acquire(c->cache, c->md5);
-        if (c->node == NULL) {
-            sl_log_error(SL_LOG_ALERT, r->connection->log, 0,
-                         "could not allocate node in cache keys zone \"%.*s\"",
-                         SL_STR_ARG(c->cache->name));
-            c->status = STATUS_MISS;
-            u->cacheable = 0;
-            return SL_OK;
-        }
-        if (c->node->uses < u->conf->cache.min_uses) {
-            /* not asked for often enough yet: passed through, not stored */
-            c->status = STATUS_MISS;
-            u->cacheable = 0;
-            return SL_OK;
-        }
+    if (!take_node(r, u, c)) {
+        c->status = STATUS_MISS;
+        return SL_OK;
+    }
+    if (c->node->uses < u->conf->cache.min_uses) {
+        /* not asked for often enough yet: passed through, not stored */
+        c->status = STATUS_MISS;
+        u->cacheable = 0;
+        return SL_OK;
+    }
+    sl_uint_t error = stored_error(c);
+    if (error) {
+        c->status = STATUS_HIT;
+        return (sl_int_t) error;
     }
     if (c->file == NULL && open_file(r, c) != SL_OK) {
         return missing(r, u, c);
@@ -661,6 +702,9 @@ sl_int_t sl__upstream_cache_lookup(sl_http_request_t *r, sl_upstream_t *u)
             return SL_DECLINED;
         }
         sl_http_cache_t *cache = request_cache(r, conf);
+        if (cache == &missing_cache) {
+            return SL_ERROR;
+        }
         if (cache == NULL || !(r->method & conf->methods)) {
             return SL_DECLINED;
         }
@@ -677,7 +721,9 @@ sl_int_t sl__upstream_cache_lookup(sl_http_request_t *r, sl_upstream_t *u)
             return SL_ERROR;
         }
         if (bypass) {
+            /* not read, but the response may replace what is stored */
             c->status = STATUS_BYPASS;
+            take_node(r, u, c);
             return SL_OK;
         }
     }
@@ -701,12 +747,15 @@ static time_t headers_validity(sl_upstream_t *u, sl_upstream_cache_req_t *c)
     sl_uint_t ignore = u->conf->ignore_headers;
     sl_http_cache_control_t cc = { 0, 0, -1, -1, -1 };
     time_t now = sl_cached_time_sec, xae = -1, expires = -1;
-    int has_cc = 0, has_expires = 0;
+    int has_cc = 0, has_expires = 0, has_xae = 0;
 
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
         sl_uint_t kind = sl_upstream_elt_kind(h);
-        if (kind == SL_UPSTREAM_H_XA_EXPIRES && !(ignore & SL_UPSTREAM_IGN_XA_EXPIRES)) {
+        if (kind == SL_UPSTREAM_H_XA_EXPIRES && !(ignore & SL_UPSTREAM_IGN_XA_EXPIRES)
+            && !has_xae) {
+            /* the first one counts, as nginx (a second is a duplicate) */
+            has_xae = 1;
             xae = sl_http_cache_x_accel_expires(&h->value, now);
         } else if (kind == SL_UPSTREAM_H_CACHE_CONTROL
                    && !(ignore & SL_UPSTREAM_IGN_CACHE_CONTROL)) {
@@ -882,6 +931,39 @@ static sl_int_t build_header(sl_http_request_t *r, sl_upstream_t *u, sl_upstream
     return c->header ? SL_OK : SL_ERROR;
 }
 
+/* How long the response may be stored (seconds since the epoch), 0 when it may not. */
+static time_t response_validity(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    if (headers_forbid(r, u, c) || test_predicates(r, u->conf->cache.no_cache) != 0) {
+        return 0;
+    }
+    time_t valid = headers_validity(u, c);
+    if (valid == -1) {
+        time_t t = sl_http_cache_valid_for(u->conf->cache.valid, u->headers_in.status_n);
+        valid = t ? sl_cached_time_sec + t : 0;
+    }
+    return valid;
+}
+
+void sl__upstream_cache_error(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t status)
+{
+    sl_upstream_cache_req_t *c = u->cache;
+
+    if (!u->cacheable || c == NULL || c->node == NULL) {
+        return;
+    }
+    u->cacheable = 0;
+    time_t valid = response_validity(r, u, c);
+    if (valid == 0) {
+        return;
+    }
+    /* the error_page answers; the key answers with the status while it is valid */
+    sl_slab_lock(c->cache->pool);
+    c->node->error = (uint16_t) status;
+    c->node->valid_sec = valid;
+    sl_slab_unlock(c->cache->pool);
+}
+
 void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_upstream_cache_req_t *c = u->cache;
@@ -892,15 +974,10 @@ void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->cacheable = 0;
     sl_uint_t status = u->headers_in.status_n;
-    if (status == SL_HTTP_PARTIAL_CONTENT || status == SL_HTTP_NOT_MODIFIED
-        || headers_forbid(r, u, c) || test_predicates(r, u->conf->cache.no_cache) != 0) {
+    if (status == SL_HTTP_PARTIAL_CONTENT || status == SL_HTTP_NOT_MODIFIED || c->node == NULL) {
         return;
     }
-    time_t valid = headers_validity(u, c);
-    if (valid == -1) {
-        time_t t = sl_http_cache_valid_for(u->conf->cache.valid, status);
-        valid = t ? sl_cached_time_sec + t : 0;
-    }
+    time_t valid = response_validity(r, u, c);
     if (valid == 0 || build_header(r, u, c, valid) != SL_OK) {
         return;
     }

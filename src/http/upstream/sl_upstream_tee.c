@@ -53,8 +53,10 @@ static int body_complete(const sl_upstream_t *u, const sl_pipe_t *p, off_t size)
         return 0;
     }
     int ended = p->upstream_done || (p->upstream_eof && p->length == -1 && !u->headers_in.chunked);
+    /* a response without a body (HEAD, 204, 304) has none whatever its Content-Length */
     return ended
-           && (u->headers_in.content_length_n == -1 || u->headers_in.content_length_n == size);
+           && (u->headers_in.content_length_n == -1 || u->headers_in.content_length_n == size
+               || (u->length == 0 && size == 0));
 }
 
 void sl__upstream_tee_end(sl_http_request_t *r, sl_upstream_t *u)
