@@ -58,6 +58,8 @@ typedef struct {
     /** disk size of the published files (blocks of 512 bytes) */
     off_t size;
     sl_uint_t count;
+    /** the zone filled up at this many nodes: the manager keeps it below */
+    sl_uint_t watermark;
     /** the loader has not walked the directory yet: a file may exist without a node */
     unsigned cold : 1;
     unsigned loading : 1;
@@ -115,12 +117,17 @@ void sl_http_cache_node_published(sl_http_cache_t *cache, sl_http_cache_node_t *
 /* Forgets a node's file (it was found invalid, or removed). */
 void sl_http_cache_node_gone(sl_http_cache_t *cache, sl_http_cache_node_t *node);
 /*
- * The manager's work: removes the files of unused nodes past inactive, then of the least
- * recently used unused nodes while the cache is over max_size (or min_free is not left on
- * its disk).  At most `files` files per call.  The number removed; *more set when more is
- * due.
+ * The manager's work (nginx's).  sl_http_cache_expire_inactive: removes the files of the
+ * unused nodes past inactive; the seconds until the next one is due (10 when none is).
+ * sl_http_cache_over_limits: the cache is at max_size, its zone at its watermark, or its
+ * disk under min_free.  sl_http_cache_forced_expire: removes the least recently used unused
+ * node; 0, or the seconds to wait when none could be removed.
  */
-sl_uint_t sl_http_cache_expire(sl_http_cache_t *cache, sl_uint_t files, int *more);
+time_t sl_http_cache_expire_inactive(sl_http_cache_t *cache);
+int sl_http_cache_over_limits(sl_http_cache_t *cache);
+time_t sl_http_cache_forced_expire(sl_http_cache_t *cache);
+/* The cache manager and loader processes, asked of the master (sl_http_cache_manager.c). */
+sl_int_t sl_http_cache_add_processes(sl_conf_t *cf, sl_http_cache_main_conf_t *cmcf);
 /* The loader's per-file step: a node for the file named name (32 hex digits) with its
  * header's validity, unless the zone has it already.  SL_OK or SL_ERROR (zone full). */
 sl_int_t sl_http_cache_load_file(sl_http_cache_t *cache, const u_char *key, time_t valid_sec,

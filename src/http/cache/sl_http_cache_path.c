@@ -81,7 +81,7 @@ static char *init_main_conf(sl_conf_t *cf, void *conf)
             return SL_CONF_ERROR;
         }
     }
-    return SL_CONF_OK;
+    return sl_http_cache_add_processes(cf, cmcf) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }
 
 /* "levels=1:2": one to three levels of one or two characters each, as nginx. */
@@ -215,7 +215,7 @@ static sl_http_cache_t *new_cache(sl_conf_t *cf)
     }
     cache->use_temp_path = 1;
     cache->inactive = 600;
-    cache->max_size = 0;
+    cache->max_size = SL_MAX_OFF_T_VALUE;
     cache->loader_files = 100;
     cache->loader_sleep = 50;
     cache->loader_threshold = 200;

@@ -36,6 +36,7 @@ sl_int_t sl_http_cache_zone_init(sl_http_cache_t *cache)
     }
     sl_queue_init(&sh->lru);
     sh->cold = 1;
+    sh->watermark = (sl_uint_t) -1;
     cache->sh = sh;
     return SL_OK;
 }
@@ -123,6 +124,10 @@ static sl_http_cache_node_t *new_node_locked(sl_http_cache_t *cache, const u_cha
 {
     sl_http_cache_node_t *n = sl_slab_alloc_locked(cache->pool, sizeof(sl_http_cache_node_t));
 
+    if (n == NULL) {
+        /* the manager keeps the zone below 7/8 of this count from now on, as nginx */
+        cache->sh->watermark = cache->sh->count - cache->sh->count / 8;
+    }
     /* a full zone forces the oldest unused entries out, as nginx */
     for (int i = 0; n == NULL && i < 20 && evict_one_locked(cache); i++) {
         n = sl_slab_alloc_locked(cache->pool, sizeof(sl_http_cache_node_t));
@@ -238,9 +243,9 @@ static off_t disk_free(sl_http_cache_t *cache)
     return (off_t) fs.f_bavail * (off_t) fs.f_frsize;
 }
 
-static int over_limits(sl_http_cache_t *cache)
+int sl_http_cache_over_limits(sl_http_cache_t *cache)
 {
-    if (cache->max_size && cache->sh->size * 512 > cache->max_size) {
+    if (cache->sh->size * 512 >= cache->max_size || cache->sh->count >= cache->sh->watermark) {
         return 1;
     }
     if (cache->min_free) {
@@ -250,41 +255,33 @@ static int over_limits(sl_http_cache_t *cache)
     return 0;
 }
 
-sl_uint_t sl_http_cache_expire(sl_http_cache_t *cache, sl_uint_t files, int *more)
+time_t sl_http_cache_expire_inactive(sl_http_cache_t *cache)
 {
-    sl_uint_t removed = 0;
     sl_queue_t *h = &cache->sh->lru;
+    time_t wait = 10;
 
-    *more = 0;
     sl_slab_lock(cache->pool);
-    /* past inactive: from the LRU's end, while the nodes there are old enough */
     for (sl_queue_t *q = sl_queue_last(h); q != sl_queue_sentinel(h);) {
         sl_http_cache_node_t *n = sl_queue_data(q, sl_http_cache_node_t, lru);
         q = sl_queue_prev(q);
         if (n->expire > sl_cached_time_sec) {
+            wait = n->expire - sl_cached_time_sec;
             break;
         }
-        if (n->count) {
-            continue;
+        if (n->count == 0) {
+            remove_file_locked(cache, n);
         }
-        if (files && removed == files) {
-            *more = 1;
-            break;
-        }
-        remove_file_locked(cache, n);
-        removed++;
     }
     sl_slab_unlock(cache->pool);
-    while (!*more && over_limits(cache)) {
-        sl_slab_lock(cache->pool);
-        int done = evict_one_locked(cache);
-        sl_slab_unlock(cache->pool);
-        if (!done) {
-            break;
-        }
-        if (++removed == files) {
-            *more = over_limits(cache);
-        }
-    }
-    return removed;
+    return wait;
+}
+
+time_t sl_http_cache_forced_expire(sl_http_cache_t *cache)
+{
+    sl_slab_lock(cache->pool);
+    int removed = evict_one_locked(cache);
+    int empty = sl_queue_empty(&cache->sh->lru);
+    sl_slab_unlock(cache->pool);
+    /* nothing removable: every node is in use (1 s), or there are none (10 s), as nginx */
+    return removed ? 0 : empty ? 10 : 1;
 }
