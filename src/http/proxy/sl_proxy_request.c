@@ -186,6 +186,18 @@ static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array
         conn_set |= s[i].is_connection;
     }
     line_t *l;
+    sl_str_t ims, inm;
+    if (sl__upstream_cache_conditionals(r, r->upstream, &ims, &inm)) {
+        /* proxy_cache_revalidate: the stored response's validators */
+        if (ims.len && (l = sl_array_push(lines)) != NULL) {
+            sl_str_set(&l->name, "If-Modified-Since");
+            l->value = ims;
+        }
+        if (inm.len && (l = sl_array_push(lines)) != NULL) {
+            sl_str_set(&l->name, "If-None-Match");
+            l->value = inm;
+        }
+    }
     if (!host_set && (l = sl_array_push(lines)) != NULL) {
         sl_str_set(&l->name, "Host");
         l->value = ctx->target->host_header;

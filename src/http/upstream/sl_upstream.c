@@ -257,6 +257,10 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
         sl__upstream_give_back_try(u);
     }
     if (!sl__upstream_may_retry(r, u, ft, 1)) {
+        if (sl__upstream_cache_stale(r, u, ft) == SL_OK) {
+            send_cached(r, u);
+            return;
+        }
         finalize(r, u, (sl_int_t) status);
         return;
     }
@@ -333,6 +337,10 @@ static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
     sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no live upstreams");
     if (new_try(r, u) == SL_OK) {
         end_try(u, SL_HTTP_BAD_GATEWAY);
+    }
+    if (sl__upstream_cache_stale(r, u, SL_UPSTREAM_FT_NOLIVE) == SL_OK) {
+        send_cached(r, u);
+        return;
     }
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
 }
@@ -615,6 +623,13 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
         sl_uint_t ft = sl__upstream_status_ft(u->headers_in.status_n);
         if (ft && sl__upstream_may_retry(r, u, ft, 2)) {
             next_upstream(r, u, ft);
+            return;
+        }
+        /* the cache: a 304 that revalidates the stored file, or a status the stale file
+         * answers instead of */
+        if (sl__upstream_cache_revalidated(r, u) == SL_OK
+            || (ft && sl__upstream_cache_stale(r, u, ft) == SL_OK)) {
+            send_cached(r, u);
             return;
         }
         send_header(r, u);

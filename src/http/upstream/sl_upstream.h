@@ -454,6 +454,17 @@ void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u);
  * status while the response's validity lasts. */
 void sl__upstream_cache_error(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t status);
 void sl__upstream_cache_end(sl_http_request_t *r, sl_upstream_t *u);
+/* proxy_cache_revalidate: the conditionals the request to the upstream carries (its
+ * If-Modified-Since, If-None-Match values, empty when none): 1 when it revalidates. */
+int sl__upstream_cache_conditionals(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *ims,
+                                    sl_str_t *inm);
+/* A failure of kind ft (or an upstream status of that kind) that a stale file answers
+ * instead (proxy_cache_use_stale, stale-if-error): SL_OK with the stored header in
+ * u->headers_in (send it with the cached path), SL_DECLINED. */
+sl_int_t sl__upstream_cache_stale(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft);
+/* A 304 that answered a revalidation: the file's validity renewed, its header in
+ * u->headers_in (SL_OK, REVALIDATED), or SL_DECLINED. */
+sl_int_t sl__upstream_cache_revalidated(sl_http_request_t *r, sl_upstream_t *u);
 /* The body of a cache file being served: [start, end) of its file. */
 sl_int_t sl__upstream_cache_body(sl_http_request_t *r, sl_upstream_t *u, sl_buf_t *b);
 /* Goes on with a request that waited for a cache lock (sl_upstream.c). */

@@ -63,6 +63,8 @@ typedef struct sl_upstream_cache_req_s {
     cache_status_e status;
     /** this request holds the node's updating mark */
     unsigned updating : 1;
+    /** the upstream is asked whether the stale file is still good (proxy_cache_revalidate) */
+    unsigned revalidating : 1;
     unsigned ended : 1;
 } sl_upstream_cache_req_t;
 
@@ -560,6 +562,8 @@ static sl_int_t expired(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cach
 {
     if (take_update(u, c)) {
         c->status = STATUS_EXPIRED;
+        c->revalidating = u->conf->cache.revalidate
+                          && (c->meta.etag.len || c->meta.h.last_modified != -1);
         return SL_OK;
     }
     /* another request refreshes it */
@@ -736,6 +740,108 @@ sl_int_t sl__upstream_cache_lookup(sl_http_request_t *r, sl_upstream_t *u)
         return missing(r, u, c);
     }
     return SL_DONE;
+}
+
+/* The stored header back in u->headers_in, the upstream's answer forgotten.  SL_OK or
+ * SL_DECLINED (the file is broken: removed). */
+static sl_int_t back_to_file(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    if (u->reinit_request && u->reinit_request(r) != SL_OK) {
+        return SL_DECLINED;
+    }
+    return parse_stored_header(r, u, c);
+}
+
+int sl__upstream_cache_conditionals(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *ims,
+                                    sl_str_t *inm)
+{
+    sl_upstream_cache_req_t *c = u->cache;
+
+    ims->len = inm->len = 0;
+    if (c == NULL || !c->revalidating || !u->cacheable) {
+        return 0;
+    }
+    if (c->meta.h.last_modified != -1) {
+        ims->data = sl_pnalloc(r->pool, 32);
+        if (ims->data) {
+            ims->len = sl_http_time((time_t) c->meta.h.last_modified, ims->data, 32);
+        }
+    }
+    *inm = c->meta.etag;
+    return 1;
+}
+
+sl_int_t sl__upstream_cache_stale(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
+{
+    sl_upstream_cache_req_t *c = u->cache;
+
+    if (c == NULL || c->file == NULL || c->status != STATUS_EXPIRED) {
+        return SL_DECLINED;
+    }
+    sl_uint_t use = u->conf->cache.use_stale;
+    if (use & SL_UPSTREAM_FT_ERROR) {
+        use |= SL_UPSTREAM_FT_NOLIVE;
+    }
+    int if_error = c->meta.h.error_sec
+                   && c->meta.h.valid_sec + c->meta.h.error_sec >= sl_cached_time_sec;
+    if (!(use & ft) && !if_error) {
+        return SL_DECLINED;
+    }
+    if (back_to_file(r, u, c) != SL_OK) {
+        return SL_DECLINED;
+    }
+    c->status = STATUS_STALE;
+    u->cacheable = 0;
+    return SL_OK;
+}
+
+/* The new validity written into the file's header in place (the fields are aligned
+ * 8-byte words: a reader sees the old value or the new). */
+static void update_validity(sl_http_request_t *r, sl_upstream_cache_req_t *c, time_t valid)
+{
+    int64_t v = valid;
+    int fd = open((char *) c->file_name, O_WRONLY | O_CLOEXEC);
+
+    if (fd == -1
+        || pwrite(fd, &v, sizeof(v), offsetof(sl_http_cache_header_t, valid_sec)) != sizeof(v)) {
+        sl_log_error(SL_LOG_CRIT, r->connection->log, errno,
+                     "updating the cache file \"%s\" failed", c->file_name);
+    }
+    if (fd != -1) {
+        sl_close_file(fd);
+    }
+    sl_slab_lock(c->cache->pool);
+    c->node->valid_sec = valid;
+    sl_slab_unlock(c->cache->pool);
+}
+
+static time_t response_validity(sl_http_request_t *r, sl_upstream_t *u,
+                                sl_upstream_cache_req_t *c);
+static time_t headers_validity(sl_upstream_t *u, sl_upstream_cache_req_t *c);
+
+sl_int_t sl__upstream_cache_revalidated(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_upstream_cache_req_t *c = u->cache;
+
+    if (c == NULL || !c->revalidating || c->file == NULL
+        || u->headers_in.status_n != SL_HTTP_NOT_MODIFIED) {
+        return SL_DECLINED;
+    }
+    /* the 304's own validity, else the stored response's (its headers, then
+     * proxy_cache_valid for its status), counted from now */
+    time_t valid = headers_validity(u, c);
+    if (back_to_file(r, u, c) != SL_OK) {
+        return SL_DECLINED;
+    }
+    if (valid == -1) {
+        valid = response_validity(r, u, c);
+    }
+    if (valid > 0) {
+        update_validity(r, c, valid);
+    }
+    c->status = STATUS_REVALIDATED;
+    u->cacheable = 0;
+    return SL_OK;
 }
 
 /* --- the response: stored or not -------------------------------------------------------- */

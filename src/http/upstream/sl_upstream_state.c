@@ -70,7 +70,7 @@ _Static_assert(SL_UPSTREAM_DONE == SL_UPSTREAM_NSTATES - 1, "ANY_BUT_DONE: DONE 
 static const sl_upstream_state_row_t rows[SL_UPSTREAM_NSTATES] = {
     /*  state                 from                        action           client action      abort action       read  write client       armed */
     ROW(INIT,                 0,                          NULL,            NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
-    ROW(CACHE_SEND,           FROM(INIT) | FROM(READ_HEADER), NULL,      SENDING_TO_CLIENT, SENDING_TO_CLIENT, NONE, NONE, NONE,        WAITS),
+    ROW(CACHE_SEND,           FROM(INIT) | TRYING, NULL,      SENDING_TO_CLIENT, SENDING_TO_CLIENT, NONE, NONE, NONE,        WAITS),
     ROW(CONNECT,              FROM(INIT) | TRYING,        CONNECTING,      NULL,              CONNECTING,        NONE, CONN, NONE,        ENTRY),
     ROW(SEND_REQUEST,         FROM(CONNECT),              SENDING_REQUEST, NULL,              SENDING_REQUEST,   NONE, SEND, NONE,        WAITS),
     ROW(READ_HEADER,          FROM(SEND_REQUEST),         READING_HEADER,  NULL,              READING_HEADER,    READ, NONE, NONE,        ENTRY),

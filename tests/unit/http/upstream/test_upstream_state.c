@@ -149,6 +149,8 @@ static int legal(sl_upstream_state_e from, sl_upstream_state_e to)
         { SEND_RESPONSE_HEADER, BODY_BUFFERED },
         { SEND_RESPONSE_HEADER, TUNNEL },
         { INIT, CACHE_SEND },
+        { CONNECT, CACHE_SEND },
+        { SEND_REQUEST, CACHE_SEND },
         { READ_HEADER, CACHE_SEND },
     };
 
