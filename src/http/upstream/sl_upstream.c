@@ -709,6 +709,8 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status_line = in->status_line;
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
     u->buffering = (unsigned) u->conf->buffering;
+    /* as nginx: only a response from or into the cache answers conditionals itself */
+    r->disable_not_modified = 1;
     if (u->conf->cache.force_ranges) {
         /* proxy_force_ranges: whatever the upstream says of ranges */
         r->allow_ranges = 1;
@@ -750,13 +752,12 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
         } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
-        } else if (kind == SL_UPSTREAM_H_ETAG && (u->cacheable || u->cached)) {
-            r->headers_out.etag = o; /* a cached response answers conditionals itself */
+        } else if (kind == SL_UPSTREAM_H_ETAG) {
+            r->headers_out.etag = o; /* for If-Range; conditionals only when cached */
         } else if (kind == SL_UPSTREAM_H_LAST_MODIFIED) {
             /* as nginx: "expires modified" counts from it; without a cache, no 304 of ours */
             r->headers_out.last_modified = o;
             r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
-            r->disable_not_modified = 1;
         }
     }
     return SL_OK;

@@ -65,6 +65,9 @@ typedef struct sl_upstream_cache_req_s {
     unsigned updating : 1;
     /** the upstream is asked whether the stale file is still good (proxy_cache_revalidate) */
     unsigned revalidating : 1;
+    /** the key's file varies and holds another variant: this request uses the variant's
+     * own key (the main key's MD5 and the variant's, hashed) */
+    unsigned secondary : 1;
     unsigned ended : 1;
 } sl_upstream_cache_req_t;
 
@@ -562,8 +565,8 @@ static sl_int_t expired(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cach
 {
     if (take_update(u, c)) {
         c->status = STATUS_EXPIRED;
-        c->revalidating = u->conf->cache.revalidate
-                          && (c->meta.etag.len || c->meta.h.last_modified != -1);
+        c->revalidating =
+            u->conf->cache.revalidate && (c->meta.etag.len || c->meta.h.last_modified != -1);
         return SL_OK;
     }
     /* another request refreshes it */
@@ -598,6 +601,9 @@ static int range_too_far(sl_http_request_t *r, off_t max)
     const u_char *p = v.data + 6, *last = v.data + v.len;
     while (p < last && *p == ' ') {
         p++;
+    }
+    if (p < last && *p == '-') {
+        return 1; /* the last bytes: where they start is not known before the response */
     }
     const u_char *start = p;
     while (p < last && *p >= '0' && *p <= '9') {
@@ -661,6 +667,37 @@ static sl_uint_t stored_error(sl_upstream_cache_req_t *c)
     return error;
 }
 
+/* The request's variant is not the one the key's file holds: from now on the request uses
+ * the variant's own key, as nginx's secondary keys.  SL_OK or SL_ERROR. */
+static sl_int_t to_variant_key(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    u_char both[2 * SL_HTTP_CACHE_KEY_LEN];
+    sl_str_t text = { sizeof(both), both };
+
+    memcpy(both, c->md5, SL_HTTP_CACHE_KEY_LEN);
+    if (variant_of(r, &c->meta.vary, both + SL_HTTP_CACHE_KEY_LEN) != SL_OK
+        || sl_http_cache_md5(&text, c->md5) != SL_OK) {
+        return SL_ERROR;
+    }
+    c->file_name = sl_http_cache_file_name(r->pool, c->cache, c->md5);
+    if (c->file_name == NULL) {
+        return SL_ERROR;
+    }
+    close_cache_file(c->file);
+    c->file = NULL;
+    c->secondary = 1;
+    if (c->updating) {
+        sl_slab_lock(c->cache->pool);
+        c->node->updating = 0;
+        sl_slab_unlock(c->cache->pool);
+        c->updating = 0;
+    }
+    sl_http_cache_release(c->cache, c->node);
+    c->node = NULL;
+    (void) u;
+    return SL_OK;
+}
+
 /* The lookup proper (again after each lock wait). */
 static sl_int_t lookup(sl_http_request_t *r, sl_upstream_t *u)
 {
@@ -685,9 +722,12 @@ static sl_int_t lookup(sl_http_request_t *r, sl_upstream_t *u)
         return missing(r, u, c);
     }
     if (c->meta.vary.len && !same_variant(r, c)) {
-        /* another variant is stored: this request's replaces it */
-        c->file = NULL;
-        return missing(r, u, c);
+        if (c->secondary || to_variant_key(r, u, c) != SL_OK) {
+            /* the variant's own file varies otherwise (Vary changed): replaced */
+            c->file = NULL;
+            return missing(r, u, c);
+        }
+        return lookup(r, u);
     }
     if (c->meta.h.valid_sec < sl_cached_time_sec) {
         return expired(r, u, c);
@@ -782,8 +822,8 @@ sl_int_t sl__upstream_cache_stale(sl_http_request_t *r, sl_upstream_t *u, sl_uin
     if (use & SL_UPSTREAM_FT_ERROR) {
         use |= SL_UPSTREAM_FT_NOLIVE;
     }
-    int if_error = c->meta.h.error_sec
-                   && c->meta.h.valid_sec + c->meta.h.error_sec >= sl_cached_time_sec;
+    int if_error =
+        c->meta.h.error_sec && c->meta.h.valid_sec + c->meta.h.error_sec >= sl_cached_time_sec;
     if (!(use & ft) && !if_error) {
         return SL_DECLINED;
     }
@@ -815,8 +855,7 @@ static void update_validity(sl_http_request_t *r, sl_upstream_cache_req_t *c, ti
     sl_slab_unlock(c->cache->pool);
 }
 
-static time_t response_validity(sl_http_request_t *r, sl_upstream_t *u,
-                                sl_upstream_cache_req_t *c);
+static time_t response_validity(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c);
 static time_t headers_validity(sl_upstream_t *u, sl_upstream_cache_req_t *c);
 
 sl_int_t sl__upstream_cache_revalidated(sl_http_request_t *r, sl_upstream_t *u)
