@@ -66,6 +66,12 @@ u_char *sl_http_cache_file_name(sl_pool_t *pool, sl_http_cache_t *cache, const u
     return name;
 }
 
+/* An empty field may have no data pointer at all. */
+static u_char *put(u_char *p, const sl_str_t *s)
+{
+    return s->len ? mempcpy(p, s->data, s->len) : p;
+}
+
 u_char *sl_http_cache_header_build(sl_pool_t *pool, sl_http_cache_meta_t *meta)
 {
     sl_http_cache_header_t *h = &meta->h;
@@ -86,10 +92,10 @@ u_char *sl_http_cache_header_build(sl_pool_t *pool, sl_http_cache_meta_t *meta)
         return NULL;
     }
     u_char *p = mempcpy(buf, h, sizeof(*h));
-    p = mempcpy(p, meta->key.data, meta->key.len);
-    p = mempcpy(p, meta->etag.data, meta->etag.len);
-    p = mempcpy(p, meta->vary.data, meta->vary.len);
-    mempcpy(p, meta->response.data, meta->response.len);
+    p = put(p, &meta->key);
+    p = put(p, &meta->etag);
+    p = put(p, &meta->vary);
+    put(p, &meta->response);
     return buf;
 }
 
