@@ -282,9 +282,10 @@ static void reap_children(sl_cycle_t *cycle)
         }
         int fatal = WIFEXITED(status) && WEXITSTATUS(status) == SL_EXIT_FATAL;
         const sl_helper_process_t *h = cycle->helpers.elts;
-        /* a helper that did its work (the loader) and left is not started again */
+        /* a helper that did its work (the loader) and left is not started again; only its
+         * death by a signal means the work may not be done */
         int finished = ch->helper && ch->worker < cycle->helpers.nelts && h[ch->worker].once
-                       && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                       && WIFEXITED(status);
         if (!ch->exiting && !ch->outdated && !fatal && !finished && !sl_terminate && !sl_quit
             && !noaccepting) {
             spawn_child(cycle, ch->worker, ch->helper);
