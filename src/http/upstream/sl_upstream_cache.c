@@ -229,15 +229,12 @@ static char *merge_key(sl_conf_t *cf, sl_upstream_cache_conf_t *conf,
 char *sl_upstream_cache_merge(sl_conf_t *cf, sl_upstream_cache_conf_t *conf,
                               const sl_upstream_cache_conf_t *prev, sl_upstream_conf_t *uc)
 {
+    /* proxy_store inherited beside proxy_cache: the store's tee wins, the cache is read */
+    (void) uc;
     if (conf->on == SL_CONF_UNSET) {
         conf->on = prev->on == SL_CONF_UNSET ? 0 : prev->on;
         conf->name = prev->name;
         conf->name_value = prev->name_value;
-    }
-    if (conf->on && uc->store.on > 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "\"proxy_store\" cannot be used with \"proxy_cache\"");
-        return SL_CONF_ERROR;
     }
     if (conf->on && conf->name.len) {
         sl_http_cache_main_conf_t *cmcf =
