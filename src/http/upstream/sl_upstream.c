@@ -760,6 +760,16 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.last_modified_time = sl_http_parse_time(o->value.data, o->value.len);
         }
     }
+    /* proxy_pass_header Date / Server: the upstream's or none, never sluice's own (nginx) */
+    static sl_table_elt_t none;
+    if (!(u->conf->hide_kinds & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_DATE))
+        && r->headers_out.date == NULL) {
+        r->headers_out.date = &none;
+    }
+    if (!(u->conf->hide_kinds & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_SERVER))
+        && r->headers_out.server == NULL) {
+        r->headers_out.server = &none;
+    }
     return SL_OK;
 }
 
