@@ -6,7 +6,8 @@
 # - after a restart, the loader rebuilds the keys zone from the files on disk (the manager
 #   can only hold max_size for files the zone knows), removes the names a crash left
 #   beside a file being published and files of another format, and the files it loaded are
-#   served as HITs.
+#   served as HITs;
+# - a reload starts a new manager and loader with the new workers.
 use strict;
 use warnings;
 use Test::More;
@@ -129,5 +130,16 @@ ok($t->wait_for(sub { my @f = files('cache'); @f >= 1 && @f <= 2 }, 20),
     or diag(join "\n", files('cache'));
 is(scalar(files('big')), 3, 'a cache without max_size keeps its files');
 is(cache_of("/big/x$_"), 'HIT', "big x$_: served from the file after the restart") for 1 .. 3;
+
+# --- reload: new manager and loader with the new workers, the old ones leave ---
+my %before = children_titles();
+$t->signal('HUP');
+ok($t->wait_for(sub { (() = $t->error_log =~ /cache loader process \d+ exited with code 0/g) >= 3 }, 10),
+   'reload: a new loader walked the cache');
+ok($t->wait_for(sub { my %n = children_titles();
+                      my @m = grep { $n{$_} eq 'sluice: cache manager process' } keys %n;
+                      @m == 1 && !$before{$m[0]} }, 10),
+   'reload: one manager, a new one');
+is(cache_of('/big/x1'), 'HIT', 'reload: the new keys zone finds the files');
 
 $t->done_testing;
