@@ -4,6 +4,7 @@
 #   EXPIRED once the validity has passed, then HIT on the refreshed copy;
 # - the file lies at levels=1:2 under its MD5, and nothing else is left in the directory;
 # - a HEAD is answered from the cache; a range of a cached response is the file's;
+# - a chunked body is stored decoded and served with its length; a cut one is not stored;
 # - crash safety: both workers killed with SIGKILL while a response is being written leave
 #   no file for that key (nor any temp file), and the next request fetches and stores it;
 # - proxy_cache_lock: of several parallel requests for a missing key, one goes upstream;
@@ -72,6 +73,14 @@ sub serve {
         wait_file("go-$n") or return;
         Origin::write_all($c, $slow_piece) for 2 .. 8;
         return;
+    }
+    if ($uri =~ m{^/chunked}) {
+        return Origin::write_all($c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 . "5\r\nhello\r\n6\r\n chunk\r\n0\r\n\r\n");
+    }
+    if ($uri =~ m{^/cut}) {
+        # Content-Length promises more than comes: never stored
+        return Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
     }
     select(undef, undef, undef, 0.5) if $uri =~ m{^/lock/};
     $extra = "Set-Cookie: a=b\r\n" if $uri =~ m{cookie};
@@ -158,6 +167,18 @@ sub files_in_cache {
     is("$x2 $b2", 'EXPIRED body /short/e 2', 'past its validity: EXPIRED, fetched again');
     my (undef, $x3, $b3) = get('/short/e');
     is("$x3 $b3", 'HIT body /short/e 2', 'the new copy is the one served');
+}
+
+# --- a chunked body is stored decoded; a cut one is not stored ---
+{
+    my (undef, $x1, $b1) = get('/chunked');
+    is("$x1 $b1", 'MISS hello chunk', 'chunked: MISS');
+    my (undef, $x2, $b2, $r2) = get('/chunked');
+    is("$x2 $b2", 'HIT hello chunk', 'chunked: HIT, the decoded body');
+    like($r2, qr/\r\nContent-Length: 11\r\n/, 'served with its length');
+    get('/cut');
+    my (undef, $x3) = get('/cut');
+    is($x3, 'MISS', 'a body shorter than its Content-Length is not stored');
 }
 
 # --- not stored ---
