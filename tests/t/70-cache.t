@@ -82,7 +82,7 @@ sub serve {
         # Content-Length promises more than comes: never stored
         return Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
     }
-    select(undef, undef, undef, 0.5) if $uri =~ m{^/lock/};
+    select(undef, undef, undef, 0.5) if $uri =~ m{^/lock};
     $extra = "Set-Cookie: a=b\r\n" if $uri =~ m{cookie};
     $extra = "Cache-Control: no-store\r\n" if $uri =~ m{nostore};
     my $body = "body $uri $n";
@@ -112,6 +112,11 @@ http {
         location / { proxy_pass http://127.0.0.1:$origin_port; }
         location /short/ { proxy_pass http://127.0.0.1:$origin_port; proxy_cache_valid 200 1s; }
         location /lock/ { proxy_pass http://127.0.0.1:$origin_port; proxy_cache_lock on; }
+        location /lockx/ {
+            proxy_pass http://127.0.0.1:$origin_port;
+            proxy_cache_lock on;
+            proxy_cache_valid 200 1s;
+        }
         location /nc/ { proxy_pass http://127.0.0.1:$origin_port; proxy_no_cache \$arg_nc; }
     }
 }
@@ -199,6 +204,17 @@ sub files_in_cache {
     my @bodies = map { Sluice::body_of($t->read_all($_)) } @socks;
     is_deeply(\@bodies, [('body /lock/k 1') x 4], 'every waiting request got the one response');
     is(origin_count('/lock/k'), 1, 'proxy_cache_lock: the origin was asked once');
+
+    # an expired entry: one request refreshes it, the others wait and get the new copy
+    is(Sluice::body_of($t->http($port, "GET /lockx/k HTTP/1.0\r\nHost: front.test\r\n\r\n")),
+       'body /lockx/k 1', 'lock, expired: stored');
+    select(undef, undef, undef, 2.2);
+    @socks = map { $t->connect($port) } 1 .. 3;
+    syswrite($_, "GET /lockx/k HTTP/1.0\r\nHost: front.test\r\n\r\n") for @socks;
+    my @r = map { scalar $t->read_all($_) } @socks;
+    is_deeply([map { Sluice::body_of($_) } @r], [('body /lockx/k 2') x 3],
+              'lock, expired: every request got the refreshed copy');
+    is(origin_count('/lockx/k'), 2, 'lock, expired: the origin was asked once more');
 }
 
 # --- crash safety: SIGKILL while the file is written ---

@@ -529,6 +529,11 @@ static void on_lock_wait(sl_event_t *ev)
     sl_http_request_t *r = ev->data;
     sl_upstream_t *u = r->upstream;
 
+    /* the file may have been replaced meanwhile: looked for again */
+    if (u->cache->file) {
+        close_cache_file(u->cache->file);
+        u->cache->file = NULL;
+    }
     sl_int_t rc = sl__upstream_cache_lookup(r, u);
     if (rc != SL_AGAIN) {
         sl__upstream_init_after_lookup(r, u, rc);
