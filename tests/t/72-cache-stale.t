@@ -5,7 +5,9 @@
 # - proxy_cache_revalidate: the origin is asked with If-None-Match / If-Modified-Since from
 #   the stored response; its 304 serves the stored body (REVALIDATED) and renews it (HIT
 #   afterwards, the origin not asked again); a 200 replaces it;
-# - Cache-Control: stale-if-error lets an entry answer failures without use_stale.
+# - Cache-Control: stale-if-error lets an entry answer failures without use_stale;
+# - proxy_cache_use_stale updating: while one request refreshes, the others get the stale
+#   entry (UPDATING).
 use strict;
 use warnings;
 use Test::More;
@@ -39,6 +41,7 @@ sub serve {
     if ($mode eq '304' && ($inm || $ims)) {
         return Origin::write_all($c, "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n");
     }
+    select(undef, undef, undef, 0.8) if $uri =~ m{^/u/} && $mode eq 'slow';
     my $cc = $uri =~ /sie/ ? "Cache-Control: max-age=1, stale-if-error=3600\r\n" : '';
     my $body = "body $uri $mode";
     Origin::write_all($c, "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nLast-Modified: $lm\r\n$cc"
@@ -65,6 +68,7 @@ http {
         location /n/ { proxy_pass http://flaky; }
         location /sie/ { proxy_pass http://flaky; }
         location /r/ { proxy_pass http://flaky; proxy_cache_revalidate on; }
+        location /u/ { proxy_pass http://flaky; proxy_cache_use_stale updating; }
         location /dead/ { proxy_pass http://127.0.0.1:$dead_port; proxy_cache_use_stale error;
                           proxy_cache_key \$uri; }
         location /fill/ { proxy_pass http://flaky/dead/; proxy_cache_key /dead/\$arg_k; }
@@ -92,6 +96,7 @@ is(get('/n/a'), '200 MISS body /n/a ok', 'no use_stale: stored');
 is(get('/sie/a'), '200 MISS body /sie/a ok', 'stale-if-error: stored');
 is(get('/r/a'), '200 MISS body /r/a ok', 'revalidate: stored');
 is(get('/fill/?k=x'), '200 MISS body /dead/?k=x ok', 'an entry for the dead origin stored');
+is(get('/u/a'), '200 MISS body /u/a ok', 'updating: stored');
 select(undef, undef, undef, 2.2);
 
 # --- stale on errors ---
@@ -103,6 +108,21 @@ is(get('/dead/x'), '200 STALE body /dead/?k=x ok', 'error: the origin down, the 
 mode('ok');
 is(get('/s/a'), '200 EXPIRED body /s/a ok', 'the origin back: refreshed');
 is(get('/s/a'), '200 HIT body /s/a ok', 'and cached again');
+
+# --- updating: while one request refreshes, the others get the stale entry ---
+mode('slow');
+{
+    my $first = $t->connect($port);
+    syswrite($first, "GET /u/a HTTP/1.0\r\nHost: front.test\r\n\r\n");
+    # the refresh has reached the origin (which holds it a moment)
+    $t->wait_for(sub { (grep { m{^/u/a } } requests()) >= 2 }, 10);
+    is(get('/u/a'), '200 UPDATING body /u/a ok', 'updating: the stale entry while it is refreshed');
+    my $r = $t->read_all($first);
+    is(Sluice::header_of($r, 'X-Cache') . ' ' . Sluice::body_of($r), 'EXPIRED body /u/a slow',
+       'updating: the refreshing request got the new response');
+    is(get('/u/a'), '200 HIT body /u/a slow', 'updating: then the new entry');
+}
+mode('ok');
 
 # --- revalidation ---
 mode('304');
