@@ -6,7 +6,7 @@
  *
  * A node is freed only when no request holds it (count 0) and it has no file; the files of
  * unused nodes go first when the zone runs out of room, and the manager removes them past
- * inactive or over max_size (sl_http_cache_expire).
+ * inactive or over max_size (sl_http_cache_expire_inactive, sl_http_cache_forced_expire).
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -74,46 +74,68 @@ static void unlink_locked(sl_http_cache_t *cache, sl_http_cache_node_t *node)
     sl_slab_free_locked(cache->pool, node);
 }
 
-/* The file of a node that no request holds, removed (the node goes with it). */
-static void remove_file_locked(sl_http_cache_t *cache, sl_http_cache_node_t *node)
-{
-    u_char name[4096];
+#define NAME_MAX_LEN 4096
 
-    if (node->exists && cache->path->name.len + SL_HTTP_CACHE_NAME_LEN + 8 < sizeof(name)) {
-        /* the name is built on the stack: no pool here (the manager has none per file) */
-        size_t len = cache->path->name.len;
-        u_char *p = memcpy(name, cache->path->name.data, len);
-        p += len;
-        static const char hex[] = "0123456789abcdef";
-        u_char hexkey[SL_HTTP_CACHE_NAME_LEN];
-        for (size_t i = 0; i < SL_HTTP_CACHE_KEY_LEN; i++) {
-            hexkey[2 * i] = (u_char) hex[node->key[i] >> 4];
-            hexkey[2 * i + 1] = (u_char) hex[node->key[i] & 0xf];
-        }
-        size_t end = SL_HTTP_CACHE_NAME_LEN;
-        for (size_t l = 0; l < SL_MAX_PATH_LEVEL && cache->path->level[l]; l++) {
-            *p++ = '/';
-            end -= cache->path->level[l];
-            p = (u_char *) memcpy(p, hexkey + end, cache->path->level[l]) + cache->path->level[l];
-        }
+/* The file name of a node's key into name (NUL-terminated; "" when it does not fit). */
+static void node_file_name(sl_http_cache_t *cache, const sl_http_cache_node_t *node, char *name)
+{
+    static const char hex[] = "0123456789abcdef";
+    u_char hexkey[SL_HTTP_CACHE_NAME_LEN];
+    size_t len = cache->path->name.len;
+
+    name[0] = '\0';
+    if (len + SL_HTTP_CACHE_NAME_LEN + 2 * SL_MAX_PATH_LEVEL + 2 > NAME_MAX_LEN) {
+        return;
+    }
+    for (size_t i = 0; i < SL_HTTP_CACHE_KEY_LEN; i++) {
+        hexkey[2 * i] = (u_char) hex[node->key[i] >> 4];
+        hexkey[2 * i + 1] = (u_char) hex[node->key[i] & 0xf];
+    }
+    char *p = mempcpy(name, cache->path->name.data, len);
+    size_t end = SL_HTTP_CACHE_NAME_LEN;
+    for (size_t l = 0; l < SL_MAX_PATH_LEVEL && cache->path->level[l]; l++) {
         *p++ = '/';
-        p = (u_char *) memcpy(p, hexkey, SL_HTTP_CACHE_NAME_LEN) + SL_HTTP_CACHE_NAME_LEN;
-        *p = '\0';
-        (void) unlink((char *) name);
+        end -= cache->path->level[l];
+        p = mempcpy(p, hexkey + end, cache->path->level[l]);
+    }
+    *p++ = '/';
+    p = mempcpy(p, hexkey, SL_HTTP_CACHE_NAME_LEN);
+    *p = '\0';
+}
+
+/*
+ * A node no request holds goes, and its file with it: the name is returned in name (""
+ * when it had none) for the caller to unlink once the lock is released, so no file system
+ * call runs under the zone's spin lock.  (A file published again for the key meanwhile may
+ * go too: the next request finds no file and fetches it, nothing worse.)
+ */
+static void remove_node_locked(sl_http_cache_t *cache, sl_http_cache_node_t *node, char *name)
+{
+    name[0] = '\0';
+    if (node->exists) {
+        node_file_name(cache, node, name);
         cache->sh->size -= node->fs_size;
     }
     unlink_locked(cache, node);
 }
 
-/* Frees room: the least recently used unused node (its file removed).  0 when none. */
-static int evict_one_locked(sl_http_cache_t *cache)
+static void unlink_file(const char *name)
+{
+    if (name[0]) {
+        (void) unlink(name);
+    }
+}
+
+/* Frees room: the least recently used unused node goes (its file's name in name).  0 when
+ * every node is in use. */
+static int evict_one_locked(sl_http_cache_t *cache, char *name)
 {
     sl_queue_t *h = &cache->sh->lru;
 
     for (sl_queue_t *q = sl_queue_last(h); q != sl_queue_sentinel(h); q = sl_queue_prev(q)) {
         sl_http_cache_node_t *n = sl_queue_data(q, sl_http_cache_node_t, lru);
         if (n->count == 0) {
-            remove_file_locked(cache, n);
+            remove_node_locked(cache, n, name);
             return 1;
         }
     }
@@ -128,8 +150,11 @@ static sl_http_cache_node_t *new_node_locked(sl_http_cache_t *cache, const u_cha
         /* the manager keeps the zone below 7/8 of this count from now on, as nginx */
         cache->sh->watermark = cache->sh->count - cache->sh->count / 8;
     }
-    /* a full zone forces the oldest unused entries out, as nginx */
-    for (int i = 0; n == NULL && i < 20 && evict_one_locked(cache); i++) {
+    /* a full zone forces the oldest unused entries out, as nginx (rare: the manager keeps
+     * the zone under its watermark; the file goes under the lock here) */
+    char name[NAME_MAX_LEN];
+    for (int i = 0; n == NULL && i < 20 && evict_one_locked(cache, name); i++) {
+        unlink_file(name);
         n = sl_slab_alloc_locked(cache->pool, sizeof(sl_http_cache_node_t));
     }
     if (n == NULL) {
@@ -258,30 +283,44 @@ int sl_http_cache_over_limits(sl_http_cache_t *cache)
 time_t sl_http_cache_expire_inactive(sl_http_cache_t *cache)
 {
     sl_queue_t *h = &cache->sh->lru;
-    time_t wait = 10;
+    char name[NAME_MAX_LEN];
 
-    sl_slab_lock(cache->pool);
-    for (sl_queue_t *q = sl_queue_last(h); q != sl_queue_sentinel(h);) {
-        sl_http_cache_node_t *n = sl_queue_data(q, sl_http_cache_node_t, lru);
-        q = sl_queue_prev(q);
-        if (n->expire > sl_cached_time_sec) {
-            wait = n->expire - sl_cached_time_sec;
-            break;
+    /* one node at a time, from the LRU's end, the file removed outside the lock */
+    for (;;) {
+        time_t wait = 10;
+        int removed = 0;
+        sl_slab_lock(cache->pool);
+        for (sl_queue_t *q = sl_queue_last(h); q != sl_queue_sentinel(h); q = sl_queue_prev(q)) {
+            sl_http_cache_node_t *n = sl_queue_data(q, sl_http_cache_node_t, lru);
+            if (n->expire > sl_cached_time_sec) {
+                wait = n->expire - sl_cached_time_sec;
+                break;
+            }
+            if (n->count == 0) {
+                remove_node_locked(cache, n, name);
+                removed = 1;
+                break;
+            }
         }
-        if (n->count == 0) {
-            remove_file_locked(cache, n);
+        sl_slab_unlock(cache->pool);
+        if (!removed) {
+            return wait;
         }
+        unlink_file(name);
     }
-    sl_slab_unlock(cache->pool);
-    return wait;
 }
 
 time_t sl_http_cache_forced_expire(sl_http_cache_t *cache)
 {
+    char name[NAME_MAX_LEN];
+
     sl_slab_lock(cache->pool);
-    int removed = evict_one_locked(cache);
+    int removed = evict_one_locked(cache, name);
     int empty = sl_queue_empty(&cache->sh->lru);
     sl_slab_unlock(cache->pool);
+    if (removed) {
+        unlink_file(name);
+    }
     /* nothing removable: every node is in use (1 s), or there are none (10 s), as nginx */
     return removed ? 0 : empty ? 10 : 1;
 }
