@@ -334,6 +334,12 @@ struct sl_http_request_s {
     /** sl_http_gzip_ok() ran, and its answer */
     unsigned gzip_tested : 1;
     unsigned gzip_ok : 1;
+    /** limit_req's and limit_conn's verdicts on the main request, for $limit_req_status and
+     * $limit_conn_status; limit_req decides once per main request (redirects included) */
+    unsigned limit_req_status : 3;
+    unsigned limit_conn_status : 2;
+    /** limit_conn counted the connection of this request in its zones */
+    unsigned limit_conn_set : 1;
 };
 
 /* Buffered output states (r->buffered bits). */
