@@ -78,7 +78,7 @@ static const optional_module_t optional_modules[] = {
     { "http_scgi", NULL, 1 },
     { "http_grpc", NULL, 1 },
     { "http_memcached", NULL, 1 },
-    { "http_limit_conn", NULL, 1 },
+    { "http_limit_conn", "http_limit_conn", 1 },
     { "http_limit_req", "http_limit_req", 1 },
     { "http_empty_gif", NULL, 1 },
     { "http_browser", NULL, 1 },

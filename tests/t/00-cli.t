@@ -63,7 +63,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
 my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
-                 referer fastcgi uwsgi scgi grpc memcached limit_conn empty_gif
+                 referer fastcgi uwsgi scgi grpc memcached empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_realip_module --with-http_gzip_static_module'
@@ -85,7 +85,7 @@ my %directive = (
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
-    limit_conn => 'limit_conn z 1;', empty_gif => 'empty_gif;',
+    empty_gif => 'empty_gif;',
     browser => 'ancient_browser x;',
 );
 is_deeply([sort keys %directive], [sort @missing], '-V: a directive for each missing module');
@@ -106,6 +106,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n    charset utf-8;\n"
                  . "    limit_req_zone \$binary_remote_addr zone=r:64k rate=1r/s;\n"
                  . "    limit_req zone=r;\n"
+                 . "    limit_conn_zone \$binary_remote_addr zone=c:64k;\n    limit_conn c 1;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
                  . "    }\n}\n");
