@@ -13,6 +13,8 @@ PACKAGES=(
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
     zlib1g-dev          # the gzip filter and gzip_static (-lz)
+    libssl-dev          # MD5 and SHA-1 of auth_basic's htpasswd formats (-lcrypto)
+    libcrypt-dev        # crypt_r for auth_basic's $5$, $6$, $2y$ hashes (-lcrypt)
     libcmocka-dev
     perl
     wrk

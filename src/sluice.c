@@ -62,7 +62,7 @@ static const optional_module_t optional_modules[] = {
     { "http_ssi", NULL, 1 },
     { "http_userid", NULL, 1 },
     { "http_access", "http_access", 1 },
-    { "http_auth_basic", NULL, 1 },
+    { "http_auth_basic", "http_auth_basic", 1 },
     { "http_mirror", NULL, 1 },
     { "http_autoindex", NULL, 1 },
     { "http_geo", NULL, 1 },

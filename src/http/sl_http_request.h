@@ -32,6 +32,7 @@
 #define SL_HTTP_TEMPORARY_REDIRECT 307
 #define SL_HTTP_PERMANENT_REDIRECT 308
 #define SL_HTTP_BAD_REQUEST 400
+#define SL_HTTP_UNAUTHORIZED 401
 #define SL_HTTP_FORBIDDEN 403
 #define SL_HTTP_NOT_FOUND 404
 #define SL_HTTP_NOT_ALLOWED 405
@@ -277,6 +278,8 @@ struct sl_http_request_s {
     size_t header_size;
 
     sl_uint_t err_status;
+    /** satisfy any: the refusal (401 over 403) kept while another access check may allow */
+    sl_uint_t access_code;
 
     /** parser state; pointers into header_in */
     sl_http_parse_t parse;

@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
+my @missing = qw(ssi userid mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -80,7 +80,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
     ssi => 'ssi on;', userid => 'userid on;',
-    auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
+    mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
@@ -107,6 +107,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    limit_req_zone \$binary_remote_addr zone=r:64k rate=1r/s;\n"
                  . "    limit_req zone=r;\n"
                  . "    limit_conn_zone \$binary_remote_addr zone=c:64k;\n    limit_conn c 1;\n"
+                 . "    auth_basic x;\n    auth_basic_user_file htpasswd;\n    satisfy any;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
                  . "    }\n}\n");
