@@ -15,6 +15,7 @@ extern sl_module_t sl_http_limit_req_module;
 extern sl_module_t sl_http_limit_conn_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_auth_basic_module;
+extern sl_module_t sl_http_stub_status_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
@@ -56,6 +57,7 @@ sl_module_t *sl_modules[] = {
     /* access, in nginx's order: allow/deny before auth_basic */
     &sl_http_access_module,
     &sl_http_auth_basic_module,
+    &sl_http_stub_status_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
     &sl_http_try_files_module,

@@ -55,7 +55,7 @@ static const optional_module_t optional_modules[] = {
     { "http_secure_link", NULL, 0 },
     { "http_degradation", NULL, 0 },
     { "http_slice", NULL, 0 },
-    { "http_stub_status", NULL, 0 },
+    { "http_stub_status", "http_stub_status", 0 },
 
     { "http_charset", "http_charset_filter", 1 },
     { "http_gzip", "http_gzip", 1 },

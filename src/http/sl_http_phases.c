@@ -7,6 +7,7 @@
 #include "sl_http_headers_in.h"
 #include "sl_http_locations.h"
 #include "sl_pool.h"
+#include "sl_http_stat.h"
 
 static sl_int_t generic_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
 /* auth_delay: the write handler while an unauthorized answer waits. */
@@ -367,6 +368,12 @@ void sl_http_process_request(sl_http_request_t *r)
     if (c->read->timer_set) {
         sl_del_timer(c->read);
     }
+    if (r->stat_reading) {
+        r->stat_reading = 0;
+        sl_http_stat_add(reading, -1);
+    }
+    r->stat_writing = 1;
+    sl_http_stat_add(writing, 1);
     c->read->handler = request_handler;
     c->write->handler = request_handler;
     r->read_event_handler = sl_http_block_reading;

@@ -341,8 +341,9 @@ struct sl_http_request_s {
      * $limit_conn_status; limit_req decides once per main request (redirects included) */
     unsigned limit_req_status : 3;
     unsigned limit_conn_status : 2;
-    /** limit_conn counted the connection of this request in its zones */
-    unsigned limit_conn_set : 1;
+    /** counted among the requests being read, or written, by stub_status */
+    unsigned stat_reading : 1;
+    unsigned stat_writing : 1;
 };
 
 /* Buffered output states (r->buffered bits). */

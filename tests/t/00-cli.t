@@ -67,9 +67,10 @@ my @missing = qw(ssi userid mirror autoindex geo split_clients
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_realip_module --with-http_gzip_static_module'
+          . ' --with-http_stub_status_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
-for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip dav)) {
+for my $m (qw(ssl v2 sub auth_request slice addition gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
@@ -110,6 +111,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    auth_basic x;\n    auth_basic_user_file htpasswd;\n    satisfy any;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
+                 . "        location /s { stub_status; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 
