@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "sl_file.h"
 #include "sl_http_auth_basic.h"
 #include "sl_http_output.h"
 #include "sl_http_request.h"
@@ -224,7 +225,7 @@ static sl_int_t find_user(sl_http_request_t *r, const char *file, const credenti
         }
         rc = scan(r, s, cr, buf, (size_t) n);
     }
-    if (close(fd) == -1) {
+    if (sl_close_file(fd) != SL_OK) {
         sl_log_error(SL_LOG_ALERT, r->connection->log, errno, "close() \"%s\" failed", file);
     }
     return rc == SL_ERROR ? SL_HTTP_INTERNAL_SERVER_ERROR : rc;
