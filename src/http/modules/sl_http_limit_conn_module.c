@@ -319,6 +319,11 @@ static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (sl_http_limit_zone_parse(cf, &value[2], &name, &size) != SL_OK) {
         return SL_CONF_ERROR;
     }
+    if (name.len == 0) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "\"%.*s\" must have \"zone\" parameter",
+                          SL_STR_ARG(cmd->name));
+        return SL_CONF_ERROR;
+    }
     sl_http_limit_zone_t *zone = sl_http_limit_zone_add(cf, &mcf->zones, &name, size, "limit_conn");
     if (zone == NULL) {
         return SL_CONF_ERROR;

@@ -61,10 +61,8 @@ sl_int_t sl_http_limit_zone_parse(sl_conf_t *cf, const sl_str_t *value, sl_str_t
     u_char *start = value->data + 5, *end = value->data + value->len;
     u_char *colon = memchr(start, ':', (size_t) (end - start));
 
-    if (colon == NULL || colon == start) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          colon ? "invalid zone name \"%.*s\"" : "invalid zone size \"%.*s\"",
-                          SL_STR_ARG(*value));
+    if (colon == NULL) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid zone size \"%.*s\"", SL_STR_ARG(*value));
         return SL_ERROR;
     }
     name->data = start;

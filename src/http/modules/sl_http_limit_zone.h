@@ -57,8 +57,9 @@ struct sl_http_limit_zone_s {
 sl_http_limit_zone_t *sl_http_limit_zone_add(sl_conf_t *cf, sl_array_t *zones, const sl_str_t *name,
                                              size_t size, const char *module);
 
-/* "NAME:SIZE" of a zone= parameter into name and size, logging nginx's errors
- * ("invalid zone size", "zone \"x\" is too small").  SL_OK or SL_ERROR. */
+/* "zone=NAME:SIZE" into name (possibly empty: the caller then reports the missing zone)
+ * and size, logging nginx's errors ("invalid zone size", "zone \"x\" is too small").
+ * SL_OK or SL_ERROR. */
 sl_int_t sl_http_limit_zone_parse(sl_conf_t *cf, const sl_str_t *value, sl_str_t *name,
                                   size_t *size);
 
