@@ -2,10 +2,17 @@
  * sl_http_auth_basic_crypt.c: the password hashes auth_basic_user_file may hold.  The
  * digests are OpenSSL's, crypt(3) is libcrypt's (crypt_r on this worker's own state: a worker
  * has one thread); Apache's "$apr1$" variant of the MD5 crypt is not in libcrypt and is
- * built here on OpenSSL's MD5.
+ * built here on OpenSSL's MD5.  The digests are OpenSSL's low-level calls: see below.
  */
+/* OpenSSL 3 keeps MD5_Init(), SHA1_Init() and friends but deprecates them; the MD5 crypt
+ * calls MD5 1,002 times per check, and the EVP interface costs three times the digest
+ * itself there (bench/limits.sh: 490 against 150 us per $apr1$ check). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <crypt.h>
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "sl_http_auth_basic.h"
 #include "sl_http_variables.h"
@@ -38,79 +45,85 @@ static sl_int_t sha_hash(sl_pool_t *pool, const u_char *key, const u_char *salt,
     size_t cap = enc_len * 3 / 4 + SHA1_LEN + 3;
     u_char *raw = sl_pnalloc(pool, cap), *b64 = sl_pnalloc(pool, cap * 4 / 3 + 8);
     size_t raw_len = SHA1_LEN;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-    if (raw == NULL || b64 == NULL || ctx == NULL) {
-        EVP_MD_CTX_free(ctx);
+    if (raw == NULL || b64 == NULL) {
         return SL_ERROR;
     }
     if (salted) {
         ssize_t n = sl_http_decode_base64(raw, enc, enc_len);
         raw_len = n < SHA1_LEN ? SHA1_LEN : (size_t) n;
     }
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL)
-             && EVP_DigestUpdate(ctx, key, strlen((const char *) key))
-             && EVP_DigestUpdate(ctx, raw + SHA1_LEN, raw_len - SHA1_LEN)
-             && EVP_DigestFinal_ex(ctx, raw, NULL);
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
-        return SL_ERROR;
-    }
+    SHA_CTX ctx;
+    SHA1_Init(&ctx);
+    SHA1_Update(&ctx, key, strlen((const char *) key));
+    SHA1_Update(&ctx, raw + SHA1_LEN, raw_len - SHA1_LEN);
+    SHA1_Final(raw, &ctx);
     int n = EVP_EncodeBlock(b64, raw, (int) raw_len);
     *encrypted = prefixed(pool, salted ? "{SSHA}" : "{SHA}", b64, (size_t) n);
     return *encrypted ? SL_OK : SL_ERROR;
 }
 
-static int md5_of(EVP_MD_CTX *ctx, u_char *out, const void *a, size_t alen, const void *b,
-                  size_t blen, const void *c, size_t clen)
+/* One MD5 of up to three parts. */
+static void md5_of(u_char *out, const void *a, size_t alen, const void *b, size_t blen,
+                   const void *c, size_t clen)
 {
-    return EVP_DigestInit_ex(ctx, EVP_md5(), NULL) && EVP_DigestUpdate(ctx, a, alen)
-           && EVP_DigestUpdate(ctx, b, blen) && EVP_DigestUpdate(ctx, c, clen)
-           && EVP_DigestFinal_ex(ctx, out, NULL);
+    MD5_CTX ctx;
+
+    MD5_Init(&ctx);
+    MD5_Update(&ctx, a, alen);
+    MD5_Update(&ctx, b, blen);
+    MD5_Update(&ctx, c, clen);
+    MD5_Final(out, &ctx);
 }
 
 /* The first digest of the MD5 crypt: key, magic, salt, then the alternate digest and the
  * bits of the key's length as the algorithm prescribes. */
-static int apr1_start(EVP_MD_CTX *ctx, u_char *final, const u_char *key, size_t klen,
-                      const u_char *salt, size_t slen)
+static void apr1_start(u_char *final, const u_char *key, size_t klen, const u_char *salt,
+                       size_t slen)
 {
+    static const u_char zero = 0;
     u_char alt[16];
+    MD5_CTX ctx;
 
-    if (!md5_of(ctx, alt, key, klen, salt, slen, key, klen)
-        || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL) || !EVP_DigestUpdate(ctx, key, klen)
-        || !EVP_DigestUpdate(ctx, APR1, APR1_LEN) || !EVP_DigestUpdate(ctx, salt, slen)) {
-        return 0;
-    }
+    md5_of(alt, key, klen, salt, slen, key, klen);
+    MD5_Init(&ctx);
+    MD5_Update(&ctx, key, klen);
+    MD5_Update(&ctx, APR1, APR1_LEN);
+    MD5_Update(&ctx, salt, slen);
     for (ssize_t left = (ssize_t) klen; left > 0; left -= 16) {
-        if (!EVP_DigestUpdate(ctx, alt, left > 16 ? 16 : (size_t) left)) {
-            return 0;
-        }
+        MD5_Update(&ctx, alt, left > 16 ? 16 : (size_t) left);
     }
     for (size_t i = klen; i; i >>= 1) {
-        static const u_char zero = 0;
-        if (!EVP_DigestUpdate(ctx, (i & 1) ? &zero : key, 1)) {
-            return 0;
-        }
+        MD5_Update(&ctx, (i & 1) ? &zero : key, 1);
     }
-    return EVP_DigestFinal_ex(ctx, final, NULL);
+    MD5_Final(final, &ctx);
 }
 
 /* The thousand rounds that make the MD5 crypt slow. */
-static int apr1_rounds(EVP_MD_CTX *ctx, u_char *final, const u_char *key, size_t klen,
-                       const u_char *salt, size_t slen)
+static void apr1_rounds(u_char *final, const u_char *key, size_t klen, const u_char *salt,
+                        size_t slen)
 {
     for (int i = 0; i < 1000; i++) {
-        int ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL)
-                 && ((i & 1) ? EVP_DigestUpdate(ctx, key, klen) : EVP_DigestUpdate(ctx, final, 16))
-                 && (i % 3 == 0 || EVP_DigestUpdate(ctx, salt, slen))
-                 && (i % 7 == 0 || EVP_DigestUpdate(ctx, key, klen))
-                 && ((i & 1) ? EVP_DigestUpdate(ctx, final, 16) : EVP_DigestUpdate(ctx, key, klen))
-                 && EVP_DigestFinal_ex(ctx, final, NULL);
-        if (!ok) {
-            return 0;
+        MD5_CTX ctx;
+        MD5_Init(&ctx);
+        if (i & 1) {
+            MD5_Update(&ctx, key, klen);
+        } else {
+            MD5_Update(&ctx, final, 16);
         }
+        if (i % 3) {
+            MD5_Update(&ctx, salt, slen);
+        }
+        if (i % 7) {
+            MD5_Update(&ctx, key, klen);
+        }
+        if (i & 1) {
+            MD5_Update(&ctx, final, 16);
+        } else {
+            MD5_Update(&ctx, key, klen);
+        }
+        MD5_Final(final, &ctx);
     }
-    return 1;
 }
 
 static u_char *to64(u_char *p, uint32_t v, int n)
@@ -136,13 +149,12 @@ static sl_int_t apr1_hash(sl_pool_t *pool, const u_char *key, const u_char *salt
         slen++;
     }
     u_char *out = sl_pnalloc(pool, APR1_LEN + slen + 1 + 22 + 1);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = out && ctx && apr1_start(ctx, final, key, klen, s, slen)
-             && apr1_rounds(ctx, final, key, klen, s, slen);
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
+
+    if (out == NULL) {
         return SL_ERROR;
     }
+    apr1_start(final, key, klen, s, slen);
+    apr1_rounds(final, key, klen, s, slen);
     u_char *p = out;
     p = (u_char *) memcpy(p, APR1, APR1_LEN) + APR1_LEN;
     p = (u_char *) memcpy(p, s, slen) + slen;
