@@ -324,7 +324,8 @@ static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                           SL_STR_ARG(cmd->name));
         return SL_CONF_ERROR;
     }
-    sl_http_limit_zone_t *zone = sl_http_limit_zone_add(cf, &mcf->zones, &name, size, "limit_conn");
+    sl_http_limit_zone_t *zone =
+        sl_http_limit_zone_add(cf, &mcf->zones, &name, size, "limit_conn_zone");
     if (zone == NULL) {
         return SL_CONF_ERROR;
     }
@@ -335,6 +336,7 @@ static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
     zone->data = zc;
+    zone->key = value[1];
     return SL_CONF_OK;
 }
 
@@ -345,7 +347,7 @@ static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     loc_conf_t *lcf = conf;
     sl_str_t *value = cf->args->elts;
     sl_http_limit_zone_t *zone =
-        sl_http_limit_zone_add(cf, &mcf->zones, &value[1], 0, "limit_conn");
+        sl_http_limit_zone_add(cf, &mcf->zones, &value[1], 0, "limit_conn_zone");
 
     if (zone == NULL) {
         return SL_CONF_ERROR;

@@ -539,6 +539,7 @@ static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
     zone->data = zc;
+    zone->key = value[1];
     return SL_CONF_OK;
 }
 

@@ -2,12 +2,14 @@
  * sl_http_limit_zone.c: the shared-memory table of keys behind limit_req and limit_conn:
  * zones declared by name, mapped at the end of the http block, and a hash table with a
  * most-recently-used queue inside each.  The mapping is made before the workers fork, so
- * every pointer in it is valid in every worker.  A reload builds new zones.
+ * every pointer in it is valid in every worker.  A reload keeps the mapping of a zone whose
+ * module, name and size did not change (nginx's rule), so limits and counts carry on.
  */
 #include "sl_http_limit_zone.h"
 #include "sl_pool.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 struct sl_http_limit_table_s {
     sl_queue_t lru;
@@ -34,12 +36,16 @@ sl_http_limit_zone_t *sl_http_limit_zone_add(sl_conf_t *cf, sl_array_t *zones, c
             return NULL;
         }
         zone->name = *name;
+        zone->module = module;
         zone->log_ctx.data = sl_pnalloc(cf->pool, name->len + 32);
         if (zone->log_ctx.data == NULL) {
             return NULL;
         }
-        zone->log_ctx.len = (size_t) snprintf((char *) zone->log_ctx.data, name->len + 32,
-                                              " in %s zone \"%.*s\"", module, SL_STR_ARG(*name));
+        /* nginx's wording: " in limit_req zone \"x\"", " in limit_conn_zone \"x\"" */
+        zone->log_ctx.len = (size_t) snprintf(
+            (char *) zone->log_ctx.data, name->len + 32,
+            strcmp(module, "limit_req") == 0 ? " in %s zone \"%.*s\"" : " in %s \"%.*s\"", module,
+            SL_STR_ARG(*name));
         *slot = zone;
     }
     if (size && zone->size && zone->size != size) {
@@ -81,11 +87,51 @@ sl_int_t sl_http_limit_zone_parse(sl_conf_t *cf, const sl_str_t *value, sl_str_t
     return SL_OK;
 }
 
-static void unmap_zone(void *data)
-{
-    sl_http_limit_zone_t *zone = data;
+/* A mapping this process made, kept while a configuration uses it: a reload's new zone of
+ * the same module, name and size takes it over before the old configuration lets go. */
+typedef struct sl_http_limit_mapping_s mapping_t;
+struct sl_http_limit_mapping_s {
+    sl_shm_t shm;
+    const char *module;
+    /** name and key, in malloc'ed memory: they outlive the configuration that set them */
+    sl_str_t name;
+    sl_str_t key;
+    sl_slab_pool_t *pool;
+    struct sl_http_limit_table_s *table;
+    sl_uint_t refs;
+    mapping_t *next;
+};
 
-    sl_shm_free(&zone->shm);
+static mapping_t *mappings;
+
+static void release_mapping(void *data)
+{
+    mapping_t *m = data;
+
+    if (--m->refs) {
+        return;
+    }
+    for (mapping_t **p = &mappings; *p; p = &(*p)->next) {
+        if (*p == m) {
+            *p = m->next;
+            break;
+        }
+    }
+    sl_shm_free(&m->shm);
+    free(m->name.data);
+    free(m->key.data);
+    free(m);
+}
+
+static mapping_t *find_mapping(const sl_http_limit_zone_t *zone)
+{
+    for (mapping_t *m = mappings; m; m = m->next) {
+        if (strcmp(m->module, zone->module) == 0 && sl_str_eq(&m->name, &zone->name)
+            && m->shm.size == zone->size) {
+            return m;
+        }
+    }
+    return NULL;
 }
 
 /* One bucket per 256 bytes of the zone, a power of two: chains stay short while the pool
@@ -100,32 +146,80 @@ static sl_uint_t table_buckets(size_t size)
     return n;
 }
 
+static int copy_str(sl_str_t *dst, const sl_str_t *src)
+{
+    dst->data = malloc(src->len + 1);
+    if (dst->data == NULL) {
+        return 0;
+    }
+    memcpy(dst->data, src->data, src->len);
+    dst->len = src->len;
+    return 1;
+}
+
+/* A new mapping with an empty table.  NULL after logging. */
+static mapping_t *new_mapping(sl_conf_t *cf, sl_http_limit_zone_t *zone)
+{
+    mapping_t *m = calloc(1, sizeof(mapping_t));
+
+    if (m == NULL || !copy_str(&m->name, &zone->name) || !copy_str(&m->key, &zone->key)) {
+        goto failed;
+    }
+    m->module = zone->module;
+    m->shm.size = zone->size;
+    m->shm.name = m->name;
+    m->shm.log = cf->cycle->log;
+    if (sl_shm_alloc(&m->shm) != SL_OK) {
+        goto failed;
+    }
+    m->pool = sl_slab_init(m->shm.addr, m->shm.size);
+    sl_uint_t n = table_buckets(zone->size);
+    m->table = m->pool ? sl_slab_calloc(m->pool, sizeof(*m->table) + n * sizeof(void *)) : NULL;
+    if (m->table == NULL) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "could not allocate memory%.*s",
+                          SL_STR_ARG(zone->log_ctx));
+        sl_shm_free(&m->shm);
+        goto failed;
+    }
+    sl_queue_init(&m->table->lru);
+    m->table->mask = n - 1;
+    m->next = mappings;
+    mappings = m;
+    return m;
+
+failed:
+    if (m) {
+        free(m->name.data);
+        free(m->key.data);
+        free(m);
+    }
+    return NULL;
+}
+
 static sl_int_t map_zone(sl_conf_t *cf, sl_http_limit_zone_t *zone)
 {
     sl_pool_cleanup_t *cln = sl_pool_cleanup_add(cf->cycle->pool, 0);
+    mapping_t *m = find_mapping(zone);
 
     if (cln == NULL) {
         return SL_ERROR;
     }
-    zone->shm.size = zone->size;
-    zone->shm.name = zone->name;
-    zone->shm.log = cf->log;
-    if (sl_shm_alloc(&zone->shm) != SL_OK) {
+    if (m && !sl_str_eq(&m->key, &zone->key)) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "%s \"%.*s\" uses the \"%.*s\" key while previously it used the \"%.*s\" key",
+                     zone->module, SL_STR_ARG(zone->name), SL_STR_ARG(zone->key),
+                     SL_STR_ARG(m->key));
         return SL_ERROR;
     }
-    cln->handler = unmap_zone;
-    cln->data = zone;
-    zone->pool = sl_slab_init(zone->shm.addr, zone->shm.size);
-    sl_uint_t n = table_buckets(zone->size);
-    zone->table =
-        zone->pool ? sl_slab_calloc(zone->pool, sizeof(*zone->table) + n * sizeof(void *)) : NULL;
-    if (zone->table == NULL) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "could not allocate memory%.*s",
-                          SL_STR_ARG(zone->log_ctx));
+    if (m == NULL && (m = new_mapping(cf, zone)) == NULL) {
         return SL_ERROR;
     }
-    sl_queue_init(&zone->table->lru);
-    zone->table->mask = n - 1;
+    m->refs++;
+    cln->handler = release_mapping;
+    cln->data = m;
+    zone->mapping = m;
+    zone->pool = m->pool;
+    zone->table = m->table;
     return SL_OK;
 }
 

@@ -5,7 +5,9 @@
  * master before it forks, holding a slab pool, a hash table of nodes (one per key value)
  * and a queue of the nodes from the most to the least recently used, so the oldest can be
  * dropped when the pool is full, as nginx does.  Every worker sees the same nodes; a
- * caller reads or changes them only under the zone's lock.
+ * caller reads or changes them only under the zone's lock.  A reload keeps a zone whose
+ * module, name and size are unchanged, nodes and all, as nginx does: the new workers go on
+ * with the buckets and counts the old ones left.
  */
 #ifndef SL_HTTP_LIMIT_ZONE_H
 #define SL_HTTP_LIMIT_ZONE_H
@@ -41,11 +43,18 @@ struct sl_http_limit_zone_s {
     size_t size;
     /** the module's settings for the zone (set by its *_zone directive), NULL until then */
     void *data;
-    sl_shm_t shm;
+    /** the key as written in the *_zone directive */
+    sl_str_t key;
+    /** "limit_req" or "limit_conn_zone", as nginx's messages name them */
+    const char *module;
+    /** the mapping, shared with the zone of the same module, name and size of the
+     * configuration before a reload */
+    struct sl_http_limit_mapping_s *mapping;
     sl_slab_pool_t *pool;
     /** the table in the zone */
     struct sl_http_limit_table_s *table;
-    /** " in limit_req zone \"NAME\"": the tail of nginx's allocation failure line */
+    /** " in limit_req zone \"NAME\"" or " in limit_conn_zone \"NAME\"": the tail of
+     * nginx's allocation failure lines */
     sl_str_t log_ctx;
 };
 
@@ -63,8 +72,11 @@ sl_http_limit_zone_t *sl_http_limit_zone_add(sl_conf_t *cf, sl_array_t *zones, c
 sl_int_t sl_http_limit_zone_parse(sl_conf_t *cf, const sl_str_t *value, sl_str_t *name,
                                   size_t *size);
 
-/* Maps every zone of zones (the end of the http block).  SL_ERROR after logging "zero size
- * shared memory zone \"NAME\"" for a zone never sized, or a mapping failure. */
+/* Maps every zone of zones (the end of the http block), taking over the mapping of the
+ * running configuration's zone of the same module, name and size.  SL_ERROR after logging
+ * "zero size shared memory zone \"NAME\"" for a zone never sized, nginx's "limit_req
+ * \"NAME\" uses the \"$a\" key while previously it used the \"$b\" key" for a kept zone
+ * whose key changed, or a mapping failure. */
 sl_int_t sl_http_limit_zones_map(sl_conf_t *cf, sl_array_t *zones);
 
 /* Under the zone's lock (sl_slab_lock(zone->pool)): */
