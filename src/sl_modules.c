@@ -19,6 +19,9 @@ extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_gzip_ok_module;
 extern sl_module_t sl_http_gzip_static_module;
 extern sl_module_t sl_http_gzip_filter_module;
+extern sl_module_t sl_http_postpone_filter_module;
+extern sl_module_t sl_http_ssi_filter_module;
+extern sl_module_t sl_http_ssi_header_filter_module;
 extern sl_module_t sl_http_gzip_header_filter_module;
 extern sl_module_t sl_http_charset_filter_module;
 extern sl_module_t sl_http_charset_header_filter_module;
@@ -58,6 +61,11 @@ sl_module_t *sl_modules[] = {
     /* gzip's body filter before static's file reader: it runs after it, on memory; and
      * before charset's, which recodes first, as nginx */
     &sl_http_gzip_filter_module,
+    /* subrequests' output in document order; what runs after it (gzip, the framing, the
+     * write filter) sees the main request only */
+    &sl_http_postpone_filter_module,
+    /* SSI parses after charset recoded, and its includes go to the postpone filter */
+    &sl_http_ssi_filter_module,
     /* before static: its reader puts file data in memory before the charset filter sees it */
     &sl_http_charset_filter_module,
     &sl_http_static_module,
@@ -65,6 +73,9 @@ sl_module_t *sl_modules[] = {
     /* gzip's header filter runs after add_header's and expires' and before the range
      * filter's, which a response gzip takes gets no range of (its length is gone) */
     &sl_http_gzip_header_filter_module,
+    /* after charset's header filter, before gzip's and the range filter's: they see the
+     * response without its length */
+    &sl_http_ssi_header_filter_module,
     /* runs before gzip's and the range filter's header filters, after add_header's */
     &sl_http_charset_header_filter_module,
     &sl_http_headers_filter_module,
