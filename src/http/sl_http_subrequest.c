@@ -171,7 +171,7 @@ sl_int_t sl_http_post_request(sl_http_request_t *r, sl_http_posted_request_t *pr
 void sl_http_run_posted_requests(sl_connection_t *c)
 {
     for (;;) {
-        if (c->destroyed || c->fd == -1) {
+        if (c->destroyed) {
             return;
         }
         sl_http_request_t *r = c->data;

@@ -54,7 +54,7 @@ like($lines[1] // '', qr/^built by \S/, '-V: built by');
 my ($i) = grep { $lines[$_] =~ /^configure arguments:/ } 0 .. $#lines;
 ok(defined $i && $i > 1, '-V: configure arguments after built by');
 my $args = defined $i ? $lines[$i] : '';
-like($args, qr/ --without-http_ssi_module(?: |$)/, '-V: --without-http_ssi_module');
+unlike($args, qr/ --without-http_ssi_module/, '-V: ssi is built');
 like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
 # not built by default in nginx, so named when present (Debian's nginx -V names it too)
 like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
+my @missing = qw(userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -79,7 +79,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    ssi => 'ssi on;', userid => 'userid on;',
+    userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',

@@ -703,6 +703,24 @@ static sl_int_t cmd_block(sl_http_request_t *r, ssi_ctx_t *ctx, sl_http_ssi_pars
     return SL_OK;
 }
 
+/* The named captures of a match ("(?<name>...)") become SSI variables, as nginx's. */
+static sl_int_t set_named_captures(sl_http_request_t *r, ssi_ctx_t *ctx,
+                                   const sl_regex_compile_t *rc)
+{
+    for (sl_uint_t i = 0; i < rc->nnames; i++) {
+        sl_uint_t n = rc->names[i].index;
+        sl_str_t value = sl_null_string;
+        if (r->captures && 2 * n + 1 < r->ncaptures && r->captures[2 * n] >= 0) {
+            value.data = r->captures_data + r->captures[2 * n];
+            value.len = (size_t) (r->captures[2 * n + 1] - r->captures[2 * n]);
+        }
+        if (set_var(r, ctx, &rc->names[i].name, &value) != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    return SL_OK;
+}
+
 /* "if"'s expression: "$a", "$a = text", "$a != text", "$a = /regex/", "$a != /regex/". */
 static sl_int_t test_expr(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_str_t *expr)
 {
@@ -748,6 +766,9 @@ static sl_int_t test_expr(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_str_t *
             return SL_ERROR;
         }
         match = match > 0;
+        if (match && set_named_captures(r, ctx, &rc) != SL_OK) {
+            return SL_ERROR;
+        }
     } else {
         sl_str_t rv;
         if (evaluate(r, ctx, &right, &rv) != SL_OK) {
@@ -913,12 +934,12 @@ static sl_int_t pass_marks(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_buf_t 
 }
 
 /* Whether an "include ... wait" still holds the parsing. */
-static int waiting(sl_http_request_t *r, ssi_ctx_t *ctx)
+static int waiting(ssi_ctx_t *ctx)
 {
     if (ctx->wait == NULL) {
         return 0;
     }
-    if (r != r->connection->data || !ctx->wait->done) {
+    if (!ctx->wait->done) {
         return 1;
     }
     ctx->wait = NULL;
@@ -935,7 +956,16 @@ static sl_int_t ssi_body_filter(sl_http_request_t *r, sl_chain_t *in)
     if (in && sl_chain_add_copy(r->pool, &ctx->in, in) != SL_OK) {
         return SL_ERROR;
     }
-    while (!waiting(r, ctx)) {
+    if (ctx->wait && r != r->connection->data) {
+        return SL_AGAIN;
+    }
+    if (waiting(ctx)) {
+        /* what this document has postponed goes on: the awaited part is among it, and
+         * it finishes only once it is the active one */
+        r->buffered |= SSI_BUFFERED;
+        return next_body_filter(r, NULL);
+    }
+    while (!waiting(ctx)) {
         if (ctx->buf == NULL) {
             if (ctx->in == NULL) {
                 break;
