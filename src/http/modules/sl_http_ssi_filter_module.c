@@ -587,6 +587,51 @@ static ssi_block_t *find_block(ssi_ctx_t *sctx, const sl_str_t *name)
     return NULL;
 }
 
+static int hex_value(u_char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* The path part of include's target, %XX decoded ("%3f" stays in the path, as nginx); a
+ * target that climbs out of the root ("..") or holds a NUL is refused as unsafe. */
+static sl_int_t unescape_uri(sl_http_request_t *r, sl_str_t *uri)
+{
+    u_char *p = sl_pnalloc(r->pool, uri->len + 1), *q = p;
+
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    for (size_t i = 0; i < uri->len; i++) {
+        u_char ch = uri->data[i];
+        if (ch == '%' && i + 2 < uri->len && hex_value(uri->data[i + 1]) >= 0
+            && hex_value(uri->data[i + 2]) >= 0) {
+            ch = (u_char) (hex_value(uri->data[i + 1]) * 16 + hex_value(uri->data[i + 2]));
+            i += 2;
+        }
+        if (ch == '\0') {
+            goto unsafe;
+        }
+        *q++ = ch;
+    }
+    *q = '\0';
+    for (u_char *d = p; (d = (u_char *) strstr((char *) d, "..")) != NULL; d += 2) {
+        if ((d == p || d[-1] == '/') && (d[2] == '/' || d[2] == '\0')) {
+            goto unsafe;
+        }
+    }
+    uri->data = p;
+    uri->len = (size_t) (q - p);
+    return SL_OK;
+unsafe:
+    sl_log_error(SL_LOG_ERR, r->connection->log, 0, "unsafe URI \"%.*s\" was detected",
+                 SL_STR_ARG(*uri));
+    return SL_ERROR;
+}
+
 /* The uri of include: relative ones from the current document's directory; args apart. */
 static sl_int_t include_uri(sl_http_request_t *r, const sl_str_t *target, sl_str_t *uri,
                             sl_str_t *args)
@@ -600,6 +645,9 @@ static sl_int_t include_uri(sl_http_request_t *r, const sl_str_t *target, sl_str
         args->data = q + 1;
         args->len = (size_t) (target->data + target->len - q - 1);
         uri->len = (size_t) (q - target->data);
+    }
+    if (unescape_uri(r, uri) != SL_OK) {
+        return SL_ERROR;
     }
     if (uri->len && uri->data[0] == '/') {
         return SL_OK;
@@ -1007,7 +1055,9 @@ static sl_int_t var_date(sl_http_request_t *r, sl_http_variable_value_t *v, uint
     time_t now = sl_cached_time_sec;
     struct tm tm;
 
-    if (ctx == NULL || (ctx->timefmt.len == 2 && memcmp(ctx->timefmt.data, "%s", 2) == 0)) {
+    const sl_str_t *timefmt = ctx ? &ctx->timefmt : &default_timefmt;
+
+    if (timefmt->len == 2 && memcmp(timefmt->data, "%s", 2) == 0) {
         v->data = sl_pnalloc(r->pool, 24);
         if (v->data == NULL) {
             return SL_ERROR;
@@ -1016,8 +1066,8 @@ static sl_int_t var_date(sl_http_request_t *r, sl_http_variable_value_t *v, uint
     } else {
         char fmt[256];
         u_char buf[256];
-        size_t n = sl_min(ctx->timefmt.len, sizeof(fmt) - 1);
-        memcpy(fmt, ctx->timefmt.data, n);
+        size_t n = sl_min(timefmt->len, sizeof(fmt) - 1);
+        memcpy(fmt, timefmt->data, n);
         fmt[n] = '\0';
         if (gmt) {
             gmtime_r(&now, &tm);
