@@ -61,10 +61,16 @@ typedef struct {
     sl_str_t errmsg;
     sl_str_t timefmt;
     /** if/elif/else/endif: inside a conditional; output on; a branch was taken */
+    /** echo's encoding: it stays for the echo commands after the one that set it */
+    unsigned encoding : 2;
     unsigned conditional : 2;
     unsigned output : 1;
     unsigned output_chosen : 1;
 } ssi_ctx_t;
+
+#define ENC_ENTITY 0
+#define ENC_NONE 1
+#define ENC_URL 2
 
 #define COND_NONE 0
 #define COND_IF 1
@@ -432,11 +438,11 @@ static sl_int_t flush_out(sl_http_request_t *r, ssi_ctx_t *ctx)
 /* --- commands --------------------------------------------------------------------------------- */
 
 /* HTML-escapes (entity) or percent-escapes (url) s, as echo's encoding says. */
-static sl_int_t encode(sl_http_request_t *r, const sl_str_t *how, sl_str_t *s)
+static sl_int_t encode(sl_http_request_t *r, sl_uint_t how, sl_str_t *s)
 {
-    int url = how && how->len == 3 && memcmp(how->data, "url", 3) == 0;
+    int url = how == ENC_URL;
 
-    if (how && how->len == 4 && memcmp(how->data, "none", 4) == 0) {
+    if (how == ENC_NONE) {
         return SL_OK;
     }
     u_char *p = sl_pnalloc(r->pool, s->len * 6 + 1), *q = p;
@@ -485,15 +491,18 @@ static sl_int_t cmd_echo(sl_http_request_t *r, ssi_ctx_t *ctx, sl_http_ssi_parse
     if (var == NULL) {
         return SL_DECLINED;
     }
-    if (enc
-        && !(sl_str_eq(enc, &(sl_str_t) sl_string("none"))
-             || sl_str_eq(enc, &(sl_str_t) sl_string("url"))
-             || sl_str_eq(enc, &(sl_str_t) sl_string("entity")))) {
-        sl_log_error(SL_LOG_ERR, r->connection->log, 0,
-                     "unknown encoding \"%.*s\" in the "
-                     "\"echo\" command",
-                     SL_STR_ARG(*enc));
-        return SL_ERROR;
+    if (enc) {
+        if (sl_str_eq(enc, &(sl_str_t) sl_string("none"))) {
+            ctx->encoding = ENC_NONE;
+        } else if (sl_str_eq(enc, &(sl_str_t) sl_string("url"))) {
+            ctx->encoding = ENC_URL;
+        } else if (sl_str_eq(enc, &(sl_str_t) sl_string("entity"))) {
+            ctx->encoding = ENC_ENTITY;
+        } else {
+            sl_log_error(SL_LOG_ERR, r->connection->log, 0,
+                         "unknown encoding \"%.*s\" in the \"echo\" command", SL_STR_ARG(*enc));
+            return SL_ERROR;
+        }
     }
     sl_int_t rc = get_var(r, ctx, var, &value);
     if (rc == SL_ERROR) {
@@ -506,7 +515,7 @@ static sl_int_t cmd_echo(sl_http_request_t *r, ssi_ctx_t *ctx, sl_http_ssi_parse
         if (dflt == NULL) {
             sl_str_set(&value, "(none)");
         }
-    } else if (encode(r, enc, &value) != SL_OK) {
+    } else if (encode(r, ctx->encoding, &value) != SL_OK) {
         return SL_ERROR;
     }
     return emit_copy(r, ctx, &value);
