@@ -40,7 +40,7 @@ static const optional_module_t optional_modules[] = {
     { "http_ssl", NULL, 0 },
     { "http_v2", NULL, 0 },
     { "http_realip", "http_realip", 0 },
-    { "http_addition", NULL, 0 },
+    { "http_addition", "http_addition", 0 },
     { "http_xslt", NULL, 0 },
     { "http_image_filter", NULL, 0 },
     { "http_geoip", NULL, 0 },

@@ -9,6 +9,7 @@
  * contract promises (what it was fed plus the five bytes of a held "<!--#").
  */
 #include "sl_core.h"
+#include "sl_log.h"
 #include "sl_pool.h"
 #include "sl_http_ssi.h"
 
