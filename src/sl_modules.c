@@ -22,6 +22,8 @@ extern sl_module_t sl_http_gzip_filter_module;
 extern sl_module_t sl_http_postpone_filter_module;
 extern sl_module_t sl_http_ssi_filter_module;
 extern sl_module_t sl_http_ssi_header_filter_module;
+extern sl_module_t sl_http_sub_filter_module;
+extern sl_module_t sl_http_sub_header_filter_module;
 extern sl_module_t sl_http_addition_filter_module;
 extern sl_module_t sl_http_addition_header_filter_module;
 extern sl_module_t sl_http_gzip_header_filter_module;
@@ -70,6 +72,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_ssi_filter_module,
     /* before static: its reader puts file data in memory before the charset filter sees it */
     &sl_http_charset_filter_module,
+    /* sub_filter replaces before charset recodes; what addition adds goes through it */
+    &sl_http_sub_filter_module,
     /* its parts go through charset's and SSI's filters, as the response does (nginx) */
     &sl_http_addition_filter_module,
     &sl_http_static_module,
@@ -82,7 +86,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_ssi_header_filter_module,
     /* runs before gzip's and the range filter's header filters, after add_header's */
     &sl_http_charset_header_filter_module,
-    /* after add_header's, before charset's */
+    &sl_http_sub_header_filter_module,
+    /* after add_header's, before sub_filter's and charset's */
     &sl_http_addition_header_filter_module,
     &sl_http_headers_filter_module,
     /* after add_header's: its filter runs first, so its lines come first, as nginx */

@@ -44,7 +44,7 @@ static const optional_module_t optional_modules[] = {
     { "http_xslt", NULL, 0 },
     { "http_image_filter", NULL, 0 },
     { "http_geoip", NULL, 0 },
-    { "http_sub", NULL, 0 },
+    { "http_sub", "http_sub", 0 },
     { "http_dav", NULL, 0 },
     { "http_flv", NULL, 0 },
     { "http_mp4", NULL, 0 },
