@@ -12,6 +12,7 @@ extern sl_module_t sl_http_v1_chunked_filter_module;
 extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_access_module;
+extern sl_module_t sl_http_auth_request_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
@@ -55,6 +56,8 @@ sl_module_t *sl_modules[] = {
     /* before any module whose preaccess handler reads the client address */
     &sl_http_realip_module,
     &sl_http_access_module,
+    /* its access handler after allow/deny's, as nginx */
+    &sl_http_auth_request_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
     &sl_http_try_files_module,

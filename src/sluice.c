@@ -50,7 +50,7 @@ static const optional_module_t optional_modules[] = {
     { "http_mp4", NULL, 0 },
     { "http_gunzip", NULL, 0 },
     { "http_gzip_static", "http_gzip_static", 0 },
-    { "http_auth_request", NULL, 0 },
+    { "http_auth_request", "http_auth_request", 0 },
     { "http_random_index", NULL, 0 },
     { "http_secure_link", NULL, 0 },
     { "http_degradation", NULL, 0 },

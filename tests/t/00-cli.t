@@ -66,10 +66,10 @@ my @missing = qw(userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module --with-http_addition_module --with-http_sub_module --with-http_gzip_static_module'
+          . ' --with-http_realip_module --with-http_addition_module --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
-for my $m (qw(ssl v2 auth_request stub_status slice gunzip dav)) {
+for my $m (qw(ssl v2 stub_status slice gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
