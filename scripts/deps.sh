@@ -14,6 +14,9 @@ PACKAGES=(
     libpcre2-dev
     zlib1g-dev          # the gzip filter and gzip_static (-lz)
     libcmocka-dev
+    libssl-dev          # OpenSSL 3: TLS (listen ssl, proxy_pass https://), the cache's MD5
+    openssl             # tests/t/6x-ssl*.t make their certificates with it
+    libio-socket-ssl-perl  # ... and speak TLS with it
     perl
     wrk
     nginx

@@ -11,6 +11,7 @@ extern sl_module_t sl_http_v1_header_filter_module;
 extern sl_module_t sl_http_v1_chunked_filter_module;
 extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
+extern sl_module_t sl_http_ssl_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_auth_request_module;
 extern sl_module_t sl_http_rewrite_module;
@@ -36,6 +37,7 @@ extern sl_module_t sl_http_not_modified_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_expires_filter_module;
 extern sl_module_t sl_http_trailers_filter_module;
+extern sl_module_t sl_http_cache_module;
 extern sl_module_t sl_http_proxy_module;
 extern sl_module_t sl_http_log_module;
 
@@ -53,6 +55,7 @@ sl_module_t *sl_modules[] = {
     &sl_http_v1_chunked_filter_module,
     &sl_http_log_module,
     &sl_http_upstream_module,
+    &sl_http_ssl_module,
     /* before any module whose preaccess handler reads the client address */
     &sl_http_realip_module,
     &sl_http_access_module,
@@ -96,6 +99,8 @@ sl_module_t *sl_modules[] = {
     /* after add_header's: its filter runs first, so its lines come first, as nginx */
     &sl_http_expires_filter_module,
     &sl_http_trailers_filter_module,
+    /* the caches proxy_cache names (proxy_cache_path is the proxy's directive) */
+    &sl_http_cache_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,
     NULL,

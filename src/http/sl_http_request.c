@@ -7,12 +7,12 @@
 
 #include "sl_http_request.h"
 #include "sl_http_headers_in.h"
+#include "sl_http_ssl.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 
 #define SL_HTTP_REQUEST_POOL_SIZE 8192
 
-static void wait_request_handler(sl_event_t *rev);
 static void process_request_headers(sl_event_t *rev);
 
 /* The address the client connected to picks the default server when one socket answers
@@ -62,13 +62,17 @@ void sl_http_init_connection(sl_connection_t *c)
     c->log->data = &hc->log_ctx;
     c->log->handler = sl_http_log_error;
     c->log->action = "waiting for request";
-    c->read->handler = wait_request_handler;
+    c->read->handler = sl_http_wait_request_handler;
     c->write->handler = sl_event_empty_handler;
     c->idle = 1;
     sl_reusable_connection(c, 1);
     sl_add_timer(c->read, hc->default_server->client_header_timeout);
+    if (sl_http_ssl_wanted(hc)) {
+        sl_http_ssl_init_connection(c);
+        return;
+    }
     if (c->read->ready || c->read->pending_eof) {
-        wait_request_handler(c->read);
+        sl_http_wait_request_handler(c->read);
     }
 }
 
@@ -111,7 +115,7 @@ void sl_http_release_header_buffer(sl_connection_t *c)
     }
 }
 
-static void wait_request_handler(sl_event_t *rev)
+void sl_http_wait_request_handler(sl_event_t *rev)
 {
     sl_connection_t *c = rev->data;
     sl_http_connection_t *hc = c->data;

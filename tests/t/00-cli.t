@@ -55,7 +55,7 @@ my ($i) = grep { $lines[$_] =~ /^configure arguments:/ } 0 .. $#lines;
 ok(defined $i && $i > 1, '-V: configure arguments after built by');
 my $args = defined $i ? $lines[$i] : '';
 unlike($args, qr/ --without-http_ssi_module/, '-V: ssi is built');
-like($args, qr/ --without-http-cache(?: |$)/, '-V: --without-http-cache');
+unlike($args, qr/--without-http-cache/, '-V: the proxy cache is built');
 # not built by default in nginx, so named when present (Debian's nginx -V names it too)
 like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
 unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the missing');
@@ -66,10 +66,14 @@ my @missing = qw(userid auth_basic mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module --with-http_addition_module --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
-          . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
+          . ' --with-http_ssl_module --with-http_realip_module --with-http_addition_module'
+          . ' --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
+          . join('', map { " --without-http_${_}_module" } @missing),
    '-V: exactly the modules built');
-for my $m (qw(ssl v2 stub_status slice gunzip dav)) {
+like($args, qr/ --with-http_ssl_module(?: |$)/, '-V: --with-http_ssl_module');
+like($r->{stderr}, qr/^built with OpenSSL 3\.\S+/m, '-V: built with OpenSSL, as nginx says it');
+like($r->{stderr}, qr/^TLS SNI support enabled$/m, '-V: TLS SNI support enabled');
+for my $m (qw(v2 stub_status slice gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');

@@ -23,7 +23,9 @@
 
 #define N SL_UPSTREAM_NSTATES
 #define INIT SL_UPSTREAM_INIT
+#define CACHE_SEND SL_UPSTREAM_CACHE_SEND
 #define CONNECT SL_UPSTREAM_CONNECT
+#define HANDSHAKE SL_UPSTREAM_HANDSHAKE
 #define SEND_REQUEST SL_UPSTREAM_SEND_REQUEST
 #define READ_HEADER SL_UPSTREAM_READ_HEADER
 #define SEND_RESPONSE_HEADER SL_UPSTREAM_SEND_RESPONSE_HEADER
@@ -33,14 +35,8 @@
 #define DONE SL_UPSTREAM_DONE
 
 static const char *const names[N] = {
-    "INIT",
-    "CONNECT",
-    "SEND_REQUEST",
-    "READ_HEADER",
-    "SEND_RESPONSE_HEADER",
-    "BODY_UNBUFFERED",
-    "BODY_BUFFERED",
-    "TUNNEL",
+    "INIT",        "CACHE_SEND",           "CONNECT",         "HANDSHAKE",     "SEND_REQUEST",
+    "READ_HEADER", "SEND_RESPONSE_HEADER", "BODY_UNBUFFERED", "BODY_BUFFERED", "TUNNEL",
     "DONE",
 };
 
@@ -138,14 +134,22 @@ static int legal(sl_upstream_state_e from, sl_upstream_state_e to)
         { INIT, CONNECT },
         /* retries: the next peer, from any state of a try */
         { CONNECT, CONNECT },
+        { HANDSHAKE, CONNECT },
         { SEND_REQUEST, CONNECT },
         { READ_HEADER, CONNECT },
         { CONNECT, SEND_REQUEST },
+        { CONNECT, HANDSHAKE },
+        { HANDSHAKE, SEND_REQUEST },
         { SEND_REQUEST, READ_HEADER },
         { READ_HEADER, SEND_RESPONSE_HEADER },
         { SEND_RESPONSE_HEADER, BODY_UNBUFFERED },
         { SEND_RESPONSE_HEADER, BODY_BUFFERED },
         { SEND_RESPONSE_HEADER, TUNNEL },
+        { INIT, CACHE_SEND },
+        { CONNECT, CACHE_SEND },
+        { HANDSHAKE, CACHE_SEND },
+        { SEND_REQUEST, CACHE_SEND },
+        { READ_HEADER, CACHE_SEND },
     };
 
     if (to == DONE) {
@@ -243,6 +247,8 @@ typedef struct {
 static const meaning_t meanings[] = {
     { CONNECT, INIT, "connecting to upstream", NULL, "connecting to upstream", 0, CONNECT_MS, 0,
       CONNECT_MS, 0 },
+    { HANDSHAKE, CONNECT, "SSL handshaking to upstream", NULL, "SSL handshaking to upstream", 0,
+      CONNECT_MS, 0, CONNECT_MS, 0 },
     { SEND_REQUEST, CONNECT, "sending request to upstream", NULL, "sending request to upstream", 0,
       0, 0, SEND_MS, 0 },
     { READ_HEADER, SEND_REQUEST, "reading response header from upstream", NULL,
