@@ -17,6 +17,7 @@ extern sl_module_t sl_http_limit_conn_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_auth_basic_module;
 extern sl_module_t sl_http_stub_status_module;
+extern sl_module_t sl_http_auth_request_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
@@ -24,6 +25,13 @@ extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_gzip_ok_module;
 extern sl_module_t sl_http_gzip_static_module;
 extern sl_module_t sl_http_gzip_filter_module;
+extern sl_module_t sl_http_postpone_filter_module;
+extern sl_module_t sl_http_ssi_filter_module;
+extern sl_module_t sl_http_ssi_header_filter_module;
+extern sl_module_t sl_http_sub_filter_module;
+extern sl_module_t sl_http_sub_header_filter_module;
+extern sl_module_t sl_http_addition_filter_module;
+extern sl_module_t sl_http_addition_header_filter_module;
 extern sl_module_t sl_http_gzip_header_filter_module;
 extern sl_module_t sl_http_charset_filter_module;
 extern sl_module_t sl_http_charset_header_filter_module;
@@ -61,6 +69,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_access_module,
     &sl_http_auth_basic_module,
     &sl_http_stub_status_module,
+    /* its access handler after allow/deny's, as nginx */
+    &sl_http_auth_request_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
     &sl_http_try_files_module,
@@ -71,15 +81,30 @@ sl_module_t *sl_modules[] = {
     /* gzip's body filter before static's file reader: it runs after it, on memory; and
      * before charset's, which recodes first, as nginx */
     &sl_http_gzip_filter_module,
+    /* subrequests' output in document order; what runs after it (gzip, the framing, the
+     * write filter) sees the main request only */
+    &sl_http_postpone_filter_module,
+    /* SSI parses after charset recoded, and its includes go to the postpone filter */
+    &sl_http_ssi_filter_module,
     /* before static: its reader puts file data in memory before the charset filter sees it */
     &sl_http_charset_filter_module,
+    /* sub_filter replaces before charset recodes; what addition adds goes through it */
+    &sl_http_sub_filter_module,
+    /* its parts go through charset's and SSI's filters, as the response does (nginx) */
+    &sl_http_addition_filter_module,
     &sl_http_static_module,
     &sl_http_range_filter_module,
     /* gzip's header filter runs after add_header's and expires' and before the range
      * filter's, which a response gzip takes gets no range of (its length is gone) */
     &sl_http_gzip_header_filter_module,
+    /* after charset's header filter, before gzip's and the range filter's: they see the
+     * response without its length */
+    &sl_http_ssi_header_filter_module,
     /* runs before gzip's and the range filter's header filters, after add_header's */
     &sl_http_charset_header_filter_module,
+    &sl_http_sub_header_filter_module,
+    /* after add_header's, before sub_filter's and charset's */
+    &sl_http_addition_header_filter_module,
     &sl_http_headers_filter_module,
     /* after add_header's: its filter runs first, so its lines come first, as nginx */
     &sl_http_expires_filter_module,

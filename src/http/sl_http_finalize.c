@@ -312,6 +312,72 @@ static void finalize_connection(sl_http_request_t *r)
     sl_http_close_request(r, 0);
 }
 
+/* Output of r still waits: its own (a filter's, a subrequest's postponed parts), or the
+ * client's share of the main request's. */
+static int still_sending(sl_http_request_t *r)
+{
+    return r->buffered || r->postponed || (r == r->main && r->out);
+}
+
+static void set_writer(sl_http_request_t *r)
+{
+    sl_connection_t *c = r->connection;
+
+    c->log->action = "sending response to client";
+    r->write_event_handler = writer;
+    /* a client that goes away while the response drains is noticed at once (stub_status
+     * counts it no more), as nginx */
+    r->read_event_handler = r->discard_body ? sl_http_discarded_body_handler : sl_http_test_reading;
+    if (!c->write->ready && !c->write->timer_set) {
+        sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+        sl_add_timer(c->write, clcf->send_timeout);
+    }
+}
+
+/*
+ * A subrequest is over.  When it is the active one (or detached), its parent takes the
+ * connection back and runs again; one that finished before its turn waits for it (the
+ * postpone filter activates it, sl_http_request_finalizer then ends it).  Subrequests are
+ * not logged (log_subrequest off, nginx's default).
+ */
+static void finalize_subrequest(sl_http_request_t *r)
+{
+    sl_connection_t *c = r->connection;
+    sl_http_request_t *pr = r->parent;
+
+    if (r->buffered || r->postponed) {
+        set_writer(r);
+        return;
+    }
+    if (r == c->data || r->background) {
+        if (r->logged) {
+            sl_log_error(SL_LOG_ALERT, c->log, 0, "subrequest: \"%.*s?%.*s\" logged again",
+                         SL_STR_ARG(r->uri), SL_STR_ARG(r->args));
+            return;
+        }
+        r->logged = 1;
+        r->done = 1;
+        if (r->background) {
+            finalize_connection(r);
+            return;
+        }
+        r->main->count--;
+        if (pr->postponed && pr->postponed->request == r) {
+            pr->postponed = pr->postponed->next;
+        }
+        c->data = pr;
+    } else {
+        r->write_event_handler = sl_http_request_finalizer;
+        if (r->waited) {
+            r->done = 1;
+        }
+    }
+    if (sl_http_post_request(pr, NULL) != SL_OK) {
+        r->main->count++;
+        sl_http_terminate_request(r, 0);
+    }
+}
+
 static int is_error_rc(sl_http_request_t *r, sl_int_t rc)
 {
     return rc == SL_ERROR || rc == SL_HTTP_REQUEST_TIME_OUT || rc == SL_HTTP_CLIENT_CLOSED_REQUEST
@@ -335,6 +401,9 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
         sl_http_core_run_phases(r);
         return;
     }
+    if (r != r->main && r->post_subrequest) {
+        rc = r->post_subrequest->handler(r, r->post_subrequest->data, rc);
+    }
     if (is_error_rc(r, rc)) {
         sl_http_terminate_request(r, rc);
         return;
@@ -348,17 +417,17 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
         sl_http_finalize_request(r, sl_http_special_response_handler(r, rc));
         return;
     }
-    if (r->buffered || r->out) {
-        c->log->action = "sending response to client";
-        r->write_event_handler = writer;
-        /* a client that goes away while the response drains is noticed at once (stub_status
-         * counts it no more), as nginx */
-        r->read_event_handler =
-            r->discard_body ? sl_http_discarded_body_handler : sl_http_test_reading;
-        if (!c->write->ready && !c->write->timer_set) {
-            sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
-            sl_add_timer(c->write, clcf->send_timeout);
-        }
+    if (r != r->main) {
+        finalize_subrequest(r);
+        return;
+    }
+    if (still_sending(r)) {
+        set_writer(r);
+        return;
+    }
+    if (r != c->data) {
+        sl_log_error(SL_LOG_ALERT, c->log, 0, "http finalize non-active request: \"%.*s?%.*s\"",
+                     SL_STR_ARG(r->uri), SL_STR_ARG(r->args));
         return;
     }
     r->done = 1;
@@ -399,7 +468,7 @@ static void writer(sl_http_request_t *r)
         sl_http_finalize_request(r, rc);
         return;
     }
-    if (r->buffered || r->out) {
+    if (still_sending(r)) {
         if (!wev->delayed) {
             sl_add_timer(wev, clcf->send_timeout);
         }

@@ -104,7 +104,7 @@ sl_int_t sl_http_send_last(sl_http_request_t *r)
     if (b == NULL) {
         return SL_ERROR;
     }
-    b->last_buf = 1;
+    sl_http_mark_last(r, b);
     sl_chain_t out = { b, NULL };
     return sl_http_output_filter(r, &out);
 }
@@ -169,7 +169,7 @@ sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t 
     b->memory = 1;
     b->pos = body->data;
     b->last = body->data + body->len;
-    b->last_buf = 1;
+    sl_http_mark_last(r, b);
     sl_chain_t out = { b, NULL };
     return sl_http_output_filter(r, &out);
 }

@@ -355,11 +355,15 @@ static void request_handler(sl_event_t *ev)
         sl_http_terminate_request(r, 0);
         return;
     }
+    /* the connection's events go to its active request (a subrequest while its output
+     * is the one being sent) */
+    r->http_connection->log_ctx.request = r;
     if (ev->write) {
         r->write_event_handler(r);
     } else {
         r->read_event_handler(r);
     }
+    sl_http_run_posted_requests(c);
 }
 
 void sl_http_process_request(sl_http_request_t *r)
@@ -398,7 +402,9 @@ void sl_http_process_request(sl_http_request_t *r)
     /* with a body in flight, closing early would reset the response: linger */
     r->lingering_close = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
     r->phase_handler = 0;
+    r->subrequests = SL_HTTP_MAX_SUBREQUESTS + 1;
     sl_http_core_run_phases(r);
+    sl_http_run_posted_requests(c);
 }
 
 void sl_http_request_empty_handler(sl_http_request_t *r)

@@ -511,6 +511,9 @@ u_char *sl_http_log_error(sl_log_t *log, u_char *buf, size_t len)
     if (r->request_line.data) {
         p = log_append(p, last, ", request: \"%.*s\"", &r->request_line);
     }
+    if (r != r->main) {
+        p = log_append(p, last, ", subrequest: \"%.*s\"", &r->uri);
+    }
     if (ctx->log_upstream) {
         p = ctx->log_upstream(r, p, (size_t) (last - p));
     }

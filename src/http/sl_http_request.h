@@ -157,6 +157,45 @@ typedef struct {
 } sl_http_headers_out_t;
 
 typedef void (*sl_http_event_handler_pt)(sl_http_request_t *r);
+
+/*
+ * Subrequests.  A subrequest shares its main request's connection, pool, variables and
+ * request body; its output waits in its parent's `postponed` list (the postpone filter)
+ * until every part before it in the document has gone out, so bodies appear in document
+ * order however they finish.  Requests to run again are "posted" on the main request and
+ * run after the event that woke them (sl_http_run_posted_requests).
+ */
+typedef struct sl_http_postponed_request_s sl_http_postponed_request_t;
+struct sl_http_postponed_request_s {
+    /** a subrequest in its place in the document, or NULL for data (out) */
+    sl_http_request_t *request;
+    sl_chain_t *out;
+    sl_http_postponed_request_t *next;
+};
+
+typedef struct sl_http_posted_request_s sl_http_posted_request_t;
+struct sl_http_posted_request_s {
+    sl_http_request_t *request;
+    sl_http_posted_request_t *next;
+};
+
+/* Called as a subrequest is finalized with its rc; returns the rc to finalize with. */
+typedef sl_int_t (*sl_http_post_subrequest_pt)(sl_http_request_t *r, void *data, sl_int_t rc);
+typedef struct {
+    sl_http_post_subrequest_pt handler;
+    void *data;
+} sl_http_post_subrequest_t;
+
+/** sl_http_subrequest() flags, as nginx's */
+/* the body is collected in memory (r->out->buf), at most subrequest_output_buffer_size */
+#define SL_HTTP_SUBREQUEST_IN_MEMORY 2
+/* the parent waits for it even when it is done before its turn (SSI "wait") */
+#define SL_HTTP_SUBREQUEST_WAITED 4
+/* detached: no place in the output; it runs to its end whatever the parent does */
+#define SL_HTTP_SUBREQUEST_BACKGROUND 16
+
+/* nginx's nesting limit: the 51st level fails ("subrequests cycle") */
+#define SL_HTTP_MAX_SUBREQUESTS 50
 typedef void (*sl_http_client_body_handler_pt)(sl_http_request_t *r);
 
 typedef struct {
@@ -259,6 +298,11 @@ struct sl_http_request_s {
     sl_chain_t *out;
     sl_http_request_t *main;
     sl_http_request_t *parent;
+    /** what waits to be sent in document order: subrequests and data (postpone filter) */
+    sl_http_postponed_request_t *postponed;
+    sl_http_post_subrequest_t *post_subrequest;
+    /** on the main request only: the requests to run after the current event */
+    sl_http_posted_request_t *posted_requests;
 
     /** regex captures of the last match: ovector pairs */
     int *captures;
@@ -350,6 +394,12 @@ struct sl_http_request_s {
     /** counted among the requests being read, or written, by stub_status */
     unsigned stat_reading : 1;
     unsigned stat_writing : 1;
+    /** subrequests this one may still nest (depth left) */
+    unsigned subrequests : 8;
+    unsigned subrequest_in_memory : 1;
+    unsigned waited : 1;
+    unsigned background : 1;
+    unsigned filter_need_in_memory : 1;
 };
 
 /* Buffered output states (r->buffered bits). */
@@ -398,6 +448,29 @@ sl_int_t sl_http_internal_redirect(sl_http_request_t *r, sl_str_t *uri, sl_str_t
 sl_int_t sl_http_internal_redirect_get(sl_http_request_t *r, const sl_str_t *target,
                                        int replace_args);
 sl_int_t sl_http_named_location(sl_http_request_t *r, sl_str_t *name);
+
+/*
+ * Starts a subrequest of r for uri (and args) with the SL_HTTP_SUBREQUEST_* flags; *psr
+ * (when psr is not NULL) gets it and ps (may be NULL) is called as it is finalized.  The
+ * subrequest runs after the current handler returns (it is posted), its output in its
+ * place after what r has sent so far.  SL_OK, or SL_ERROR: too deep (logged
+ * "subrequests cycle"), within an in-memory subrequest, or memory exhausted.
+ */
+sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
+                            sl_http_request_t **psr, sl_http_post_subrequest_t *ps,
+                            sl_uint_t flags);
+/* Queues r to run (its write_event_handler) after the current event: SL_OK or SL_ERROR.
+ * pr may be NULL (allocated from r's pool). */
+sl_int_t sl_http_post_request(sl_http_request_t *r, sl_http_posted_request_t *pr);
+/* Runs what was posted on c's active request; call after any handler of c's events. */
+void sl_http_run_posted_requests(sl_connection_t *c);
+/* The write handler of a subrequest finished before its turn. */
+void sl_http_request_finalizer(sl_http_request_t *r);
+/* The body an in-memory subrequest collected (empty when none). */
+void sl_http_subrequest_body(sl_http_request_t *sr, sl_str_t *body);
+/* Marks b as the end of r's body: the response's last buffer for a main request, the end
+ * of its part (last_in_chain) for a subrequest. */
+#define sl_http_mark_last(r, b) ((b)->last_buf = (r) == (r)->main, (b)->last_in_chain = 1)
 
 /* Output. */
 sl_int_t sl_http_send_header(sl_http_request_t *r);

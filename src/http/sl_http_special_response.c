@@ -107,7 +107,7 @@ static sl_int_t send_page(sl_http_request_t *r, sl_uint_t status)
     b->last = (u_char *) mempcpy(b->last, title.data, title.len);
     b->last = (u_char *) stpcpy((char *) b->last, "</h1></center>\r\n");
     b->last = (u_char *) mempcpy(b->last, tl, tlen);
-    b->last_buf = 1;
+    sl_http_mark_last(r, b);
     sl_str_t html = sl_string("text/html");
     sl_http_set_content_type(r, &html);
     r->headers_out.charset.len = 0;

@@ -54,7 +54,7 @@ like($lines[1] // '', qr/^built by \S/, '-V: built by');
 my ($i) = grep { $lines[$_] =~ /^configure arguments:/ } 0 .. $#lines;
 ok(defined $i && $i > 1, '-V: configure arguments after built by');
 my $args = defined $i ? $lines[$i] : '';
-like($args, qr/ --without-http_ssi_module(?: |$)/, '-V: --without-http_ssi_module');
+unlike($args, qr/ --without-http_ssi_module/, '-V: ssi is built');
 unlike($args, qr/--without-http-cache/, '-V: the proxy cache is built');
 # not built by default in nginx, so named when present (Debian's nginx -V names it too)
 like($args, qr/ --with-http_realip_module(?: |$)/, '-V: --with-http_realip_module');
@@ -62,18 +62,19 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid mirror autoindex geo split_clients
+my @missing = qw(userid mirror autoindex geo split_clients
                  referer fastcgi uwsgi scgi grpc memcached empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_ssl_module --with-http_realip_module --with-http_gzip_static_module'
+          . ' --with-http_ssl_module --with-http_realip_module --with-http_addition_module'
+          . ' --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
           . ' --with-http_stub_status_module'
           . join('', map { " --without-http_${_}_module" } @missing),
    '-V: exactly the modules built');
 like($args, qr/ --with-http_ssl_module(?: |$)/, '-V: --with-http_ssl_module');
 like($r->{stderr}, qr/^built with OpenSSL 3\.\S+/m, '-V: built with OpenSSL, as nginx says it');
 like($r->{stderr}, qr/^TLS SNI support enabled$/m, '-V: TLS SNI support enabled');
-for my $m (qw(v2 sub auth_request slice addition gunzip dav)) {
+for my $m (qw(v2 slice gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
@@ -83,7 +84,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    ssi => 'ssi on;', userid => 'userid on;',
+    userid => 'userid on;',
     mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',

@@ -483,12 +483,18 @@ static sl_int_t run_return(sl_http_request_t *r, rewrite_op_t *op)
     sl_str_t text;
 
     /* an error code with an empty plain text is answered with its error page (nginx) */
-    if (op->text == NULL
+    /* "return 200;": a header and an empty body (nginx sends every code below 400) */
+    int plain_success = op->status >= SL_HTTP_OK && op->status < SL_HTTP_SPECIAL_RESPONSE
+                        && op->status != SL_HTTP_CREATED && op->status != SL_HTTP_NO_CONTENT;
+    if ((op->text == NULL && !plain_success)
         || (op->status >= SL_HTTP_BAD_REQUEST && op->text->parts == NULL
             && op->text->value.len == 0)) {
         return (sl_int_t) op->status;
     }
-    if (sl_http_complex_value(r, op->text, &text) != SL_OK) {
+    if (op->text == NULL) {
+        text.len = 0;
+        text.data = NULL;
+    } else if (sl_http_complex_value(r, op->text, &text) != SL_OK) {
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (op->status == SL_HTTP_MOVED_PERMANENTLY || op->status == SL_HTTP_MOVED_TEMPORARILY

@@ -459,7 +459,8 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
         /* a filter above (gzip, charset) that needs the bytes asks for memory whatever
          * sendfile says */
         int sendfile = clcf->sendfile && r->connection->io->sendfile;
-        if ((sendfile && !r->main_filter_need_in_memory) || !chain_has_file(in)) {
+        if ((sendfile && !r->main_filter_need_in_memory && !r->filter_need_in_memory)
+            || !chain_has_file(in)) {
             return next_body_filter(r, in);
         }
         ctx = sl_pcalloc(r->pool, sizeof(read_ctx_t));

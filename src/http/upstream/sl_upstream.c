@@ -14,6 +14,7 @@
 #include "sl_upstream_upgrade.h"
 
 static void upstream_handler(sl_event_t *ev);
+static void process_event(sl_http_request_t *r, sl_event_t *ev);
 static void send_request(sl_http_request_t *r, sl_upstream_t *u);
 static void read_header(sl_http_request_t *r, sl_upstream_t *u);
 static void process_body(sl_http_request_t *r, sl_upstream_t *u, int from_client);
@@ -606,8 +607,18 @@ static void upstream_handler(sl_event_t *ev)
 {
     sl_connection_t *c = ev->data;
     sl_http_request_t *r = c->data;
+    sl_connection_t *client = r->connection;
+
+    /* the handlers may end r: what they posted runs on the client's connection after */
+    process_event(r, ev);
+    sl_http_run_posted_requests(client);
+}
+
+static void process_event(sl_http_request_t *r, sl_event_t *ev)
+{
     sl_upstream_t *u = r->upstream;
 
+    r->http_connection->log_ctx.request = r;
     r->connection->log->action = sl_upstream_state_row(u->state)->action;
     if (ev->write) {
         on_write(r, u, ev);
@@ -899,7 +910,7 @@ static void send_whole_body(sl_http_request_t *r, sl_upstream_t *u)
         b->start = b->pos = body.data;
         b->end = b->last = body.data + body.len;
     }
-    b->last_buf = 1;
+    sl_http_mark_last(r, b);
     u->upstream_done = 1;
     if (end_upstream(r, u, SL_OK)) {
         sl_chain_t out = { b, NULL };

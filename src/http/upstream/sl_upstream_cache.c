@@ -443,11 +443,11 @@ sl_int_t sl__upstream_cache_body(sl_http_request_t *r, sl_upstream_t *u, sl_buf_
 {
     sl_upstream_cache_req_t *c = u->cache;
 
-    (void) r;
     if (c == NULL || c->file == NULL) {
         return SL_ERROR;
     }
-    b->last_buf = 1;
+    /* a subrequest's (SSI include) ends its part, not the response */
+    sl_http_mark_last(r, b);
     if (c->file_size > (off_t) c->meta.h.body_start) {
         b->in_file = 1;
         b->file = c->file;

@@ -248,6 +248,10 @@ static sl_int_t header_filter(sl_http_request_t *r)
         return SL_OK;
     }
     r->header_sent = 1;
+    if (r != r->main) {
+        /* a subrequest's header stays inside: only its body joins the main response */
+        return SL_OK;
+    }
     settle_framing(r, clcf);
     memset(&v, 0, sizeof(v));
     prepare_values(r, clcf, &v);
