@@ -19,6 +19,7 @@
 #include "sl_cycle.h"
 #include "sl_event.h"
 #include "sl_inet.h"
+#include "sl_proxy_protocol.h"
 #include "sl_str.h"
 
 typedef struct sl_listening_s sl_listening_t;
@@ -149,6 +150,10 @@ struct sl_connection_s {
     sl_str_t addr_text;
     sl_sockaddr_t local_sockaddr;
     socklen_t local_socklen;
+
+    /** what a PROXY protocol header said (listen ... proxy_protocol), or NULL: none was
+     * read, or it named no addresses */
+    sl_proxy_protocol_t *proxy_protocol;
 
     /** the header buffer of an http connection */
     sl_buf_t *buffer;

@@ -71,6 +71,8 @@ typedef struct {
     unsigned wildcard : 1;
     unsigned reuseport : 1;
     unsigned ipv6only : 1;
+    /** a PROXY protocol header comes before each connection's first request */
+    unsigned proxy_protocol : 1;
 } sl_http_listen_opt_t;
 
 typedef struct sl_http_request_s sl_http_request_t;
@@ -245,6 +247,8 @@ typedef struct {
     /** names of the servers on this address: exact, then wildcards, then regexes */
     sl_http_server_name_t *names;
     sl_uint_t nnames;
+    /** listen ... proxy_protocol */
+    unsigned proxy_protocol : 1;
 } sl_http_addr_t;
 
 /* What a listening socket serves: one or several addresses (a wildcard socket answers for

@@ -78,6 +78,10 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
         opt->reuseport = 1;
         return SL_CONF_OK;
     }
+    if (sl_str_eq_cstr(v, "proxy_protocol")) {
+        opt->proxy_protocol = 1;
+        return SL_CONF_OK;
+    }
     if (OPTION(v, "backlog=")) {
         opt->set = 1;
         opt->bind = 1;
@@ -211,6 +215,8 @@ static sl_int_t merge_addr(sl_conf_t *cf, sl_http_conf_addr_t *addr, sl_http_cor
         addr->opt = *opt;
         addr->opt.default_server = default_server;
     }
+    /* any listen of the address asking for it turns it on for the address, as nginx */
+    addr->opt.proxy_protocol |= opt->proxy_protocol;
     if (opt->default_server) {
         if (addr->opt.default_server) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "a duplicate default server for %.*s",
@@ -270,6 +276,7 @@ static sl_int_t init_addr(sl_conf_t *cf, sl_http_addr_t *a, sl_http_conf_addr_t 
     memcpy(&a->sockaddr, &ca->opt.sockaddr, ca->opt.socklen);
     a->socklen = ca->opt.socklen;
     a->default_server = ca->default_server;
+    a->proxy_protocol = ca->opt.proxy_protocol;
     return sl_http_init_server_names(cf, a, ca);
 }
 

@@ -197,6 +197,8 @@ typedef struct {
     sl_uint_t nbusy;
     sl_chain_t *free;
     unsigned keepalive : 1;
+    /** a PROXY protocol header is still to be read before the first request */
+    unsigned proxy_protocol : 1;
 } sl_http_connection_t;
 
 /* A variable's value for this request; see sl_http_variables.h. */
