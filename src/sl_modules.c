@@ -14,7 +14,10 @@ extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
+extern sl_module_t sl_http_empty_gif_module;
+extern sl_module_t sl_http_split_clients_module;
 extern sl_module_t sl_http_try_files_module;
+extern sl_module_t sl_http_random_index_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_gzip_ok_module;
 extern sl_module_t sl_http_gzip_static_module;
@@ -50,7 +53,11 @@ sl_module_t *sl_modules[] = {
     &sl_http_access_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
+    &sl_http_split_clients_module,
+    &sl_http_empty_gif_module,
     &sl_http_try_files_module,
+    /* before index: a directory it answers is not searched for index files */
+    &sl_http_random_index_module,
     &sl_http_index_module,
     &sl_http_gzip_ok_module,
     /* its content handler before static's: the .gz file first */

