@@ -68,7 +68,7 @@ static const optional_module_t optional_modules[] = {
     { "http_geo", NULL, 1 },
     { "http_map", "http_map", 1 },
     { "http_split_clients", "http_split_clients", 1 },
-    { "http_referer", NULL, 1 },
+    { "http_referer", "http_referer", 1 },
     { "http_rewrite", "http_rewrite", 1 },
     { "http_proxy", "http_proxy", 1 },
     /* never drop these four without the modules: nginx's test suite then writes their

@@ -63,7 +63,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
 my @missing = qw(ssi userid auth_basic mirror autoindex geo
-                 referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req
+                 fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module'
@@ -82,7 +82,7 @@ my %directive = (
     ssi => 'ssi on;', userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}',
-    referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
+    fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
     limit_conn => 'limit_conn z 1;', limit_req => 'limit_req zone=z;',
@@ -109,6 +109,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
                  . "        location /gif { empty_gif; }\n"
                  . "        location /rnd/ { random_index on; }\n"
+                 . "        location /ref { valid_referers none x.org; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 

@@ -28,10 +28,15 @@ http {
     split_clients "$arg_x" $idx { 50% a; * b; }
     server {
         listen 127.0.0.1:%%PORT_1%%;
+        server_name localhost ~^re\d+$;
         location /split { return 200 "$v$w\n"; }
         location = / { index index.$idx.html; }
         location /gif { empty_gif; }
         location /rnd/ { random_index on; }
+        location /ref { valid_referers none blocked example.org/pub *.example.net www.example.* ~\.test/ok;
+                        return 200 "[$invalid_referer]"; }
+        location /sn { valid_referers server_names; return 200 "[$invalid_referer]"; }
+        location /open { return 200 "[$invalid_referer]"; }
     }
 }
 EOF
@@ -66,5 +71,27 @@ for (1 .. 30) {
     $seen{body_of($r)}++;
 }
 is_deeply([sort keys %seen], ["one\n", "two\n"], 'random_index: both files, never a dot file');
+
+# ---- valid_referers / $invalid_referer ----
+for my $case (
+    ['/ref', undef, '[]', 'none: no Referer is valid'],
+    ['/ref', 'garbage', '[]', 'blocked: a Referer without scheme is valid'],
+    ['/ref', 'http://example.org/pub/x', '[]', 'a name with its uri'],
+    ['/ref', 'https://EXAMPLE.org:8080/pub', '[]', 'https, any case, a port'],
+    ['/ref', 'http://example.org/private', '[1]', 'a name with another uri'],
+    ['/ref', 'http://a.b.example.net/', '[]', '*.example.net: a subdomain'],
+    ['/ref', 'http://example.net/', '[1]', '*.example.net: not the bare name'],
+    ['/ref', 'http://www.example.com/', '[]', 'www.example.*'],
+    ['/ref', 'http://site.test/ok', '[]', 'a regex on the whole referer'],
+    ['/ref', 'http://site.test/no', '[1]', 'the regex does not match'],
+    ['/ref', 'http://' . ('a' x 257), '[1]', 'a host of 257 bytes'],
+    ['/sn', 'http://localhost/x', '[]', 'server_names'],
+    ['/sn', 'http://re42/', '[]', 'server_names: a regex name'],
+    ['/sn', 'http://other/', '[1]', 'server_names: another host'],
+    ['/open', 'http://other/', '[]', 'no valid_referers: always valid'],
+) {
+    my ($uri, $ref, $want, $name) = @$case;
+    is(body_of(get($uri, defined $ref ? ("Referer: $ref") : ())), $want, "referer: $name");
+}
 
 $t->done_testing;
