@@ -13,6 +13,7 @@ PACKAGES=(
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
     zlib1g-dev          # the gzip filter and gzip_static (-lz)
+    libssl-dev          # MD5 of secure_link (-lcrypto)
     libcmocka-dev
     perl
     wrk

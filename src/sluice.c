@@ -52,7 +52,7 @@ static const optional_module_t optional_modules[] = {
     { "http_gzip_static", "http_gzip_static", 0 },
     { "http_auth_request", NULL, 0 },
     { "http_random_index", "http_random_index", 0 },
-    { "http_secure_link", NULL, 0 },
+    { "http_secure_link", "http_secure_link", 0 },
     { "http_degradation", NULL, 0 },
     { "http_slice", NULL, 0 },
     { "http_stub_status", NULL, 0 },

@@ -66,7 +66,7 @@ my @missing = qw(ssi userid auth_basic mirror autoindex geo
                  fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module'
+          . ' --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module --with-http_secure_link_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
 for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip dav)) {

@@ -37,6 +37,18 @@ http {
                         return 200 "[$invalid_referer]"; }
         location /sn { valid_referers server_names; return 200 "[$invalid_referer]"; }
         location /open { return 200 "[$invalid_referer]"; }
+        location /s/ {
+            secure_link $arg_md5,$arg_e;
+            secure_link_md5 "$arg_e$uri sesame";
+            add_header X-Expires "$secure_link_expires";
+            if ($secure_link = "") { return 403; }
+            if ($secure_link = "0") { return 410; }
+        }
+        location /p/ {
+            secure_link_secret sesame;
+            if ($secure_link = "") { return 403; }
+            rewrite ^ /s/$secure_link break;
+        }
     }
 }
 EOF
@@ -93,5 +105,21 @@ for my $case (
     my ($uri, $ref, $want, $name) = @$case;
     is(body_of(get($uri, defined $ref ? ("Referer: $ref") : ())), $want, "referer: $name");
 }
+
+# ---- secure_link ----
+sub link_hash { my ($text) = @_; return encode_base64url(md5($text)); }
+my $future = time() + 3600;
+$r = get("/s/file?md5=" . link_hash("$future/s/file sesame") . "&e=$future");
+is(status_of($r), 200, 'secure_link: a signed link');
+is(body_of($r), "secret\n", 'secure_link: the file');
+is(header_of($r, 'X-Expires'), $future, 'secure_link: $secure_link_expires');
+is(status_of(get("/s/file?md5=" . link_hash("1/s/file sesame") . "&e=1")), 410, 'secure_link: expired is "0"');
+is(status_of(get("/s/file?md5=" . link_hash("$future/s/other sesame") . "&e=$future")), 403, 'secure_link: wrong hash');
+is(status_of(get("/s/file?md5=AAAA&e=$future")), 403, 'secure_link: a short hash');
+is(status_of(get("/s/file?md5=" . link_hash("$future/s/file sesame") . "&e=0")), 403, 'secure_link: expires 0');
+$r = get('/p/' . md5_hex('file' . 'sesame') . '/file');
+is(body_of($r), "secret\n", 'secure_link_secret: a signed uri');
+is(status_of(get('/p/' . md5_hex('filx' . 'sesame') . '/file')), 403, 'secure_link_secret: wrong hash');
+is(status_of(get('/p/nothex/file')), 403, 'secure_link_secret: no hash');
 
 $t->done_testing;
