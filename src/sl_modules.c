@@ -14,6 +14,7 @@ extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
+extern sl_module_t sl_http_geo_module;
 extern sl_module_t sl_http_secure_link_module;
 extern sl_module_t sl_http_referer_module;
 extern sl_module_t sl_http_empty_gif_module;
@@ -56,6 +57,7 @@ sl_module_t *sl_modules[] = {
     &sl_http_rewrite_module,
     &sl_http_map_module,
     &sl_http_split_clients_module,
+    &sl_http_geo_module,
     &sl_http_secure_link_module,
     &sl_http_referer_module,
     &sl_http_empty_gif_module,

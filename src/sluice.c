@@ -65,7 +65,7 @@ static const optional_module_t optional_modules[] = {
     { "http_auth_basic", NULL, 1 },
     { "http_mirror", NULL, 1 },
     { "http_autoindex", NULL, 1 },
-    { "http_geo", NULL, 1 },
+    { "http_geo", "http_geo", 1 },
     { "http_map", "http_map", 1 },
     { "http_split_clients", "http_split_clients", 1 },
     { "http_referer", "http_referer", 1 },

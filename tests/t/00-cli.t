@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex geo
+my @missing = qw(ssi userid auth_basic mirror autoindex
                  fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -81,7 +81,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 my %directive = (
     ssi => 'ssi on;', userid => 'userid on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
-    autoindex => 'autoindex on;', geo => 'geo $g {}',
+    autoindex => 'autoindex on;',
     fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',

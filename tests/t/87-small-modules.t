@@ -17,6 +17,7 @@ $t->write_file('html/rnd/one.html', "one\n");
 $t->write_file('html/rnd/two.html', "two\n");
 $t->write_file('html/rnd/.hidden', "hidden\n");
 $t->write_file('html/s/file', "secret\n");
+$t->write_file('conf/geo.conf', "192.168.0.0/16 private;\n");
 $t->write_file('html/p/file', "protected\n");
 $t->write_config(<<'EOF');
 %%TEST_GLOBALS%%
@@ -26,6 +27,31 @@ http {
     split_clients "$arg_x" $v { 0.5% a; 20% b; 33.33% c; * d; }
     split_clients "$arg_x" $w { 10% a; 10% b; }
     split_clients "$arg_x" $idx { 50% a; * b; }
+    geo $arg_ip $g {
+        default none;
+        include geo.conf;
+        10.0.0.0/8 ten;
+        10.1.0.0/16 ten-one;
+        10.1.2.3 host;
+        10.9.0.0/16 deleted;
+        delete 10.9.0.0/16;
+        2001:db8::/32 doc6;
+        255.255.255.255 unix;
+    }
+    geo $arg_ip $gr {
+        ranges;
+        default none;
+        10.0.0.0-10.0.255.255 a;
+        10.0.1.0-10.0.1.255 b;
+        10.2.0.0-10.3.255.255 c;
+        delete 10.3.0.0-10.3.255.255;
+    }
+    geo $gp {
+        proxy 127.0.0.1;
+        default none;
+        192.0.2.0/24 doc;
+        127.0.0.0/8 loop;
+    }
     server {
         listen 127.0.0.1:%%PORT_1%%;
         server_name localhost ~^re\d+$;
@@ -36,6 +62,7 @@ http {
         location /ref { valid_referers none blocked example.org/pub *.example.net www.example.* ~\.test/ok;
                         return 200 "[$invalid_referer]"; }
         location /sn { valid_referers server_names; return 200 "[$invalid_referer]"; }
+        location /geo { return 200 "$g|$gr|$gp"; }
         location /open { return 200 "[$invalid_referer]"; }
         location /s/ {
             secure_link $arg_md5,$arg_e;
@@ -105,6 +132,22 @@ for my $case (
     my ($uri, $ref, $want, $name) = @$case;
     is(body_of(get($uri, defined $ref ? ("Referer: $ref") : ())), $want, "referer: $name");
 }
+
+# ---- geo ----
+for my $case (
+    ['10.2.3.4', 'ten|c|loop', 'a /8, a range'], ['10.1.9.9', 'ten-one|none|loop', 'the most specific network'],
+    ['10.1.2.3', 'host|none|loop', 'a host'], ['10.9.1.1', 'ten|none|loop', 'a deleted network'],
+    ['192.168.1.1', 'private|none|loop', 'from an include'], ['2001:db8::5', 'doc6|none|loop', 'IPv6'],
+    ['::ffff:10.1.2.3', 'host|none|loop', 'IPv4-mapped'], ['8.8.8.8', 'none|none|loop', 'default'],
+    ['junk', 'unix|none|loop', 'not an address: 255.255.255.255'],
+    ['10.0.1.7', 'ten|b|loop', 'a range inside another splits it'],
+    ['10.0.2.7', 'ten|a|loop', 'the rest of the split range'],
+    ['10.3.0.1', 'ten|none|loop', 'a deleted range'],
+) {
+    my ($ip, $want, $name) = @$case;
+    is(body_of(get("/geo?ip=$ip")), $want, "geo: $name");
+}
+is(body_of(get('/geo', 'X-Forwarded-For: 192.0.2.7')), 'unix|none|doc', 'geo: proxy, X-Forwarded-For');
 
 # ---- secure_link ----
 sub link_hash { my ($text) = @_; return encode_base64url(md5($text)); }
