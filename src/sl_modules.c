@@ -33,6 +33,7 @@ extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_expires_filter_module;
+extern sl_module_t sl_http_userid_filter_module;
 extern sl_module_t sl_http_trailers_filter_module;
 extern sl_module_t sl_http_proxy_module;
 extern sl_module_t sl_http_log_module;
@@ -84,6 +85,7 @@ sl_module_t *sl_modules[] = {
     /* after add_header's: its filter runs first, so its lines come first, as nginx */
     &sl_http_expires_filter_module,
     &sl_http_trailers_filter_module,
+    &sl_http_userid_filter_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,
     NULL,

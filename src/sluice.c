@@ -60,7 +60,7 @@ static const optional_module_t optional_modules[] = {
     { "http_charset", "http_charset_filter", 1 },
     { "http_gzip", "http_gzip", 1 },
     { "http_ssi", NULL, 1 },
-    { "http_userid", NULL, 1 },
+    { "http_userid", "http_userid_filter", 1 },
     { "http_access", "http_access", 1 },
     { "http_auth_basic", NULL, 1 },
     { "http_mirror", NULL, 1 },

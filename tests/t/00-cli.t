@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex
+my @missing = qw(ssi auth_basic mirror autoindex
                  fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
@@ -79,7 +79,7 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    ssi => 'ssi on;', userid => 'userid on;',
+    ssi => 'ssi on;',
     auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
     autoindex => 'autoindex on;',
     fastcgi => 'fastcgi_pass 127.0.0.1:1;',
@@ -110,6 +110,7 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "        location /gif { empty_gif; }\n"
                  . "        location /rnd/ { random_index on; }\n"
                  . "        location /ref { valid_referers none x.org; }\n"
+                 . "        location /uid { userid on; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 

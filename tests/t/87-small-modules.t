@@ -63,6 +63,13 @@ http {
                         return 200 "[$invalid_referer]"; }
         location /sn { valid_referers server_names; return 200 "[$invalid_referer]"; }
         location /geo { return 200 "$g|$gr|$gp"; }
+        location /uid {
+            userid on; userid_name sid; userid_domain example.org; userid_path /uid;
+            userid_expires 1h; userid_flags secure httponly samesite=lax; userid_mark x;
+            userid_service 258; userid_p3p 'CP="NOI"';
+            add_header X-Got "$uid_got"; add_header X-Set "$uid_set";
+            return 200 "ok";
+        }
         location /open { return 200 "[$invalid_referer]"; }
         location /s/ {
             secure_link $arg_md5,$arg_e;
@@ -148,6 +155,29 @@ for my $case (
     is(body_of(get("/geo?ip=$ip")), $want, "geo: $name");
 }
 is(body_of(get('/geo', 'X-Forwarded-For: 192.0.2.7')), 'unix|none|doc', 'geo: proxy, X-Forwarded-For');
+
+# ---- userid ----
+$r = get('/uid');
+my $cookie = header_of($r, 'Set-Cookie');
+like($cookie, qr{^sid=[A-Za-z0-9+/]{22}x=; expires=\w{3}, \d\d-\w{3}-\d\d \d\d:\d\d:\d\d GMT; domain=example\.org; path=/uid; secure; httponly; samesite=lax$},
+     'userid: the cookie, marked, with its attributes');
+is(header_of($r, 'P3P'), 'CP="NOI"', 'userid: P3P');
+my ($set) = header_of($r, 'X-Set') =~ /^sid=([0-9A-F]{32})$/;
+ok($set, 'userid: $uid_set');
+# the words are printed as the host reads them: 258 in network order reads 0x02010000 on a
+# little-endian machine, as with nginx
+my $little_endian = pack('L', 1) eq pack('V', 1);
+is(substr($set, 0, 8), $little_endian ? '02010000' : '00000102', 'userid: the service word');
+my ($value) = $cookie =~ /^sid=([^;]+)/;
+$r = get('/uid', "Cookie: a=b; sid=$value");
+is(header_of($r, 'Set-Cookie'), undef, 'userid: a marked cookie is not set again');
+is(header_of($r, 'X-Got'), "sid=$set", 'userid: $uid_got is what was set');
+my $unmarked = substr($value, 0, 22) . '==';
+$r = get('/uid', "Cookie: sid=$unmarked");
+like(header_of($r, 'Set-Cookie'), qr/^sid=\Q${\substr($value, 0, 22)}\Ex=;/, 'userid: an unmarked cookie is marked');
+$r = get('/uid', 'Cookie: sid=short');
+like(header_of($r, 'Set-Cookie'), qr/^sid=/, 'userid: a short cookie gets a new one');
+like($t->error_log, qr/client sent too short userid cookie "sid=short"/, 'userid: nginx\'s line');
 
 # ---- secure_link ----
 sub link_hash { my ($text) = @_; return encode_base64url(md5($text)); }
