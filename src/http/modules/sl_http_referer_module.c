@@ -50,7 +50,7 @@ static sl_int_t preconfiguration(sl_conf_t *cf);
 static char *valid_referers(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 #define CTX (SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
-#define HASH_CTX (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_TAKE1)
+#define HASH_CTX (SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_TAKE1)
 
 static sl_command_t referer_commands[] = {
     { sl_string("valid_referers"), CTX | SL_CONF_1MORE, valid_referers, SL_HTTP_LOC_CONF_OFFSET, 0,
@@ -260,8 +260,8 @@ static sl_int_t name_kind(const sl_str_t *n)
     return n->len > 1 && n->data[0] == '.' ? 1 : 0;
 }
 
-/* Adds host[/uri]; host is lowercased.  SL_CONF_OK (a duplicate warns, as nginx) or an
- * error. */
+/* Adds host[/uri]; host is lowercased.  SL_CONF_OK, or an error (a name listed twice is
+ * one, as nginx). */
 static char *add_name(sl_conf_t *cf, referer_loc_conf_t *conf, const sl_str_t *value,
                       const sl_str_t *host_in, const sl_str_t *uri)
 {
@@ -289,9 +289,9 @@ static char *add_name(sl_conf_t *cf, referer_loc_conf_t *conf, const sl_str_t *v
     referer_name_t *n = list->elts;
     for (sl_uint_t i = 0; i < list->nelts; i++) {
         if (sl_str_eq(&n[i].host, &name.host) && n[i].dot == name.dot) {
-            sl_conf_log_error(SL_LOG_WARN, cf, 0, "conflicting parameter \"%.*s\"",
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "conflicting parameter \"%.*s\"",
                               SL_STR_ARG(*value));
-            return SL_CONF_OK;
+            return SL_CONF_ERROR;
         }
     }
     n = sl_array_push(list);
