@@ -11,6 +11,7 @@ extern sl_module_t sl_http_v1_header_filter_module;
 extern sl_module_t sl_http_v1_chunked_filter_module;
 extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
+extern sl_module_t sl_http_ssl_module;
 extern sl_module_t sl_http_access_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
@@ -52,6 +53,7 @@ sl_module_t *sl_modules[] = {
     &sl_http_v1_chunked_filter_module,
     &sl_http_log_module,
     &sl_http_upstream_module,
+    &sl_http_ssl_module,
     /* before any module whose preaccess handler reads the client address */
     &sl_http_realip_module,
     &sl_http_access_module,

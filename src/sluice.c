@@ -3,6 +3,8 @@
  * config is read; listening sockets are bound before the pid file is written; once the
  * config is loaded the error log also becomes fd 2.
  */
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -37,7 +39,7 @@ typedef struct {
 
 // clang-format off
 static const optional_module_t optional_modules[] = {
-    { "http_ssl", NULL, 0 },
+    { "http_ssl", "http_ssl", 0 },
     { "http_v2", NULL, 0 },
     { "http_realip", "http_realip", 0 },
     { "http_addition", NULL, 0 },
@@ -121,6 +123,14 @@ static void print_version(int configure)
         return;
     }
     fprintf(stderr, "built by %s\n", SL_COMPILER);
+    /* nginx's lines: tools (and nginx's test suite) read the TLS library and SNI from them */
+    const char *running = OpenSSL_version(OPENSSL_VERSION);
+    if (strcmp(running, OPENSSL_VERSION_TEXT) != 0) {
+        fprintf(stderr, "built with %s (running with %s)\n", OPENSSL_VERSION_TEXT, running);
+    } else {
+        fprintf(stderr, "built with %s\n", OPENSSL_VERSION_TEXT);
+    }
+    fprintf(stderr, "TLS SNI support enabled\n");
     fprintf(stderr, "configure arguments: --prefix=%s", SL_PREFIX);
     for (size_t i = 0; i < sl_nelems(optional_modules); i++) {
         const optional_module_t *om = &optional_modules[i];

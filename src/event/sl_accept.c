@@ -7,6 +7,7 @@
 
 #include "sl_array.h"
 #include "sl_conn.h"
+#include "sl_listening.h"
 #include "sl_pool.h"
 
 #define SL_LISTEN_BIND_TRIES 5
@@ -34,6 +35,7 @@ sl_listening_t *sl_create_listening(sl_cycle_t *cycle, const struct sockaddr *sa
     ls->backlog = 511;
     ls->rcvbuf = -1;
     ls->sndbuf = -1;
+    ls->fastopen = -1;
     ls->ipv6only = 1;
     ls->log = cycle->log;
     ls->pool_size = 256;
@@ -69,6 +71,7 @@ static sl_int_t set_listen_options(sl_listening_t *ls, int s, sl_log_t *log)
         sl_log_error(SL_LOG_ALERT, log, errno, "setsockopt(SO_SNDBUF, %d) %s failed, ignored",
                      ls->sndbuf, (char *) ls->addr_text.data);
     }
+    sl_listening_set_tcp_options(ls, s, log);
     return SL_OK;
 }
 

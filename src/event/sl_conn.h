@@ -23,6 +23,8 @@
 #include "sl_str.h"
 
 typedef struct sl_listening_s sl_listening_t;
+/** a connection's TLS state (sl_ssl.h), NULL on a plain one */
+typedef struct sl_ssl_connection_s sl_ssl_connection_t;
 typedef void (*sl_connection_handler_pt)(sl_connection_t *c);
 
 /*
@@ -103,6 +105,15 @@ struct sl_listening_s {
     int backlog;
     int rcvbuf;
     int sndbuf;
+    /** so_keepalive: 0 as the system has it, 1 on, 2 off; the three TCP times, 0 unset */
+    int keepalive;
+    int keepidle;
+    int keepintvl;
+    int keepcnt;
+    /** fastopen=N: the queue of TCP_FASTOPEN, -1 without */
+    int fastopen;
+    /** deferred: TCP_DEFER_ACCEPT seconds (the server's client_header_timeout), 0 without */
+    int deferred_accept;
 
     /** called for every accepted connection */
     sl_connection_handler_pt handler;
@@ -138,6 +149,7 @@ struct sl_connection_s {
     int fd;
 
     const sl_conn_io_t *io;
+    sl_ssl_connection_t *ssl;
 
     sl_listening_t *listening;
     /** bytes sent so far */

@@ -6,6 +6,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "sl_array.h"
 #include "sl_conn.h"
 #include "sl_listening.h"
@@ -57,8 +61,45 @@ static int same_address(const sl_listening_t *ls, const sl_sockaddr_t *sa, sockl
 }
 
 /* A kept socket gets the new config's backlog (listen() again is how it changes). */
+static void set_int(sl_listening_t *ls, int s, int level, int name, const char *what, int value,
+                    sl_log_t *log)
+{
+    if (setsockopt(s, level, name, &value, sizeof(value)) == -1) {
+        sl_log_error(SL_LOG_ALERT, log, errno, "setsockopt(%s, %d) %s failed, ignored", what, value,
+                     (char *) ls->addr_text.data);
+    }
+}
+
+void sl_listening_set_tcp_options(sl_listening_t *ls, int s, sl_log_t *log)
+{
+    if (ls->sockaddr.sa.sa_family == AF_UNIX) {
+        return;
+    }
+    if (ls->keepalive) {
+        set_int(ls, s, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", ls->keepalive == 1, log);
+    }
+    if (ls->keepidle) {
+        set_int(ls, s, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", ls->keepidle, log);
+    }
+    if (ls->keepintvl) {
+        set_int(ls, s, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", ls->keepintvl, log);
+    }
+    if (ls->keepcnt) {
+        set_int(ls, s, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", ls->keepcnt, log);
+    }
+    if (ls->fastopen != -1) {
+        set_int(ls, s, IPPROTO_TCP, TCP_FASTOPEN, "TCP_FASTOPEN", ls->fastopen, log);
+    }
+    /* a socket kept at a reload has the old config's: changed only when it differs */
+    int had = ls->previous ? ls->previous->deferred_accept : 0;
+    if (ls->deferred_accept != had) {
+        set_int(ls, s, IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", ls->deferred_accept, log);
+    }
+}
+
 static void reconfigure(sl_listening_t *ls, sl_log_t *log)
 {
+    sl_listening_set_tcp_options(ls, ls->fd, log);
     if (listen(ls->fd, ls->backlog) == -1) {
         sl_log_error(SL_LOG_ALERT, log, errno, "listen() to %s, backlog %d failed, ignored",
                      (char *) ls->addr_text.data, ls->backlog);

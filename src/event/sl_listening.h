@@ -7,6 +7,11 @@
 
 #include "sl_conn.h"
 
+/* The per-socket TCP options of "listen" (so_keepalive, fastopen, deferred), for a socket
+ * opened now or taken over at a reload (an option dropped from the config is undone where
+ * it can be: TCP_DEFER_ACCEPT).  Failures are logged, as nginx, and ignored. */
+void sl_listening_set_tcp_options(sl_listening_t *ls, int s, sl_log_t *log);
+
 /* listen ... reuseport: one entry (socket) per worker; the http module made worker 0's. */
 sl_int_t sl_clone_reuseport_listening(sl_cycle_t *cycle, sl_uint_t workers);
 /* In worker n: closes the reuseport sockets of the other workers (the master keeps them). */

@@ -65,6 +65,14 @@ typedef struct {
     int backlog;
     int rcvbuf;
     int sndbuf;
+    /** so_keepalive: 0 not given, 1 on, 2 off; the TCP times (seconds) and count, 0 unset */
+    int keepalive;
+    int keepidle;
+    int keepintvl;
+    int keepcnt;
+    /** fastopen=N, -1 without */
+    int fastopen;
+    unsigned deferred_accept : 1;
     unsigned set : 1;
     unsigned default_server : 1;
     unsigned bind : 1;
@@ -73,6 +81,8 @@ typedef struct {
     unsigned ipv6only : 1;
     /** a PROXY protocol header comes before each connection's first request */
     unsigned proxy_protocol : 1;
+    /** "ssl": the address speaks TLS (any listen of it saying so) */
+    unsigned ssl : 1;
 } sl_http_listen_opt_t;
 
 typedef struct sl_http_request_s sl_http_request_t;
@@ -155,8 +165,6 @@ struct sl_http_core_loc_conf_s {
     uint32_t limit_except;
     /** limit_except: the block's loc_conf array (merged with this location's) */
     void **limit_except_loc_conf;
-    /** a limit_except block's: its location's loc_conf array; NULL elsewhere */
-    void **limit_except_parent;
 
     /* built after parsing, per level: NULL-terminated arrays */
     sl_http_core_loc_conf_t **exact_locations;
@@ -237,6 +245,8 @@ struct sl_http_core_loc_conf_s {
     unsigned internal : 1;
     /** "location /dir/" with a handler: "/dir" redirects to "/dir/" */
     unsigned auto_redirect : 1;
+    /** an if or limit_except block: not a location, it inherits what its location does */
+    unsigned noname : 1;
 };
 
 /* An address and the server that answers on it by default. */
@@ -249,6 +259,8 @@ typedef struct {
     sl_uint_t nnames;
     /** listen ... proxy_protocol */
     unsigned proxy_protocol : 1;
+    /** listen ... ssl */
+    unsigned ssl : 1;
 } sl_http_addr_t;
 
 /* What a listening socket serves: one or several addresses (a wildcard socket answers for
@@ -341,5 +353,7 @@ typedef sl_int_t (*sl_http_handler_pt)(sl_http_request_t *r);
 
 /* The handler of every accepted http connection. */
 void sl_http_init_connection(sl_connection_t *c);
+/* A connection's wait for the first bytes of a request (after a TLS handshake, too). */
+void sl_http_wait_request_handler(sl_event_t *rev);
 
 #endif /* SL_HTTP_H */

@@ -659,7 +659,7 @@ static char *limit_except_block(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     pclcf->limit_except_loc_conf = ctx->loc_conf;
     sl_http_core_loc_conf_t *clcf = ctx->loc_conf[sl_http_core_module.ctx_index];
     clcf->loc_conf = ctx->loc_conf;
-    clcf->limit_except_parent = pclcf->loc_conf;
+    clcf->noname = 1;
     /* the location's name (and regex): alias maps uris through them */
     clcf->name = pclcf->name;
     clcf->regex = pclcf->regex;

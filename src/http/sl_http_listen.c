@@ -40,20 +40,59 @@ static int parse_size_option(const sl_str_t *v, size_t skip, int *out)
 
 /*
  * A parameter of a module sluice does not have yet: nginx 1.22's line for a build without
- * it (ngx_http_core_listen, src/http/ngx_http_core_module.c: "ssl" without NGX_HTTP_SSL,
- * "http2" without NGX_HTTP_V2); anything else is nginx's "invalid parameter".
+ * it (ngx_http_core_listen, src/http/ngx_http_core_module.c: "http2" without NGX_HTTP_V2);
+ * anything else is nginx's "invalid parameter".
  */
 static char *module_param(sl_conf_t *cf, const sl_str_t *v)
 {
-    if (sl_str_eq_cstr(v, "ssl")) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "the \"ssl\" parameter requires ngx_http_ssl_module");
-    } else if (sl_str_eq_cstr(v, "http2")) {
+    if (sl_str_eq_cstr(v, "http2")) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0,
                           "the \"http2\" parameter requires ngx_http_v2_module");
     } else {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"", SL_STR_ARG(*v));
     }
+    return SL_CONF_ERROR;
+}
+
+/*
+ * "so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]" (times with units, "30m"): at
+ * least one of the three; nginx's "invalid so_keepalive value" otherwise.
+ */
+static char *parse_so_keepalive(sl_conf_t *cf, sl_http_listen_opt_t *opt, const sl_str_t *v)
+{
+    sl_str_t rest = { v->len - 13, v->data + 13 };
+    int *fields[3] = { &opt->keepidle, &opt->keepintvl, &opt->keepcnt };
+
+    if (sl_str_eq_cstr(&rest, "on") || sl_str_eq_cstr(&rest, "off")) {
+        opt->keepalive = rest.data[1] == 'n' ? 1 : 2;
+        return SL_CONF_OK;
+    }
+    for (int i = 0; i < 3; i++) {
+        u_char *colon = memchr(rest.data, ':', rest.len);
+        sl_str_t part = { colon ? (size_t) (colon - rest.data) : rest.len, rest.data };
+        if (part.len) {
+            sl_int_t n = i < 2 ? sl_parse_time(&part, 1) : sl_atoi(part.data, part.len);
+            if (n == SL_ERROR || n == 0 || n > INT_MAX) {
+                goto invalid;
+            }
+            *fields[i] = (int) n;
+        }
+        if (colon == NULL) {
+            break;
+        }
+        if (i == 2) {
+            goto invalid;
+        }
+        rest.len -= part.len + 1;
+        rest.data = colon + 1;
+    }
+    if (opt->keepidle || opt->keepintvl || opt->keepcnt) {
+        opt->keepalive = 1;
+        return SL_CONF_OK;
+    }
+invalid:
+    sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid so_keepalive value: \"%.*s\"",
+                      (int) (v->len - 13), v->data + 13);
     return SL_CONF_ERROR;
 }
 
@@ -65,6 +104,10 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
 {
     if (sl_str_eq_cstr(v, "default_server") || sl_str_eq_cstr(v, "default")) {
         opt->default_server = 1;
+        return SL_CONF_OK;
+    }
+    if (sl_str_eq_cstr(v, "ssl")) {
+        opt->ssl = 1;
         return SL_CONF_OK;
     }
     if (sl_str_eq_cstr(v, "bind")) {
@@ -102,6 +145,26 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
         }
         return SL_CONF_OK;
     }
+    if (sl_str_eq_cstr(v, "deferred")) {
+        opt->set = 1;
+        opt->bind = 1;
+        opt->deferred_accept = 1;
+        return SL_CONF_OK;
+    }
+    if (OPTION(v, "fastopen=")) {
+        opt->set = 1;
+        opt->bind = 1;
+        if (!parse_int_option(v, 9, &opt->fastopen)) {
+            sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid fastopen \"%.*s\"", SL_STR_ARG(*v));
+            return SL_CONF_ERROR;
+        }
+        return SL_CONF_OK;
+    }
+    if (OPTION(v, "so_keepalive=")) {
+        opt->set = 1;
+        opt->bind = 1;
+        return parse_so_keepalive(cf, opt, v);
+    }
     if (sl_str_eq_cstr(v, "ipv6only=on") || sl_str_eq_cstr(v, "ipv6only=off")) {
         if (opt->sockaddr.sa.sa_family != AF_INET6) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0,
@@ -137,6 +200,7 @@ char *sl_http_parse_listen(sl_conf_t *cf, sl_http_listen_opt_t *opt)
     opt->backlog = 511;
     opt->rcvbuf = -1;
     opt->sndbuf = -1;
+    opt->fastopen = -1;
     opt->ipv6only = 1;
     if (opt->sockaddr.sa.sa_family == AF_INET6) {
         static const struct in6_addr any = IN6ADDR_ANY_INIT;
@@ -210,13 +274,16 @@ static sl_int_t merge_addr(sl_conf_t *cf, sl_http_conf_addr_t *addr, sl_http_cor
                           SL_STR_ARG(addr->opt.addr_text));
         return SL_ERROR;
     }
+    int ssl = addr->opt.ssl || opt->ssl;
+    /* any listen of the address asking for it turns it on for the address, as nginx */
+    int proxy_protocol = addr->opt.proxy_protocol || opt->proxy_protocol;
     if (opt->set) {
         int default_server = addr->opt.default_server;
         addr->opt = *opt;
         addr->opt.default_server = default_server;
     }
-    /* any listen of the address asking for it turns it on for the address, as nginx */
-    addr->opt.proxy_protocol |= opt->proxy_protocol;
+    addr->opt.proxy_protocol = proxy_protocol;
+    addr->opt.ssl = ssl;
     if (opt->default_server) {
         if (addr->opt.default_server) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "a duplicate default server for %.*s",
@@ -265,6 +332,16 @@ static sl_listening_t *add_listening(sl_conf_t *cf, sl_http_conf_addr_t *addr)
     ls->backlog = addr->opt.backlog;
     ls->rcvbuf = addr->opt.rcvbuf;
     ls->sndbuf = addr->opt.sndbuf;
+    ls->keepalive = addr->opt.keepalive;
+    ls->keepidle = addr->opt.keepidle;
+    ls->keepintvl = addr->opt.keepintvl;
+    ls->keepcnt = addr->opt.keepcnt;
+    ls->fastopen = addr->opt.fastopen;
+    if (addr->opt.deferred_accept) {
+        /* as nginx: the kernel holds a connection that sent nothing this long */
+        sl_msec_t t = addr->default_server->client_header_timeout;
+        ls->deferred_accept = t == SL_CONF_UNSET_MSEC ? 60 : (int) (t / 1000);
+    }
     ls->reuseport = addr->opt.reuseport;
     ls->ipv6only = addr->opt.ipv6only;
     ls->log = &cf->cycle->new_log;
@@ -277,6 +354,7 @@ static sl_int_t init_addr(sl_conf_t *cf, sl_http_addr_t *a, sl_http_conf_addr_t 
     a->socklen = ca->opt.socklen;
     a->default_server = ca->default_server;
     a->proxy_protocol = ca->opt.proxy_protocol;
+    a->ssl = ca->opt.ssl;
     return sl_http_init_server_names(cf, a, ca);
 }
 

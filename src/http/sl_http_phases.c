@@ -6,6 +6,7 @@
 #include "sl_http_request.h"
 #include "sl_http_headers_in.h"
 #include "sl_http_locations.h"
+#include "sl_http_ssl.h"
 #include "sl_pool.h"
 
 static sl_int_t generic_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
@@ -279,6 +280,10 @@ void sl_http_process_request(sl_http_request_t *r)
 {
     sl_connection_t *c = r->connection;
 
+    /* TLS verdicts first, logged while the header is still being read, as nginx */
+    if ((c->ssl || r->http_connection->plain_on_ssl) && sl_http_ssl_check_request(r) != SL_OK) {
+        return;
+    }
     if (c->read->timer_set) {
         sl_del_timer(c->read);
     }

@@ -7,12 +7,12 @@
 
 #include "sl_http_request.h"
 #include "sl_http_headers_in.h"
+#include "sl_http_ssl.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 
 #define SL_HTTP_REQUEST_POOL_SIZE 8192
 
-static void wait_request_handler(sl_event_t *rev);
 static void process_request_headers(sl_event_t *rev);
 
 /* The address the client connected to picks the default server when one socket answers
@@ -63,13 +63,17 @@ void sl_http_init_connection(sl_connection_t *c)
     c->log->data = &hc->log_ctx;
     c->log->handler = sl_http_log_error;
     c->log->action = hc->proxy_protocol ? "reading PROXY protocol" : "waiting for request";
-    c->read->handler = wait_request_handler;
+    c->read->handler = sl_http_wait_request_handler;
     c->write->handler = sl_event_empty_handler;
     c->idle = 1;
     sl_reusable_connection(c, 1);
     sl_add_timer(c->read, hc->default_server->client_header_timeout);
+    if (sl_http_ssl_wanted(hc)) {
+        sl_http_ssl_init_connection(c);
+        return;
+    }
     if (c->read->ready || c->read->pending_eof) {
-        wait_request_handler(c->read);
+        sl_http_wait_request_handler(c->read);
     }
 }
 
@@ -194,7 +198,7 @@ static int proxy_protocol_read(sl_connection_t *c)
     }
     if (rev->ready) {
         /* edge-triggered: what is still in the socket must be read now */
-        wait_request_handler(rev);
+        sl_http_wait_request_handler(rev);
         return 0;
     }
     if (!rev->timer_set) {
@@ -204,7 +208,7 @@ static int proxy_protocol_read(sl_connection_t *c)
     return 0;
 }
 
-static void wait_request_handler(sl_event_t *rev)
+void sl_http_wait_request_handler(sl_event_t *rev)
 {
     sl_connection_t *c = rev->data;
     sl_http_connection_t *hc = c->data;

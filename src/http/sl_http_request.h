@@ -48,6 +48,8 @@
 /* nginx's own: close without a response */
 #define SL_HTTP_CLOSE 444
 #define SL_HTTP_REQUEST_HEADER_TOO_LARGE 494
+#define SL_HTTP_SSL_CERT_ERROR 495
+#define SL_HTTP_SSL_NO_CERT 496
 #define SL_HTTP_TO_HTTPS 497
 #define SL_HTTP_CLIENT_CLOSED_REQUEST 499
 #define SL_HTTP_INTERNAL_SERVER_ERROR 500
@@ -196,9 +198,13 @@ typedef struct {
     sl_buf_t **busy;
     sl_uint_t nbusy;
     sl_chain_t *free;
+    /** the name the client gave in its TLS hello (SNI), or NULL */
+    sl_str_t *ssl_servername;
     unsigned keepalive : 1;
     /** a PROXY protocol header is still to be read before the first request */
     unsigned proxy_protocol : 1;
+    /** a plain HTTP request came to a TLS address: answered 497 */
+    unsigned plain_on_ssl : 1;
 } sl_http_connection_t;
 
 /* A variable's value for this request; see sl_http_variables.h. */

@@ -5,6 +5,7 @@
 
 #include "sl_http_core_set.h"
 #include "sl_http_server_name.h"
+#include "sl_http_ssl.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 
@@ -179,6 +180,9 @@ sl_int_t sl_http_set_virtual_server(sl_http_request_t *r, const sl_str_t *host)
     sl_http_connection_t *hc = r->http_connection;
     sl_http_core_srv_conf_t *cscf = sl_http_find_server(r, hc->addr, host);
 
+    if (hc->ssl_servername && sl_http_ssl_check_host(r, cscf, host) != SL_OK) {
+        return SL_ERROR;
+    }
     if (cscf == NULL) {
         return SL_OK;
     }

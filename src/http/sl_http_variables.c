@@ -388,6 +388,18 @@ static sl_int_t var_const(sl_http_request_t *r, sl_http_variable_value_t *v, uin
     return value_set(v, s->data, s->len);
 }
 
+/* "https" and "on" over TLS, "http" and "" otherwise. */
+static sl_int_t var_scheme(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    return r->connection->ssl ? value_set(v, (u_char *) "https", 5)
+                              : value_set(v, text_http.data, text_http.len);
+}
+
+static sl_int_t var_https(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    return r->connection->ssl ? value_set(v, (u_char *) "on", 2) : value_set(v, text_empty.data, 0);
+}
+
 /* The host the request named, else the server's first name (nginx's order). */
 static sl_int_t var_host(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
@@ -913,8 +925,8 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("server_addr"), NULL, var_server_addr, 0, 0, 0 },
     { sl_string("server_port"), NULL, var_server_port, 0, 0, 0 },
     { sl_string("server_protocol"), NULL, var_protocol, 0, 0, 0 },
-    { sl_string("scheme"), NULL, var_const, (uintptr_t) &text_http, 0, 0 },
-    { sl_string("https"), NULL, var_const, (uintptr_t) &text_empty, 0, 0 },
+    { sl_string("scheme"), NULL, var_scheme, 0, 0, 0 },
+    { sl_string("https"), NULL, var_https, 0, 0, 0 },
     { sl_string("request_uri"), NULL, var_request_str, REQ(unparsed_uri), 0, 0 },
     { sl_string("uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
     { sl_string("document_uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },

@@ -47,8 +47,13 @@ sl_int_t sl_os_peek(int fd, sl_err_t *err)
 {
     u_char ch;
 
+    return sl_os_peek_byte(fd, &ch, err);
+}
+
+sl_int_t sl_os_peek_byte(int fd, u_char *ch, sl_err_t *err)
+{
     for (;;) {
-        ssize_t n = recv(fd, &ch, 1, MSG_PEEK);
+        ssize_t n = recv(fd, ch, 1, MSG_PEEK);
 
         if (n > 0) {
             return SL_OK;

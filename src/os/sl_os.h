@@ -43,6 +43,8 @@ ssize_t sl_os_send(int fd, const u_char *buf, size_t size, sl_err_t *err);
  * nothing does, SL_DONE when the peer closed, SL_ERROR with *err set.
  */
 sl_int_t sl_os_peek(int fd, sl_err_t *err);
+/* The same, with the first waiting byte in *ch on SL_OK. */
+sl_int_t sl_os_peek_byte(int fd, u_char *ch, sl_err_t *err);
 
 /*
  * Reads into the free space [last, end) of the memory bufs of a chain with one readv, at

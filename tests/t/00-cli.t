@@ -66,10 +66,13 @@ my @missing = qw(ssi auth_basic mirror autoindex
                  fastcgi uwsgi scgi grpc memcached limit_conn limit_req
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
-          . ' --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module --with-http_secure_link_module'
+          . ' --with-http_ssl_module --with-http_realip_module --with-http_gzip_static_module --with-http_random_index_module --with-http_secure_link_module'
           . join('', map { " --without-http_${_}_module" } @missing) . ' --without-http-cache',
    '-V: exactly the modules built');
-for my $m (qw(ssl v2 sub auth_request stub_status slice addition gunzip dav)) {
+like($args, qr/ --with-http_ssl_module(?: |$)/, '-V: --with-http_ssl_module');
+like($r->{stderr}, qr/^built with OpenSSL 3\.\S+/m, '-V: built with OpenSSL, as nginx says it');
+like($r->{stderr}, qr/^TLS SNI support enabled$/m, '-V: TLS SNI support enabled');
+for my $m (qw(v2 sub auth_request stub_status slice addition gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');

@@ -92,6 +92,21 @@ http {
             proxy_pass http://127.0.0.1:%%PORT_3%%/back/;
             limit_except GET { allow 127.0.0.2; deny all; }
         }
+        # a proxy_pass of its own in the block
+        location /lmtpass/ {
+            proxy_pass http://127.0.0.1:%%PORT_3%%/back/;
+            limit_except GET { proxy_pass http://127.0.0.1:%%PORT_3%%; }
+        }
+        # an if block proxies as its location does; one that matched after an if with its
+        # own proxy_pass, under a location without, has nothing to proxy to: 500
+        location /ifpass/ {
+            proxy_pass http://127.0.0.1:%%PORT_3%%/back/;
+            if (\$arg_x) { }
+        }
+        location /ifnone/ {
+            if (\$arg_a) { proxy_pass http://127.0.0.1:%%PORT_3%%; }
+            if (\$arg_b) { }
+        }
         # access_log is allowed in the block
         location /lmt_log/ {
             limit_except GET { access_log logs/lmt.log; }
@@ -105,6 +120,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT_3%%;
         location /back/ { return 200 "back \$request_method \$uri\n"; }
+        location / { return 200 "other \$request_method \$uri\n"; }
     }
 }
 EOF
@@ -223,6 +239,14 @@ is(req('/proxied/f', body => 1), "200 back GET /back/f\n", 'proxy_pass, GET: the
 is(req('/proxied/f', method => 'POST', from => '127.0.0.2', body => 1), "200 back POST /back/f\n",
    'proxy_pass, POST allowed by the block: proxied as the location proxies');
 is(req('/proxied/f', method => 'POST'), 403, 'proxy_pass, POST denied by the block');
+is(req('/lmtpass/f', body => 1), "200 back GET /back/f\n", 'proxy_pass in limit_except: GET, the location\'s');
+is(req('/lmtpass/f', method => 'POST', body => 1), "200 other POST /lmtpass/f\n",
+   'proxy_pass in limit_except: POST, the block\'s');
+is(req('/ifpass/f?x=1', body => 1), "200 back GET /back/f\n", 'an if block: the location\'s proxy_pass, uri replaced');
+is(req('/ifnone/f?a=1', body => 1), "200 other GET /ifnone/f\n", 'proxy_pass inside if');
+is(req('/ifnone/f?a=1&b=1'), 500, 'a later if without one: 500');
+$t->allow_alerts(qr/no upstream configuration/);
+like($t->error_log, qr/\[alert\] .*no upstream configuration/, '... and nginx\'s alert');
 is(req('/ret/f', body => 1), "200 ret\n", 'return, GET');
 is(req('/ret/f', method => 'POST'), 404,
    'return, POST: the block runs no rewrite directive (nginx: 404 too)');
@@ -256,6 +280,11 @@ $r = check_conf('deny 10.0.0.1/33;', '');
 isnt($r->{exit}, 0, '/33 fails');
 like($r->{stderr}, qr/\[emerg\] $PID?invalid parameter "10\.0\.0\.1\/33" in \S+bad\.conf:\d+/,
      '/33: invalid parameter');
+for my $block ('limit_except GET', 'if ($arg_a)') {
+    $r = check_conf('', "$block { proxy_pass http://127.0.0.1:1/x; }");
+    like($r->{stderr}, qr/\[emerg\] $PID?"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block in \S+bad\.conf:\d+/,
+         "proxy_pass with a uri in $block: nginx's refusal");
+}
 $r = check_conf('allow localhost;', '');
 like($r->{stderr}, qr/\[emerg\] $PID?invalid parameter "localhost" in /, 'no host names');
 $r = check_conf('allow all; deny unix:; allow ::/0; deny 0.0.0.0/0;', 'allow 127.0.0.1; deny all;');

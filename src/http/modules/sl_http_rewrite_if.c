@@ -182,6 +182,7 @@ sl_http_conf_ctx_t *sl__http_rewrite_if_context(sl_conf_t *cf)
     sl_http_core_loc_conf_t *pclcf = pctx->loc_conf[sl_http_core_module.ctx_index];
     sl_http_core_loc_conf_t *clcf = ctx->loc_conf[sl_http_core_module.ctx_index];
     clcf->loc_conf = ctx->loc_conf;
+    clcf->noname = 1;
     /* the level's name (and regex): alias maps uris through them */
     clcf->name = pclcf->name;
     clcf->regex = pclcf->regex;

@@ -39,9 +39,29 @@ typedef struct {
     sl_str_t port_text;
     /** the uri part, possibly empty */
     sl_str_t uri;
+    /** https:// */
+    unsigned ssl : 1;
 } proxy_target_t;
 
+/* proxy_ssl_* beside what the upstream reads (sl_upstream_conf_t's ssl_*): what the
+ * location's TLS context is made of (sl_proxy_ssl.c). */
 typedef struct {
+    sl_uint_t protocols;
+    sl_str_t ciphers;
+    sl_str_t trusted_certificate;
+    sl_str_t crl;
+    sl_int_t verify_depth;
+    /** proxy_ssl_certificate/_key as written (with variables: compiled into the upstream
+     * conf and loaded per connection) */
+    sl_str_t certificate;
+    sl_str_t certificate_key;
+    sl_array_t *passwords;
+    sl_array_t *conf_commands;
+    /** some proxy_pass of this location can be https (https://, or variables) */
+    unsigned wanted : 1;
+} proxy_ssl_conf_t;
+
+typedef struct proxy_loc_conf_s {
     sl_upstream_conf_t upstream;
     /** proxy_pass without variables */
     proxy_target_t target;
@@ -49,6 +69,8 @@ typedef struct {
     sl_http_complex_value_t *url;
     /** the location's name, the prefix a static uri part replaces */
     sl_str_t location;
+    /** the conf this one was merged with (an if or limit_except block's location's) */
+    struct proxy_loc_conf_s *prev;
     unsigned pass_set : 1;
     sl_uint_t http_version;
     /** proxy_set_header, NULL when unset at this level (inherited as a whole) */
@@ -74,6 +96,7 @@ typedef struct {
     sl_array_t *pass;
     /** proxy_redirect, proxy_cookie_domain/_path/_flags */
     sl_proxy_rewrite_conf_t rewrite;
+    proxy_ssl_conf_t ssl;
 } proxy_loc_conf_t;
 
 /* How a body is framed: each framing has its decoder (sl_proxy_body.c). */
@@ -115,6 +138,14 @@ static inline int sl__proxy_header_is_n(const sl_str_t *name, const char *s, siz
 
 /* name equals the string literal s, ignoring case */
 #define sl__proxy_header_is(name, s) sl__proxy_header_is_n(name, s, sizeof(s) - 1)
+
+/* sl_proxy_ssl.c: proxy_ssl_* (the setters of the module's table, unset values, merging
+ * into the location's TLS context) */
+void sl__proxy_ssl_create_conf(proxy_loc_conf_t *plcf);
+char *sl__proxy_ssl_merge(sl_conf_t *cf, proxy_loc_conf_t *prev, proxy_loc_conf_t *conf);
+char *sl__proxy_ssl_set_name(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl__proxy_ssl_set_password_file(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+extern sl_conf_bitmask_t sl__proxy_ssl_protocols[];
 
 /* sl_proxy_request.c: the upstream request */
 /* The request's proxy conf: its location's, also when a limit_except block (which takes no

@@ -73,7 +73,7 @@ static sl_conf_enum_t http_versions[] = {
 
 // clang-format off
 static sl_command_t proxy_commands[] = {
-    { sl_string("proxy_pass"), SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_CONF_TAKE1, set_proxy_pass, PLOC, 0, NULL },
+    { sl_string("proxy_pass"), SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_HTTP_LMT_CONF | SL_CONF_TAKE1, set_proxy_pass, PLOC, 0, NULL },
     { sl_string("proxy_connect_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(connect_timeout), NULL },
     { sl_string("proxy_send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(send_timeout), NULL },
     { sl_string("proxy_read_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(read_timeout), NULL },
@@ -111,6 +111,19 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_cookie_domain"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_domains), NULL },
     { sl_string("proxy_cookie_path"), MSL | SL_CONF_TAKE12, sl_proxy_set_cookie_rewrite, PLOC, PF(rewrite.cookie_paths), NULL },
     { sl_string("proxy_cookie_flags"), MSL | SL_CONF_1MORE, sl_proxy_set_cookie_flags, PLOC, PF(rewrite.cookie_flags), NULL },
+    { sl_string("proxy_ssl_server_name"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_server_name), NULL },
+    { sl_string("proxy_ssl_name"), MSL | SL_CONF_TAKE1, sl__proxy_ssl_set_name, PLOC, 0, NULL },
+    { sl_string("proxy_ssl_verify"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_verify), NULL },
+    { sl_string("proxy_ssl_verify_depth"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, PF(ssl.verify_depth), NULL },
+    { sl_string("proxy_ssl_session_reuse"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(ssl_session_reuse), NULL },
+    { sl_string("proxy_ssl_protocols"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, PF(ssl.protocols), sl__proxy_ssl_protocols },
+    { sl_string("proxy_ssl_ciphers"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.ciphers), NULL },
+    { sl_string("proxy_ssl_trusted_certificate"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.trusted_certificate), NULL },
+    { sl_string("proxy_ssl_crl"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.crl), NULL },
+    { sl_string("proxy_ssl_certificate"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.certificate), NULL },
+    { sl_string("proxy_ssl_certificate_key"), MSL | SL_CONF_TAKE1, sl_conf_set_str_slot, PLOC, PF(ssl.certificate_key), NULL },
+    { sl_string("proxy_ssl_password_file"), MSL | SL_CONF_TAKE1, sl__proxy_ssl_set_password_file, PLOC, 0, NULL },
+    { sl_string("proxy_ssl_conf_command"), MSL | SL_CONF_TAKE2, sl_conf_set_keyval_slot, PLOC, PF(ssl.conf_commands), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -135,6 +148,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     if (plcf == NULL) {
         return NULL;
     }
+    sl__proxy_ssl_create_conf(plcf);
     plcf->upstream.connect_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.send_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.read_timeout = SL_CONF_UNSET_MSEC;
@@ -320,6 +334,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     proxy_loc_conf_t *prev = parent, *conf = child;
     sl_upstream_conf_t *u = &conf->upstream, *pu = &prev->upstream;
 
+    conf->prev = prev;
     sl_conf_merge_msec_value(u->connect_timeout, pu->connect_timeout, 60000);
     sl_conf_merge_msec_value(u->send_timeout, pu->send_timeout, 60000);
     sl_conf_merge_msec_value(u->read_timeout, pu->read_timeout, 60000);
@@ -358,7 +373,8 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_uint_value(u->next_upstream_tries, pu->next_upstream_tries, 0);
     sl_conf_merge_msec_value(u->next_upstream_timeout, pu->next_upstream_timeout, 0);
     if (build_hide_headers(cf, conf) != SL_OK
-        || sl_proxy_rewrite_merge(cf, &prev->rewrite, &conf->rewrite) != SL_CONF_OK) {
+        || sl_proxy_rewrite_merge(cf, &prev->rewrite, &conf->rewrite) != SL_CONF_OK
+        || sl__proxy_ssl_merge(cf, prev, conf) != SL_CONF_OK) {
         return SL_CONF_ERROR;
     }
     return merge_buffering(cf, u, pu);
@@ -403,17 +419,19 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
     if (sl_http_complex_value(r, plcf->url, &url) != SL_OK) {
         return SL_ERROR;
     }
-    if (url.len <= 7 || sl_strncasecmp(url.data, (u_char *) "http://", 7) != 0) {
-        /* https:// too: no TLS to upstreams yet */
+    size_t skip = url.len > 7 && sl_strncasecmp(url.data, (u_char *) "http://", 7) == 0    ? 7
+                  : url.len > 8 && sl_strncasecmp(url.data, (u_char *) "https://", 8) == 0 ? 8
+                                                                                           : 0;
+    if (skip == 0) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "invalid URL prefix in \"%.*s\"",
                      SL_STR_ARG(url));
         return SL_ERROR;
     }
     sl_url_t u;
     memset(&u, 0, sizeof(u));
-    u.url.data = url.data + 7;
-    u.url.len = url.len - 7;
-    u.default_port = 80;
+    u.url.data = url.data + skip;
+    u.url.len = url.len - skip;
+    u.default_port = skip == 8 ? 443 : 80;
     u.no_resolve = 1;
     if (sl_parse_url(r->pool, &u) != SL_OK) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "%s in upstream \"%.*s\"", u.err,
@@ -432,19 +450,28 @@ static sl_int_t eval_target(sl_http_request_t *r, proxy_loc_conf_t *plcf, proxy_
         u.uri.len++;
     }
     proxy_target_t *t = sl_pcalloc(r->pool, sizeof(proxy_target_t));
-    if (t == NULL || set_target(r->pool, &u, t) != SL_OK) {
+    if (t == NULL) {
+        return SL_ERROR;
+    }
+    t->ssl = skip == 8;
+    if (set_target(r->pool, &u, t) != SL_OK) {
         return SL_ERROR;
     }
     ctx->target = t;
     return SL_OK;
 }
 
+/* An if or limit_except block proxies as its location does (target, https and all), unless
+ * it has a proxy_pass of its own, as nginx; a nested location does not. */
 proxy_loc_conf_t *sl__proxy_loc_conf(sl_http_request_t *r)
 {
     sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
-    void **loc_conf = clcf->limit_except_parent ? clcf->limit_except_parent : r->loc_conf;
+    proxy_loc_conf_t *own = r->loc_conf[sl_http_proxy_module.ctx_index];
 
-    return loc_conf[sl_http_proxy_module.ctx_index];
+    if (clcf->noname && !own->pass_set && own->prev) {
+        return own->prev;
+    }
+    return own;
 }
 
 /*
@@ -485,6 +512,12 @@ static sl_int_t set_local(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_upstr
 static sl_int_t proxy_handler(sl_http_request_t *r)
 {
     proxy_loc_conf_t *plcf = sl__proxy_loc_conf(r);
+
+    if (!plcf->pass_set) {
+        /* an if with proxy_pass matched, then another without under a location without */
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "no upstream configuration");
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
     proxy_ctx_t *ctx = sl_pcalloc(r->pool, sizeof(proxy_ctx_t));
     static proxy_target_t unset;
 
@@ -503,6 +536,8 @@ static sl_int_t proxy_handler(sl_http_request_t *r)
     u->group = ctx->target->group;
     u->addrs = ctx->target->addrs;
     u->naddrs = ctx->target->naddrs;
+    u->ssl = ctx->target->ssl;
+    u->ssl_host = ctx->target->host;
     if (u->group == NULL && u->naddrs == 0) {
         /* a host name: the upstream finds its group, or gives up without a resolver */
         u->resolved.host = ctx->target->host;
@@ -622,10 +657,12 @@ static sl_int_t set_target(sl_pool_t *pool, const sl_url_t *u, proxy_target_t *t
     if (t->host_header.data == NULL || t->port_text.data == NULL) {
         return SL_ERROR;
     }
-    int n = u->no_port || u->port == 80 ? snprintf((char *) t->host_header.data, len, "%s%.*s%s",
-                                                   open, SL_STR_ARG(u->host), close)
-                                        : snprintf((char *) t->host_header.data, len, "%s%.*s%s:%d",
-                                                   open, SL_STR_ARG(u->host), close, u->port);
+    int default_port = t->ssl ? 443 : 80;
+    int n = u->no_port || u->port == default_port
+                ? snprintf((char *) t->host_header.data, len, "%s%.*s%s", open, SL_STR_ARG(u->host),
+                           close)
+                : snprintf((char *) t->host_header.data, len, "%s%.*s%s:%d", open,
+                           SL_STR_ARG(u->host), close, u->port);
     t->host_header.len = (size_t) n;
     t->port_text.len =
         (size_t) snprintf((char *) t->port_text.data, sizeof("65535"), "%d", u->port);
@@ -654,18 +691,20 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
             return SL_CONF_ERROR;
         }
         sl_proxy_rewrite_pass(&plcf->rewrite, &value[1], 0, 1, &clcf->name);
+        /* the variables may give https:// */
+        plcf->ssl.wanted = 1;
         return SL_CONF_OK;
     }
-    /* nginx 1.22 ngx_http_proxy_pass (src/http/modules/ngx_http_proxy_module.c) built
-     * without NGX_HTTP_SSL: "https://" needs SSL support, any other prefix is invalid */
-    if (value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "https protocol requires SSL support");
-        return SL_CONF_ERROR;
-    }
-    if (value[1].len < 7 || sl_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0) {
+    size_t skip =
+        value[1].len >= 8 && sl_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0  ? 8
+        : value[1].len >= 7 && sl_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0 ? 7
+                                                                                           : 0;
+    if (skip == 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URL prefix");
         return SL_CONF_ERROR;
     }
+    plcf->target.ssl = skip == 8;
+    plcf->ssl.wanted = skip == 8;
     proxy_main_conf_t *pmcf = sl_http_conf_get_module_main_conf(cf, sl_http_proxy_module);
     proxy_group_ref_t *ref = sl_array_push(&pmcf->refs);
     if (ref == NULL) {
@@ -673,9 +712,9 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     }
     sl_url_t *u = &ref->url;
     memset(u, 0, sizeof(*u));
-    u->url.data = value[1].data + 7;
-    u->url.len = value[1].len - 7;
-    u->default_port = 80;
+    u->url.data = value[1].data + skip;
+    u->url.len = value[1].len - skip;
+    u->default_port = skip == 8 ? 443 : 80;
     /* a name may be an upstream{} block defined further down: resolved once all is read */
     u->no_resolve = 1;
     if (sl_parse_url(cf->pool, u) != SL_OK) {
@@ -691,6 +730,14 @@ static char *set_proxy_pass(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         /* nginx 1.22 sends "GET ?args..." for this: refused instead */
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid URI \"%.*s\" in upstream \"%.*s\"",
                           SL_STR_ARG(u->uri), SL_STR_ARG(u->url));
+        return SL_CONF_ERROR;
+    }
+    if (u->uri.len && (clcf->regex || clcf->named || clcf->noname)) {
+        /* no prefix to replace: nginx's refusal, word for word */
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
+                          "\"proxy_pass\" cannot have URI part in location given by regular "
+                          "expression, or inside named location, or inside \"if\" statement, or "
+                          "inside \"limit_except\" block");
         return SL_CONF_ERROR;
     }
     ref->target = &plcf->target;

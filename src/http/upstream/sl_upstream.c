@@ -98,8 +98,9 @@ static u_char *log_upstream(sl_http_request_t *r, u_char *buf, size_t len)
     }
     /* "http://unix:/path:/uri" as nginx writes it for a unix socket */
     int unix_socket = u->peer.sockaddr && u->peer.sockaddr->sa_family == AF_UNIX;
-    int n = snprintf((char *) buf, len, ", upstream: \"http://%.*s%s%.*s\"",
-                     SL_STR_ARG(*u->peer_name), unix_socket ? ":" : "", SL_STR_ARG(u->uri));
+    int n =
+        snprintf((char *) buf, len, ", upstream: \"%s://%.*s%s%.*s\"", u->ssl ? "https" : "http",
+                 SL_STR_ARG(*u->peer_name), unix_socket ? ":" : "", SL_STR_ARG(u->uri));
     return n < 0 ? buf : buf + sl_min((size_t) n, len - 1);
 }
 
@@ -333,6 +334,66 @@ static void attach_peer(sl_http_request_t *r, sl_upstream_t *u)
     c->sent = 0;
 }
 
+/* The TLS handshake ended (sl_upstream_ssl.c), either way: the request goes out, or the
+ * try failed (a timeout is proxy_connect_timeout's, any other failure an error). */
+static void handshake_done(sl_connection_t *c)
+{
+    sl_http_request_t *r = c->data;
+    sl_upstream_t *u = r->upstream;
+
+    c->read->handler = upstream_handler;
+    c->write->handler = upstream_handler;
+    r->connection->log->action = sl_upstream_state_row(u->state)->action;
+    if (!c->ssl->handshaked) {
+        next_upstream(r, u, c->timedout ? SL_UPSTREAM_FT_TIMEOUT : SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    if (sl__upstream_ssl_check(r, u) != SL_OK) {
+        next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) == SL_OK) {
+        send_request(r, u);
+    }
+}
+
+/* A new connection is up: TLS first when the upstream speaks it, then the request. */
+static void connected(sl_http_request_t *r, sl_upstream_t *u)
+{
+    u->connect_time = sl_current_msec - u->start_msec;
+    cur_try(u)->connect_time = sl_current_msec - u->try_msec;
+    if (!u->ssl) {
+        if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) == SL_OK) {
+            send_request(r, u);
+        }
+        return;
+    }
+    if (enter(r, u, SL_UPSTREAM_HANDSHAKE) != SL_OK) {
+        return;
+    }
+    sl_int_t rc = sl__upstream_ssl_start(r, u, handshake_done);
+    if (rc == SL_AGAIN) {
+        return;
+    }
+    if (rc == SL_ERROR) {
+        next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
+        return;
+    }
+    handshake_done(u->peer.connection);
+}
+
+/* A kept connection of the other kind (TLS for a plain request, or the reverse) cannot
+ * serve this request: it is closed, and a new one made. */
+static int kept_fits(sl_upstream_t *u)
+{
+    if ((u->peer.connection->ssl != NULL) == u->ssl) {
+        return 1;
+    }
+    sl_close_connection(u->peer.connection);
+    u->peer.connection = NULL;
+    return 0;
+}
+
 static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
 {
     /* what the module set (proxy_bind, proxy_socket_keepalive) survives each try */
@@ -360,7 +421,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     if (u->group && u->group->keepalive) {
         u->peer.connection = sl_upstream_keepalive_get(u->group, u->peer.sockaddr, u->peer.socklen,
                                                        r->connection->log);
-        if (u->peer.connection) {
+        if (u->peer.connection && kept_fits(u)) {
             u->peer_cached = 1;
             attach_peer(r, u);
             cur_try(u)->connect_time = 0;
@@ -382,11 +443,7 @@ static void connect_upstream(sl_http_request_t *r, sl_upstream_t *u)
     attach_peer(r, u);
     sl__upstream_state_timers(u); /* proxy_connect_timeout, now that there is a connection */
     if (rc == SL_OK) {
-        u->connect_time = sl_current_msec - u->start_msec;
-        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
-        if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) == SL_OK) {
-            send_request(r, u);
-        }
+        connected(r, u);
     }
 }
 
@@ -506,11 +563,8 @@ static void on_write(sl_http_request_t *r, sl_upstream_t *u, sl_event_t *ev)
             next_upstream(r, u, SL_UPSTREAM_FT_ERROR);
             return;
         }
-        u->connect_time = sl_current_msec - u->start_msec;
-        cur_try(u)->connect_time = sl_current_msec - u->try_msec;
-        if (enter(r, u, SL_UPSTREAM_SEND_REQUEST) != SL_OK) {
-            return;
-        }
+        connected(r, u);
+        return;
     }
     if (u->state == SL_UPSTREAM_SEND_REQUEST) {
         if (ev->timedout) {

@@ -10,6 +10,7 @@
 #ifndef SL_UPSTREAM_H
 #define SL_UPSTREAM_H
 
+#include "sl_ssl.h"
 #include "sl_http_request.h"
 #include "sl_inet.h"
 #include "sl_pipe.h"
@@ -90,6 +91,21 @@ typedef struct {
     /** proxy_intercept_errors: a status >= 300 with an error_page gets the error_page */
     sl_int_t intercept_errors;
     sl_upstream_store_conf_t store;
+    /** TLS to the upstream (proxy_pass https://, proxy_ssl_*; sl_upstream_ssl.c): the
+     * context, NULL where no proxy_pass can be https */
+    sl_ssl_t *ssl;
+    sl_int_t ssl_server_name;
+    sl_int_t ssl_verify;
+    sl_int_t ssl_session_reuse;
+    /** proxy_ssl_name: NULL for the proxy_pass host */
+    sl_http_complex_value_t *ssl_name;
+    /** proxy_ssl_certificate/_key with variables: loaded for each connection; NULL when
+     * none, or when the context holds them already */
+    sl_http_complex_value_t *ssl_certificate;
+    sl_http_complex_value_t *ssl_certificate_key;
+    sl_array_t *ssl_passwords;
+    /** where relative names of those files are (the configuration's directory, with "/") */
+    sl_str_t ssl_conf_prefix;
 } sl_upstream_conf_t;
 
 /* The response header as the upstream sent it. */
@@ -203,6 +219,8 @@ struct sl_upstream_s {
      * name when no peer was live) */
     const sl_str_t *peer_name;
     sl_peer_connection_t peer;
+    /** the host TLS names by default (proxy_pass https://HOST), empty otherwise */
+    sl_str_t ssl_host;
     /** naddrs 0: the host name the addresses must come from */
     sl_upstream_resolved_t resolved;
 
@@ -269,6 +287,8 @@ struct sl_upstream_s {
 
     /** proxy_request_buffering off: the body is sent while it is read; chunked framing */
     unsigned body_streaming : 1;
+    /** this request talks TLS to its upstream (proxy_pass https://) */
+    unsigned ssl : 1;
     unsigned body_chunked : 1;
     unsigned body_done : 1;
     unsigned body_started : 1;
@@ -376,6 +396,17 @@ sl_int_t sl__upstream_redirect(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_x_accel_charset(sl_http_request_t *r, sl_upstream_t *u);
 /* Ends the request (u's finalize): for the parts of the machine in other files. */
 void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
+
+/*
+ * TLS to the upstream (sl_upstream_ssl.c).  sl__upstream_ssl_start makes the new
+ * connection a TLS one (SNI, a session to resume, a client certificate) and starts the
+ * handshake: SL_OK when it is done already, SL_AGAIN when done() will be called, SL_ERROR
+ * when it failed (logged).  sl__upstream_ssl_check then judges the peer's certificate
+ * (proxy_ssl_verify): SL_OK or SL_ERROR (logged, nginx's words).
+ */
+sl_int_t sl__upstream_ssl_start(sl_http_request_t *r, sl_upstream_t *u,
+                                sl_connection_handler_pt done);
+sl_int_t sl__upstream_ssl_check(sl_http_request_t *r, sl_upstream_t *u);
 
 /*
  * The tee (sl_upstream_tee.c).  sl__upstream_tee_select: at the start, the tee this

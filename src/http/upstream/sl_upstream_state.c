@@ -12,6 +12,7 @@
 /* nginx 1.22's words for what the upstream is doing (the log's "while ..."), which the
  * logs keep word for word */
 #define CONNECTING "connecting to upstream"
+#define HANDSHAKING "SSL handshaking to upstream"
 #define SENDING_REQUEST "sending request to upstream"
 #define READING_HEADER "reading response header from upstream"
 #define READING_BODY "reading upstream"
@@ -20,7 +21,7 @@
 
 #define FROM(st) SL_UPSTREAM_STATE_BIT(SL_UPSTREAM_##st)
 /* the states of a try: a failure in any of them may go on to the next peer (CONNECT) */
-#define TRYING (FROM(CONNECT) | FROM(SEND_REQUEST) | FROM(READ_HEADER))
+#define TRYING (FROM(CONNECT) | FROM(HANDSHAKE) | FROM(SEND_REQUEST) | FROM(READ_HEADER))
 #define ANY_BUT_DONE (SL_UPSTREAM_STATE_BIT(SL_UPSTREAM_DONE) - 1)
 _Static_assert(SL_UPSTREAM_DONE == SL_UPSTREAM_NSTATES - 1, "ANY_BUT_DONE: DONE is the last");
 
@@ -39,15 +40,14 @@ _Static_assert(SL_UPSTREAM_DONE == SL_UPSTREAM_NSTATES - 1, "ANY_BUT_DONE: DONE 
 /*
  * One row per state.  A state to come is one more line here (with its enum value, and its
  * name in the `from` of the states it leads to); set_state, the timers, the actions need
- * nothing else.  A TLS HANDSHAKE between CONNECT and SEND_REQUEST is
- *     ROW(HANDSHAKE, FROM(CONNECT), "SSL handshaking to upstream", NULL, ..., NONE, CONN,
- *         NONE, ENTRY),
- * with FROM(HANDSHAKE) in SEND_REQUEST's row and in TRYING; a cache LOOKUP is entered from
- * INIT (FROM(LOOKUP) in CONNECT's row, for a miss) and SERVE from LOOKUP.
+ * nothing else.  A cache LOOKUP is entered from INIT (FROM(LOOKUP) in CONNECT's row, for
+ * a miss) and SERVE from LOOKUP.
  *
  * Why the cells are what they are:
  * - CONNECT is first entered with no connection, so that a failed connect() is logged with
  *   its action; sl__upstream_state_timers() arms the timer once connect() gave one.
+ * - HANDSHAKE (TLS on a new connection) runs under proxy_connect_timeout, as nginx: the
+ *   write timer, armed on entry, bounds the whole handshake whichever way it waits.
  * - SEND_REQUEST arms proxy_send_timeout only while the request cannot go out: a request
  *   sent in one write (the common case, on a kept connection) costs no timer.
  * - READ_HEADER: one timer for the whole header, as nginx; not re-armed as pieces arrive.
@@ -73,7 +73,8 @@ static const sl_upstream_state_row_t rows[SL_UPSTREAM_NSTATES] = {
     /*  state                 from                        action           client action      abort action       read  write client       armed */
     ROW(INIT,                 0,                          NULL,            NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
     ROW(CONNECT,              FROM(INIT) | TRYING,        CONNECTING,      NULL,              CONNECTING,        NONE, CONN, NONE,        ENTRY),
-    ROW(SEND_REQUEST,         FROM(CONNECT),              SENDING_REQUEST, NULL,              SENDING_REQUEST,   NONE, SEND, NONE,        WAITS),
+    ROW(HANDSHAKE,            FROM(CONNECT),              HANDSHAKING,     NULL,              HANDSHAKING,       NONE, CONN, NONE,        ENTRY),
+    ROW(SEND_REQUEST,         FROM(CONNECT) | FROM(HANDSHAKE), SENDING_REQUEST, NULL,         SENDING_REQUEST,   NONE, SEND, NONE,        WAITS),
     ROW(READ_HEADER,          FROM(SEND_REQUEST),         READING_HEADER,  NULL,              READING_HEADER,    READ, NONE, NONE,        ENTRY),
     ROW(SEND_RESPONSE_HEADER, FROM(READ_HEADER),          READING_HEADER,  NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
     ROW(BODY_UNBUFFERED,      FROM(SEND_RESPONSE_HEADER), READING_BODY,    SENDING_TO_CLIENT, SENDING_TO_CLIENT, READ, NONE, NONE,        ENTRY),

@@ -14,12 +14,14 @@
 
 /*
  * In the order of a try.  A state to come is one value here and one row in
- * sl_upstream_state.c (with its name in the `from` of the rows it leads to): a TLS
- * HANDSHAKE between CONNECT and SEND_REQUEST, a cache LOOKUP and SERVE before CONNECT.
+ * sl_upstream_state.c (with its name in the `from` of the rows it leads to): a cache
+ * LOOKUP and SERVE before CONNECT.
  */
 typedef enum {
     SL_UPSTREAM_INIT = 0,
     SL_UPSTREAM_CONNECT,
+    /** TLS to the upstream: the handshake on a new connection (sl_upstream_ssl.c) */
+    SL_UPSTREAM_HANDSHAKE,
     SL_UPSTREAM_SEND_REQUEST,
     SL_UPSTREAM_READ_HEADER,
     SL_UPSTREAM_SEND_RESPONSE_HEADER,

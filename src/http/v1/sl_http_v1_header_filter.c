@@ -106,15 +106,18 @@ static sl_int_t absolute_location(sl_http_request_t *r, sl_http_core_loc_conf_t 
         host.data = addr;
     }
     int port = local && clcf->port_in_redirect ? (int) sl_sockaddr_port(&c->local_sockaddr.sa) : 0;
-    size_t len = sizeof("http://:65535") + host.len + loc->value.len;
+    size_t len = sizeof("https://:65535") + host.len + loc->value.len;
     u_char *p = sl_pnalloc(r->pool, len);
     if (p == NULL) {
         return SL_ERROR;
     }
-    int n = port && port != 80 ? snprintf((char *) p, len, "http://%.*s:%d%.*s", SL_STR_ARG(host),
-                                          port, SL_STR_ARG(loc->value))
-                               : snprintf((char *) p, len, "http://%.*s%.*s", SL_STR_ARG(host),
-                                          SL_STR_ARG(loc->value));
+    int tls = c->ssl != NULL;
+    const char *scheme = tls ? "https" : "http";
+    int n = port && port != (tls ? 443 : 80)
+                ? snprintf((char *) p, len, "%s://%.*s:%d%.*s", scheme, SL_STR_ARG(host), port,
+                           SL_STR_ARG(loc->value))
+                : snprintf((char *) p, len, "%s://%.*s%.*s", scheme, SL_STR_ARG(host),
+                           SL_STR_ARG(loc->value));
     out->data = p;
     out->len = (size_t) sl_min(n, (int) len - 1);
     /* $sent_http_location shows what was sent */

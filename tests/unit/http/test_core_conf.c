@@ -135,19 +135,21 @@ static const conf_case_t cases[] = {
           "proxy_pass http://127.0.0.1:1;"),
       NULL },
 
-    /* a module sluice does not have yet: nginx 1.22's line for a build without it (Debian's
-     * nginx has them, and accepts these): ngx_http_core_listen, ngx_http_proxy_pass */
+    /* a TLS address needs a certificate (nginx's line names the server's block) */
     { "", "server { listen 127.0.0.1:1 ssl; }",
-      "[emerg] the \"ssl\" parameter requires ngx_http_ssl_module" AT3 },
+      "[emerg] no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in "
+      "@/sluice.conf:3" },
+    /* a module sluice does not have yet: nginx 1.22's line for a build without it (Debian's
+     * nginx has it, and accepts this): ngx_http_core_listen */
     { "", "server { listen 127.0.0.1:1 default_server http2; }",
       "[emerg] the \"http2\" parameter requires ngx_http_v2_module" AT3 },
-    { "", LOC("proxy_pass https://127.0.0.1:1;"),
-      "[emerg] https protocol requires SSL support" AT3 },
-    { "", LOC("proxy_pass HTTPS://example.com/;"),
-      "[emerg] https protocol requires SSL support" AT3 },
-    { "", "ssl_certificate a.pem;", "[emerg] unknown directive \"ssl_certificate\"" AT3 },
+    /* TLS to upstreams: accepted, any case */
+    { "", LOC("proxy_pass https://127.0.0.1:1;"), NULL },
+    { "", LOC("proxy_pass HTTPS://127.0.0.1:2/;"), NULL },
     { "", "http2_max_field_size 4k;", "[emerg] unknown directive \"http2_max_field_size\"" AT3 },
-    { "", LOC("proxy_ssl_verify on;"), "[emerg] unknown directive \"proxy_ssl_verify\"" AT3 },
+    /* proxy_ssl_verify needs the CAs, as nginx says where the location uses https:// */
+    { "", LOC("proxy_ssl_verify on; proxy_pass https://127.0.0.1:1;"),
+      "[emerg] no proxy_ssl_trusted_certificate for proxy_ssl_verify" },
     /* and as nginx with it */
     { "", "server { listen 127.0.0.1:1 spdy; }", "[emerg] invalid parameter \"spdy\"" AT3 },
     { "", "server { listen 127.0.0.1:1 quic; }", "[emerg] invalid parameter \"quic\"" AT3 },

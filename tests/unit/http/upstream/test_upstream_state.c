@@ -24,6 +24,7 @@
 #define N SL_UPSTREAM_NSTATES
 #define INIT SL_UPSTREAM_INIT
 #define CONNECT SL_UPSTREAM_CONNECT
+#define HANDSHAKE SL_UPSTREAM_HANDSHAKE
 #define SEND_REQUEST SL_UPSTREAM_SEND_REQUEST
 #define READ_HEADER SL_UPSTREAM_READ_HEADER
 #define SEND_RESPONSE_HEADER SL_UPSTREAM_SEND_RESPONSE_HEADER
@@ -35,6 +36,7 @@
 static const char *const names[N] = {
     "INIT",
     "CONNECT",
+    "HANDSHAKE",
     "SEND_REQUEST",
     "READ_HEADER",
     "SEND_RESPONSE_HEADER",
@@ -138,9 +140,12 @@ static int legal(sl_upstream_state_e from, sl_upstream_state_e to)
         { INIT, CONNECT },
         /* retries: the next peer, from any state of a try */
         { CONNECT, CONNECT },
+        { HANDSHAKE, CONNECT },
         { SEND_REQUEST, CONNECT },
         { READ_HEADER, CONNECT },
         { CONNECT, SEND_REQUEST },
+        { CONNECT, HANDSHAKE },
+        { HANDSHAKE, SEND_REQUEST },
         { SEND_REQUEST, READ_HEADER },
         { READ_HEADER, SEND_RESPONSE_HEADER },
         { SEND_RESPONSE_HEADER, BODY_UNBUFFERED },
@@ -243,6 +248,8 @@ typedef struct {
 static const meaning_t meanings[] = {
     { CONNECT, INIT, "connecting to upstream", NULL, "connecting to upstream", 0, CONNECT_MS, 0,
       CONNECT_MS, 0 },
+    { HANDSHAKE, CONNECT, "SSL handshaking to upstream", NULL, "SSL handshaking to upstream", 0,
+      CONNECT_MS, 0, CONNECT_MS, 0 },
     { SEND_REQUEST, CONNECT, "sending request to upstream", NULL, "sending request to upstream", 0,
       0, 0, SEND_MS, 0 },
     { READ_HEADER, SEND_REQUEST, "reading response header from upstream", NULL,

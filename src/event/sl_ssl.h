@@ -1,0 +1,170 @@
+/*
+ * sl_ssl.h: TLS on OpenSSL 3, as one more implementation of a connection's I/O table.
+ *
+ * sl_ssl_t is a configured context (an SSL_CTX with what sluice keeps beside it): a
+ * server{} with "listen ... ssl" has one, a proxy location with "proxy_pass https://" has
+ * one.  A connection becomes a TLS connection with sl_ssl_create_connection(), which puts
+ * sl_ssl_io in c->io; from then on the http and upstream code reads and writes through the
+ * table as on a plain socket, and never sees a record.  The handshake is driven by the
+ * connection's events (sl_ssl_handshake.c) and ends by calling c->ssl->handler.
+ */
+#ifndef SL_SSL_H
+#define SL_SSL_H
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "sl_conn.h"
+
+/* "ssl_protocols" bits (nginx's). */
+#define SL_SSL_SSLv2 0x0002
+#define SL_SSL_SSLv3 0x0004
+#define SL_SSL_TLSv1 0x0008
+#define SL_SSL_TLSv1_1 0x0010
+#define SL_SSL_TLSv1_2 0x0020
+#define SL_SSL_TLSv1_3 0x0040
+#define SL_SSL_DEFAULT_PROTOCOLS (SL_SSL_TLSv1_2 | SL_SSL_TLSv1_3)
+
+/* nginx's default ssl_buffer_size: one full TLS record. */
+#define SL_SSL_BUFSIZE 16384
+
+typedef struct {
+    SSL_CTX *ctx;
+    sl_log_t *log;
+    /** ssl_buffer_size: what a write gathers into one record */
+    size_t buffer_size;
+} sl_ssl_t;
+
+struct sl_ssl_connection_s {
+    SSL *connection;
+    /** the context sessions are cached in (the default server's, whatever SNI picks) */
+    SSL_CTX *session_ctx;
+    /** called once the handshake ends, either way (c->ssl->handshaked tells which) */
+    sl_connection_handler_pt handler;
+    /** while a read waits for the socket to take a write (or the reverse), the handler
+     * the other event had */
+    sl_event_handler_pt saved_read_handler;
+    sl_event_handler_pt saved_write_handler;
+    /** the buffer writes are gathered in, buffer_size bytes, allocated at the first write */
+    u_char *buf;
+    size_t buffer_size;
+    /** bytes of an SSL_write that wants retrying with the same bytes (0: none) */
+    size_t pending;
+    /** the last error SSL_get_error gave */
+    int last;
+
+    unsigned handshaked : 1;
+    /** a client (upstream) connection */
+    unsigned client : 1;
+    /** close without waiting for or sending a close_notify: the peer is gone or timed out */
+    unsigned no_send_shutdown : 1;
+    /** the handshake was refused on purpose (ssl_reject_handshake): not worth a log line */
+    unsigned handshake_rejected : 1;
+};
+
+/* The TLS I/O table (sl_ssl_io.c): sendfile is off, writes gather into buffer_size. */
+extern const sl_conn_io_t sl_ssl_io;
+
+/* The ex_data slots: the connection of an SSL, the sl_ssl_t of an SSL_CTX, and the
+ * module's own per-context data (the http server a context belongs to). */
+extern int sl_ssl_connection_index;
+extern int sl_ssl_ctx_index;
+extern int sl_ssl_server_conf_index;
+
+/* Once per process before any context: OpenSSL's init and the ex_data slots.  SL_OK or
+ * SL_ERROR (logged). */
+sl_int_t sl_ssl_init(sl_log_t *log);
+
+/*
+ * Creates ssl->ctx with protocols (SL_SSL_* bits) and sluice's defaults (no compression,
+ * no renegotiation, partial and moving writes, the server's cipher order off).  data goes
+ * in the context's ex_data (sl_ssl_server_conf_index).  SL_OK or SL_ERROR (logged at emerg).
+ * sl_ssl_free() releases it (the pool cleanup that sl_ssl_cleanup_add() registers does).
+ */
+sl_int_t sl_ssl_create(sl_ssl_t *ssl, sl_uint_t protocols, void *data);
+void sl_ssl_free(sl_ssl_t *ssl);
+/* Frees ssl->ctx when pool is destroyed.  SL_OK or SL_ERROR. */
+sl_int_t sl_ssl_cleanup_add(sl_pool_t *pool, sl_ssl_t *ssl);
+
+/*
+ * Configuration of a context, each SL_OK or SL_ERROR after logging at emerg with nginx's
+ * wording.  Files are names already made absolute.
+ */
+/* One certificate (with its chain) and its key; called once per pair (RSA and ECDSA may
+ * live together).  passwords: sl_str_t array (ssl_password_file) or NULL. */
+sl_int_t sl_ssl_certificate(sl_ssl_t *ssl, const sl_str_t *cert, const sl_str_t *key,
+                            sl_array_t *passwords);
+/* The lines of a password file, as an array of sl_str_t; NULL after logging. */
+sl_array_t *sl_ssl_read_password_file(sl_pool_t *pool, sl_log_t *log, const sl_str_t *file);
+sl_int_t sl_ssl_ciphers(sl_ssl_t *ssl, const sl_str_t *ciphers, int prefer_server_ciphers);
+sl_int_t sl_ssl_ecdh_curve(sl_ssl_t *ssl, const sl_str_t *name);
+sl_int_t sl_ssl_dhparam(sl_ssl_t *ssl, const sl_str_t *file);
+/* ssl_conf_command: sl_keyval_t pairs.  A relative file a command names (Certificate,
+ * PrivateKey, ...) is taken in prefix (the configuration's directory, ending in "/"), as
+ * nginx does. */
+sl_int_t sl_ssl_conf_commands(sl_ssl_t *ssl, sl_array_t *commands, const sl_str_t *prefix);
+/* ssl_client_certificate (CAs sent to clients and trusted) and depth. */
+sl_int_t sl_ssl_client_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t depth);
+/* ssl_trusted_certificate / proxy_ssl_trusted_certificate: trusted, not sent. */
+sl_int_t sl_ssl_trusted_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t depth);
+sl_int_t sl_ssl_crl(sl_ssl_t *ssl, const sl_str_t *crl);
+/* ssl_stapling: the DER OCSP response of file is stapled (sl_ssl_stapling.c); without a
+ * file, each certificate is warned about (responses are not fetched yet). */
+sl_int_t sl_ssl_stapling(sl_ssl_t *ssl, const sl_str_t *file);
+
+/*
+ * Session caching (sl_ssl_session.c).  builtin: OpenSSL's per-process cache of that many
+ * sessions (0: off).  shared: a cache in shared memory, NULL for none; timeout in seconds.
+ */
+typedef struct sl_ssl_session_cache_s sl_ssl_session_cache_t;
+sl_int_t sl_ssl_session_cache(sl_ssl_t *ssl, const sl_str_t *sess_ctx, ssize_t builtin,
+                              sl_ssl_session_cache_t *shared, time_t timeout);
+/* A shared cache of size bytes in a fresh shared mapping that lives as long as pool.
+ * NULL after logging. */
+sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *log,
+                                                    const sl_str_t *name, size_t size);
+/* ssl_session_tickets off, or the keys of ssl_session_ticket_key files (the first one
+ * encrypts, all decrypt): keys is an array of sl_str_t file names, NULL for OpenSSL's own. */
+sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys);
+
+/* Client side (connections we make): the last session of each peer address is kept
+ * (proxy_ssl_session_reuse) and offered by the next connection to it. */
+sl_int_t sl_ssl_client_session_cache(sl_ssl_t *ssl);
+/* Before the handshake of c (its c->sockaddr set): offers the peer's session, if any.
+ * SL_OK or SL_ERROR (logged). */
+sl_int_t sl_ssl_reuse_client_session(sl_connection_t *c);
+
+/*
+ * Makes c a TLS connection of ssl: an SSL on c->fd, c->ssl set, c->io = &sl_ssl_io.  client
+ * for a connection we made (an upstream).  SL_OK or SL_ERROR (logged; c unchanged).
+ */
+#define SL_SSL_SERVER 0
+#define SL_SSL_CLIENT 1
+sl_int_t sl_ssl_create_connection(sl_ssl_t *ssl, sl_connection_t *c, int flags);
+/* Frees what c's TLS holds (the descriptor stays) and makes it plain again.  After a clean
+ * exchange the close_notify goes out first; one that failed or timed out just ends. */
+void sl__ssl_connection_free(sl_connection_t *c);
+
+/*
+ * Runs the handshake as far as the socket allows.  SL_OK: done (c->ssl->handshaked);
+ * SL_AGAIN: both events now call the handshake, which calls c->ssl->handler when it ends
+ * (the caller arms the timer); SL_ERROR: failed (logged), c->ssl->handshaked 0.
+ */
+sl_int_t sl_ssl_handshake(sl_connection_t *c);
+
+/* The first byte waiting on a connection, not consumed: SL_OK (*byte set), SL_AGAIN,
+ * SL_DONE (the peer closed) or SL_ERROR (*err set).  How a TLS port tells plain HTTP. */
+sl_int_t sl_conn_peek_byte(sl_connection_t *c, u_char *byte, sl_err_t *err);
+
+/*
+ * Logs "MSG (SSL: error:...)" at level, with OpenSSL's queued errors (which it drains), or
+ * with err when there is none: the wording nginx gives.
+ */
+void sl_ssl_error(sl_uint_t level, sl_log_t *log, sl_err_t err, const char *msg);
+/* Logs a failed SSL call on connection c at the level nginx gives its kind: the routine
+ * failures of a client (a reset, a plain request, a version it does not speak) at info,
+ * others at crit; drains the error queue. */
+void sl__ssl_connection_error(sl_connection_t *c, int sslerr, sl_err_t err, const char *what);
+
+#endif /* SL_SSL_H */
