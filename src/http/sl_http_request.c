@@ -45,6 +45,49 @@ void sl_http_close_connection(sl_connection_t *c)
     sl_pool_destroy(pool);
 }
 
+/*
+ * listen ... ssl proxy_protocol: the header comes before the TLS handshake.  It is looked at
+ * without being read, so the bytes after it (the TLS hello) stay in the socket for OpenSSL,
+ * then exactly its own bytes are read through the plain table, and the handshake starts.
+ */
+static void proxy_protocol_before_ssl(sl_event_t *rev)
+{
+    sl_connection_t *c = rev->data;
+    sl_http_connection_t *hc = c->data;
+    u_char buf[SL_PROXY_PROTOCOL_MAX_HEADER];
+    sl_proxy_protocol_t *pp;
+
+    if (rev->timedout) {
+        sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        sl_http_close_connection(c);
+        return;
+    }
+    ssize_t n = sl_conn_peek_bytes(c, buf, sizeof(buf));
+    if (n == SL_AGAIN) {
+        return;
+    }
+    if (n == 0) {
+        sl_log_error(SL_LOG_INFO, c->log, 0, "client closed connection");
+    }
+    if (n <= 0) {
+        sl_http_close_connection(c);
+        return;
+    }
+    /* a peer that closed after part of a header: broken, not awaited */
+    ssize_t len = sl_proxy_protocol_read(c->pool, c->log, buf, (size_t) n, rev->pending_eof, &pp);
+    if (len == SL_AGAIN) {
+        return;
+    }
+    if (len == SL_ERROR || c->io->recv(c, buf, (size_t) len) != len) {
+        sl_http_close_connection(c);
+        return;
+    }
+    c->proxy_protocol = pp;
+    hc->proxy_protocol = 0;
+    c->log->action = "waiting for request";
+    sl_http_ssl_init_connection(c);
+}
+
 void sl_http_init_connection(sl_connection_t *c)
 {
     sl_http_connection_t *hc = sl_pcalloc(c->pool, sizeof(sl_http_connection_t));
@@ -68,6 +111,13 @@ void sl_http_init_connection(sl_connection_t *c)
     c->idle = 1;
     sl_reusable_connection(c, 1);
     sl_add_timer(c->read, hc->default_server->client_header_timeout);
+    if (sl_http_ssl_wanted(hc) && hc->proxy_protocol) {
+        c->read->handler = proxy_protocol_before_ssl;
+        if (c->read->ready || c->read->pending_eof) {
+            proxy_protocol_before_ssl(c->read);
+        }
+        return;
+    }
     if (sl_http_ssl_wanted(hc)) {
         sl_http_ssl_init_connection(c);
         return;

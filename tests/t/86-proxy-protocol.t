@@ -6,9 +6,14 @@
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::SSL;
 use Sluice qw(status_of body_of header_of);
 
 my $t = Sluice->new;
+# a certificate for the TLS listener, made by the openssl command line
+mkdir $t->prefix . '/conf';
+system('cd ' . $t->prefix . '/conf && openssl req -x509 -newkey rsa:2048 -nodes -keyout t.key'
+       . ' -out t.crt -days 2 -subj /CN=localhost >/dev/null 2>&1') == 0 or die "openssl failed\n";
 $t->write_file('html/index.html', "home\n");
 $t->write_file('html/deny/f', "open\n");
 $t->write_config(<<'EOF');
@@ -39,6 +44,13 @@ http {
         set_real_ip_from 10.0.0.1;
         real_ip_header proxy_protocol;
         location / { return 200 "$remote_addr\n"; }
+    }
+    # TLS: the header comes before the handshake
+    server {
+        listen 127.0.0.1:%%PORT_5%% ssl proxy_protocol;
+        ssl_certificate t.crt;
+        ssl_certificate_key t.key;
+        location / { return 200 "tls $proxy_protocol_addr:$proxy_protocol_port $https\n"; }
     }
     # the same server without the header: a PROXY line there is a bad request line
     server {
@@ -133,6 +145,31 @@ $r = $t->http($p4, $tcp4 . "GET /untrusted HTTP/1.0\r\n\r\n");
 is(body_of($r), "127.0.0.1\n", 'realip: an untrusted peer keeps its address');
 $r = $t->http($p3, "PROXY UNKNOWN\r\nGET /real HTTP/1.0\r\n\r\n");
 is(body_of($r), "127.0.0.1 127.0.0.1\n", 'realip: UNKNOWN keeps the peer');
+
+# ---- TLS under the header ----
+sub tls_get {
+    my ($header) = @_;
+    my $s = $t->connect($t->port(5)) or return undef;
+    print $s $header;
+    IO::Socket::SSL->start_SSL($s, SSL_verify_mode => SSL_VERIFY_NONE, Timeout => 10) or return undef;
+    print $s "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    my $r = '';
+    while (my $n = sysread($s, my $buf, 65536)) { $r .= $buf; }
+    close $s;
+    return $r;
+}
+is(body_of(tls_get($tcp4)), "tls 192.0.2.1:123 on\n", 'TLS: v1 header, then the handshake');
+is(body_of(tls_get(v2(0x21, 0x11, $v2addr4, $tlvs))), "tls 192.0.2.1:123 on\n", 'TLS: v2 header with TLVs');
+{
+    my $before = length $t->error_log;
+    my $s = $t->connect($t->port(5));
+    print $s "PROXY TCP9 x\r\n";
+    my ($got, $eof) = $t->read_all($s, 5);
+    ok($eof && $got eq '', 'TLS: a broken header closes before any handshake');
+    close $s;
+    like(substr($t->error_log, $before), qr/broken header: "PROXY TCP9 x" while reading PROXY protocol/,
+         'TLS: nginx\'s line');
+}
 
 # without proxy_protocol on the listen, the line is a bad request
 $r = $t->http($p2, $tcp4 . $GET);
