@@ -15,7 +15,7 @@ PACKAGES=(
     zlib1g-dev          # the gzip filter and gzip_static (-lz)
     libssl-dev          # MD5 of secure_link (-lcrypto)
     libcmocka-dev
-    libssl-dev          # TLS (listen ssl, proxy_pass https://): OpenSSL 3
+    libssl-dev          # OpenSSL 3: TLS (listen ssl, proxy_pass https://), the cache's MD5
     openssl             # tests/t/6x-ssl*.t make their certificates with it
     libio-socket-ssl-perl  # ... and speak TLS with it
     perl

@@ -36,6 +36,7 @@ extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_expires_filter_module;
 extern sl_module_t sl_http_userid_filter_module;
 extern sl_module_t sl_http_trailers_filter_module;
+extern sl_module_t sl_http_cache_module;
 extern sl_module_t sl_http_proxy_module;
 extern sl_module_t sl_http_log_module;
 
@@ -88,6 +89,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_expires_filter_module,
     &sl_http_trailers_filter_module,
     &sl_http_userid_filter_module,
+    /* the caches proxy_cache names (proxy_cache_path is the proxy's directive) */
+    &sl_http_cache_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,
     NULL,

@@ -139,8 +139,7 @@ static void print_version(int configure)
             fprintf(stderr, " --with%s-%s_module", built ? "" : "out", om->configure);
         }
     }
-    /* the proxy cache is not in yet */
-    fprintf(stderr, " --without-http-cache\n");
+    fprintf(stderr, "\n");
 }
 
 static void print_help(void)

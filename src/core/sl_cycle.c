@@ -44,7 +44,8 @@ static void set_conf_prefix(sl_cycle_t *cycle)
 
 static sl_int_t init_arrays(sl_cycle_t *cycle)
 {
-    if (sl_array_init(&cycle->listening, cycle->pool, 8, sizeof(void *)) != SL_OK
+    if (sl_array_init(&cycle->helpers, cycle->pool, 2, sizeof(sl_helper_process_t)) != SL_OK
+        || sl_array_init(&cycle->listening, cycle->pool, 8, sizeof(void *)) != SL_OK
         || sl_array_init(&cycle->open_files, cycle->pool, 8, sizeof(sl_open_file_t *)) != SL_OK
         || sl_array_init(&cycle->config_dump, cycle->pool, 4, sizeof(sl_conf_dump_t)) != SL_OK
         || sl_array_init(&cycle->paths, cycle->pool, 4, sizeof(void *)) != SL_OK) {
@@ -340,4 +341,15 @@ pid_t sl_read_pidfile(const sl_str_t *name, sl_log_t *log)
         return SL_ERROR;
     }
     return (pid_t) pid;
+}
+
+sl_int_t sl_cycle_add_helper(sl_cycle_t *cycle, const sl_helper_process_t *h)
+{
+    sl_helper_process_t *slot = sl_array_push(&cycle->helpers);
+
+    if (slot == NULL) {
+        return SL_ERROR;
+    }
+    *slot = *h;
+    return SL_OK;
 }

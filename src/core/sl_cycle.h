@@ -14,6 +14,22 @@
 #include "sl_queue.h"
 #include "sl_str.h"
 
+/*
+ * A process beside the workers that a module asks for (the cache manager and loader): the
+ * master starts one per entry with each set of workers (at start, on reload), titles it
+ * "sluice: TITLE", and restarts it when it dies, unless it was `once` and finished.
+ */
+typedef struct {
+    const char *title;
+    /** one step of its work: the milliseconds to wait before the next, 0 when it is done */
+    sl_msec_t (*step)(sl_cycle_t *cycle, void *data);
+    void *data;
+    /** before the first step */
+    sl_msec_t delay;
+    /** done for good once step returns 0 (the loader): not restarted then */
+    unsigned once : 1;
+} sl_helper_process_t;
+
 struct sl_cycle_s {
     /** per module (by index): core modules' conf structs, block modules' ctx arrays */
     void ****conf_ctx;
@@ -27,6 +43,8 @@ struct sl_cycle_s {
 
     /** sl_listening_t (src/event), filled by the http module */
     sl_array_t listening;
+    /** sl_helper_process_t: the processes beside the workers */
+    sl_array_t helpers;
     /** sl_open_file_t *, reopened on USR1 */
     sl_array_t open_files;
     /** sl_conf_dump_t, for -T */
@@ -103,6 +121,8 @@ typedef struct {
  * when the configuration is invalid (already logged, with FILE:LINE).
  */
 sl_cycle_t *sl_cycle_init(const sl_cycle_args_t *args, sl_log_t *log);
+/* Asks for a process beside the workers (copied).  SL_OK or SL_ERROR. */
+sl_int_t sl_cycle_add_helper(sl_cycle_t *cycle, const sl_helper_process_t *h);
 /* Frees a cycle's memory and closes its open files (not its sockets). */
 void sl_cycle_destroy(sl_cycle_t *cycle);
 

@@ -34,6 +34,8 @@ typedef struct {
     unsigned outdated : 1;
     /** the new binary of a USR2 upgrade (not a worker; not waited for) */
     unsigned binary : 1;
+    /** a helper process (cache manager, loader): `worker` is its index in the cycle's */
+    unsigned helper : 1;
 } child_t;
 
 static child_t children[SL_MAX_PROCESSES];
@@ -123,9 +125,21 @@ static child_t *find_child(pid_t pid)
     return NULL;
 }
 
-static sl_int_t spawn_worker(sl_cycle_t *cycle, sl_uint_t n)
+static const char *child_name(const sl_cycle_t *cycle, const child_t *ch)
+{
+    if (!ch->helper) {
+        return "worker process";
+    }
+    const sl_helper_process_t *h = cycle->helpers.elts;
+    return ch->worker < cycle->helpers.nelts ? h[ch->worker].title : "helper process";
+}
+
+/* Worker n, or (helper) the cycle's helper process n. */
+static sl_int_t spawn_child(sl_cycle_t *cycle, sl_uint_t n, int helper)
 {
     child_t *ch = free_slot();
+    child_t tmp = { .worker = n, .helper = (unsigned) helper };
+    const char *name = child_name(cycle, &tmp);
 
     if (ch == NULL) {
         sl_log_error(SL_LOG_ALERT, cycle->log, 0, "no more than %d processes can be spawned",
@@ -134,24 +148,34 @@ static sl_int_t spawn_worker(sl_cycle_t *cycle, sl_uint_t n)
     }
     pid_t pid = fork();
     if (pid == -1) {
-        sl_log_error(SL_LOG_ALERT, cycle->log, errno,
-                     "fork() failed while spawning \"worker process\"");
+        sl_log_error(SL_LOG_ALERT, cycle->log, errno, "fork() failed while spawning \"%s\"", name);
         return SL_ERROR;
     }
     if (pid == 0) {
         close(signal_fd);
         sl_pid = getpid();
         sl_tid = sl_pid;
+        if (helper) {
+            const sl_helper_process_t *h = cycle->helpers.elts;
+            exit(sl_helper_process_cycle(cycle, &h[n]));
+        }
         exit(sl_worker_process_cycle(cycle, n));
     }
-    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "start worker process %d", (int) pid);
+    sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "start %s %d", name, (int) pid);
     memset(ch, 0, sizeof(*ch));
     ch->pid = pid;
     ch->worker = n;
+    ch->helper = (unsigned) helper;
     ch->used = 1;
     return SL_OK;
 }
 
+static sl_int_t spawn_worker(sl_cycle_t *cycle, sl_uint_t n)
+{
+    return spawn_child(cycle, n, 0);
+}
+
+/* The workers, then the processes beside them the configuration asks for. */
 static void start_workers(sl_cycle_t *cycle)
 {
     sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
@@ -159,6 +183,9 @@ static void start_workers(sl_cycle_t *cycle)
     sl_log_error(SL_LOG_NOTICE, cycle->log, 0, "start worker processes");
     for (sl_int_t i = 0; i < ccf->worker_processes; i++) {
         spawn_worker(cycle, (sl_uint_t) i);
+    }
+    for (sl_uint_t i = 0; i < cycle->helpers.nelts; i++) {
+        spawn_child(cycle, i, 1);
     }
 }
 
@@ -240,7 +267,11 @@ static void reap_children(sl_cycle_t *cycle)
         }
         child_t *ch = find_child(pid);
         int binary = ch && ch->binary;
-        log_exit_status(cycle, binary ? "new binary process" : "worker process", pid, status);
+        log_exit_status(cycle,
+                        binary ? "new binary process"
+                        : ch   ? child_name(cycle, ch)
+                               : "worker process",
+                        pid, status);
         if (ch == NULL) {
             continue;
         }
@@ -250,8 +281,14 @@ static void reap_children(sl_cycle_t *cycle)
             continue;
         }
         int fatal = WIFEXITED(status) && WEXITSTATUS(status) == SL_EXIT_FATAL;
-        if (!ch->exiting && !ch->outdated && !fatal && !sl_terminate && !sl_quit && !noaccepting) {
-            spawn_worker(cycle, ch->worker);
+        const sl_helper_process_t *h = cycle->helpers.elts;
+        /* a helper that did its work (the loader) and left is not started again; only its
+         * death by a signal means the work may not be done */
+        int finished = ch->helper && ch->worker < cycle->helpers.nelts && h[ch->worker].once
+                       && WIFEXITED(status);
+        if (!ch->exiting && !ch->outdated && !fatal && !finished && !sl_terminate && !sl_quit
+            && !noaccepting) {
+            spawn_child(cycle, ch->worker, ch->helper);
         }
     }
 }

@@ -84,6 +84,9 @@ struct sl_pipe_s {
     unsigned cyclic_temp_file : 1;
     /** keep everything (cache, store): spill instead of dropping, never limited by size */
     unsigned cacheable : 1;
+    /** the temp file could not be written while keeping everything: the copy was given up
+     * (cacheable cleared) and the body goes on to the client as in an ordinary pipe */
+    unsigned copy_dropped : 1;
     /** read into one raw buffer per call */
     unsigned single_buf : 1;
 
@@ -137,7 +140,8 @@ struct sl_pipe_s {
  * SL_OK: carry on, or finish when upstream_done/upstream_eof/upstream_error (a read error
  * is SL_OK: what was read before it is still pushed downstream) and downstream_done.
  * SL_ABORT: the pipe cannot go on: the input filter failed, the temp file failed
- * (upstream_error set), memory ran out, or the output filter failed (downstream_error set;
+ * (upstream_error set; when keeping everything for a client still there, the copy is given
+ * up instead: copy_dropped), memory ran out, or the output filter failed (downstream_error set;
  * not an abort when cacheable, which keeps reading to the end).
  */
 sl_int_t sl_pipe_run(sl_pipe_t *p, int do_write);

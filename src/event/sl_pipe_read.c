@@ -239,8 +239,9 @@ sl_int_t sl__pipe_read(sl_pipe_t *p)
     }
     /* cacheable: what was read goes to the temp file now, and to the client from there */
     if (p->cacheable && p->in) {
-        while (p->in) {
-            if (sl__pipe_spill(p) != SL_OK) {
+        while (p->in && p->cacheable) {
+            sl_int_t rc = sl__pipe_spill(p);
+            if (rc == SL_ABORT || (rc != SL_OK && p->cacheable)) {
                 return SL_ABORT;
             }
         }
@@ -425,6 +426,25 @@ static void unspill(sl_pipe_t *p, sl_chain_t *slice)
     p->in = slice;
 }
 
+/*
+ * The temp file could not be written (a full disk, logged).  A copy for the cache or the
+ * store is given up while a client still takes the body: the pipe goes on as an ordinary
+ * one (reading as the client drains, no more spilling), so the client gets the whole
+ * response and only the copy is lost.  Otherwise the pipe cannot go on.  SL_BUSY or
+ * SL_ABORT.
+ */
+static sl_int_t spill_failed(sl_pipe_t *p)
+{
+    if (p->cacheable && !p->downstream_error) {
+        p->cacheable = 0;
+        p->copy_dropped = 1;
+        p->max_temp_file_size = p->temp_file && p->temp_file->fd != -1 ? p->temp_file->offset : 0;
+        return SL_BUSY;
+    }
+    p->upstream_error = 1;
+    return SL_ABORT;
+}
+
 sl_int_t sl__pipe_spill(sl_pipe_t *p)
 {
     sl_chain_t *slice = p->in ? cut_spill(p) : NULL;
@@ -434,14 +454,12 @@ sl_int_t sl__pipe_spill(sl_pipe_t *p)
     }
     if (open_temp_file(p) != SL_OK) {
         unspill(p, slice);
-        p->upstream_error = 1;
-        return SL_ABORT;
+        return spill_failed(p);
     }
     off_t offset = p->temp_file->offset;
     if (sl_write_chain_to_file(p->temp_file, slice, p->log) == SL_ERROR) {
         unspill(p, slice);
-        p->upstream_error = 1;
-        return SL_ABORT;
+        return spill_failed(p);
     }
     return to_file_bufs(p, slice, offset);
 }

@@ -3,6 +3,9 @@
  * "master_process off", or a worker) and its reaction to signals.
  */
 #include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -13,6 +16,7 @@
 #include "sl_process.h"
 #include "sl_process_cycle.h"
 #include "sl_proctitle.h"
+#include "sl_time.h"
 
 sig_atomic_t sl_terminate;
 sig_atomic_t sl_quit;
@@ -310,4 +314,45 @@ int sl_worker_process_cycle(sl_cycle_t *cycle, sl_uint_t worker)
     sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
     sl_accept_rotate = ccf->worker_processes > 1;
     return serve(cycle);
+}
+
+/* Waits up to ms for a stopping signal on the signalfd fd.  1 when one came. */
+static int wait_stop(int fd, sl_msec_t ms)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+
+    if (poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int) ms) <= 0) {
+        return 0;
+    }
+    for (int signo; (signo = sl_signals_read(fd, NULL)) > 0;) {
+        if (signo == SIGQUIT || signo == SIGTERM || signo == SIGINT) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_helper_process_cycle(sl_cycle_t *cycle, const sl_helper_process_t *h)
+{
+    sl_core_conf_t *ccf = (sl_core_conf_t *) sl_get_conf(cycle->conf_ctx, sl_core_module);
+
+    sl_process = SL_PROCESS_HELPER;
+    sl_setproctitle(h->title);
+    if (drop_privileges(cycle, ccf) != SL_OK) {
+        return 2;
+    }
+    int fd = sl_signals_open(cycle->log);
+    if (fd == -1) {
+        return 2;
+    }
+    sl_msec_t wait = h->delay;
+    while (!wait_stop(fd, wait)) {
+        sl_time_update();
+        wait = h->step(cycle, h->data);
+        if (wait == 0) {
+            break;
+        }
+    }
+    close(fd);
+    return 0;
 }

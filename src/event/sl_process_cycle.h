@@ -16,7 +16,12 @@ extern sig_atomic_t sl_reopen;
 /* Graceful stop in progress: no new connections, idle ones closed. */
 extern int sl_exiting;
 
-typedef enum { SL_PROCESS_SINGLE = 0, SL_PROCESS_MASTER, SL_PROCESS_WORKER } sl_process_e;
+typedef enum {
+    SL_PROCESS_SINGLE = 0,
+    SL_PROCESS_MASTER,
+    SL_PROCESS_WORKER,
+    SL_PROCESS_HELPER
+} sl_process_e;
 /* What this process is; and, in a worker, its number (0 .. worker_processes - 1). */
 extern sl_process_e sl_process;
 extern sl_uint_t sl_worker;
@@ -33,6 +38,13 @@ int sl_single_process_cycle(sl_cycle_t *cycle);
  * when the worker cannot start: the master does not respawn it).
  */
 int sl_worker_process_cycle(sl_cycle_t *cycle, sl_uint_t worker);
+
+/*
+ * A helper process (the cache manager, the loader), just forked by the master: the user
+ * applied, then h's steps with the waits they ask for, until QUIT/TERM/INT or, for a `once`
+ * helper, the end of its work.  Returns the exit status (0; 2 when it cannot start).
+ */
+int sl_helper_process_cycle(sl_cycle_t *cycle, const sl_helper_process_t *h);
 
 /* worker_rlimit_nofile, in the process that serves. */
 void sl_set_rlimit_nofile(sl_cycle_t *cycle);

@@ -7,6 +7,7 @@
 
 #include "sl_http_core_set.h"
 #include "sl_pool.h"
+#include "sl_http_cache.h"
 #include "sl_proxy.h"
 #include "sl_upstream_group.h"
 
@@ -104,6 +105,23 @@ static sl_command_t proxy_commands[] = {
     { sl_string("proxy_limit_rate"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_size_slot, PLOC, UF(limit_rate), NULL },
     { sl_string("proxy_store"), MSL | SL_CONF_TAKE1, sl_upstream_store_set, PLOC, UF(store), NULL },
     { sl_string("proxy_store_access"), MSL | SL_CONF_TAKE123, sl_upstream_store_access_set, PLOC, UF(store), NULL },
+    { sl_string("proxy_cache_path"), SL_HTTP_MAIN_CONF | SL_CONF_2MORE, sl_http_cache_path_set, SL_HTTP_MAIN_CONF_OFFSET, 0, NULL },
+    { sl_string("proxy_cache"), MSL | SL_CONF_TAKE1, sl_upstream_cache_set, PLOC, UF(cache), NULL },
+    { sl_string("proxy_cache_key"), MSL | SL_CONF_TAKE1, sl_http_set_complex_value_slot, PLOC, UF(cache.key), NULL },
+    { sl_string("proxy_cache_valid"), MSL | SL_CONF_1MORE, sl_upstream_cache_valid_set, PLOC, UF(cache.valid), NULL },
+    { sl_string("proxy_cache_methods"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(cache.methods), sl_upstream_cache_methods_masks },
+    { sl_string("proxy_cache_min_uses"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(cache.min_uses), NULL },
+    { sl_string("proxy_cache_bypass"), MSL | SL_CONF_1MORE, sl_upstream_cache_predicate_set, PLOC, UF(cache.bypass), NULL },
+    { sl_string("proxy_no_cache"), MSL | SL_CONF_1MORE, sl_upstream_cache_predicate_set, PLOC, UF(cache.no_cache), NULL },
+    { sl_string("proxy_cache_convert_head"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(cache.convert_head), NULL },
+    { sl_string("proxy_cache_lock"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(cache.lock), NULL },
+    { sl_string("proxy_cache_lock_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(cache.lock_timeout), NULL },
+    { sl_string("proxy_cache_lock_age"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(cache.lock_age), NULL },
+    { sl_string("proxy_cache_use_stale"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(cache.use_stale), sl_upstream_cache_use_stale_masks },
+    { sl_string("proxy_cache_revalidate"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(cache.revalidate), NULL },
+    { sl_string("proxy_cache_background_update"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(cache.background_update), NULL },
+    { sl_string("proxy_cache_max_range_offset"), MSL | SL_CONF_TAKE1, sl_conf_set_off_slot, PLOC, UF(cache.max_range_offset), NULL },
+    { sl_string("proxy_force_ranges"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, PLOC, UF(cache.force_ranges), NULL },
     { sl_string("proxy_next_upstream"), MSL | SL_CONF_1MORE, sl_conf_set_bitmask_slot, PLOC, UF(next_upstream), next_upstream_masks },
     { sl_string("proxy_next_upstream_tries"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, PLOC, UF(next_upstream_tries), NULL },
     { sl_string("proxy_next_upstream_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, PLOC, UF(next_upstream_timeout), NULL },
@@ -174,6 +192,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     plcf->upstream.next_upstream_timeout = SL_CONF_UNSET_MSEC;
     plcf->upstream.intercept_errors = SL_CONF_UNSET;
     sl_upstream_store_init_conf(&plcf->upstream.store);
+    sl_upstream_cache_init_conf(&plcf->upstream.cache);
     sl_proxy_rewrite_init(&plcf->rewrite);
     return plcf;
 }
@@ -344,6 +363,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     sl_conf_merge_value(u->ignore_client_abort, pu->ignore_client_abort, 0);
     sl_conf_merge_value(u->intercept_errors, pu->intercept_errors, 0);
     sl_upstream_store_merge(&u->store, &pu->store);
+    if (sl_upstream_cache_merge(cf, &u->cache, &pu->cache, u) != SL_CONF_OK) {
+        return SL_CONF_ERROR;
+    }
     if (check_headers_hash(cf, prev, conf) != SL_OK) {
         return SL_CONF_ERROR;
     }

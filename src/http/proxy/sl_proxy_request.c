@@ -118,10 +118,33 @@ static int own_or_hop_by_hop(const sl_table_elt_t *h)
     return 0;
 }
 
+/* The request headers a response to be cached must not depend on (nginx's cache header
+ * set): conditionals and ranges, which would make the upstream answer for this client
+ * only. */
+static int cache_dependent(const sl_table_elt_t *h)
+{
+    switch (h->key.len) {
+    case 5:
+        return client_header_is(h, "range");
+    case 8:
+        return client_header_is(h, "if-match") || client_header_is(h, "if-range");
+    case 13:
+        return client_header_is(h, "if-none-match");
+    case 17:
+        return client_header_is(h, "if-modified-since");
+    case 19:
+        return client_header_is(h, "if-unmodified-since");
+    }
+    return 0;
+}
+
 static int client_header_passes(sl_http_request_t *r, proxy_loc_conf_t *plcf,
                                 const sl_table_elt_t *h)
 {
     if (own_or_hop_by_hop(h)) {
+        return 0;
+    }
+    if (((sl_upstream_t *) r->upstream)->cacheable && cache_dependent(h)) {
         return 0;
     }
     if (in_connection_header(r, &h->key)) {
@@ -163,6 +186,18 @@ static sl_int_t own_lines(sl_http_request_t *r, proxy_loc_conf_t *plcf, sl_array
         conn_set |= s[i].is_connection;
     }
     line_t *l;
+    sl_str_t ims, inm;
+    if (sl__upstream_cache_conditionals(r, r->upstream, &ims, &inm)) {
+        /* proxy_cache_revalidate: the stored response's validators */
+        if (ims.len && (l = sl_array_push(lines)) != NULL) {
+            sl_str_set(&l->name, "If-Modified-Since");
+            l->value = ims;
+        }
+        if (inm.len && (l = sl_array_push(lines)) != NULL) {
+            sl_str_set(&l->name, "If-None-Match");
+            l->value = inm;
+        }
+    }
     if (!host_set && (l = sl_array_push(lines)) != NULL) {
         sl_str_set(&l->name, "Host");
         l->value = ctx->target->host_header;
@@ -265,6 +300,9 @@ sl_int_t sl__proxy_create_request(sl_http_request_t *r)
     sl_str_t cl_name = sl_string("Content-Length"), cl_value = { 0, (u_char *) cl };
 
     sl_str_t method = r->method_name, set_body = sl_null_string;
+    if (u->head_as_get) {
+        sl_str_set(&method, "GET"); /* proxy_cache_convert_head */
+    }
     proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
     if (lines == NULL || request_uri(r, plcf, ctx->target, &uri) != SL_OK
         || own_lines(r, plcf, lines) != SL_OK

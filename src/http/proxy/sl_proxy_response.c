@@ -132,7 +132,7 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
     }
     proxy_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_proxy_module);
     u->keepalive = ctx->status.http_version >= SL_HTTP_VERSION_11 && !in->connection_close;
-    if (r->method == SL_HTTP_HEAD || in->status_n == SL_HTTP_NO_CONTENT
+    if ((r->method == SL_HTTP_HEAD && !u->head_as_get) || in->status_n == SL_HTTP_NO_CONTENT
         || in->status_n == SL_HTTP_NOT_MODIFIED) {
         u->length = 0;
         u->upstream_done = 1;

@@ -195,6 +195,25 @@ void sl_upstream_init(sl_http_request_t *r)
 
     r->http_connection->log_ctx.log_upstream = log_upstream;
     u->start_msec = sl_current_msec;
+    sl_int_t rc = sl__upstream_cache_lookup(r, u);
+    if (rc == SL_AGAIN) {
+        return; /* waiting for another request's fetch (proxy_cache_lock) */
+    }
+    sl__upstream_init_after_lookup(r, u, rc);
+}
+
+static void send_cached(sl_http_request_t *r, sl_upstream_t *u);
+
+void sl__upstream_init_after_lookup(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+{
+    if (rc == SL_DONE) {
+        send_cached(r, u);
+        return;
+    }
+    if (rc == SL_ERROR || rc >= SL_HTTP_SPECIAL_RESPONSE) {
+        finalize(r, u, rc == SL_ERROR ? SL_HTTP_INTERNAL_SERVER_ERROR : rc);
+        return;
+    }
     if (u->create_request(r) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -239,6 +258,10 @@ static void next_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft)
         sl__upstream_give_back_try(u);
     }
     if (!sl__upstream_may_retry(r, u, ft, 1)) {
+        if (sl__upstream_cache_stale(r, u, ft) == SL_OK) {
+            send_cached(r, u);
+            return;
+        }
         finalize(r, u, (sl_int_t) status);
         return;
     }
@@ -315,6 +338,10 @@ static void no_live_upstreams(sl_http_request_t *r, sl_upstream_t *u)
     sl_log_error(SL_LOG_ERR, r->connection->log, 0, "no live upstreams");
     if (new_try(r, u) == SL_OK) {
         end_try(u, SL_HTTP_BAD_GATEWAY);
+    }
+    if (sl__upstream_cache_stale(r, u, SL_UPSTREAM_FT_NOLIVE) == SL_OK) {
+        send_cached(r, u);
+        return;
     }
     finalize(r, u, SL_HTTP_BAD_GATEWAY);
 }
@@ -671,6 +698,13 @@ static void read_header(sl_http_request_t *r, sl_upstream_t *u)
             next_upstream(r, u, ft);
             return;
         }
+        /* the cache: a 304 that revalidates the stored file, or a status the stale file
+         * answers instead of */
+        if (sl__upstream_cache_revalidated(r, u) == SL_OK
+            || (ft && sl__upstream_cache_stale(r, u, ft) == SL_OK)) {
+            send_cached(r, u);
+            return;
+        }
         send_header(r, u);
         return;
     }
@@ -747,10 +781,16 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
     r->headers_out.status = in->status_n;
     r->headers_out.status_line = in->status_line;
     r->headers_out.content_length_n = in->chunked ? -1 : in->content_length_n;
-    /* the upstream answers conditional requests itself: no 304 or 412 of ours for what
-     * it sent (nginx: unless the response is cacheable) */
-    r->disable_not_modified = 1;
     u->buffering = (unsigned) u->conf->buffering;
+    /* the upstream answers conditional requests itself: no 304 or 412 of ours for what it
+     * sent; as nginx, only a response from or into the cache answers them (sl_upstream's
+     * cache paths turn this off) */
+    r->disable_not_modified = 1;
+    if (u->conf->cache.force_ranges) {
+        /* proxy_force_ranges: whatever the upstream says of ranges */
+        r->allow_ranges = 1;
+        r->single_range = !u->cached;
+    }
     SL_LIST_FOREACH(&in->headers, part, i, sl_table_elt_t, h)
     {
         sl_uint_t kind = sl_upstream_elt_kind(h);
@@ -762,6 +802,14 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         }
         if (kind == SL_UPSTREAM_H_CONTENT_TYPE) {
             sl_http_set_content_type_with_charset(r, &h->value);
+            continue;
+        }
+        if (kind == SL_UPSTREAM_H_ACCEPT_RANGES && (u->cacheable || u->cached)
+            && !u->conf->cache.force_ranges) {
+            /* as nginx: a cached response's ranges are ours (the range filter says so);
+             * one being cached gets a single range */
+            r->allow_ranges = 1;
+            r->single_range = !u->cached;
             continue;
         }
         sl_table_elt_t *o = sl_upstream_pass_header(r, h);
@@ -779,6 +827,8 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
             r->headers_out.date = o; /* proxy_pass_header Date: the upstream's is used */
         } else if (kind == SL_UPSTREAM_H_SERVER) {
             r->headers_out.server = o;
+        } else if (kind == SL_UPSTREAM_H_ETAG) {
+            r->headers_out.etag = o; /* for If-Range; conditionals only when cached */
         } else if (kind == SL_UPSTREAM_H_LAST_MODIFIED) {
             /* as nginx: "expires modified" counts from it */
             r->headers_out.last_modified = o;
@@ -786,14 +836,22 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         } else if (kind == SL_UPSTREAM_H_EXPIRES) {
             /* what the filters read: gzip_proxied, expires, gzip's "already encoded" */
             r->headers_out.expires = o;
-        } else if (kind == SL_UPSTREAM_H_ETAG) {
-            r->headers_out.etag = o;
         } else if (kind == SL_UPSTREAM_H_CONTENT_ENCODING) {
             r->headers_out.content_encoding = o;
         } else if (kind == SL_UPSTREAM_H_ACCEPT_RANGES) {
             /* a filter that changes the body (gzip) takes it away */
             r->headers_out.accept_ranges = o;
         }
+    }
+    /* proxy_pass_header Date / Server: the upstream's or none, never sluice's own (nginx) */
+    static sl_table_elt_t none;
+    if (!(u->conf->hide_kinds & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_DATE))
+        && r->headers_out.date == NULL) {
+        r->headers_out.date = &none;
+    }
+    if (!(u->conf->hide_kinds & SL_UPSTREAM_H_BIT(SL_UPSTREAM_H_SERVER))
+        && r->headers_out.server == NULL) {
+        r->headers_out.server = &none;
     }
     return SL_OK;
 }
@@ -857,14 +915,27 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     sl_int_t diverted = sl__upstream_divert(r, u);
 
     if (diverted != SL_DECLINED) {
+        if (diverted >= SL_HTTP_SPECIAL_RESPONSE) {
+            sl__upstream_cache_error(r, u, (sl_uint_t) diverted);
+        }
         u->diverted = 1;
         finalize(r, u, diverted);
         return;
     }
     sl__upstream_x_accel_charset(r, u);
+    /* whether the response is stored decides how it is sent: before the headers are */
+    sl__upstream_cache_decide(r, u);
     if (copy_headers(r, u) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+    if (u->cacheable && !u->buffering) {
+        /* as nginx: an unbuffered response is not cached */
+        u->cacheable = 0;
+    }
+    if (u->cacheable) {
+        /* a response being cached answers conditionals and ranges as a cached one */
+        r->disable_not_modified = 0;
     }
     if (enter(r, u, SL_UPSTREAM_SEND_RESPONSE_HEADER) != SL_OK) {
         return;
@@ -872,7 +943,12 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
     /* the upstream's status line reaches the client as it came ("200 Okay", "200"), as in
      * nginx 1.22; a filter that changes the status drops it */
     sl_int_t rc = sl_http_send_header(r);
-    u->header_sent = 1;
+    /* a filter's own answer (412 of a conditional): nothing went out, it answers instead */
+    u->header_sent = rc < SL_HTTP_SPECIAL_RESPONSE;
+    if (rc >= SL_HTTP_SPECIAL_RESPONSE) {
+        finalize(r, u, rc);
+        return;
+    }
     if (u->upgrade && (rc == SL_OK || rc == SL_AGAIN)) {
         /* the 101 is header-only for the filters, but the connections go on as a tunnel */
         if (enter(r, u, SL_UPSTREAM_TUNNEL) == SL_OK) {
@@ -880,7 +956,12 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
         }
         return;
     }
-    if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
+    if (rc != SL_ERROR && rc <= SL_OK && r->header_only && u->cacheable && u->tee
+        && u->pipe_input_filter) {
+        /* a HEAD (made GET or not), or a 304 of ours: the body, if any, is read for the
+         * cache alone */
+        u->body_for_cache_only = 1;
+    } else if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
         finalize(r, u, rc == SL_ERROR ? SL_ERROR : SL_OK);
         return;
     }
@@ -896,6 +977,8 @@ static void send_header(sl_http_request_t *r, sl_upstream_t *u)
             finalize(r, u, SL_ERROR);
             return;
         }
+        /* nothing of the body goes to the client: the pipe reads it to its end */
+        u->pipe->downstream_error = u->body_for_cache_only;
         r->write_event_handler = sl_upstream_downstream_handler;
         run_pipe(r, u, 1);
         return;
@@ -1114,6 +1197,9 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
     p->temp_path = u->conf->temp_path->name;
     /* a copy to make: every byte goes through the temp file, in the tee's directory */
     p->cacheable = sl__upstream_tee_open(r, u, &p->temp_path);
+    /* the cache's file keeps room for its header before the body */
+    p->temp_file = sl__upstream_tee_file(r, u);
+    p->cacheable = u->tee != NULL;
     /* the pipe runs the state's timers, on the upstream's reads and the client's writes */
     p->read_timeout = sl__upstream_timeout(u, row->read_timer);
     p->send_timeout = sl__upstream_timeout(u, row->client_timer);
@@ -1226,7 +1312,43 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     if (!p->downstream_done && !(finished && p->in == NULL && p->out == NULL)) {
         return;
     }
-    finalize(r, u, p->downstream_error ? SL_ERROR : SL_OK);
+    finalize(r, u, p->downstream_error && !u->body_for_cache_only ? SL_ERROR : SL_OK);
+}
+
+/*
+ * A cache file answers: its header was parsed into u->headers_in as an upstream's would be,
+ * and goes out through the same copy (hidden headers, proxy_redirect...), its body as a file
+ * buf through the output filters (ranges, conditionals, sendfile).
+ */
+static void send_cached(sl_http_request_t *r, sl_upstream_t *u)
+{
+    sl_buf_t *b = sl_calloc_buf(r->pool);
+
+    if (b == NULL || enter(r, u, SL_UPSTREAM_CACHE_SEND) != SL_OK) {
+        if (b == NULL) {
+            finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        return;
+    }
+    u->cached = 1;
+    x_accel_limit_rate(r, u);
+    sl__upstream_x_accel_charset(r, u);
+    if (copy_headers(r, u) != SL_OK || sl__upstream_cache_body(r, u, b) != SL_OK) {
+        finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    r->disable_not_modified = 0;
+    sl_int_t rc = sl_http_send_header(r);
+    u->header_sent = rc < SL_HTTP_SPECIAL_RESPONSE;
+    if (rc == SL_ERROR || rc > SL_OK || r->header_only) {
+        finalize(r, u, rc == SL_ERROR || rc >= SL_HTTP_SPECIAL_RESPONSE ? rc : SL_OK);
+        return;
+    }
+    u->upstream_done = 1;
+    if (end_upstream(r, u, SL_OK)) {
+        sl_chain_t out = { b, NULL };
+        send_end(r, &out);
+    }
 }
 
 void sl__upstream_finalize(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
@@ -1249,6 +1371,7 @@ static int end_upstream(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
     u->response_time = sl_current_msec - u->start_msec;
     /* ended before the body did: a copy still being made is dropped */
     sl__upstream_tee_end(r, u);
+    sl__upstream_cache_end(r, u);
     if (u->body_streaming && !u->body_done) {
         /* the rest of the body is still on its way: the connection cannot be reused */
         r->keepalive = 0;

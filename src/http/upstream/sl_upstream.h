@@ -39,6 +39,8 @@
 #define SL_UPSTREAM_FT_HTTP_403 0x00000100
 #define SL_UPSTREAM_FT_HTTP_404 0x00000200
 #define SL_UPSTREAM_FT_HTTP_429 0x00000400
+/** proxy_cache_use_stale updating: not a failure, a stale answer while one request refreshes */
+#define SL_UPSTREAM_FT_UPDATING 0x00000800
 /** a POST/LOCK/PATCH that reached the upstream may be retried only with this */
 #define SL_UPSTREAM_FT_NON_IDEMPOTENT 0x00004000
 /** every peer is down or busy: never retried */
@@ -54,6 +56,34 @@ typedef struct {
     /** proxy_store_access: the file's mode (directories add x where r is) */
     sl_uint_t access;
 } sl_upstream_store_conf_t;
+
+/* The proxy cache's per-location settings (sl_upstream_cache.c). */
+typedef struct {
+    /** proxy_cache: SL_CONF_UNSET, 0 (off), 1 (a zone, or a name with variables) */
+    sl_int_t on;
+    /** the zone's name as configured; the cache it names once merged (NULL: by variable) */
+    sl_str_t name;
+    void *cache;
+    sl_http_complex_value_t *name_value;
+    sl_http_complex_value_t *key;
+    /** proxy_cache_valid: sl_http_cache_valid_t, NULL when unset */
+    sl_array_t *valid;
+    sl_uint_t methods;
+    sl_uint_t min_uses;
+    /** proxy_cache_bypass, proxy_no_cache: sl_http_complex_value_t, NULL when unset */
+    sl_array_t *bypass;
+    sl_array_t *no_cache;
+    sl_int_t convert_head;
+    sl_int_t lock;
+    sl_msec_t lock_timeout;
+    sl_msec_t lock_age;
+    /** proxy_cache_use_stale: SL_UPSTREAM_FT_* */
+    sl_uint_t use_stale;
+    sl_int_t revalidate;
+    sl_int_t background_update;
+    off_t max_range_offset;
+    sl_int_t force_ranges;
+} sl_upstream_cache_conf_t;
 
 typedef struct {
     sl_msec_t connect_timeout;
@@ -106,6 +136,7 @@ typedef struct {
     sl_array_t *ssl_passwords;
     /** where relative names of those files are (the configuration's directory, with "/") */
     sl_str_t ssl_conf_prefix;
+    sl_upstream_cache_conf_t cache;
 } sl_upstream_conf_t;
 
 /* The response header as the upstream sent it. */
@@ -148,6 +179,7 @@ enum {
     SL_UPSTREAM_H_XA_CHARSET,
     SL_UPSTREAM_H_ETAG,
     SL_UPSTREAM_H_CONTENT_ENCODING,
+    SL_UPSTREAM_H_VARY,
     SL_UPSTREAM_H_ACCEPT_RANGES,
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
@@ -187,9 +219,11 @@ typedef struct sl_upstream_body_frames_s sl_upstream_body_frames_t;
  * reaches it).
  */
 typedef struct {
-    /** this response is to be copied: 1, with *dir the directory its file goes to; 0 not */
-    int (*open)(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir);
-    /** the whole body is [0, size) of file (no file when size is 0) */
+    /** this response is to be copied: 1, with *dir the directory its file goes to and
+     * *reserve the bytes its file keeps before the body (the cache's header); 0 not */
+    int (*open)(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir, off_t *reserve);
+    /** the whole body is [reserve, reserve + size) of file (file NULL or without a
+     * descriptor when nothing was written) */
     void (*complete)(sl_http_request_t *r, sl_upstream_t *u, sl_file_t *file, off_t size);
     /** the body did not end as framed, or the request ended first: drop the copy */
     void (*truncated)(sl_http_request_t *r, sl_upstream_t *u);
@@ -251,6 +285,10 @@ struct sl_upstream_s {
     sl_pipe_t *pipe;
     /** the body's second destination (proxy_store), NULL for none or once it is done */
     const sl_upstream_tee_t *tee;
+    /** the proxy cache's state for this request (sl_upstream_cache.c), NULL without one */
+    struct sl_upstream_cache_req_s *cache;
+    /** the bytes before the body in the tee's file */
+    off_t tee_reserve;
     void (*finalize_request)(sl_http_request_t *r, sl_int_t rc);
     /** rewrites a response header copied for the client (proxy_redirect, proxy_cookie_*):
      * SL_OK when a Location was rewritten (it becomes headers_out.location), SL_DECLINED,
@@ -311,6 +349,14 @@ struct sl_upstream_s {
     unsigned upgrade : 1;
     unsigned upstream_done : 1;
     unsigned cleaned_up : 1;
+    /** the response may be stored in the cache (decided at lookup, then by its headers) */
+    unsigned cacheable : 1;
+    /** proxy_cache_convert_head: a HEAD goes upstream as a GET */
+    unsigned head_as_get : 1;
+    /** the response comes from a cache file, not from a peer */
+    unsigned cached : 1;
+    /** a HEAD (or a 304 of ours) whose body is read only for the cache */
+    unsigned body_for_cache_only : 1;
 };
 
 /* Creates r->upstream (pool memory).  SL_OK or SL_ERROR. */
@@ -417,6 +463,9 @@ sl_int_t sl__upstream_ssl_check(sl_http_request_t *r, sl_upstream_t *u);
  */
 void sl__upstream_tee_select(sl_http_request_t *r, sl_upstream_t *u);
 int sl__upstream_tee_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir);
+/* The tee's file, ready before the pipe's first write when the tee keeps room before the
+ * body: NULL when there is none to make, or memory ran out (u->tee is dropped then). */
+sl_file_t *sl__upstream_tee_file(sl_http_request_t *r, sl_upstream_t *u);
 void sl__upstream_tee_end(sl_http_request_t *r, sl_upstream_t *u);
 
 /*
@@ -429,6 +478,50 @@ char *sl_upstream_store_access_set(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 void sl_upstream_store_init_conf(sl_upstream_store_conf_t *conf);
 void sl_upstream_store_merge(sl_upstream_store_conf_t *conf, const sl_upstream_store_conf_t *prev);
 extern const sl_upstream_tee_t sl_upstream_store_tee;
+
+/*
+ * The proxy cache (sl_upstream_cache.c).  sl__upstream_cache_lookup, before the request is
+ * built: SL_DECLINED (no cache for this request), SL_OK (go upstream; u->cacheable says
+ * whether the response may be stored), SL_DONE (a cache file answers: u->headers_in holds
+ * its header, sl__upstream_send_cached sends it), SL_AGAIN (another request is fetching the
+ * key: u waits for the lock and sl_upstream_init's rest runs when it ends), or an HTTP status
+ * to end with.  sl__upstream_cache_decide, when the response header is in: whether this
+ * response is stored (its validity, proxy_no_cache, Set-Cookie, Vary).  sl__upstream_cache_end:
+ * the request lets go of its node, whatever happened.
+ */
+sl_int_t sl__upstream_cache_lookup(sl_http_request_t *r, sl_upstream_t *u);
+void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u);
+/* An intercepted error (proxy_intercept_errors) that may be cached: the key answers with
+ * status while the response's validity lasts. */
+void sl__upstream_cache_error(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t status);
+void sl__upstream_cache_end(sl_http_request_t *r, sl_upstream_t *u);
+/* proxy_cache_revalidate: the conditionals the request to the upstream carries (its
+ * If-Modified-Since, If-None-Match values, empty when none): 1 when it revalidates. */
+int sl__upstream_cache_conditionals(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *ims,
+                                    sl_str_t *inm);
+/* A failure of kind ft (or an upstream status of that kind) that a stale file answers
+ * instead (proxy_cache_use_stale, stale-if-error): SL_OK with the stored header in
+ * u->headers_in (send it with the cached path), SL_DECLINED. */
+sl_int_t sl__upstream_cache_stale(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t ft);
+/* A 304 that answered a revalidation: the file's validity renewed, its header in
+ * u->headers_in (SL_OK, REVALIDATED), or SL_DECLINED. */
+sl_int_t sl__upstream_cache_revalidated(sl_http_request_t *r, sl_upstream_t *u);
+/* The body of a cache file being served: [start, end) of its file. */
+sl_int_t sl__upstream_cache_body(sl_http_request_t *r, sl_upstream_t *u, sl_buf_t *b);
+/* Goes on with a request that waited for a cache lock (sl_upstream.c). */
+void sl__upstream_init_after_lookup(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc);
+extern const sl_upstream_tee_t sl_upstream_cache_tee;
+/* $upstream_cache_status (sl_upstream_add_variables calls it). */
+sl_int_t sl__upstream_cache_add_variables(sl_conf_t *cf);
+char *sl_upstream_cache_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_upstream_cache_valid_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+char *sl_upstream_cache_predicate_set(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+void sl_upstream_cache_init_conf(sl_upstream_cache_conf_t *conf);
+char *sl_upstream_cache_merge(sl_conf_t *cf, sl_upstream_cache_conf_t *conf,
+                              const sl_upstream_cache_conf_t *prev, sl_upstream_conf_t *uc);
+/* proxy_cache_methods, proxy_cache_use_stale: their words */
+extern sl_conf_bitmask_t sl_upstream_cache_methods_masks[];
+extern sl_conf_bitmask_t sl_upstream_cache_use_stale_masks[];
 
 /* The variables ($upstream_addr, $upstream_status, ...); from the core's preconfiguration. */
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf);

@@ -80,6 +80,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
     case 4:
         KIND("date", SL_UPSTREAM_H_DATE);
         KIND("etag", SL_UPSTREAM_H_ETAG);
+        KIND("vary", SL_UPSTREAM_H_VARY);
         break;
     case 5:
         KIND("x-pad", SL_UPSTREAM_H_X_PAD);

@@ -72,6 +72,7 @@ _Static_assert(SL_UPSTREAM_DONE == SL_UPSTREAM_NSTATES - 1, "ANY_BUT_DONE: DONE 
 static const sl_upstream_state_row_t rows[SL_UPSTREAM_NSTATES] = {
     /*  state                 from                        action           client action      abort action       read  write client       armed */
     ROW(INIT,                 0,                          NULL,            NULL,              SENDING_REQUEST,   NONE, NONE, NONE,        WAITS),
+    ROW(CACHE_SEND,           FROM(INIT) | TRYING, NULL,      SENDING_TO_CLIENT, SENDING_TO_CLIENT, NONE, NONE, NONE,        WAITS),
     ROW(CONNECT,              FROM(INIT) | TRYING,        CONNECTING,      NULL,              CONNECTING,        NONE, CONN, NONE,        ENTRY),
     ROW(HANDSHAKE,            FROM(CONNECT),              HANDSHAKING,     NULL,              HANDSHAKING,       NONE, CONN, NONE,        ENTRY),
     ROW(SEND_REQUEST,         FROM(CONNECT) | FROM(HANDSHAKE), SENDING_REQUEST, NULL,         SENDING_REQUEST,   NONE, SEND, NONE,        WAITS),

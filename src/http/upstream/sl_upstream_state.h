@@ -19,6 +19,8 @@
  */
 typedef enum {
     SL_UPSTREAM_INIT = 0,
+    /** a cache file answers (a HIT, a stale answer, a 304 that revalidated it) */
+    SL_UPSTREAM_CACHE_SEND,
     SL_UPSTREAM_CONNECT,
     /** TLS to the upstream: the handshake on a new connection (sl_upstream_ssl.c) */
     SL_UPSTREAM_HANDSHAKE,

@@ -265,9 +265,10 @@ static void publish(sl_http_request_t *r, sl_upstream_t *u, int fd, off_t size, 
 }
 
 /* Every response of a proxy_store location is copied; only a 200 is published. */
-static int store_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir)
+static int store_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir, off_t *reserve)
 {
     (void) r;
+    (void) reserve;
     *dir = u->conf->temp_path->name;
     return 1;
 }

@@ -217,6 +217,9 @@ static sl_http_variable_t upstream_vars[] = {
 
 sl_int_t sl_upstream_add_variables(sl_conf_t *cf)
 {
+    if (sl__upstream_cache_add_variables(cf) != SL_OK) {
+        return SL_ERROR;
+    }
     for (size_t i = 0; i < sl_nelems(upstream_vars); i++) {
         sl_http_variable_t *v =
             sl_http_add_variable(cf, &upstream_vars[i].name, upstream_vars[i].flags);

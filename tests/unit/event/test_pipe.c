@@ -706,6 +706,32 @@ static void test_temp_file_full(void **state)
     assert_int_equal(full->fd, -1);
 }
 
+/* Keeping everything (a cache copy) on a full disk: the copy is given up, the client still
+ * gets the whole body. */
+static void test_copy_dropped_on_full_disk(void **state)
+{
+    env_t *e = *state;
+    sl_file_t *full = sl_pcalloc(e->pool, sizeof(sl_file_t));
+
+    full->fd = open("/dev/full", O_RDWR | O_CLOEXEC);
+    if (full->fd == -1) {
+        skip();
+    }
+    full->name = e->p.temp_path;
+    e->p.temp_file = full;
+    e->p.cacheable = 1;
+    source(e, 100000, 8192, 0, 1);
+    e->sink.per_call = 100;
+    assert_int_equal(drive(e, TURNS_MAX), SL_OK);
+    assert_false(e->p.cacheable);
+    assert_true(e->p.copy_dropped);
+    assert_false(e->p.upstream_error);
+    assert_non_null(strstr(log_text(e), "pwritev()"));
+    assert_int_equal(e->sink.len, 100000);
+    assert_memory_equal(e->sink.got, e->body, 100000);
+    sl_pipe_close_temp_file(&e->p);
+}
+
 /*
  * A client that stops reading: the sink takes `capacity` bytes (its socket buffers), then
  * nothing.  Only upstream read events come after that.  Returns how many passes it took.
@@ -862,6 +888,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_preread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_temp_dir_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_temp_file_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_dropped_on_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downstream_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_client_spills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_client_write_size_below_buffer, setup,

@@ -23,6 +23,7 @@
 
 #define N SL_UPSTREAM_NSTATES
 #define INIT SL_UPSTREAM_INIT
+#define CACHE_SEND SL_UPSTREAM_CACHE_SEND
 #define CONNECT SL_UPSTREAM_CONNECT
 #define HANDSHAKE SL_UPSTREAM_HANDSHAKE
 #define SEND_REQUEST SL_UPSTREAM_SEND_REQUEST
@@ -34,15 +35,8 @@
 #define DONE SL_UPSTREAM_DONE
 
 static const char *const names[N] = {
-    "INIT",
-    "CONNECT",
-    "HANDSHAKE",
-    "SEND_REQUEST",
-    "READ_HEADER",
-    "SEND_RESPONSE_HEADER",
-    "BODY_UNBUFFERED",
-    "BODY_BUFFERED",
-    "TUNNEL",
+    "INIT",        "CACHE_SEND",           "CONNECT",         "HANDSHAKE",     "SEND_REQUEST",
+    "READ_HEADER", "SEND_RESPONSE_HEADER", "BODY_UNBUFFERED", "BODY_BUFFERED", "TUNNEL",
     "DONE",
 };
 
@@ -151,6 +145,11 @@ static int legal(sl_upstream_state_e from, sl_upstream_state_e to)
         { SEND_RESPONSE_HEADER, BODY_UNBUFFERED },
         { SEND_RESPONSE_HEADER, BODY_BUFFERED },
         { SEND_RESPONSE_HEADER, TUNNEL },
+        { INIT, CACHE_SEND },
+        { CONNECT, CACHE_SEND },
+        { HANDSHAKE, CACHE_SEND },
+        { SEND_REQUEST, CACHE_SEND },
+        { READ_HEADER, CACHE_SEND },
     };
 
     if (to == DONE) {

@@ -19,8 +19,9 @@ typedef struct {
 
 static calls_t calls;
 
-static int fake_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir)
+static int fake_open(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *dir, off_t *reserve)
 {
+    *reserve = 0;
     calls.opened++;
     sl_str_set(dir, "/tee/dir");
     return calls.want;
