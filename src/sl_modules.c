@@ -20,7 +20,13 @@ extern sl_module_t sl_http_stub_status_module;
 extern sl_module_t sl_http_auth_request_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
+extern sl_module_t sl_http_geo_module;
+extern sl_module_t sl_http_secure_link_module;
+extern sl_module_t sl_http_referer_module;
+extern sl_module_t sl_http_empty_gif_module;
+extern sl_module_t sl_http_split_clients_module;
 extern sl_module_t sl_http_try_files_module;
+extern sl_module_t sl_http_random_index_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_gzip_ok_module;
 extern sl_module_t sl_http_gzip_static_module;
@@ -40,6 +46,7 @@ extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_expires_filter_module;
+extern sl_module_t sl_http_userid_filter_module;
 extern sl_module_t sl_http_trailers_filter_module;
 extern sl_module_t sl_http_cache_module;
 extern sl_module_t sl_http_proxy_module;
@@ -73,7 +80,14 @@ sl_module_t *sl_modules[] = {
     &sl_http_auth_request_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
+    &sl_http_split_clients_module,
+    &sl_http_geo_module,
+    &sl_http_secure_link_module,
+    &sl_http_referer_module,
+    &sl_http_empty_gif_module,
     &sl_http_try_files_module,
+    /* before index: a directory it answers is not searched for index files */
+    &sl_http_random_index_module,
     &sl_http_index_module,
     &sl_http_gzip_ok_module,
     /* its content handler before static's: the .gz file first */
@@ -109,6 +123,7 @@ sl_module_t *sl_modules[] = {
     /* after add_header's: its filter runs first, so its lines come first, as nginx */
     &sl_http_expires_filter_module,
     &sl_http_trailers_filter_module,
+    &sl_http_userid_filter_module,
     /* the caches proxy_cache names (proxy_cache_path is the proxy's directive) */
     &sl_http_cache_module,
     &sl_http_proxy_module,

@@ -19,6 +19,7 @@
 #include "sl_cycle.h"
 #include "sl_event.h"
 #include "sl_inet.h"
+#include "sl_proxy_protocol.h"
 #include "sl_str.h"
 
 typedef struct sl_listening_s sl_listening_t;
@@ -162,6 +163,10 @@ struct sl_connection_s {
     sl_sockaddr_t local_sockaddr;
     socklen_t local_socklen;
 
+    /** what a PROXY protocol header said (listen ... proxy_protocol), or NULL: none was
+     * read, or it named no addresses */
+    sl_proxy_protocol_t *proxy_protocol;
+
     /** the header buffer of an http connection */
     sl_buf_t *buffer;
 
@@ -263,6 +268,11 @@ sl_int_t sl_conn_tcp_push(sl_connection_t *c);
  * connection: the listener's own when it is bound to one address, else getsockname().
  * SL_OK, or SL_ERROR after logging "getsockname() failed" at crit (nothing is set). */
 sl_int_t sl_conn_local_sockaddr(sl_connection_t *c);
+/* Copies up to size bytes waiting on the plain socket into buf without reading them: what
+ * comes before a TLS handshake (a PROXY protocol header) is looked at, then only its own
+ * bytes are read, leaving the hello to OpenSSL.  The count, 0 when the peer closed,
+ * SL_AGAIN (c->read->ready cleared), or SL_ERROR (logged as a recv failure). */
+ssize_t sl_conn_peek_bytes(sl_connection_t *c, u_char *buf, size_t size);
 /* The error pending on the socket (SO_ERROR; reading it clears it), 0 when none: why a
  * peer that vanished went, for the log. */
 sl_err_t sl_conn_pending_error(sl_connection_t *c);

@@ -73,6 +73,20 @@ sl_int_t sl_conn_local_sockaddr(sl_connection_t *c)
     return SL_OK;
 }
 
+ssize_t sl_conn_peek_bytes(sl_connection_t *c, u_char *buf, size_t size)
+{
+    sl_err_t err = 0;
+    ssize_t n = sl_os_peek_bytes(c->fd, buf, size, &err);
+
+    if (n == SL_AGAIN) {
+        c->read->ready = 0;
+    } else if (n == SL_ERROR) {
+        c->read->error = 1;
+        sl_connection_error(c, err, "recv()");
+    }
+    return n;
+}
+
 sl_err_t sl_conn_pending_error(sl_connection_t *c)
 {
     return sl_socket_error(c->fd);

@@ -130,23 +130,24 @@ static char *merge_servers(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf, sl_htt
 
     for (sl_uint_t s = 0; s < cmcf->servers.nelts; s++) {
         sl_http_conf_ctx_t *sctx = cscfp[s]->ctx;
+        char *rv = SL_CONF_OK;
 
+        /* the merges of a server see its context, as nginx's (valid_referers server_names
+         * reads the server's names, all of them, when merged) */
+        cf->ctx = sctx;
         if (hm->merge_srv_conf) {
-            char *rv = hm->merge_srv_conf(cf, ctx->srv_conf[mi], sctx->srv_conf[mi]);
-            if (rv != SL_CONF_OK) {
-                return rv;
+            rv = hm->merge_srv_conf(cf, ctx->srv_conf[mi], sctx->srv_conf[mi]);
+        }
+        if (rv == SL_CONF_OK && hm->merge_loc_conf) {
+            rv = hm->merge_loc_conf(cf, ctx->loc_conf[mi], sctx->loc_conf[mi]);
+            sl_http_core_loc_conf_t *clcf = sctx->loc_conf[sl_http_core_module.ctx_index];
+            if (rv == SL_CONF_OK) {
+                rv = merge_locations(cf, clcf->locations, sctx->loc_conf, hm, mi);
             }
         }
-        if (hm->merge_loc_conf) {
-            char *rv = hm->merge_loc_conf(cf, ctx->loc_conf[mi], sctx->loc_conf[mi]);
-            if (rv != SL_CONF_OK) {
-                return rv;
-            }
-            sl_http_core_loc_conf_t *clcf = sctx->loc_conf[sl_http_core_module.ctx_index];
-            rv = merge_locations(cf, clcf->locations, sctx->loc_conf, hm, mi);
-            if (rv != SL_CONF_OK) {
-                return rv;
-            }
+        cf->ctx = ctx;
+        if (rv != SL_CONF_OK) {
+            return rv;
         }
     }
     return SL_CONF_OK;

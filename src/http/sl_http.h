@@ -79,6 +79,8 @@ typedef struct {
     unsigned wildcard : 1;
     unsigned reuseport : 1;
     unsigned ipv6only : 1;
+    /** a PROXY protocol header comes before each connection's first request */
+    unsigned proxy_protocol : 1;
     /** "ssl": the address speaks TLS (any listen of it saying so) */
     unsigned ssl : 1;
 } sl_http_listen_opt_t;
@@ -262,6 +264,8 @@ typedef struct {
     /** names of the servers on this address: exact, then wildcards, then regexes */
     sl_http_server_name_t *names;
     sl_uint_t nnames;
+    /** listen ... proxy_protocol */
+    unsigned proxy_protocol : 1;
     /** listen ... ssl */
     unsigned ssl : 1;
 } sl_http_addr_t;

@@ -121,6 +121,10 @@ static char *parse_listen_param(sl_conf_t *cf, sl_http_listen_opt_t *opt, const 
         opt->reuseport = 1;
         return SL_CONF_OK;
     }
+    if (sl_str_eq_cstr(v, "proxy_protocol")) {
+        opt->proxy_protocol = 1;
+        return SL_CONF_OK;
+    }
     if (OPTION(v, "backlog=")) {
         opt->set = 1;
         opt->bind = 1;
@@ -271,11 +275,14 @@ static sl_int_t merge_addr(sl_conf_t *cf, sl_http_conf_addr_t *addr, sl_http_cor
         return SL_ERROR;
     }
     int ssl = addr->opt.ssl || opt->ssl;
+    /* any listen of the address asking for it turns it on for the address, as nginx */
+    int proxy_protocol = addr->opt.proxy_protocol || opt->proxy_protocol;
     if (opt->set) {
         int default_server = addr->opt.default_server;
         addr->opt = *opt;
         addr->opt.default_server = default_server;
     }
+    addr->opt.proxy_protocol = proxy_protocol;
     addr->opt.ssl = ssl;
     if (opt->default_server) {
         if (addr->opt.default_server) {
@@ -346,6 +353,7 @@ static sl_int_t init_addr(sl_conf_t *cf, sl_http_addr_t *a, sl_http_conf_addr_t 
     memcpy(&a->sockaddr, &ca->opt.sockaddr, ca->opt.socklen);
     a->socklen = ca->opt.socklen;
     a->default_server = ca->default_server;
+    a->proxy_protocol = ca->opt.proxy_protocol;
     a->ssl = ca->opt.ssl;
     return sl_http_init_server_names(cf, a, ca);
 }

@@ -47,6 +47,49 @@ void sl_http_close_connection(sl_connection_t *c)
     sl_pool_destroy(pool);
 }
 
+/*
+ * listen ... ssl proxy_protocol: the header comes before the TLS handshake.  It is looked at
+ * without being read, so the bytes after it (the TLS hello) stay in the socket for OpenSSL,
+ * then exactly its own bytes are read through the plain table, and the handshake starts.
+ */
+static void proxy_protocol_before_ssl(sl_event_t *rev)
+{
+    sl_connection_t *c = rev->data;
+    sl_http_connection_t *hc = c->data;
+    u_char buf[SL_PROXY_PROTOCOL_MAX_HEADER];
+    sl_proxy_protocol_t *pp;
+
+    if (rev->timedout) {
+        sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        sl_http_close_connection(c);
+        return;
+    }
+    ssize_t n = sl_conn_peek_bytes(c, buf, sizeof(buf));
+    if (n == SL_AGAIN) {
+        return;
+    }
+    if (n == 0) {
+        sl_log_error(SL_LOG_INFO, c->log, 0, "client closed connection");
+    }
+    if (n <= 0) {
+        sl_http_close_connection(c);
+        return;
+    }
+    /* a peer that closed after part of a header: broken, not awaited */
+    ssize_t len = sl_proxy_protocol_read(c->pool, c->log, buf, (size_t) n, rev->pending_eof, &pp);
+    if (len == SL_AGAIN) {
+        return;
+    }
+    if (len == SL_ERROR || c->io->recv(c, buf, (size_t) len) != len) {
+        sl_http_close_connection(c);
+        return;
+    }
+    c->proxy_protocol = pp;
+    hc->proxy_protocol = 0;
+    c->log->action = "waiting for request";
+    sl_http_ssl_init_connection(c);
+}
+
 void sl_http_init_connection(sl_connection_t *c)
 {
     sl_http_connection_t *hc = sl_pcalloc(c->pool, sizeof(sl_http_connection_t));
@@ -62,16 +105,24 @@ void sl_http_init_connection(sl_connection_t *c)
     hc->addr = addr;
     hc->default_server = addr->default_server;
     hc->conf_ctx = addr->default_server->ctx;
+    hc->proxy_protocol = addr->proxy_protocol;
     hc->log_ctx.connection = c;
     c->data = hc;
     c->log->data = &hc->log_ctx;
     c->log->handler = sl_http_log_error;
-    c->log->action = "waiting for request";
+    c->log->action = hc->proxy_protocol ? "reading PROXY protocol" : "waiting for request";
     c->read->handler = sl_http_wait_request_handler;
     c->write->handler = sl_event_empty_handler;
     c->idle = 1;
     sl_reusable_connection(c, 1);
     sl_add_timer(c->read, hc->default_server->client_header_timeout);
+    if (sl_http_ssl_wanted(hc) && hc->proxy_protocol) {
+        c->read->handler = proxy_protocol_before_ssl;
+        if (c->read->ready || c->read->pending_eof) {
+            proxy_protocol_before_ssl(c->read);
+        }
+        return;
+    }
     if (sl_http_ssl_wanted(hc)) {
         sl_http_ssl_init_connection(c);
         return;
@@ -120,6 +171,98 @@ void sl_http_release_header_buffer(sl_connection_t *c)
     }
 }
 
+/*
+ * A header buffer too small for the PROXY protocol header still coming: its bytes move to
+ * one of the header's bound (smaller buffers than that are the exception: the default
+ * client_header_buffer_size is 1k, a v2 header with TLVs may take up to 4k).  SL_OK, or
+ * SL_ERROR when the buffer is already that large (the reader bounds the header) or memory
+ * runs out.
+ */
+static sl_int_t grow_for_proxy_protocol(sl_connection_t *c)
+{
+    sl_buf_t *b = c->buffer;
+    size_t have = (size_t) (b->last - b->pos);
+
+    if ((size_t) (b->end - b->start) >= SL_PROXY_PROTOCOL_MAX_HEADER) {
+        return SL_ERROR;
+    }
+    u_char *p = sl_palloc(c->pool, SL_PROXY_PROTOCOL_MAX_HEADER);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    memcpy(p, b->pos, have);
+    sl_pfree(c->pool, b->start);
+    b->start = p;
+    b->pos = p;
+    b->last = p + have;
+    b->end = p + SL_PROXY_PROTOCOL_MAX_HEADER;
+    return SL_OK;
+}
+
+/*
+ * Reads the PROXY protocol header from the bytes in the header buffer, before anything
+ * else the connection carries (and before TLS, when there is TLS: it is read through the
+ * plain table).  SL_OK: read, b->pos is past it; SL_AGAIN: wait for more; SL_ERROR: broken
+ * (logged), the connection is to be closed.
+ */
+static sl_int_t read_proxy_protocol(sl_connection_t *c, int eof)
+{
+    sl_http_connection_t *hc = c->data;
+    sl_buf_t *b = c->buffer;
+    sl_proxy_protocol_t *pp;
+    ssize_t n =
+        sl_proxy_protocol_read(c->pool, c->log, b->pos, (size_t) (b->last - b->pos), eof, &pp);
+
+    if (n == SL_AGAIN) {
+        return b->last < b->end                      ? SL_AGAIN
+               : grow_for_proxy_protocol(c) == SL_OK ? SL_AGAIN
+                                                     : SL_ERROR;
+    }
+    if (n == SL_ERROR) {
+        return SL_ERROR;
+    }
+    c->proxy_protocol = pp;
+    hc->proxy_protocol = 0;
+    b->pos += n;
+    c->log->action = "waiting for request";
+    return SL_OK;
+}
+
+/*
+ * The PROXY protocol step of waiting for a request: 1 when the header is read and request
+ * bytes follow it in the buffer; 0 when the handler is done for now (the connection closed
+ * on a broken header, or waiting for the rest of the header or for the request).
+ */
+static int proxy_protocol_read(sl_connection_t *c)
+{
+    sl_http_connection_t *hc = c->data;
+    sl_event_t *rev = c->read;
+    sl_buf_t *b = c->buffer;
+    sl_int_t rc = read_proxy_protocol(c, 0);
+
+    if (rc == SL_ERROR) {
+        sl_http_close_connection(c);
+        return 0;
+    }
+    if (rc == SL_OK && b->pos < b->last) {
+        return 1;
+    }
+    if (b->pos == b->last) {
+        b->pos = b->start;
+        b->last = b->start;
+    }
+    if (rev->ready) {
+        /* edge-triggered: what is still in the socket must be read now */
+        sl_http_wait_request_handler(rev);
+        return 0;
+    }
+    if (!rev->timer_set) {
+        sl_add_timer(rev, hc->default_server->client_header_timeout);
+    }
+    sl_http_release_header_buffer(c);
+    return 0;
+}
+
 void sl_http_wait_request_handler(sl_event_t *rev)
 {
     sl_connection_t *c = rev->data;
@@ -152,13 +295,19 @@ void sl_http_wait_request_handler(sl_event_t *rev)
         return;
     }
     if (n == SL_ERROR || n == 0) {
-        if (n == 0) {
+        if (n == 0 && hc->proxy_protocol && b->last > b->pos) {
+            /* a PROXY protocol header cut short: broken, as nginx says */
+            (void) read_proxy_protocol(c, 1);
+        } else if (n == 0) {
             sl_log_error(SL_LOG_INFO, c->log, 0, "client closed connection");
         }
         sl_http_close_connection(c);
         return;
     }
     b->last += n;
+    if (hc->proxy_protocol && !proxy_protocol_read(c)) {
+        return;
+    }
     c->close = 0;
     c->log->action = "reading client request line";
     c->idle = 0;

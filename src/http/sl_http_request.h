@@ -241,6 +241,8 @@ typedef struct {
     /** the name the client gave in its TLS hello (SNI), or NULL */
     sl_str_t *ssl_servername;
     unsigned keepalive : 1;
+    /** a PROXY protocol header is still to be read before the first request */
+    unsigned proxy_protocol : 1;
     /** a plain HTTP request came to a TLS address: answered 497 */
     unsigned plain_on_ssl : 1;
 } sl_http_connection_t;

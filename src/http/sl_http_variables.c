@@ -1136,7 +1136,7 @@ sl_int_t sl_http_variables_add_core_vars(sl_conf_t *cf)
         }
         *v = *pv;
     }
-    return SL_OK;
+    return sl_http_proxy_protocol_add_variables(cf);
 }
 
 /* The hash of declared variables, for run-time lookups by name. */

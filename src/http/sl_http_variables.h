@@ -44,6 +44,8 @@ struct sl_http_variable_s {
 
 /* Registers the built-in variables (the http block's preconfiguration).  SL_OK/SL_ERROR. */
 sl_int_t sl_http_variables_add_core_vars(sl_conf_t *cf);
+/* Registers the PROXY protocol variables (sl_http_proxy_protocol_vars.c).  SL_OK/SL_ERROR. */
+sl_int_t sl_http_proxy_protocol_add_variables(sl_conf_t *cf);
 /* Resolves every indexed name to a variable (after parsing).  SL_OK, or SL_ERROR after
  * logging "unknown \"name\" variable". */
 sl_int_t sl_http_variables_init_vars(sl_conf_t *cf);

@@ -72,6 +72,25 @@ sl_int_t sl_os_peek_byte(int fd, u_char *ch, sl_err_t *err)
     }
 }
 
+ssize_t sl_os_peek_bytes(int fd, u_char *buf, size_t size, sl_err_t *err)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, size, MSG_PEEK);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return SL_AGAIN;
+        }
+        *err = errno;
+        return SL_ERROR;
+    }
+}
+
 ssize_t sl_os_readv_chain(int fd, sl_chain_t *chain, off_t limit, sl_err_t *err)
 {
     struct iovec iov[SL_IOVS_PREALLOCATE];

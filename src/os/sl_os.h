@@ -45,6 +45,9 @@ ssize_t sl_os_send(int fd, const u_char *buf, size_t size, sl_err_t *err);
 sl_int_t sl_os_peek(int fd, sl_err_t *err);
 /* The same, with the first waiting byte in *ch on SL_OK. */
 sl_int_t sl_os_peek_byte(int fd, u_char *ch, sl_err_t *err);
+/* Copies up to size waiting bytes into buf without reading them (MSG_PEEK): the count,
+ * 0 when the peer closed with nothing waiting, SL_AGAIN, or SL_ERROR with *err set. */
+ssize_t sl_os_peek_bytes(int fd, u_char *buf, size_t size, sl_err_t *err);
 
 /*
  * Reads into the free space [last, end) of the memory bufs of a chain with one readv, at

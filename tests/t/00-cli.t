@@ -62,12 +62,11 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(userid mirror autoindex geo split_clients
-                 referer fastcgi uwsgi scgi grpc memcached empty_gif
-                 browser);
+my @missing = qw(mirror autoindex fastcgi uwsgi scgi grpc memcached browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_ssl_module --with-http_realip_module --with-http_addition_module'
           . ' --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
+          . ' --with-http_random_index_module --with-http_secure_link_module'
           . ' --with-http_stub_status_module'
           . join('', map { " --without-http_${_}_module" } @missing),
    '-V: exactly the modules built');
@@ -84,13 +83,11 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    userid => 'userid on;',
     mirror => 'mirror /m;',
-    autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
-    referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
+    autoindex => 'autoindex on;',
+    fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
-    empty_gif => 'empty_gif;',
     browser => 'ancient_browser x;',
 );
 is_deeply([sort keys %directive], [sort @missing], '-V: a directive for each missing module');
@@ -113,9 +110,14 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    limit_req zone=r;\n"
                  . "    limit_conn_zone \$binary_remote_addr zone=c:64k;\n    limit_conn c 1;\n"
                  . "    auth_basic x;\n    auth_basic_user_file htpasswd;\n    satisfy any;\n"
+                 . "    split_clients \$uri \$sc { 50% a; * b; }\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
                  . "        location /s { stub_status; }\n"
+                 . "        location /gif { empty_gif; }\n"
+                 . "        location /rnd/ { random_index on; }\n"
+                 . "        location /ref { valid_referers none x.org; }\n"
+                 . "        location /uid { userid on; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 

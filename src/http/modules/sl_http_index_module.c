@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "sl_http_output.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 /* The static module's uri to path mapping (root or alias). */
@@ -17,6 +18,10 @@
 typedef struct {
     /** sl_str_t, in order; NULL when this level has no "index" */
     sl_array_t *names;
+    /** per name, its compiled value when it holds variables (else NULL); NULL when no
+     * name does */
+    sl_http_complex_value_t **values;
+    sl_uint_t nvalues;
     /** the longest name, the room a path needs after the directory */
     size_t max_len;
 } index_loc_conf_t;
@@ -67,6 +72,34 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     return SL_CONF_OK;
 }
 
+/* A name with variables ("index index$suffix.html") is compiled and evaluated per request.
+ * SL_OK or SL_ERROR. */
+static sl_int_t add_value(sl_conf_t *cf, index_loc_conf_t *ilcf, sl_uint_t n, sl_str_t *name)
+{
+    if (sl_http_script_variables_count(name) == 0) {
+        return SL_OK;
+    }
+    if (n >= ilcf->nvalues) {
+        /* room for the names of this line (several "index" lines may add up) */
+        sl_uint_t room = n + cf->args->nelts;
+        sl_http_complex_value_t **values = sl_pcalloc(cf->pool, room * sizeof(void *));
+        if (values == NULL) {
+            return SL_ERROR;
+        }
+        if (ilcf->values) {
+            memcpy(values, ilcf->values, ilcf->nvalues * sizeof(void *));
+        }
+        ilcf->values = values;
+        ilcf->nvalues = room;
+    }
+    sl_http_complex_value_t *cv = sl_pcalloc(cf->pool, sizeof(sl_http_complex_value_t));
+    if (cv == NULL || sl_http_compile_value(cf, name, cv) != SL_OK) {
+        return SL_ERROR;
+    }
+    ilcf->values[n] = cv;
+    return SL_OK;
+}
+
 static char *set_index(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
     index_loc_conf_t *ilcf = conf;
@@ -85,10 +118,7 @@ static char *set_index(sl_conf_t *cf, sl_command_t *cmd, void *conf)
                               SL_STR_ARG(value[i]));
             return SL_CONF_ERROR;
         }
-        if (memchr(value[i].data, '$', value[i].len)) {
-            sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                              "index \"%.*s\": variables in \"index\" are not supported",
-                              SL_STR_ARG(value[i]));
+        if (add_value(cf, ilcf, ilcf->names->nelts, &value[i]) != SL_OK) {
             return SL_CONF_ERROR;
         }
         if (value[i].data[0] == '/' && i != cf->args->nelts - 1) {
@@ -164,6 +194,34 @@ static sl_int_t redirect(sl_http_request_t *r, const sl_str_t *name)
     return sl_http_internal_redirect(r, &uri, &args);
 }
 
+/* The names with their variables evaluated (in r->pool), and the longest.  An empty one is
+ * skipped over as nginx's would find no file.  SL_OK or SL_ERROR. */
+static sl_int_t evaluate_names(sl_http_request_t *r, index_loc_conf_t *ilcf, sl_str_t **names,
+                               size_t *max_len)
+{
+    sl_uint_t n = ilcf->names->nelts;
+    sl_str_t *out = sl_palloc(r->pool, n * sizeof(sl_str_t));
+
+    if (out == NULL) {
+        return SL_ERROR;
+    }
+    memcpy(out, *names, n * sizeof(sl_str_t));
+    for (sl_uint_t i = 0; i < n; i++) {
+        if (i >= ilcf->nvalues || ilcf->values[i] == NULL) {
+            continue;
+        }
+        if (sl_http_complex_value(r, ilcf->values[i], &out[i]) != SL_OK) {
+            return SL_ERROR;
+        }
+        if (out[i].len == 0) {
+            sl_str_set(&out[i], ".");
+        }
+        *max_len = sl_max(*max_len, out[i].len);
+    }
+    *names = out;
+    return SL_OK;
+}
+
 /*
  * The content handler: SL_DECLINED unless the uri ends in '/' and the method is GET, HEAD or
  * POST, or when no index file exists; SL_DONE after an internal redirect; an HTTP status when
@@ -182,10 +240,14 @@ static sl_int_t index_handler(sl_http_request_t *r)
     if (!(r->method & (SL_HTTP_GET | SL_HTTP_HEAD | SL_HTTP_POST))) {
         return SL_DECLINED;
     }
-    if (sl_http_map_uri_to_path(r, &path, &root, ilcf->max_len) != SL_OK) {
+    sl_str_t *names = ilcf->names->elts;
+    size_t max_len = ilcf->max_len;
+    if (ilcf->values && evaluate_names(r, ilcf, &names, &max_len) != SL_OK) {
         return SL_HTTP_INTERNAL_SERVER_ERROR;
     }
-    sl_str_t *names = ilcf->names->elts;
+    if (sl_http_map_uri_to_path(r, &path, &root, max_len) != SL_OK) {
+        return SL_HTTP_INTERNAL_SERVER_ERROR;
+    }
     for (sl_uint_t i = 0; i < ilcf->names->nelts; i++) {
         struct stat st;
         if (names[i].data[0] == '/') {

@@ -229,8 +229,6 @@ static sl_int_t header_values(sl_http_request_t *r, realip_loc_conf_t *rlcf, sl_
         h = find_header(r, &rlcf->header);
         break;
     default:
-        /* proxy_protocol: no listener reads a PROXY protocol header yet, so the connection
-         * never has one; nginx likewise leaves the address alone then */
         return SL_DECLINED;
     }
     if (h == NULL) {
@@ -273,6 +271,25 @@ static sl_int_t set_addr(sl_http_request_t *r, const sl_addr_t *addr)
     return SL_DECLINED;
 }
 
+/* real_ip_header proxy_protocol: the source address and port of the connection's PROXY
+ * protocol header, when the peer is trusted.  SL_OK with *addr set, or SL_DECLINED (no
+ * header, or one without addresses: the address stays the peer's, as nginx). */
+static sl_int_t proxy_protocol_addr(sl_connection_t *c, realip_loc_conf_t *rlcf, sl_addr_t *addr)
+{
+    sl_proxy_protocol_t *pp = c->proxy_protocol;
+
+    if (pp == NULL || sl_cidr_match(&c->sockaddr.sa, rlcf->from->elts, rlcf->from->nelts) != SL_OK
+        || sl_parse_addr(pp->src_addr.data, pp->src_addr.len, addr) != SL_OK) {
+        return SL_DECLINED;
+    }
+    if (addr->sockaddr.ss_family == AF_INET) {
+        ((struct sockaddr_in *) &addr->sockaddr)->sin_port = htons((in_port_t) pp->src_port);
+    } else {
+        ((struct sockaddr_in6 *) &addr->sockaddr)->sin6_port = htons((in_port_t) pp->src_port);
+    }
+    return SL_OK;
+}
+
 /* The post-read and preaccess handler: always SL_DECLINED (500 when memory runs out). */
 static sl_int_t realip_handler(sl_http_request_t *r)
 {
@@ -284,6 +301,10 @@ static sl_int_t realip_handler(sl_http_request_t *r)
 
     if (rlcf->from == NULL || realip_ctx(r)) {
         return SL_DECLINED;
+    }
+    if (rlcf->type == REALIP_PROXY) {
+        memset(&addr, 0, sizeof(addr));
+        return proxy_protocol_addr(c, rlcf, &addr) == SL_OK ? set_addr(r, &addr) : SL_DECLINED;
     }
     sl_int_t rc = header_values(r, rlcf, &values, &n);
     if (rc != SL_OK) {
