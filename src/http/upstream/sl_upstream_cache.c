@@ -1215,8 +1215,7 @@ static sl_int_t variant_key(const sl_upstream_cache_req_t *c, const u_char *vari
 /* A request on a variant's key whose response does not vary as that key says (no Vary
  * now, other names, other values): the response is stored under the main key, where every
  * later request finds it first, as nginx.  0 when it cannot be stored. */
-static int store_under_right_key(sl_http_request_t *r, sl_upstream_t *u,
-                                 sl_upstream_cache_req_t *c)
+static int store_under_right_key(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
 {
     u_char key[SL_HTTP_CACHE_KEY_LEN];
 
