@@ -30,7 +30,7 @@ HTTP_INC := -Isrc/http $(patsubst %/,-I%,$(sort $(dir $(wildcard src/http/*/*.h)
 CFLAGS   := $(OPT) $(LTO) $(HARDEN) $(SAN) -std=gnu11 $(WARN) -D_GNU_SOURCE -DSL_PREFIX='"$(PREFIX)"' \
             -DSL_COMPILER='"$(shell $(CC) --version | head -n1)"' \
             -Isrc -Isrc/core -Isrc/os -Isrc/event $(HTTP_INC) -MMD -MP
-LDLIBS   += -lpcre2-8 -lz -lssl -lcrypto
+LDLIBS   += -lpcre2-8 -lz -lssl -lcrypto -lcrypt
 LDFLAGS  ?=
 # an archive of LTO objects needs the plugin-aware ar for its index
 ifeq ($(origin AR),default)

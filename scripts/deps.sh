@@ -13,8 +13,9 @@ PACKAGES=(
     libclang-rt-14-dev  # ASan/UBSan/libFuzzer runtimes for clang
     libpcre2-dev
     zlib1g-dev          # the gzip filter and gzip_static (-lz)
+    libcrypt-dev        # crypt_r for auth_basic's $5$, $6$, $2y$ hashes (-lcrypt)
     libcmocka-dev
-    libssl-dev          # OpenSSL 3: TLS (listen ssl, proxy_pass https://), the cache's MD5
+    libssl-dev          # OpenSSL 3: TLS (listen ssl, proxy_pass https://); MD5/SHA-1 for the cache, auth_basic
     openssl             # tests/t/6x-ssl*.t make their certificates with it
     libio-socket-ssl-perl  # ... and speak TLS with it
     perl

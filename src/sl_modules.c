@@ -12,7 +12,11 @@ extern sl_module_t sl_http_v1_chunked_filter_module;
 extern sl_module_t sl_http_upstream_module;
 extern sl_module_t sl_http_realip_module;
 extern sl_module_t sl_http_ssl_module;
+extern sl_module_t sl_http_limit_req_module;
+extern sl_module_t sl_http_limit_conn_module;
 extern sl_module_t sl_http_access_module;
+extern sl_module_t sl_http_auth_basic_module;
+extern sl_module_t sl_http_stub_status_module;
 extern sl_module_t sl_http_rewrite_module;
 extern sl_module_t sl_http_map_module;
 extern sl_module_t sl_http_try_files_module;
@@ -50,7 +54,13 @@ sl_module_t *sl_modules[] = {
     &sl_http_ssl_module,
     /* before any module whose preaccess handler reads the client address */
     &sl_http_realip_module,
+    /* preaccess, in nginx's order: limit_req before limit_conn */
+    &sl_http_limit_req_module,
+    &sl_http_limit_conn_module,
+    /* access, in nginx's order: allow/deny before auth_basic */
     &sl_http_access_module,
+    &sl_http_auth_basic_module,
+    &sl_http_stub_status_module,
     &sl_http_rewrite_module,
     &sl_http_map_module,
     &sl_http_try_files_module,

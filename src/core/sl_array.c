@@ -40,7 +40,9 @@ static sl_int_t grow(sl_array_t *a, sl_uint_t need)
     if (elts == NULL) {
         return SL_ERROR;
     }
-    memcpy(elts, a->elts, a->nelts * a->size);
+    if (a->nelts) {
+        memcpy(elts, a->elts, a->nelts * a->size);
+    }
     sl_pfree(a->pool, a->elts);
     a->elts = elts;
     a->nalloc = nalloc;

@@ -86,6 +86,9 @@ typedef struct {
 typedef struct sl_http_request_s sl_http_request_t;
 typedef struct sl_http_core_srv_conf_s sl_http_core_srv_conf_t;
 typedef struct sl_http_core_loc_conf_s sl_http_core_loc_conf_t;
+
+#define SL_HTTP_SATISFY_ALL 0
+#define SL_HTTP_SATISFY_ANY 1
 /** a value with variables (sl_http_variables.h) */
 typedef struct sl_http_complex_value_s sl_http_complex_value_t;
 typedef struct sl_http_regex_s sl_http_regex_t;
@@ -200,6 +203,10 @@ struct sl_http_core_loc_conf_s {
     sl_int_t client_body_in_single_buffer;
 
     sl_msec_t send_timeout;
+    /** satisfy: SL_HTTP_SATISFY_ALL or _ANY (how the access phase's answers combine) */
+    sl_uint_t satisfy;
+    /** auth_delay: how long an unauthorized (401) answer waits */
+    sl_msec_t auth_delay;
     sl_msec_t keepalive_timeout;
     time_t keepalive_header;
     sl_int_t keepalive_requests;

@@ -32,6 +32,12 @@ static char *limit_except_block(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 #define SRVF(f) offsetof(sl_http_core_srv_conf_t, f)
 #define LOCF(f) offsetof(sl_http_core_loc_conf_t, f)
 
+static sl_conf_enum_t satisfy_values[] = {
+    { sl_string("all"), SL_HTTP_SATISFY_ALL },
+    { sl_string("any"), SL_HTTP_SATISFY_ANY },
+    { sl_null_string, 0 },
+};
+
 static sl_conf_enum_t body_in_file_only_values[] = {
     { sl_string("off"), SL_HTTP_BODY_FILE_OFF },
     { sl_string("on"), SL_HTTP_BODY_FILE_ON },
@@ -77,6 +83,8 @@ static sl_command_t http_core_commands[] = {
     { sl_string("client_body_in_file_only"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, LOC, LOCF(client_body_in_file_only), body_in_file_only_values },
     { sl_string("client_body_in_single_buffer"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(client_body_in_single_buffer), NULL },
     { sl_string("send_timeout"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(send_timeout), NULL },
+    { sl_string("satisfy"), MSL | SL_CONF_TAKE1, sl_conf_set_enum_slot, LOC, LOCF(satisfy), satisfy_values },
+    { sl_string("auth_delay"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(auth_delay), NULL },
     { sl_string("keepalive_timeout"), MSL | SL_CONF_TAKE12, sl_http_set_keepalive, LOC, 0, NULL },
     { sl_string("keepalive_requests"), MSL | SL_CONF_TAKE1, sl_conf_set_num_slot, LOC, LOCF(keepalive_requests), NULL },
     { sl_string("keepalive_time"), MSL | SL_CONF_TAKE1, sl_conf_set_msec_slot, LOC, LOCF(keepalive_time), NULL },
@@ -279,6 +287,8 @@ static void *create_loc_conf(sl_conf_t *cf)
     clcf->client_body_in_file_only = SL_CONF_UNSET_UINT;
     clcf->client_body_in_single_buffer = SL_CONF_UNSET;
     clcf->send_timeout = SL_CONF_UNSET_MSEC;
+    clcf->satisfy = SL_CONF_UNSET_UINT;
+    clcf->auth_delay = SL_CONF_UNSET_MSEC;
     clcf->keepalive_timeout = SL_CONF_UNSET_MSEC;
     clcf->keepalive_header = SL_CONF_UNSET;
     clcf->keepalive_requests = SL_CONF_UNSET;
@@ -308,6 +318,8 @@ static void merge_timeouts(sl_http_core_loc_conf_t *prev, sl_http_core_loc_conf_
 {
     sl_conf_merge_msec_value(conf->client_body_timeout, prev->client_body_timeout, 60000);
     sl_conf_merge_msec_value(conf->send_timeout, prev->send_timeout, 60000);
+    sl_conf_merge_uint_value(conf->satisfy, prev->satisfy, SL_HTTP_SATISFY_ALL);
+    sl_conf_merge_msec_value(conf->auth_delay, prev->auth_delay, 0);
     sl_conf_merge_msec_value(conf->keepalive_timeout, prev->keepalive_timeout, 75000);
     sl_conf_merge_value(conf->keepalive_header, prev->keepalive_header, 0);
     sl_conf_merge_value(conf->keepalive_requests, prev->keepalive_requests, 1000);

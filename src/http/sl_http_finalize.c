@@ -6,6 +6,7 @@
 #include "sl_http_request.h"
 #include "sl_http_special_response.h"
 #include "sl_pool.h"
+#include "sl_http_stat.h"
 #include "sl_process_cycle.h"
 
 static void keepalive_handler(sl_event_t *rev);
@@ -37,6 +38,12 @@ static void free_request(sl_http_request_t *r, sl_int_t rc)
     sl_http_log_request(r);
     c->log->action = "closing request";
     r->http_connection->log_ctx.request = NULL;
+    if (r->stat_reading) {
+        sl_http_stat_add(reading, -1);
+    }
+    if (r->stat_writing) {
+        sl_http_stat_add(writing, -1);
+    }
     sl_pool_destroy(r->pool);
 }
 
@@ -344,6 +351,10 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
     if (r->buffered || r->out) {
         c->log->action = "sending response to client";
         r->write_event_handler = writer;
+        /* a client that goes away while the response drains is noticed at once (stub_status
+         * counts it no more), as nginx */
+        r->read_event_handler =
+            r->discard_body ? sl_http_discarded_body_handler : sl_http_test_reading;
         if (!c->write->ready && !c->write->timer_set) {
             sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
             sl_add_timer(c->write, clcf->send_timeout);

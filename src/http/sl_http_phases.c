@@ -8,26 +8,107 @@
 #include "sl_http_locations.h"
 #include "sl_http_ssl.h"
 #include "sl_pool.h"
+#include "sl_http_stat.h"
 
 static sl_int_t generic_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph);
-/* nginx's "satisfy all": every access handler must let the request on (SL_OK or
- * SL_DECLINED); the first other answer (403, an error) finalizes it.  Subrequests are not
- * checked again. */
+/* auth_delay: the write handler while an unauthorized answer waits. */
+static void auth_delay_handler(sl_http_request_t *r)
+{
+    sl_event_t *wev = r->connection->write;
+
+    if (!wev->timedout) {
+        return;
+    }
+    wev->timedout = 0;
+    wev->delayed = 0;
+    r->write_event_handler = sl_http_core_run_phases;
+    sl_http_finalize_request(r, SL_HTTP_UNAUTHORIZED);
+}
+
+/* A 401 from the access phase, after auth_delay when one is set (so a guess costs time
+ * whatever the answer).  Returns SL_OK for the checker. */
+static sl_int_t unauthorized(sl_http_request_t *r)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+
+    if (clcf->auth_delay == 0) {
+        sl_http_finalize_request(r, SL_HTTP_UNAUTHORIZED);
+        return SL_OK;
+    }
+    sl_log_error(SL_LOG_INFO, r->connection->log, 0, "delaying unauthorized request");
+    r->read_event_handler = sl_http_test_reading;
+    r->write_event_handler = auth_delay_handler;
+    r->connection->write->delayed = 1;
+    sl_add_timer(r->connection->write, clcf->auth_delay);
+    return SL_OK;
+}
+
+/* The access phase's answers combine as "satisfy" says.  all: every handler must let the
+ * request on (SL_OK or SL_DECLINED), the first other answer finalizes it.  any: the first
+ * SL_OK lets it on (skipping the other access handlers, and dropping a challenge an earlier
+ * one set); a 401 or 403 is kept (401 over 403) for the post-access step, in case a later
+ * handler allows.  Subrequests are not checked again. */
 static sl_int_t access_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph)
 {
     if (r != r->main) {
         r->phase_handler = (sl_int_t) ph->next;
         return SL_AGAIN;
     }
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
     sl_int_t rc = ph->handler(r);
-    if (rc == SL_OK || rc == SL_DECLINED) {
+    if (rc == SL_DECLINED) {
         r->phase_handler++;
         return SL_AGAIN;
+    }
+    if (clcf->satisfy == SL_HTTP_SATISFY_ALL) {
+        if (rc == SL_OK) {
+            r->phase_handler++;
+            return SL_AGAIN;
+        }
+    } else {
+        if (rc == SL_OK) {
+            r->access_code = 0;
+            if (r->headers_out.www_authenticate) {
+                r->headers_out.www_authenticate->hash = 0;
+            }
+            r->phase_handler = (sl_int_t) ph->next;
+            return SL_AGAIN;
+        }
+        if (rc == SL_HTTP_FORBIDDEN || rc == SL_HTTP_UNAUTHORIZED) {
+            if (r->access_code != SL_HTTP_UNAUTHORIZED) {
+                r->access_code = (sl_uint_t) rc;
+            }
+            r->phase_handler++;
+            return SL_AGAIN;
+        }
     }
     if (rc == SL_AGAIN || rc == SL_DONE) {
         return SL_OK;
     }
+    if (rc == SL_HTTP_UNAUTHORIZED) {
+        return unauthorized(r);
+    }
     sl_http_finalize_request(r, rc);
+    return SL_OK;
+}
+
+/* After the access handlers under "satisfy any": none allowed, so the refusal kept stands. */
+static sl_int_t post_access_checker(sl_http_request_t *r, sl_http_phase_handler_t *ph)
+{
+    sl_uint_t code = r->access_code;
+
+    if (code == 0) {
+        r->phase_handler++;
+        return SL_AGAIN;
+    }
+    r->access_code = 0;
+    if (code == SL_HTTP_FORBIDDEN) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, 0, "access forbidden by rule");
+    }
+    if (code == SL_HTTP_UNAUTHORIZED) {
+        return unauthorized(r);
+    }
+    sl_http_finalize_request(r, (sl_int_t) code);
     return SL_OK;
 }
 
@@ -63,8 +144,9 @@ static sl_http_phase_checker_pt checker_for(sl_uint_t phase)
  * find-config and post-rewrite steps the core always runs. */
 sl_int_t sl_http_init_phase_handlers(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)
 {
-    /* find config, post rewrite, a content entry when no module has one, the end marker */
-    sl_uint_t n = 4;
+    /* find config, post rewrite, post access, a content entry when no module has one, the
+     * end marker */
+    sl_uint_t n = 5;
 
     http_modules_n = sl_count_modules(cf->cycle, SL_HTTP_MODULE);
     for (sl_uint_t i = 0; i < SL_HTTP_NPHASES; i++) {
@@ -92,6 +174,10 @@ sl_int_t sl_http_init_phase_handlers(sl_conf_t *cf, sl_http_core_main_conf_t *cm
         }
         if (i == SL_HTTP_POST_REWRITE_PHASE) {
             ph[k++].checker = post_rewrite_checker;
+            continue;
+        }
+        if (i == SL_HTTP_POST_ACCESS_PHASE && cmcf->phases[SL_HTTP_ACCESS_PHASE].nelts) {
+            ph[k++].checker = post_access_checker;
             continue;
         }
         sl_uint_t first = k;
@@ -287,6 +373,12 @@ void sl_http_process_request(sl_http_request_t *r)
     if (c->read->timer_set) {
         sl_del_timer(c->read);
     }
+    if (r->stat_reading) {
+        r->stat_reading = 0;
+        sl_http_stat_add(reading, -1);
+    }
+    r->stat_writing = 1;
+    sl_http_stat_add(writing, 1);
     c->read->handler = request_handler;
     c->write->handler = request_handler;
     r->read_event_handler = sl_http_block_reading;

@@ -10,6 +10,7 @@
 #include "sl_http_ssl.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
+#include "sl_http_stat.h"
 
 #define SL_HTTP_REQUEST_POOL_SIZE 8192
 
@@ -41,6 +42,7 @@ void sl_http_close_connection(sl_connection_t *c)
 {
     sl_pool_t *pool = c->pool;
 
+    sl_http_stat_add(active, -1);
     sl_close_connection(c);
     sl_pool_destroy(pool);
 }
@@ -50,6 +52,9 @@ void sl_http_init_connection(sl_connection_t *c)
     sl_http_connection_t *hc = sl_pcalloc(c->pool, sizeof(sl_http_connection_t));
     sl_http_addr_t *addr = hc ? find_addr(c) : NULL;
 
+    sl_http_stat_add(accepted, 1);
+    sl_http_stat_add(handled, 1);
+    sl_http_stat_add(active, 1);
     if (addr == NULL) {
         sl_http_close_connection(c);
         return;
@@ -218,6 +223,9 @@ sl_http_request_t *sl_http_create_request(sl_connection_t *c)
     r->read_event_handler = sl_http_block_reading;
     hc->log_ctx.request = r;
     c->requests++;
+    r->stat_reading = 1;
+    sl_http_stat_add(reading, 1);
+    sl_http_stat_add(requests, 1);
     return r;
 }
 

@@ -32,6 +32,7 @@
 #define SL_HTTP_TEMPORARY_REDIRECT 307
 #define SL_HTTP_PERMANENT_REDIRECT 308
 #define SL_HTTP_BAD_REQUEST 400
+#define SL_HTTP_UNAUTHORIZED 401
 #define SL_HTTP_FORBIDDEN 403
 #define SL_HTTP_NOT_FOUND 404
 #define SL_HTTP_NOT_ALLOWED 405
@@ -283,6 +284,8 @@ struct sl_http_request_s {
     size_t header_size;
 
     sl_uint_t err_status;
+    /** satisfy any: the refusal (401 over 403) kept while another access check may allow */
+    sl_uint_t access_code;
 
     /** parser state; pointers into header_in */
     sl_http_parse_t parse;
@@ -340,6 +343,13 @@ struct sl_http_request_s {
     /** sl_http_gzip_ok() ran, and its answer */
     unsigned gzip_tested : 1;
     unsigned gzip_ok : 1;
+    /** limit_req's and limit_conn's verdicts on the main request, for $limit_req_status and
+     * $limit_conn_status; limit_req decides once per main request (redirects included) */
+    unsigned limit_req_status : 3;
+    unsigned limit_conn_status : 2;
+    /** counted among the requests being read, or written, by stub_status */
+    unsigned stat_reading : 1;
+    unsigned stat_writing : 1;
 };
 
 /* Buffered output states (r->buffered bits). */

@@ -575,7 +575,7 @@ static int base64_value(u_char ch)
 
 /* Decodes standard base64 up to the first "="; SL_ERROR on any other byte or a dangling
  * sextet.  dst has room for len * 3 / 4 bytes. */
-static ssize_t base64_decode(u_char *dst, const u_char *src, size_t len)
+ssize_t sl_http_decode_base64(u_char *dst, const u_char *src, size_t len)
 {
     size_t n = 0, out = 0;
     uint32_t acc = 0;
@@ -624,7 +624,7 @@ static sl_int_t var_remote_user(sl_http_request_t *r, sl_http_variable_value_t *
     if (p < end && user == NULL) {
         return SL_ERROR;
     }
-    ssize_t n = user ? base64_decode(user, p, (size_t) (end - p)) : SL_ERROR;
+    ssize_t n = user ? sl_http_decode_base64(user, p, (size_t) (end - p)) : SL_ERROR;
     u_char *colon = n > 0 ? memchr(user, ':', (size_t) n) : NULL;
     if (colon == NULL || colon == user) {
         return value_not_found(v);

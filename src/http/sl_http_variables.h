@@ -67,6 +67,11 @@ sl_http_variable_value_t *sl_http_get_variable(sl_http_request_t *r, sl_str_t *n
 sl_int_t sl_http_variable_header(sl_http_request_t *r, sl_http_variable_value_t *v,
                                  sl_list_t *headers, const u_char *name, size_t len);
 
+/* Decodes standard base64 (up to the first "=") into dst, which has room for len * 3 / 4
+ * bytes: the decoded length, or SL_ERROR on a byte outside the alphabet or a dangling
+ * sextet.  ($remote_user, auth_basic, {SSHA} salts.) */
+ssize_t sl_http_decode_base64(u_char *dst, const u_char *src, size_t len);
+
 /* Complex values: literal text with $var, ${var}, $1..$9 inside. */
 typedef struct sl_http_script_part_s sl_http_script_part_t;
 

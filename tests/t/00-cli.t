@@ -62,17 +62,18 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(ssi userid auth_basic mirror autoindex geo split_clients
-                 referer fastcgi uwsgi scgi grpc memcached limit_conn limit_req empty_gif
+my @missing = qw(ssi userid mirror autoindex geo split_clients
+                 referer fastcgi uwsgi scgi grpc memcached empty_gif
                  browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_ssl_module --with-http_realip_module --with-http_gzip_static_module'
+          . ' --with-http_stub_status_module'
           . join('', map { " --without-http_${_}_module" } @missing),
    '-V: exactly the modules built');
 like($args, qr/ --with-http_ssl_module(?: |$)/, '-V: --with-http_ssl_module');
 like($r->{stderr}, qr/^built with OpenSSL 3\.\S+/m, '-V: built with OpenSSL, as nginx says it');
 like($r->{stderr}, qr/^TLS SNI support enabled$/m, '-V: TLS SNI support enabled');
-for my $m (qw(v2 sub auth_request stub_status slice addition gunzip dav)) {
+for my $m (qw(v2 sub auth_request slice addition gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
@@ -83,12 +84,12 @@ for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_l
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
     ssi => 'ssi on;', userid => 'userid on;',
-    auth_basic => 'auth_basic x;', mirror => 'mirror /m;',
+    mirror => 'mirror /m;',
     autoindex => 'autoindex on;', geo => 'geo $g {}', split_clients => 'split_clients $a $s {}',
     referer => 'valid_referers none;', fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',
     grpc => 'grpc_pass 127.0.0.1:1;', memcached => 'memcached_pass 127.0.0.1:1;',
-    limit_conn => 'limit_conn z 1;', limit_req => 'limit_req zone=z;', empty_gif => 'empty_gif;',
+    empty_gif => 'empty_gif;',
     browser => 'ancient_browser x;',
 );
 is_deeply([sort keys %directive], [sort @missing], '-V: a directive for each missing module');
@@ -107,8 +108,13 @@ $t->write_config("events {}\nhttp {\n    map \$uri \$m { default 1; }\n"
                  . "    upstream w { least_conn; server 127.0.0.1:1; }\n"
                  . "    upstream x { random; server 127.0.0.1:1; }\n"
                  . "    real_ip_header X-Real-IP;\n    allow 127.0.0.1;\n    charset utf-8;\n"
+                 . "    limit_req_zone \$binary_remote_addr zone=r:64k rate=1r/s;\n"
+                 . "    limit_req zone=r;\n"
+                 . "    limit_conn_zone \$binary_remote_addr zone=c:64k;\n    limit_conn c 1;\n"
+                 . "    auth_basic x;\n    auth_basic_user_file htpasswd;\n    satisfy any;\n"
                  . "    server {\n        listen 127.0.0.1:%%PORT_1%%;\n"
                  . "        location / { set \$a 1; proxy_pass http://u; gzip on; gzip_static on; }\n"
+                 . "        location /s { stub_status; }\n"
                  . "    }\n}\n");
 tested_ok($t->run('-t'), $conf, '-V: the modules it calls built are');
 

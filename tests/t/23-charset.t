@@ -38,6 +38,7 @@ http {
     types { text/html html; text/plain txt; text/foo foo; }
     charset_map B A { 58 59; }
     charset_map koi8-r utf-8 { C1 D0B0; E1 D090; }
+    proxy_cache_path cache keys_zone=cs:1m;
     server {
         listen 127.0.0.1:%%PORT_1%%;
         root html;
@@ -65,6 +66,10 @@ http {
         location /up/ { proxy_pass http://127.0.0.1:%%PORT_2%%; charset koi8-r; }
         location /upover/ { proxy_pass http://127.0.0.1:%%PORT_2%%; charset koi8-r; override_charset on; }
         location /upsrc/ { proxy_pass http://127.0.0.1:%%PORT_2%%; source_charset koi8-r; }
+        location /cached/ {
+            proxy_pass http://127.0.0.1:%%PORT_2%%; proxy_cache cs; proxy_cache_valid 200 1m;
+            source_charset koi8-r;
+        }
         location /upplain/ { proxy_pass http://127.0.0.1:%%PORT_2%%; }
     }
 }
@@ -83,6 +88,11 @@ Origin::scripted(port => $origin_port, handler => sub {
             syswrite($c, substr($UTF8_BYTES, $at, 4093));
             select(undef, undef, undef, 0.002) if $at < 40000;
         }
+        return;
+    }
+    if ($path =~ m{/csB$}) {
+        print $c "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=B\r\nAccept-Ranges: bytes\r\n"
+            . "Content-Length: 10\r\nConnection: close\r\n\r\n0123456789";
         return;
     }
     my ($xac) = $path =~ m{/xac/([^/]+)$};
@@ -156,6 +166,19 @@ is(body_of($r), "\xD0\xB0\xD0\x90z\n", 'X-Accel-Charset with a source: recoded')
 $r = get('/upplain/xac/latin9');
 is(header_of($r, 'Content-Type'), 'text/html', 'an unknown X-Accel-Charset: unchanged');
 ok($t->wait_for(sub { $t->error_log =~ /unknown charset "latin9" to override/ }), 'and logged');
+
+# X-Accel-Charset from the cache: a HIT is recoded as the MISS was
+for my $status ('MISS', 'HIT') {
+    $r = get10('/cached/xac/utf-8');
+    is(body_of($r), "\xD0\xB0\xD0\x90z\n", "X-Accel-Charset, from the cache too ($status)");
+    is(header_of($r, 'Content-Type'), 'text/html; charset=utf-8', "... named ($status)");
+}
+# a multipart range names the charset once, the upstream's type parameter set apart
+get10('/cached/csB');
+$r = get('/cached/csB', 'Range: bytes=0-1,4-5');
+is(status_of($r), 206, "ranges of a cached response") or diag($r);
+is(scalar(() = $r =~ /\r\nContent-Type: text\/html; charset=B\r\n/g), 2,
+   'each part: "text/html; charset=B", not twice the charset');
 
 # --- no map at run time ---
 $r = get('/nomap/t.html?c=koi8-r');

@@ -106,7 +106,9 @@ static sl_int_t access_handler(sl_http_request_t *r)
     }
     sl_int_t rc =
         sl_http_access_check(&r->connection->sockaddr.sa, alcf->rules->elts, alcf->rules->nelts);
-    if (rc == SL_HTTP_FORBIDDEN) {
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+    /* under "satisfy any" the refusal is logged only if no other check allows */
+    if (rc == SL_HTTP_FORBIDDEN && clcf->satisfy == SL_HTTP_SATISFY_ALL) {
         sl_log_error(SL_LOG_ERR, r->connection->log, 0, "access forbidden by rule");
     }
     return rc;

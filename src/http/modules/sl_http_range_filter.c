@@ -261,8 +261,10 @@ static sl_int_t multipart_header(sl_http_request_t *r, range_ctx_t *ctx)
         }
         int n = snprintf((char *) p, max, "\r\n--%s\r\n", boundary);
         if (h->content_type.len) {
+            /* the type's own charset parameter gives way to the charset set apart */
+            int type_len = (int) (h->charset.len ? h->content_type_len : h->content_type.len);
             n += snprintf((char *) p + n, max - (size_t) n, "Content-Type: %.*s%s%.*s\r\n",
-                          SL_STR_ARG(h->content_type), h->charset.len ? "; charset=" : "",
+                          type_len, h->content_type.data, h->charset.len ? "; charset=" : "",
                           SL_STR_ARG(h->charset));
         }
         n += snprintf((char *) p + n, max - (size_t) n,

@@ -1332,6 +1332,7 @@ static void send_cached(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->cached = 1;
     x_accel_limit_rate(r, u);
+    sl__upstream_x_accel_charset(r, u);
     if (copy_headers(r, u) != SL_OK || sl__upstream_cache_body(r, u, b) != SL_OK) {
         finalize(r, u, SL_HTTP_INTERNAL_SERVER_ERROR);
         return;
