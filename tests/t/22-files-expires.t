@@ -116,6 +116,14 @@ http {
         }
         location /px/ { proxy_pass http://127.0.0.1:%%PORT_2%%/up/; expires 1h; }
         location /pxm/ { proxy_pass http://127.0.0.1:%%PORT_2%%/lm/; expires modified 2048; }
+        location /val/ {
+            expires off;
+            alias html/ex/;
+            add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT";
+            add_header ETag '"v1"';
+        }
+        location /valrm/ { expires off; alias html/ex/; add_header ETag ""; }
+        location /valpx/ { expires off; proxy_pass http://127.0.0.1:%%PORT_2%%/val/; proxy_force_ranges on; }
         location /lm/ {
             expires off;
             add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT";
@@ -267,6 +275,30 @@ $r = get2('/pxm/');
 is(header_of($r, 'Expires'), 'Mon, 28 Sep 1970 06:34:08 GMT', "modified: from an upstream's Last-Modified");
 $r = req2("GET /pxm/ HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Mon, 28 Sep 1970 06:00:00 GMT\r\nConnection: close\r\n\r\n");
 is(status_of($r), 200, 'a proxied response is not turned into a 304 (no cache)');
+
+# --- add_header Last-Modified / ETag: the response's own validators replaced ---
+sub range_req {
+    my ($uri, @extra) = @_;
+    return req2("GET $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                . join('', map { "$_\r\n" } @extra) . "\r\n");
+}
+my $LM70 = 'Mon, 28 Sep 1970 06:00:00 GMT';
+$r = get2('/val/old.txt');
+is(join('|', head_lines($r, 'Last-Modified'), head_lines($r, 'ETag')), "$LM70|\"v1\"",
+   'add_header Last-Modified and ETag: one line each, the added values');
+$r = range_req('/val/old.txt', 'Range: bytes=1-', "If-Range: $LM70");
+is(status_of($r) . ' ' . body_of($r), "206 ld\n", 'If-Range compares with the added Last-Modified');
+$r = range_req('/val/old.txt', 'Range: bytes=1-', 'If-Range: "v1"');
+is(status_of($r) . ' ' . body_of($r), "206 ld\n", 'If-Range compares with the added ETag');
+is(status_of(range_req('/val/old.txt', 'If-None-Match: "v1"')), 200,
+   'If-None-Match was answered with the file\'s own ETag, before add_header');
+ok(!defined header_of(get2('/valrm/old.txt'), 'ETag'), 'add_header ETag "": no ETag');
+$r = range_req('/valpx/old.txt', 'Range: bytes=1-', 'If-Range: "v1"');
+is(status_of($r) . ' ' . body_of($r), "206 ld\n",
+   'proxy_force_ranges: If-Range against the upstream\'s replaced ETag');
+$r = range_req('/valpx/old.txt', 'Range: bytes=1-', "If-Range: $LM70");
+is(status_of($r) . ' ' . body_of($r), "206 ld\n",
+   'proxy_force_ranges: If-Range against the upstream\'s replaced Last-Modified');
 
 # --- named captures in location and server_name regexes ---
 is(body_of(get('/nc/a/b/c')), "a b/c a b/c\n", 'location ~ (?<name>) and (?P<name>): variables');

@@ -4,7 +4,13 @@
 #   are both kept: the origin is asked once per variant;
 # - "Vary: *" is never stored; proxy_ignore_headers Vary stores one response for all;
 # - proxy_cache_max_range_offset: a range past it goes upstream as it is and is not stored;
-#   proxy_cache_min_uses: below it the Range goes upstream, at it the whole response.
+#   proxy_cache_min_uses: below it the Range goes upstream, at it the whole response;
+# - Accept-Language values differing only by blanks and empty elements are one variant;
+# - several Vary lines name several headers, all of them select the variant;
+# - a response without Vary fetched for a variant's key replaces every variant (it is
+#   stored under the key itself), and a response whose Vary names other headers than the
+#   stored one's is stored under the key itself too, so the variants fetched after it keep
+#   their own keys.
 use strict;
 use warnings;
 use Test::More;
@@ -26,9 +32,17 @@ sub serve {
     open(my $log, '>>', "$dir/requests") or die;
     print $log "$uri\n";
     close $log;
-    my $vary = $uri =~ /star/ ? '*' : 'Accept-Language';
+    my ($foo) = $req =~ /^X-Foo: (.*?)\r$/mi;
+    my ($xx) = $req =~ /^X-X: (.*?)\r$/mi;
+    my $vary = $uri =~ /star/ ? "Vary: *\r\n"
+             : $uri =~ /multi/ ? "Vary: Accept-Language\r\nVary: X-Foo\r\n"
+             : $uri =~ /novary/ ? ''
+             : $uri =~ /vary=([\w-]+)/ ? "Vary: $1\r\n"
+             : "Vary: Accept-Language\r\n";
     my $body = "$uri lang=" . ($lang // '-') . " range=" . ($range // '-');
-    Origin::write_all($c, "HTTP/1.1 200 OK\r\nVary: $vary\r\nContent-Length: " . length($body)
+    $body .= " foo=" . ($foo // '-') if $uri =~ /multi/;
+    $body .= " x=" . ($xx // '-') if $uri =~ /vary=/;
+    Origin::write_all($c, "HTTP/1.1 200 OK\r\n${vary}Content-Length: " . length($body)
                       . "\r\nConnection: close\r\n\r\n$body");
 }
 
@@ -51,6 +65,7 @@ http {
         location /ign/ { proxy_pass http://127.0.0.1:$origin_port; proxy_ignore_headers Vary; }
         location /off/ { proxy_pass http://127.0.0.1:$origin_port; proxy_cache_max_range_offset 2; }
         location /min/ { proxy_pass http://127.0.0.1:$origin_port; proxy_cache_min_uses 2; }
+        location /k/ { proxy_pass http://127.0.0.1:$origin_port; proxy_cache_key \$uri; }
     }
 }
 EOF
@@ -91,5 +106,39 @@ is(get('/min/m', "Range: bytes=0-2\r\n"), 'MISS /min/m lang=- range=bytes=0-2',
 is(get('/min/m', "Range: bytes=0-2\r\n"), 'MISS /min/m lang=- range=-',
    'at min_uses the whole response is fetched (no Range upstream)');
 is(get('/min/m'), 'HIT /min/m lang=- range=-', 'and stored');
+
+is(get('/n', "Accept-Language: en, fr\r\n"), 'MISS /n lang=en, fr range=-', 'a list: MISS');
+is(get('/n', "Accept-Language: en,fr\r\n"), 'HIT /n lang=en, fr range=-',
+   'the same list without blanks: the same variant');
+is(get('/n', "Accept-Language: en,, ,fr , \r\n"), 'HIT /n lang=en, fr range=-',
+   'with empty elements: the same variant');
+is(get('/n', "Accept-Language: enfr\r\n"), 'MISS /n lang=enfr range=-',
+   'other elements: another variant');
+
+is(get('/multi', "X-Foo: a\r\n"), 'MISS /multi lang=- range=- foo=a', 'two Vary lines: MISS');
+is(get('/multi', "X-Foo: a\r\n"), 'HIT /multi lang=- range=- foo=a', 'the same values: HIT');
+is(get('/multi', "X-Foo: b\r\n"), 'MISS /multi lang=- range=- foo=b',
+   'the second line\'s header differs: another variant');
+is(get('/multi', "X-Foo: a\r\nAccept-Language: en\r\n"),
+   'MISS /multi lang=en range=- foo=a', 'the first line\'s header differs: another variant');
+
+is(get('/k/r', $en), 'MISS /k/r lang=en range=-', 'replace: a variant stored');
+is(get('/k/r?novary', $fr), 'MISS /k/r?novary lang=fr range=-',
+   'another variant fetched, answered without Vary');
+is(get('/k/r?other', "Accept-Language: de\r\n"), 'HIT /k/r?novary lang=fr range=-',
+   'it replaced the stored variant: every request gets it');
+is(get('/k/r', $en), 'HIT /k/r?novary lang=fr range=-', 'the first variant\'s request too');
+
+get('/k/c?vary=X-Z', "X-Z: 1\r\n");
+is(get('/k/c?vary=X-X', "X-X: 1\r\n"), 'MISS /k/c?vary=X-X lang=- range=- x=1',
+   'Vary names another header: MISS');
+is(get('/k/c?vary=X-X', "X-X: 1\r\n"), 'HIT /k/c?vary=X-X lang=- range=- x=1',
+   'stored under the key itself');
+is(get('/k/c?vary=X-X', "X-X: 2\r\n"), 'MISS /k/c?vary=X-X lang=- range=- x=2',
+   'another value: MISS');
+is(get('/k/c?vary=X-X', "X-X: 2\r\n"), 'HIT /k/c?vary=X-X lang=- range=- x=2',
+   'stored under its variant\'s key');
+is(get('/k/c?vary=X-X', "X-X: 1\r\n"), 'HIT /k/c?vary=X-X lang=- range=- x=1',
+   'beside the first');
 
 $t->done_testing;

@@ -144,7 +144,7 @@ sl_int_t sl_http_cache_load_file(sl_http_cache_t *cache, const u_char *key, time
  * refused (and removed by whoever found it).
  */
 #define SL_HTTP_CACHE_MAGIC 0x31435453u /* "STC1" */
-#define SL_HTTP_CACHE_VERSION 1
+#define SL_HTTP_CACHE_VERSION 2 /* 2: the variant hash holds the names and normalized values */
 
 typedef struct {
     uint32_t magic;

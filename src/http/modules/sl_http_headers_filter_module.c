@@ -4,12 +4,22 @@
  * redirect responses, or to every response with "always".
  */
 #include "sl_http_output.h"
+#include "sl_http_request.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
+
+typedef enum {
+    HEADER_PLAIN,
+    /* replace the response's own validators (what the range filter's If-Range compares
+     * with, after the not-modified filter has answered), as nginx */
+    HEADER_LAST_MODIFIED,
+    HEADER_ETAG,
+} header_kind_e;
 
 typedef struct {
     sl_str_t name;
     sl_http_complex_value_t value;
+    header_kind_e kind;
     unsigned always : 1;
 } header_val_t;
 
@@ -79,6 +89,35 @@ static int status_allows(sl_uint_t status)
     }
 }
 
+/* One header added; Last-Modified and ETag take the place of the response's own (an empty
+ * value removes it).  SL_OK or SL_ERROR. */
+static sl_int_t add_one(sl_http_request_t *r, const header_val_t *hv, const sl_str_t *value)
+{
+    const char *name = (const char *) hv->name.data;
+    sl_table_elt_t *h = NULL;
+
+    if (hv->kind == HEADER_LAST_MODIFIED) {
+        sl_http_clear_last_modified(r);
+    } else if (hv->kind == HEADER_ETAG) {
+        sl_http_clear_etag(r);
+    }
+    /* an empty value adds nothing, as nginx */
+    if (value->len == 0) {
+        return SL_OK;
+    }
+    h = sl_http_add_response_header(r, name, value->data, value->len);
+    if (h == NULL) {
+        return SL_ERROR;
+    }
+    if (hv->kind == HEADER_LAST_MODIFIED) {
+        r->headers_out.last_modified = h;
+        r->headers_out.last_modified_time = sl_http_parse_time(value->data, value->len);
+    } else if (hv->kind == HEADER_ETAG) {
+        r->headers_out.etag = h;
+    }
+    return SL_OK;
+}
+
 static sl_int_t headers_filter(sl_http_request_t *r)
 {
     headers_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_headers_filter_module);
@@ -97,10 +136,7 @@ static sl_int_t headers_filter(sl_http_request_t *r)
         if (sl_http_complex_value(r, &h[i].value, &value) != SL_OK) {
             return SL_ERROR;
         }
-        /* an empty value adds nothing, as nginx */
-        if (value.len
-            && sl_http_add_response_header(r, (const char *) h[i].name.data, value.data, value.len)
-                   == NULL) {
+        if (add_one(r, &h[i], &value) != SL_OK) {
             return SL_ERROR;
         }
     }
@@ -132,6 +168,12 @@ static char *set_add_header(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     memset(h, 0, sizeof(*h));
     /* the name is NUL-terminated by the parser and lives as long as the config */
     h->name = value[1];
+    static const sl_str_t last_modified = sl_string("Last-Modified"), etag = sl_string("ETag");
+    if (sl_str_caseeq(&h->name, &last_modified)) {
+        h->kind = HEADER_LAST_MODIFIED;
+    } else if (sl_str_caseeq(&h->name, &etag)) {
+        h->kind = HEADER_ETAG;
+    }
     if (cf->args->nelts == 4) {
         if (!sl_str_eq_cstr(&value[3], "always")) {
             sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\"",

@@ -48,7 +48,9 @@ typedef struct sl_upstream_cache_req_s {
     sl_http_cache_t *cache;
     sl_http_cache_node_t *node;
     sl_str_t key;
+    /** the key's MD5, or the variant's (secondary) */
     u_char md5[SL_HTTP_CACHE_KEY_LEN];
+    u_char main_md5[SL_HTTP_CACHE_KEY_LEN];
     u_char *file_name;
     /** the file found (HIT or stale), open */
     sl_file_t *file;
@@ -495,6 +497,7 @@ static sl_int_t start(sl_http_request_t *r, sl_upstream_t *u, sl_http_cache_t *c
         || sl_http_cache_md5(&c->key, c->md5) != SL_OK) {
         return SL_ERROR;
     }
+    memcpy(c->main_md5, c->md5, SL_HTTP_CACHE_KEY_LEN);
     c->cache = cache;
     c->file_name = sl_http_cache_file_name(r->pool, cache, c->md5);
     if (c->file_name == NULL) {
@@ -629,6 +632,7 @@ static sl_int_t missing(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cach
 }
 
 static sl_int_t variant_of(sl_http_request_t *r, const sl_str_t *vary, u_char *md5);
+static sl_int_t variant_key(const sl_upstream_cache_req_t *c, const u_char *variant, u_char *key);
 
 static int same_variant(sl_http_request_t *r, sl_upstream_cache_req_t *c)
 {
@@ -673,12 +677,10 @@ static sl_uint_t stored_error(sl_upstream_cache_req_t *c)
  * the variant's own key, as nginx's secondary keys.  SL_OK or SL_ERROR. */
 static sl_int_t to_variant_key(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
 {
-    u_char both[2 * SL_HTTP_CACHE_KEY_LEN];
-    sl_str_t text = { sizeof(both), both };
+    u_char variant[SL_HTTP_CACHE_KEY_LEN];
 
-    memcpy(both, c->md5, SL_HTTP_CACHE_KEY_LEN);
-    if (variant_of(r, &c->meta.vary, both + SL_HTTP_CACHE_KEY_LEN) != SL_OK
-        || sl_http_cache_md5(&text, c->md5) != SL_OK) {
+    if (variant_of(r, &c->meta.vary, variant) != SL_OK
+        || variant_key(c, variant, c->md5) != SL_OK) {
         return SL_ERROR;
     }
     c->file_name = sl_http_cache_file_name(r->pool, c->cache, c->md5);
@@ -935,21 +937,92 @@ static time_t headers_validity(sl_upstream_t *u, sl_upstream_cache_req_t *c)
     return -1;
 }
 
-/* The request's values of the headers Vary names, as the variant's key. */
+/* Headers whose value lists are compared with their whitespace and empty elements dropped
+ * ("gzip, br" and "gzip,br" are one variant), as nginx. */
+static int normalized_header(const sl_str_t *name)
+{
+    static const sl_str_t names[] = {
+        sl_string("Accept-Charset"),
+        sl_string("Accept-Encoding"),
+        sl_string("Accept-Language"),
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (sl_str_caseeq(name, &names[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The elements of a list value, without blanks and empty elements, each after a comma
+ * when one came before (*first cleared). */
+static u_char *put_elements(u_char *p, const sl_str_t *value, int *first)
+{
+    const u_char *s = value->data, *last = value->data + value->len;
+
+    while (s < last) {
+        while (s < last && (*s == ' ' || *s == ',' || *s == '\t')) {
+            s++;
+        }
+        const u_char *e = s;
+        while (e < last && *e != ' ' && *e != ',' && *e != '\t') {
+            e++;
+        }
+        if (e == s) {
+            break;
+        }
+        if (!*first) {
+            *p++ = ',';
+        }
+        *first = 0;
+        p = mempcpy(p, s, (size_t) (e - s));
+        s = e;
+    }
+    return p;
+}
+
+/* The request's values of one header Vary names, comma-separated, after the name. */
+static u_char *put_named_values(u_char *p, sl_http_request_t *r, const sl_str_t *name)
+{
+    int normalize = normalized_header(name), first = 1;
+
+    p = mempcpy(p, name->data, name->len);
+    *p++ = ':';
+    SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
+    {
+        if (!sl_str_caseeq(&h->key, name)) {
+            continue;
+        }
+        if (normalize) {
+            p = put_elements(p, &h->value, &first);
+            continue;
+        }
+        if (!first) {
+            *p++ = ',';
+        }
+        first = 0;
+        p = mempcpy(p, h->value.data, h->value.len);
+    }
+    *p++ = '\n';
+    return p;
+}
+
+/* The request's values of the headers Vary names (in the order it names them, each with
+ * its name), as the variant's key. */
 static sl_int_t variant_of(sl_http_request_t *r, const sl_str_t *vary, u_char *md5)
 {
-    /* at most every header's value once per name, and one separator per name */
-    size_t len = vary->len + 1;
+    /* each name once with ':' and '\n', and at most every header's value per name */
+    size_t values = 0, names = vary->len / 2 + 1;
 
     SL_LIST_FOREACH(&r->headers_in.headers, part, i, sl_table_elt_t, h)
     {
-        len += (h->value.len + 1) * (vary->len / 2 + 1);
+        values += h->value.len + 1;
     }
-    u_char *buf = sl_pnalloc(r->pool, len), *p = buf;
+    u_char *buf = sl_pnalloc(r->pool, vary->len + names * (values + 2)), *p = buf;
     if (buf == NULL) {
         return SL_ERROR;
     }
-    /* each named header's values, in the order Vary lists the names */
     const u_char *s = vary->data, *last = vary->data + vary->len;
     while (s < last) {
         while (s < last && (*s == ' ' || *s == ',' || *s == '\t')) {
@@ -960,14 +1033,9 @@ static sl_int_t variant_of(sl_http_request_t *r, const sl_str_t *vary, u_char *m
             e++;
         }
         sl_str_t name = { (size_t) (e - s), (u_char *) s };
-        SL_LIST_FOREACH(&r->headers_in.headers, part2, j, sl_table_elt_t, h)
-        {
-            if (name.len && sl_str_caseeq(&h->key, &name)) {
-                p = mempcpy(p, h->value.data, h->value.len);
-                *p++ = ',';
-            }
+        if (name.len) {
+            p = put_named_values(p, r, &name);
         }
-        *p++ = '\n';
         s = e;
     }
     sl_str_t text = { (size_t) (p - buf), buf };
@@ -1019,11 +1087,32 @@ static sl_int_t stored_response(sl_http_request_t *r, sl_upstream_t *u, sl_str_t
     return SL_OK;
 }
 
+/* Another Vary line's names after those of the lines before it, as one list.  SL_OK or
+ * SL_ERROR. */
+static sl_int_t join_vary(sl_http_request_t *r, sl_str_t *vary, const sl_str_t *more)
+{
+    if (vary->len == 0) {
+        *vary = *more;
+        return SL_OK;
+    }
+    u_char *p = sl_pnalloc(r->pool, vary->len + 1 + more->len);
+    if (p == NULL) {
+        return SL_ERROR;
+    }
+    u_char *e = mempcpy(p, vary->data, vary->len);
+    *e++ = ',';
+    e = mempcpy(e, more->data, more->len);
+    vary->data = p;
+    vary->len = (size_t) (e - p);
+    return SL_OK;
+}
+
 /* Whether headers forbid storing: Set-Cookie, Vary: *.  Vary's names are kept in c->out. */
 static int headers_forbid(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
 {
     sl_uint_t ignore = u->conf->ignore_headers;
 
+    c->out.vary.len = 0;
     SL_LIST_FOREACH(&u->headers_in.headers, part, i, sl_table_elt_t, h)
     {
         sl_uint_t kind = sl_upstream_elt_kind(h);
@@ -1034,10 +1123,11 @@ static int headers_forbid(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_ca
             if (h->value.len == 1 && h->value.data[0] == '*') {
                 return 1;
             }
-            c->out.vary = h->value;
+            if (join_vary(r, &c->out.vary, &h->value) != SL_OK) {
+                return 1;
+            }
         }
     }
-    (void) r;
     return 0;
 }
 
@@ -1111,6 +1201,44 @@ void sl__upstream_cache_error(sl_http_request_t *r, sl_upstream_t *u, sl_uint_t 
     sl_slab_unlock(c->cache->pool);
 }
 
+/* The variant's own key (the main key's MD5 and the variant's, hashed) into key. */
+static sl_int_t variant_key(const sl_upstream_cache_req_t *c, const u_char *variant, u_char *key)
+{
+    u_char both[2 * SL_HTTP_CACHE_KEY_LEN];
+    sl_str_t text = { sizeof(both), both };
+
+    memcpy(both, c->main_md5, SL_HTTP_CACHE_KEY_LEN);
+    memcpy(both + SL_HTTP_CACHE_KEY_LEN, variant, SL_HTTP_CACHE_KEY_LEN);
+    return sl_http_cache_md5(&text, key);
+}
+
+/* A request on a variant's key whose response does not vary as that key says (no Vary
+ * now, other names, other values): the response is stored under the main key, where every
+ * later request finds it first, as nginx.  0 when it cannot be stored. */
+static int store_under_right_key(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    u_char key[SL_HTTP_CACHE_KEY_LEN];
+
+    if (!c->secondary) {
+        return 1;
+    }
+    if (c->out.vary.len && variant_key(c, c->out.h.variant, key) == SL_OK
+        && memcmp(key, c->md5, SL_HTTP_CACHE_KEY_LEN) == 0) {
+        return 1;
+    }
+    u_char *name = sl_http_cache_file_name(r->pool, c->cache, c->main_md5);
+    if (name == NULL) {
+        return 0;
+    }
+    release_node(c);
+    c->ended = 0;
+    c->node = NULL;
+    c->secondary = 0;
+    c->file_name = name;
+    memcpy(c->md5, c->main_md5, SL_HTTP_CACHE_KEY_LEN);
+    return take_node(r, u, c);
+}
+
 void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u)
 {
     sl_upstream_cache_req_t *c = u->cache;
@@ -1129,6 +1257,9 @@ void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u)
         return;
     }
     u->cacheable = 1;
+    if (!store_under_right_key(r, u, c)) {
+        u->cacheable = 0;
+    }
 }
 
 /* --- the tee: the body into the cache file ---------------------------------------------- */
