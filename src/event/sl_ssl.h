@@ -109,9 +109,34 @@ sl_int_t sl_ssl_client_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t
 /* ssl_trusted_certificate / proxy_ssl_trusted_certificate: trusted, not sent. */
 sl_int_t sl_ssl_trusted_certificate(sl_ssl_t *ssl, const sl_str_t *cert, sl_int_t depth);
 sl_int_t sl_ssl_crl(sl_ssl_t *ssl, const sl_str_t *crl);
-/* ssl_stapling: the DER OCSP response of file is stapled (sl_ssl_stapling.c); without a
- * file, each certificate is warned about (responses are not fetched yet). */
-sl_int_t sl_ssl_stapling(sl_ssl_t *ssl, const sl_str_t *file);
+/*
+ * ssl_stapling (sl_ssl_stapling.c): each certificate of the context staples the DER OCSP
+ * response of file when there is one; otherwise the response is fetched in the worker from
+ * responder (an "http://" URL; empty: the certificate's own OCSP URL), whose host must be
+ * an IP address (there is no resolver), and checked (signature, status "good", validity;
+ * the signer verified against the context's trusted store when verify is set).
+ */
+sl_int_t sl_ssl_stapling(sl_ssl_t *ssl, const sl_str_t *file, const sl_str_t *responder,
+                         int verify);
+
+/* Where an OCSP request goes (sl_ssl_ocsp_fetch.c). */
+typedef struct {
+    struct sockaddr_storage sockaddr;
+    socklen_t socklen;
+    /** the Host header: the URL's host and port as written */
+    char host[128];
+    size_t host_len;
+    /** the URL's path, ending in "/": the request follows it */
+    char path[512];
+    size_t path_len;
+} sl_ssl_ocsp_target_t;
+
+/* body is NULL when the exchange failed (logged). */
+typedef void (*sl_ssl_ocsp_done_pt)(void *data, const u_char *body, size_t len);
+/* Sends the DER request der to the responder; done runs once, later or before this returns
+ * SL_OK.  SL_ERROR (logged): nothing started, done will not run. */
+sl_int_t sl_ssl_ocsp_fetch(const sl_ssl_ocsp_target_t *to, const u_char *der, size_t der_len,
+                           sl_log_t *log, sl_ssl_ocsp_done_pt done, void *data);
 
 /*
  * Session caching (sl_ssl_session.c).  builtin: OpenSSL's per-process cache of that many

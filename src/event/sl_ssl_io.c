@@ -185,6 +185,12 @@ static ssize_t write_failed(sl_connection_t *c, int n)
 {
     sl_ssl_connection_t *sc = c->ssl;
     int sslerr = SSL_get_error(sc->connection, n);
+
+    if (sslerr == SSL_ERROR_ZERO_RETURN) {
+        /* OpenSSL reports a socket error met after the peer's close_notify as a clean
+         * close: it is the write's errno that tells (EPIPE, ECONNRESET: routine, at info) */
+        sslerr = SSL_ERROR_SYSCALL;
+    }
     sl_err_t err = sslerr == SSL_ERROR_SYSCALL ? errno : 0;
 
     sc->last = sslerr;

@@ -431,8 +431,8 @@ static sl_int_t configure_sessions(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     return sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys);
 }
 
-/* ssl_stapling: from ssl_stapling_file (a server with no certificate has nothing to
- * staple). */
+/* ssl_stapling: from ssl_stapling_file, or fetched from the responder (a server with no
+ * certificate has nothing to staple). */
 static sl_int_t stapling(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
 {
     sl_str_t file = conf->stapling_file;
@@ -443,7 +443,8 @@ static sl_int_t stapling(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     if (full_name(cf, &file) != SL_OK) {
         return SL_ERROR;
     }
-    return sl_ssl_stapling(&conf->ssl, &file);
+    return sl_ssl_stapling(&conf->ssl, &file, &conf->stapling_responder,
+                           (int) conf->stapling_verify);
 }
 
 static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)

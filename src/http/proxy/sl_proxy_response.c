@@ -151,14 +151,16 @@ static sl_int_t header_done(sl_http_request_t *r, sl_upstream_t *u)
 
 /*
  * A 101: the connections become a tunnel when the client asked for an Upgrade (the bytes
- * after the header are the new protocol's).  Without that request nginx 1.22 relays the
- * 101 as a bodiless answer and keeps the client's connection; sluice refuses it (502): a
- * switch nobody asked for (RFC 9110 §15.2.2) would leave the two ends disagreeing.
+ * after the header are the new protocol's).  Without that request the 101 is relayed as
+ * nginx 1.22 relays it: a final answer, header only for the client (a 1xx has no body), on
+ * a client connection kept for the next request; the upstream's is not kept.
  */
 static sl_int_t switching_protocols(sl_http_request_t *r, sl_upstream_t *u)
 {
     if (r->headers_in.upgrade == NULL) {
-        return invalid_header(r, "upstream sent 101 without an Upgrade request");
+        sl_int_t rc = header_done(r, u);
+        u->keepalive = 0;
+        return rc;
     }
     u->upgrade = 1;
     u->keepalive = 0;

@@ -290,6 +290,23 @@ static void test_shutdown_is_eof(void **state)
     assert_int_equal(cli.c.io->recv(&cli.c, buf, sizeof(buf)), 0);
 }
 
+/* A write after the peer's close_notify and close: OpenSSL says SSL_ERROR_ZERO_RETURN,
+ * the socket says EPIPE; the failure is routine (info, with the errno), never [crit]. */
+static void test_write_after_close_notify(void **state)
+{
+    u_char buf[16];
+
+    handshake();
+    assert_int_equal(cli.c.io->shutdown(&cli.c), SL_OK);
+    shutdown(cli.c.fd, SHUT_RDWR);
+    assert_int_equal(srv.c.io->recv(&srv.c, buf, sizeof(buf)), 0);
+    assert_int_equal(srv.c.io->send(&srv.c, (u_char *) "late", 4), SL_ERROR);
+    const char *text = sl_test_log_text(&log_file);
+    assert_null(strstr(text, "[crit]"));
+    assert_non_null(strstr(text, "[info]"));
+    assert_non_null(strstr(text, "SSL_write() failed (32: "));
+}
+
 /* A peer that is not TLS: the handshake fails, logged at info ("wrong version number"). */
 static void test_plain_peer_fails(void **state)
 {
@@ -319,6 +336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_chain_gathers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_is_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_after_close_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_peer_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
