@@ -130,7 +130,9 @@ static size_t v2(u_char *out, unsigned vc, unsigned fam, const u_char *tlv, size
         out[32] = 0x20, out[33] = 0x01, out[34] = 0x0d, out[35] = 0xb8, out[47] = 2;
         out[48] = 0, out[49] = 123, out[50] = 0x16, out[51] = 0x2e;
     }
-    memcpy(out + 16 + alen, tlv, tlen);
+    if (tlen) {
+        memcpy(out + 16 + alen, tlv, tlen);
+    }
     return 16 + len;
 }
 
