@@ -22,6 +22,13 @@ my $origin_port = $t->port(2);
 Origin::scripted(port => $origin_port, handler => sub {
     my ($c) = @_;
     my ($kind, $how) = Origin::read_head($c) =~ m{^GET /\w+/(\w+)/(\w+) };
+    if ($kind eq 'big') {
+        # 1 MiB then the close, 1 MiB short: far more than the client's socket takes
+        Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: 2097152\r\n\r\n"
+                              . ('y' x 1048575) . 'z');
+        close $c;
+        return;
+    }
     my $part = 'x' x 50000;
     Origin::write_all($c, $kind eq 'cl'
         ? "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n$part"
@@ -38,7 +45,7 @@ events { worker_connections 64; }
 http {
     access_log off;
     server {
-        listen 127.0.0.1:%%PORT_1%%;
+        listen 127.0.0.1:%%PORT_1%% sndbuf=32k;
         location /b/ { proxy_pass http://127.0.0.1:$origin_port; }
         location /u/ { proxy_pass http://127.0.0.1:$origin_port; proxy_buffering off; }
     }
@@ -68,6 +75,20 @@ for my $loc ('b', 'u') {
         }
     }
 }
+# A slow client: most of what arrived is still in the pipe's buffers and temp file when the
+# upstream closes.  It all goes out, up to the last byte read, before the connection closes.
+for my $loc ('b', 'u') {
+    my $s = $t->connect($port);
+    print $s "GET /$loc/big/close HTTP/1.1\r\nHost: t\r\n\r\n";
+    sleep 0.5;
+    my ($data, $eof) = $t->read_all($s, 10);
+    close $s;
+    my (undef, $body) = split /\r\n\r\n/, $data // '', 2;
+    is(length($body // ''), 1048576, "$loc/big: every byte that arrived reaches a slow client");
+    like($body // '', qr/yz\z/, "$loc/big: up to the last one");
+    ok($eof, "$loc/big: then the connection closes");
+}
+
 my $log = $t->error_log;
 like($log, qr/\[error\] .*(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection)/,
      'the cut is logged at error');

@@ -1254,20 +1254,36 @@ static sl_int_t start_pipe(sl_http_request_t *r, sl_upstream_t *u)
 
 /* Sends what the output filters hold, as far as the client takes it now: before a
  * truncated response's connection is cut. */
-static void flush_output(sl_http_request_t *r)
+static sl_int_t flush_output(sl_http_request_t *r)
 {
     static sl_buf_t flush_buf = { .flush = 1 };
     sl_chain_t flush = { &flush_buf, NULL };
 
-    sl_http_output_filter(r, &flush);
+    return sl_http_output_filter(r, &flush);
 }
 
 /*
- * The upstream failed or closed before the body's end: the response cannot complete, so it
- * is not waited on.  What was read goes to the filters now and out as far as the client
- * takes it at once, then the connection is cut (no last chunk, no keepalive), as nginx
- * finalizes at once.  Waiting for the client to drain first left a client whose socket
- * never filled without any event to end the request.
+ * The response cannot complete: what the filters hold is flushed and the request ends
+ * without its last buffer, so no last chunk goes out and the connection closes once the
+ * client has taken what was sent (nginx finalizes with its flush's result).  A client that
+ * reads slowly still gets every byte that arrived; send_timeout bounds the wait.
+ */
+static void cut_response(sl_http_request_t *r, sl_upstream_t *u, sl_int_t rc)
+{
+    if (!end_upstream(r, u, rc)) {
+        return;
+    }
+    r->keepalive = 0;
+    r->write_event_handler = sl_http_request_empty_handler;
+    r->read_event_handler = check_client;
+    sl_http_finalize_request(r, flush_output(r) == SL_ERROR ? SL_ERROR : SL_OK);
+}
+
+/*
+ * The upstream failed or closed before the body's end: the response cannot complete.  What
+ * was read goes to the filters now, all of it (the pipe's busy limit no longer applies),
+ * and the request ends as a cut response.  Leaving it in the pipe to go out as the client
+ * drained left a client whose socket never filled without any event to end the request.
  */
 static void end_truncated(sl_http_request_t *r, sl_upstream_t *u)
 {
@@ -1280,8 +1296,7 @@ static void end_truncated(sl_http_request_t *r, sl_upstream_t *u)
         finalize(r, u, SL_ERROR);
         return;
     }
-    flush_output(r);
-    finalize(r, u, SL_ERROR);
+    cut_response(r, u, SL_HTTP_BAD_GATEWAY);
 }
 
 /* One pass of the pipe, then what it means for the request. */
@@ -1292,9 +1307,8 @@ static void run_pipe(sl_http_request_t *r, sl_upstream_t *u, int do_write)
     if (p->upstream && p->upstream->read->timedout) {
         sl_log_error(SL_LOG_ERR, r->connection->log, ETIMEDOUT, "upstream timed out");
         /* what the filters hold (the header, at least) still goes out, as nginx flushes
-         * before it cuts the connection; the pipe's unsent bytes do not */
-        flush_output(r);
-        finalize(r, u, SL_ERROR);
+         * before it ends the request; the pipe's unsent bytes do not */
+        cut_response(r, u, SL_HTTP_GATEWAY_TIME_OUT);
         return;
     }
     if (sl_pipe_run(p, do_write) == SL_ABORT) {
