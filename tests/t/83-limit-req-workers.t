@@ -33,6 +33,10 @@ for my $case (
     [ 'limit_req_status 399;', qr/value must be between 400 and 599 in \S+:\d+/ ],
     [ 'limit_conn_zone $uri zone=c:64k; limit_conn c 0;',
       qr/invalid number of connections "0" in \S+:\d+/ ],
+    [ 'limit_conn_zone $uri zone=c:64k; limit_conn c 1; limit_conn c 0;',
+      qr/"limit_conn" directive is duplicate in \S+:\d+/ ],
+    [ 'limit_conn_status 600;', qr/value must be between 400 and 599 in \S+:\d+/ ],
+    [ 'limit_conn_log_level debug;', qr/invalid value "debug" in \S+:\d+/ ],
 ) {
     $t->write_file('conf/bad.conf', "events {}\nhttp { $case->[0] }\n");
     my $r = $t->run('-t', '-c', 'conf/bad.conf');

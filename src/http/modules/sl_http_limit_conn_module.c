@@ -11,6 +11,7 @@
  * phase, once per main request.
  */
 #include "sl_crc32.h"
+#include "sl_http_limit_conf.h"
 #include "sl_http_limit_zone.h"
 #include "sl_http_request.h"
 #include "sl_http_variables.h"
@@ -31,16 +32,8 @@ typedef struct {
     sl_uint_t conn;
 } limit_t;
 
-typedef struct {
-    sl_array_t zones; /* sl_http_limit_zone_t * */
-} main_conf_t;
-
-typedef struct {
-    sl_array_t *limits; /* limit_t; NULL when the level has none (then inherited) */
-    sl_uint_t log_level;
-    sl_int_t status;
-    sl_int_t dry_run;
-} loc_conf_t;
+typedef sl_http_limit_main_conf_t main_conf_t;
+typedef sl_http_limit_loc_conf_t loc_conf_t;
 
 /* What a request counted, given back when its pool goes. */
 typedef struct {
@@ -59,16 +52,6 @@ static sl_int_t postconfiguration(sl_conf_t *cf);
 static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
-static sl_conf_enum_t log_levels[] = {
-    { sl_string("info"), SL_LOG_INFO },
-    { sl_string("notice"), SL_LOG_NOTICE },
-    { sl_string("warn"), SL_LOG_WARN },
-    { sl_string("error"), SL_LOG_ERR },
-    { sl_null_string, 0 },
-};
-
-static sl_conf_num_bounds_t status_bounds = { sl_conf_check_num_bounds, 400, 599 };
-
 #define CTX (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
 
 // clang-format off
@@ -76,9 +59,11 @@ static sl_command_t limit_conn_commands[] = {
     { sl_string("limit_conn_zone"), SL_HTTP_MAIN_CONF | SL_CONF_TAKE2, set_zone, 0, 0, NULL },
     { sl_string("limit_conn"), CTX | SL_CONF_TAKE2, set_limit, SL_HTTP_LOC_CONF_OFFSET, 0, NULL },
     { sl_string("limit_conn_log_level"), CTX | SL_CONF_TAKE1, sl_conf_set_enum_slot,
-      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, log_level), log_levels },
+      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, log_level),
+      sl_http_limit_log_levels },
     { sl_string("limit_conn_status"), CTX | SL_CONF_TAKE1, sl_conf_set_num_slot,
-      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, status), &status_bounds },
+      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, status),
+      &sl_http_limit_status_bounds },
     { sl_string("limit_conn_dry_run"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot,
       SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, dry_run), NULL },
     sl_null_command,
@@ -223,81 +208,40 @@ static sl_str_t status_names[] = {
 
 static sl_int_t var_status(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
-    sl_uint_t s = r->main->limit_conn_status;
-
-    if (s == 0) {
-        v->not_found = 1;
-        return SL_OK;
-    }
-    v->len = (unsigned) status_names[s - 1].len;
-    v->data = status_names[s - 1].data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return SL_OK;
+    return sl_http_limit_status_value(v, status_names, r->main->limit_conn_status);
 }
 
 static sl_int_t add_variables(sl_conf_t *cf)
 {
-    sl_str_t name = sl_string("limit_conn_status");
-    sl_http_variable_t *var = sl_http_add_variable(cf, &name, SL_HTTP_VAR_NOCACHEABLE);
-
-    if (var == NULL) {
-        return SL_ERROR;
-    }
-    var->get_handler = var_status;
-    return SL_OK;
+    return sl_http_limit_add_status_variable(cf, "limit_conn_status", var_status);
 }
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
-    main_conf_t *mcf = sl_http_conf_get_module_main_conf(cf, sl_http_limit_conn_module);
-    sl_int_t (**h)(sl_http_request_t *) = sl_array_push(&cmcf->phases[SL_HTTP_PREACCESS_PHASE]);
-
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-    *h = limit_conn_handler;
-    return sl_http_limit_zones_map(cf, &mcf->zones);
+    return sl_http_limit_postconfiguration(
+        cf, limit_conn_handler, sl_http_conf_get_module_main_conf(cf, sl_http_limit_conn_module));
 }
 
 /* ---- configuration ---- */
 
 static void *create_main_conf(sl_conf_t *cf)
 {
-    main_conf_t *mcf = sl_pcalloc(cf->pool, sizeof(main_conf_t));
-
-    if (mcf == NULL || sl_array_init(&mcf->zones, cf->pool, 4, sizeof(void *)) != SL_OK) {
-        return NULL;
-    }
-    return mcf;
+    return sl_http_limit_create_main_conf(cf);
 }
 
 static void *create_loc_conf(sl_conf_t *cf)
 {
-    loc_conf_t *conf = sl_pcalloc(cf->pool, sizeof(loc_conf_t));
+    loc_conf_t *conf = sl_palloc(cf->pool, sizeof(loc_conf_t));
 
-    if (conf == NULL) {
-        return NULL;
+    if (conf) {
+        sl_http_limit_init_loc_conf(conf);
     }
-    conf->log_level = SL_CONF_UNSET_UINT;
-    conf->status = SL_CONF_UNSET;
-    conf->dry_run = SL_CONF_UNSET;
     return conf;
 }
 
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
-    loc_conf_t *prev = parent;
-    loc_conf_t *conf = child;
-
-    if (conf->limits == NULL) {
-        conf->limits = prev->limits;
-    }
-    sl_conf_merge_uint_value(conf->log_level, prev->log_level, SL_LOG_ERR);
-    sl_conf_merge_value(conf->status, prev->status, SL_HTTP_SERVICE_UNAVAILABLE);
-    sl_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    sl_http_limit_merge_loc_conf(child, parent);
     return SL_CONF_OK;
 }
 
@@ -352,17 +296,8 @@ static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (zone == NULL) {
         return SL_CONF_ERROR;
     }
-    if (lcf->limits == NULL) {
-        lcf->limits = sl_array_create(cf->pool, 2, sizeof(limit_t));
-        if (lcf->limits == NULL) {
-            return SL_CONF_ERROR;
-        }
-    }
-    limit_t *l = lcf->limits->elts;
-    for (sl_uint_t i = 0; i < lcf->limits->nelts; i++) {
-        if (l[i].zone == zone) {
-            return "is duplicate";
-        }
+    if (sl_http_limit_is_duplicate(lcf, zone, sizeof(limit_t))) {
+        return "is duplicate";
     }
     sl_int_t n = sl_atoi(value[2].data, value[2].len);
     if (n <= 0) {
@@ -374,12 +309,7 @@ static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "connection limit must be less 65536");
         return SL_CONF_ERROR;
     }
-    limit_t *slot = sl_array_push(lcf->limits);
-    if (slot == NULL) {
-        return SL_CONF_ERROR;
-    }
-    slot->zone = zone;
-    slot->conn = (sl_uint_t) n;
+    limit_t limit = { zone, (sl_uint_t) n };
     (void) cmd;
-    return SL_CONF_OK;
+    return sl_http_limit_add(cf, lcf, &limit, sizeof(limit));
 }

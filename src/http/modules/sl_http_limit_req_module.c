@@ -16,6 +16,7 @@
  * not count a request twice.
  */
 #include "sl_crc32.h"
+#include "sl_http_limit_conf.h"
 #include "sl_http_limit_zone.h"
 #include "sl_http_request.h"
 #include "sl_http_variables.h"
@@ -45,16 +46,12 @@ typedef struct {
     sl_uint_t delay;
 } limit_t;
 
-typedef struct {
-    sl_array_t zones; /* sl_http_limit_zone_t * */
-} main_conf_t;
+typedef sl_http_limit_main_conf_t main_conf_t;
 
 typedef struct {
-    sl_array_t *limits; /* limit_t; NULL when the level has none (then inherited) */
-    sl_uint_t log_level;
+    sl_http_limit_loc_conf_t common;
+    /** a delay is logged one level below a rejection (info stays info) */
     sl_uint_t delay_log_level;
-    sl_int_t status;
-    sl_int_t dry_run;
 } loc_conf_t;
 
 static void *create_main_conf(sl_conf_t *cf);
@@ -65,16 +62,6 @@ static sl_int_t postconfiguration(sl_conf_t *cf);
 static char *set_zone(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
-static sl_conf_enum_t log_levels[] = {
-    { sl_string("info"), SL_LOG_INFO },
-    { sl_string("notice"), SL_LOG_NOTICE },
-    { sl_string("warn"), SL_LOG_WARN },
-    { sl_string("error"), SL_LOG_ERR },
-    { sl_null_string, 0 },
-};
-
-static sl_conf_num_bounds_t status_bounds = { sl_conf_check_num_bounds, 400, 599 };
-
 #define CTX (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF)
 
 // clang-format off
@@ -83,11 +70,13 @@ static sl_command_t limit_req_commands[] = {
     { sl_string("limit_req"), CTX | SL_CONF_TAKE123, set_limit, SL_HTTP_LOC_CONF_OFFSET, 0,
       NULL },
     { sl_string("limit_req_log_level"), CTX | SL_CONF_TAKE1, sl_conf_set_enum_slot,
-      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, log_level), log_levels },
+      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, common.log_level),
+      sl_http_limit_log_levels },
     { sl_string("limit_req_status"), CTX | SL_CONF_TAKE1, sl_conf_set_num_slot,
-      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, status), &status_bounds },
+      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, common.status),
+      &sl_http_limit_status_bounds },
     { sl_string("limit_req_dry_run"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot,
-      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, dry_run), NULL },
+      SL_HTTP_LOC_CONF_OFFSET, offsetof(loc_conf_t, common.dry_run), NULL },
     sl_null_command,
 };
 // clang-format on
@@ -283,17 +272,17 @@ static sl_int_t reject(sl_http_request_t *r, loc_conf_t *lcf, limit_t *limit, sl
                        int64_t excess)
 {
     if (rc == SL_BUSY) {
-        sl_log_error(lcf->log_level, r->connection->log, 0,
+        sl_log_error(lcf->common.log_level, r->connection->log, 0,
                      "limiting requests%s, excess: %u.%03u by zone \"%.*s\"",
-                     lcf->dry_run ? ", dry run" : "", (unsigned) (excess / 1000),
+                     lcf->common.dry_run ? ", dry run" : "", (unsigned) (excess / 1000),
                      (unsigned) (excess % 1000), SL_STR_ARG(limit->zone->name));
     }
-    if (lcf->dry_run) {
+    if (lcf->common.dry_run) {
         r->main->limit_req_status = LIMIT_REQ_REJECTED_DRY_RUN;
         return SL_DECLINED;
     }
     r->main->limit_req_status = LIMIT_REQ_REJECTED;
-    return lcf->status;
+    return lcf->common.status;
 }
 
 static sl_int_t wait_delay(sl_http_request_t *r, loc_conf_t *lcf, limit_t *limit, int64_t excess,
@@ -301,9 +290,9 @@ static sl_int_t wait_delay(sl_http_request_t *r, loc_conf_t *lcf, limit_t *limit
 {
     sl_log_error(lcf->delay_log_level, r->connection->log, 0,
                  "delaying request%s, excess: %u.%03u, by zone \"%.*s\"",
-                 lcf->dry_run ? ", dry run" : "", (unsigned) (excess / 1000),
+                 lcf->common.dry_run ? ", dry run" : "", (unsigned) (excess / 1000),
                  (unsigned) (excess % 1000), SL_STR_ARG(limit->zone->name));
-    if (lcf->dry_run) {
+    if (lcf->common.dry_run) {
         r->main->limit_req_status = LIMIT_REQ_DELAYED_DRY_RUN;
         return SL_DECLINED;
     }
@@ -339,15 +328,15 @@ static sl_int_t limit_req_handler(sl_http_request_t *r)
 {
     loc_conf_t *lcf = sl_http_get_module_loc_conf(r, sl_http_limit_req_module);
 
-    if (r->main->limit_req_status || lcf->limits == NULL) {
+    if (r->main->limit_req_status || lcf->common.limits == NULL) {
         return SL_DECLINED;
     }
-    limit_t *limits = lcf->limits->elts, *limit = NULL;
+    limit_t *limits = lcf->common.limits->elts, *limit = NULL;
     sl_int_t rc = SL_DECLINED;
     int64_t excess = 0;
     sl_uint_t n;
 
-    for (n = 0; n < lcf->limits->nelts; n++) {
+    for (n = 0; n < lcf->common.limits->nelts; n++) {
         sl_str_t key;
         limit = &limits[n];
         sl_int_t krc = eval_key(r, limit, &key);
@@ -360,7 +349,7 @@ static sl_int_t limit_req_handler(sl_http_request_t *r)
         }
         uint32_t hash = sl_crc32(key.data, key.len);
         sl_slab_lock(limit->zone->pool);
-        rc = lookup(limit, hash, &key, &excess, n == lcf->limits->nelts - 1);
+        rc = lookup(limit, hash, &key, &excess, n == lcf->common.limits->nelts - 1);
         sl_slab_unlock(limit->zone->pool);
         if (rc != SL_AGAIN) {
             break;
@@ -393,67 +382,34 @@ static sl_str_t status_names[] = {
 
 static sl_int_t var_status(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
-    sl_uint_t s = r->main->limit_req_status;
-
-    if (s == 0) {
-        v->not_found = 1;
-        return SL_OK;
-    }
-    v->len = (unsigned) status_names[s - 1].len;
-    v->data = status_names[s - 1].data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    return SL_OK;
+    return sl_http_limit_status_value(v, status_names, r->main->limit_req_status);
 }
 
 static sl_int_t add_variables(sl_conf_t *cf)
 {
-    sl_str_t name = sl_string("limit_req_status");
-    sl_http_variable_t *var = sl_http_add_variable(cf, &name, SL_HTTP_VAR_NOCACHEABLE);
-
-    if (var == NULL) {
-        return SL_ERROR;
-    }
-    var->get_handler = var_status;
-    return SL_OK;
+    return sl_http_limit_add_status_variable(cf, "limit_req_status", var_status);
 }
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
-    main_conf_t *mcf = sl_http_conf_get_module_main_conf(cf, sl_http_limit_req_module);
-    sl_int_t (**h)(sl_http_request_t *) = sl_array_push(&cmcf->phases[SL_HTTP_PREACCESS_PHASE]);
-
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-    *h = limit_req_handler;
-    return sl_http_limit_zones_map(cf, &mcf->zones);
+    return sl_http_limit_postconfiguration(
+        cf, limit_req_handler, sl_http_conf_get_module_main_conf(cf, sl_http_limit_req_module));
 }
 
 /* ---- configuration ---- */
 
 static void *create_main_conf(sl_conf_t *cf)
 {
-    main_conf_t *mcf = sl_pcalloc(cf->pool, sizeof(main_conf_t));
-
-    if (mcf == NULL || sl_array_init(&mcf->zones, cf->pool, 4, sizeof(void *)) != SL_OK) {
-        return NULL;
-    }
-    return mcf;
+    return sl_http_limit_create_main_conf(cf);
 }
 
 static void *create_loc_conf(sl_conf_t *cf)
 {
     loc_conf_t *conf = sl_pcalloc(cf->pool, sizeof(loc_conf_t));
 
-    if (conf == NULL) {
-        return NULL;
+    if (conf) {
+        sl_http_limit_init_loc_conf(&conf->common);
     }
-    conf->log_level = SL_CONF_UNSET_UINT;
-    conf->status = SL_CONF_UNSET;
-    conf->dry_run = SL_CONF_UNSET;
     return conf;
 }
 
@@ -462,13 +418,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     loc_conf_t *prev = parent;
     loc_conf_t *conf = child;
 
-    if (conf->limits == NULL) {
-        conf->limits = prev->limits;
-    }
-    sl_conf_merge_uint_value(conf->log_level, prev->log_level, SL_LOG_ERR);
-    conf->delay_log_level = conf->log_level == SL_LOG_INFO ? SL_LOG_INFO : conf->log_level + 1;
-    sl_conf_merge_value(conf->status, prev->status, SL_HTTP_SERVICE_UNAVAILABLE);
-    sl_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    sl_http_limit_merge_loc_conf(&conf->common, &prev->common);
+    sl_uint_t level = conf->common.log_level;
+    conf->delay_log_level = level == SL_LOG_INFO ? SL_LOG_INFO : level + 1;
     return SL_CONF_OK;
 }
 
@@ -555,28 +507,6 @@ static sl_int_t parse_count(const sl_str_t *v, size_t skip, sl_uint_t *out)
     return SL_OK;
 }
 
-static char *add_limit(sl_conf_t *cf, loc_conf_t *lcf, limit_t *limit)
-{
-    if (lcf->limits == NULL) {
-        lcf->limits = sl_array_create(cf->pool, 2, sizeof(limit_t));
-        if (lcf->limits == NULL) {
-            return SL_CONF_ERROR;
-        }
-    }
-    limit_t *l = lcf->limits->elts;
-    for (sl_uint_t i = 0; i < lcf->limits->nelts; i++) {
-        if (l[i].zone == limit->zone) {
-            return "is duplicate";
-        }
-    }
-    limit_t *slot = sl_array_push(lcf->limits);
-    if (slot == NULL) {
-        return SL_CONF_ERROR;
-    }
-    *slot = *limit;
-    return SL_CONF_OK;
-}
-
 /* limit_req zone=NAME [burst=N] [nodelay | delay=N] */
 static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 {
@@ -620,5 +550,5 @@ static char *set_limit(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (nodelay) {
         limit.delay = (sl_uint_t) -1 / 2;
     }
-    return add_limit(cf, conf, &limit);
+    return sl_http_limit_add(cf, &((loc_conf_t *) conf)->common, &limit, sizeof(limit));
 }
