@@ -97,6 +97,29 @@ void sl_http_clear_etag(sl_http_request_t *r)
     }
 }
 
+void sl_http_weak_etag(sl_http_request_t *r)
+{
+    sl_table_elt_t *etag = r->headers_out.etag;
+
+    if (etag == NULL
+        || (etag->value.len > 2 && etag->value.data[0] == 'W' && etag->value.data[1] == '/')) {
+        return;
+    }
+    u_char *p = etag->value.len && etag->value.data[0] == '"'
+                    ? sl_pnalloc(r->pool, etag->value.len + 2)
+                    : NULL;
+    if (p == NULL) {
+        /* malformed, or no memory: no validator is better than a wrong strong one */
+        sl_http_clear_etag(r);
+        return;
+    }
+    p[0] = 'W';
+    p[1] = '/';
+    memcpy(p + 2, etag->value.data, etag->value.len);
+    etag->value.data = p;
+    etag->value.len += 2;
+}
+
 sl_int_t sl_http_send_last(sl_http_request_t *r)
 {
     sl_buf_t *b = sl_calloc_buf(r->pool);

@@ -42,5 +42,8 @@ void sl_http_clear_content_length(sl_http_request_t *r);
 void sl_http_clear_last_modified(sl_http_request_t *r);
 void sl_http_clear_accept_ranges(sl_http_request_t *r);
 void sl_http_clear_etag(sl_http_request_t *r);
+/* A filter changed the body: a strong ETag "x" becomes W/"x" (the response is still a weak
+ * match for it), a malformed one goes, a weak one stays. */
+void sl_http_weak_etag(sl_http_request_t *r);
 
 #endif /* SL_HTTP_OUTPUT_H */

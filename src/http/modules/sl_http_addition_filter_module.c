@@ -83,28 +83,6 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     return sl_http_filter_types_merge(cf, &conf->types, &prev->types, default_types);
 }
 
-/* The parts change the body: its length and ranges go, a strong ETag becomes weak. */
-static void weaken_etag(sl_http_request_t *r)
-{
-    sl_table_elt_t *etag = r->headers_out.etag;
-
-    if (etag == NULL || (etag->value.len > 2 && etag->value.data[0] == 'W')) {
-        return;
-    }
-    u_char *p = etag->value.len && etag->value.data[0] == '"'
-                    ? sl_pnalloc(r->pool, etag->value.len + 2)
-                    : NULL;
-    if (p == NULL) {
-        sl_http_clear_etag(r);
-        return;
-    }
-    p[0] = 'W';
-    p[1] = '/';
-    memcpy(p + 2, etag->value.data, etag->value.len);
-    etag->value.data = p;
-    etag->value.len += 2;
-}
-
 static sl_int_t addition_header_filter(sl_http_request_t *r)
 {
     addition_loc_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_addition_filter_module);
@@ -120,7 +98,7 @@ static sl_int_t addition_header_filter(sl_http_request_t *r)
     sl_http_set_ctx(r, ctx, sl_http_addition_filter_module);
     sl_http_clear_content_length(r);
     sl_http_clear_accept_ranges(r);
-    weaken_etag(r);
+    sl_http_weak_etag(r);
     return next_header_filter(r);
 }
 

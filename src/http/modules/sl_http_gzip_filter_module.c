@@ -147,30 +147,6 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 
 /* The compressed body is not byte-for-byte the one a strong ETag names: "x" becomes W/"x";
  * a malformed ETag goes. */
-static sl_int_t weaken_etag(sl_http_request_t *r)
-{
-    sl_table_elt_t *etag = r->headers_out.etag;
-
-    if (etag == NULL
-        || (etag->value.len > 2 && etag->value.data[0] == 'W' && etag->value.data[1] == '/')) {
-        return SL_OK;
-    }
-    if (etag->value.len == 0 || etag->value.data[0] != '"') {
-        sl_http_clear_etag(r);
-        return SL_OK;
-    }
-    u_char *p = sl_pnalloc(r->pool, etag->value.len + 2);
-    if (p == NULL) {
-        return SL_ERROR;
-    }
-    p[0] = 'W';
-    p[1] = '/';
-    memcpy(p + 2, etag->value.data, etag->value.len);
-    etag->value.data = p;
-    etag->value.len += 2;
-    return SL_OK;
-}
-
 static int compressible(sl_http_request_t *r, gzip_loc_conf_t *conf)
 {
     sl_http_headers_out_t *h = &r->headers_out;
@@ -203,9 +179,11 @@ static sl_int_t gzip_header_filter(sl_http_request_t *r)
     ctx->length = r->headers_out.content_length_n;
     r->headers_out.content_encoding =
         sl_http_add_response_header(r, "Content-Encoding", (const u_char *) "gzip", 4);
-    if (r->headers_out.content_encoding == NULL || weaken_etag(r) != SL_OK) {
+    if (r->headers_out.content_encoding == NULL) {
         return SL_ERROR;
     }
+    /* the compressed body is not byte for byte the one a strong ETag names */
+    sl_http_weak_etag(r);
     sl_http_set_ctx(r, ctx, sl_http_gzip_filter_module);
     /* file parts of the body reach this filter read into memory */
     r->main_filter_need_in_memory = 1;

@@ -159,30 +159,6 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 
 /* --- the header ----------------------------------------------------------------------------- */
 
-/* The included parts change with every response: an ETag names at most a weak match. */
-static void weaken_etag(sl_http_request_t *r)
-{
-    sl_table_elt_t *etag = r->headers_out.etag;
-
-    if (etag == NULL || (etag->value.len > 2 && etag->value.data[0] == 'W')) {
-        return;
-    }
-    if (etag->value.len == 0 || etag->value.data[0] != '"') {
-        sl_http_clear_etag(r);
-        return;
-    }
-    u_char *p = sl_pnalloc(r->pool, etag->value.len + 2);
-    if (p == NULL) {
-        sl_http_clear_etag(r);
-        return;
-    }
-    p[0] = 'W';
-    p[1] = '/';
-    memcpy(p + 2, etag->value.data, etag->value.len);
-    etag->value.data = p;
-    etag->value.len += 2;
-}
-
 static sl_int_t ssi_header_filter(sl_http_request_t *r)
 {
     ssi_loc_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_ssi_filter_module);
@@ -209,7 +185,7 @@ static sl_int_t ssi_header_filter(sl_http_request_t *r)
             sl_http_clear_last_modified(r);
             sl_http_clear_etag(r);
         } else {
-            weaken_etag(r);
+            sl_http_weak_etag(r);
         }
     }
     return next_header_filter(r);

@@ -173,27 +173,6 @@ static sl_int_t evaluate_pairs(sl_http_request_t *r, sub_loc_conf_t *conf, sub_c
     return SL_OK;
 }
 
-static void weaken_etag(sl_http_request_t *r)
-{
-    sl_table_elt_t *etag = r->headers_out.etag;
-
-    if (etag == NULL || (etag->value.len > 2 && etag->value.data[0] == 'W')) {
-        return;
-    }
-    u_char *p = etag->value.len && etag->value.data[0] == '"'
-                    ? sl_pnalloc(r->pool, etag->value.len + 2)
-                    : NULL;
-    if (p == NULL) {
-        sl_http_clear_etag(r);
-        return;
-    }
-    p[0] = 'W';
-    p[1] = '/';
-    memcpy(p + 2, etag->value.data, etag->value.len);
-    etag->value.data = p;
-    etag->value.len += 2;
-}
-
 static sl_int_t sub_header_filter(sl_http_request_t *r)
 {
     sub_loc_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_sub_filter_module);
@@ -222,7 +201,7 @@ static sl_int_t sub_header_filter(sl_http_request_t *r)
             sl_http_clear_last_modified(r);
             sl_http_clear_etag(r);
         } else {
-            weaken_etag(r);
+            sl_http_weak_etag(r);
         }
     }
     return next_header_filter(r);
