@@ -5,42 +5,44 @@
 
 #include "sl_os.h"
 
+/*
+ * A socket call's result as this layer returns it: the count as it is, SL_AGAIN for a
+ * socket that would block, SL_ERROR with errno in *err; SL_DECLINED for a call a signal
+ * interrupted, which the caller repeats.
+ */
+static ssize_t call_result(ssize_t n, sl_err_t *err)
+{
+    if (n >= 0) {
+        return n;
+    }
+    if (errno == EINTR) {
+        return SL_DECLINED;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return SL_AGAIN;
+    }
+    *err = errno;
+    return SL_ERROR;
+}
+
 ssize_t sl_os_recv(int fd, u_char *buf, size_t size, sl_err_t *err)
 {
-    for (;;) {
-        ssize_t n = recv(fd, buf, size, 0);
+    ssize_t n;
 
-        if (n >= 0) {
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        n = call_result(recv(fd, buf, size, 0), err);
+    } while (n == SL_DECLINED);
+    return n;
 }
 
 ssize_t sl_os_send(int fd, const u_char *buf, size_t size, sl_err_t *err)
 {
-    for (;;) {
-        ssize_t n = send(fd, buf, size, MSG_NOSIGNAL);
+    ssize_t n;
 
-        if (n >= 0) {
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        n = call_result(send(fd, buf, size, MSG_NOSIGNAL), err);
+    } while (n == SL_DECLINED);
+    return n;
 }
 
 sl_int_t sl_os_peek(int fd, sl_err_t *err)
@@ -52,43 +54,22 @@ sl_int_t sl_os_peek(int fd, sl_err_t *err)
 
 sl_int_t sl_os_peek_byte(int fd, u_char *ch, sl_err_t *err)
 {
-    for (;;) {
-        ssize_t n = recv(fd, ch, 1, MSG_PEEK);
+    ssize_t n;
 
-        if (n > 0) {
-            return SL_OK;
-        }
-        if (n == 0) {
-            return SL_DONE;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        n = call_result(recv(fd, ch, 1, MSG_PEEK), err);
+    } while (n == SL_DECLINED);
+    return n > 0 ? SL_OK : n == 0 ? SL_DONE : n;
 }
 
 ssize_t sl_os_peek_bytes(int fd, u_char *buf, size_t size, sl_err_t *err)
 {
-    for (;;) {
-        ssize_t n = recv(fd, buf, size, MSG_PEEK);
+    ssize_t n;
 
-        if (n >= 0) {
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        n = call_result(recv(fd, buf, size, MSG_PEEK), err);
+    } while (n == SL_DECLINED);
+    return n;
 }
 
 ssize_t sl_os_readv_chain(int fd, sl_chain_t *chain, off_t limit, sl_err_t *err)
@@ -118,21 +99,12 @@ ssize_t sl_os_readv_chain(int fd, sl_chain_t *chain, off_t limit, sl_err_t *err)
     if (n == 0) {
         return SL_AGAIN;
     }
-    for (;;) {
-        ssize_t r = readv(fd, iov, n);
+    ssize_t r;
 
-        if (r >= 0) {
-            return r;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        r = call_result(readv(fd, iov, n), err);
+    } while (r == SL_DECLINED);
+    return r;
 }
 
 /* Collects consecutive memory bufs into iov; returns the link after the last one taken. */
@@ -211,21 +183,12 @@ static ssize_t send_file_buf(int fd, sl_buf_t *b, off_t limit, sl_err_t *err)
 
 static ssize_t writev_all(int fd, struct iovec *iov, int niov, sl_err_t *err)
 {
-    for (;;) {
-        ssize_t n = writev(fd, iov, niov);
+    ssize_t n;
 
-        if (n >= 0) {
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return SL_AGAIN;
-        }
-        *err = errno;
-        return SL_ERROR;
-    }
+    do {
+        n = call_result(writev(fd, iov, niov), err);
+    } while (n == SL_DECLINED);
+    return n;
 }
 
 ssize_t sl_os_send_chain(int fd, sl_chain_t *in, off_t limit, sl_err_t *err)
