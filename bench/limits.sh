@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# bench/limits.sh: the cost of limit_req and auth_basic, sluice beside Debian's nginx, one
-# worker each, the same config, on loopback, in front of bench/origin64.c through an
-# upstream group with "keepalive 32" (proxy.sh's /ka request).  Rows: /ka alone; /ka behind
-# a limit_req zone keyed by the client address whose rate never refuses (each request still
-# looks up and updates its bucket under the zone's lock); /ka behind auth_basic with a {SHA}
-# password and with an $apr1$ one (1,000 MD5 rounds per check, what `htpasswd -m` writes),
-# the password file read on every request as both servers do.  wrk sends the same
-# Authorization header on every row.  Prints requests/s, the server's CPU time per request
-# (user + system over the run, from /proc/PID/stat) and sluice/nginx ratios; the "check"
-# columns are each row's CPU per request minus /ka's: the cost of the check itself.
+# bench/limits.sh: the cost of limit_req, auth_basic and auth_request, sluice beside Debian's
+# nginx, one worker each, the same config, on loopback, in front of bench/origin64.c through
+# an upstream group with "keepalive 32" (proxy.sh's /ka request).  Rows: /ka alone; /ka
+# behind a limit_req zone keyed by the client address whose rate never refuses (each request
+# still looks up and updates its bucket under the zone's lock); /ka behind auth_basic with a
+# {SHA} password and with an $apr1$ one (1,000 MD5 rounds per check, what `htpasswd -m`
+# writes), the password file read on every request as both servers do; /ka behind
+# auth_request to a location answering 204 itself (the subrequest's own cost), and to the
+# origin (what an SSO check such as oauth2-proxy costs: a second upstream request).  wrk
+# sends the same Authorization header on every row.  Prints requests/s, the server's CPU
+# time per request (user + system over the run, from /proc/PID/stat) and sluice/nginx
+# ratios; the "check" columns are each row's CPU per request minus /ka's: the cost of the
+# check itself.
 #
 #   bench/limits.sh [seconds] [connections]
 #
@@ -38,6 +41,11 @@ http { access_log off;
     location = /ka-req { limit_req zone=bench burst=100000; proxy_pass http://origin_ka/small; }
     location = /ka-sha { auth_basic b; auth_basic_user_file sha; proxy_pass http://origin_ka/small; }
     location = /ka-apr1 { auth_basic b; auth_basic_user_file apr1; proxy_pass http://origin_ka/small; }
+    location = /ka-areq { auth_request /allow; proxy_pass http://origin_ka/small; }
+    location = /ka-areq-up { auth_request /allow-up; proxy_pass http://origin_ka/small; }
+    location = /allow { internal; return 204; }
+    location = /allow-up { internal; proxy_pass http://origin_ka/small;
+      proxy_pass_request_body off; proxy_set_header Content-Length ""; }
   } }
 CONF
 }
@@ -83,12 +91,12 @@ row() {  # path -> medians of sluice's "req/s us", nginx's, then the pair ratios
     echo "$(medians <<< "$rounds") $(pair_ratios <<< "$rounds")"
 }
 
-FMT='%-9s %11s %11s %5s %9s %9s %5s %9s %9s\n'
+FMT='%-11s %11s %11s %5s %9s %9s %5s %9s %9s\n'
 [ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS alternating runs of ${DURATION}s each; ratios: the median of each round's ratio"
 printf "$FMT" "test" "sluice r/s" "nginx r/s" "ratio" "s us/req" "n us/req" "ratio" \
     "s check" "n check"
 base_s=0; base_n=0
-for path in /ka /ka-req /ka-sha /ka-apr1; do
+for path in /ka /ka-req /ka-sha /ka-apr1 /ka-areq /ka-areq-up; do
     check_row "$path"
     read -r sr sc nr nc rr rc <<< "$(row "$path")"
     if [ "$path" = /ka ]; then base_s=$sc; base_n=$nc; fi
