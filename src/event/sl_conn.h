@@ -189,6 +189,9 @@ struct sl_connection_s {
     unsigned error : 1;
     /** the descriptor is closed; the object is freed at the end of the iteration */
     unsigned destroyed : 1;
+    /** inside an event handler of its owner that runs posted work before it returns (a
+     * request ended there is freed then, not under the callers still using it) */
+    unsigned dispatching : 1;
     unsigned listener : 1;
     /** TCP_NODELAY is set (sl_conn_tcp_nodelay) */
     unsigned tcp_nodelay : 1;

@@ -71,12 +71,32 @@ void sl_http_close_request(sl_http_request_t *r, sl_int_t rc)
     sl_http_close_connection(c);
 }
 
+/* The posted end of a terminated request. */
+static void terminal_handler(sl_http_request_t *r)
+{
+    r->main->count = 1;
+    sl_http_close_request(r->main, 0);
+}
+
 void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
 {
     sl_http_request_t *mr = r->main;
 
     if (rc > 0 && (mr->headers_out.status == 0 || mr->connection->sent == 0)) {
         mr->headers_out.status = (sl_uint_t) rc;
+    }
+    if (mr->terminating) {
+        return;
+    }
+    if (mr->connection->dispatching) {
+        /* the handlers up the stack still use the request (a cache HIT sent from the
+         * content phase, a client gone meanwhile): it is freed as the event ends, as nginx
+         * posts its terminal request; nothing else posted runs before */
+        mr->terminating = 1;
+        mr->posted_requests = NULL;
+        mr->write_event_handler = terminal_handler;
+        (void) sl_http_post_request(mr, &mr->terminal_posted);
+        return;
     }
     /* cleanups (upstream) run with the pool; the references others hold are void now */
     mr->count = 1;

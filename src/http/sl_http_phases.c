@@ -358,12 +358,15 @@ static void request_handler(sl_event_t *ev)
     /* the connection's events go to its active request (a subrequest while its output
      * is the one being sent) */
     r->http_connection->log_ctx.request = r;
+    unsigned dispatching = c->dispatching;
+    c->dispatching = 1;
     if (ev->write) {
         r->write_event_handler(r);
     } else {
         r->read_event_handler(r);
     }
     sl_http_run_posted_requests(c);
+    c->dispatching = dispatching;
 }
 
 void sl_http_process_request(sl_http_request_t *r)
@@ -403,8 +406,11 @@ void sl_http_process_request(sl_http_request_t *r)
     r->lingering_close = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
     r->phase_handler = 0;
     r->subrequests = SL_HTTP_MAX_SUBREQUESTS + 1;
+    unsigned dispatching = c->dispatching;
+    c->dispatching = 1;
     sl_http_core_run_phases(r);
     sl_http_run_posted_requests(c);
+    c->dispatching = dispatching;
 }
 
 void sl_http_request_empty_handler(sl_http_request_t *r)

@@ -305,6 +305,8 @@ struct sl_http_request_s {
     sl_http_post_subrequest_t *post_subrequest;
     /** on the main request only: the requests to run after the current event */
     sl_http_posted_request_t *posted_requests;
+    /** on the main request: its end, posted when it is terminated inside a handler */
+    sl_http_posted_request_t terminal_posted;
 
     /** regex captures of the last match: ovector pairs */
     int *captures;
@@ -358,6 +360,8 @@ struct sl_http_request_s {
     unsigned expect_tested : 1;
     unsigned done : 1;
     unsigned logged : 1;
+    /** the main request's end is posted: it is freed once the current handler returns */
+    unsigned terminating : 1;
     unsigned chunked : 1;
     /** add_trailer has something for this response: chunked framing where possible */
     unsigned expect_trailers : 1;
