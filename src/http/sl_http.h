@@ -358,6 +358,11 @@ sl_int_t sl_http_init_phase_handlers(sl_conf_t *cf, sl_http_core_main_conf_t *cm
 
 typedef sl_int_t (*sl_http_handler_pt)(sl_http_request_t *r);
 
+/* A module's handler for phase (at postconfiguration): after those registered before it.
+ * SL_OK or SL_ERROR. */
+sl_int_t sl_http_add_phase_handler(sl_conf_t *cf, sl_http_phases_e phase,
+                                   sl_http_handler_pt handler);
+
 /* The handler of every accepted http connection. */
 void sl_http_init_connection(sl_connection_t *c);
 /* A connection's wait for the first bytes of a request (after a TLS handshake, too). */

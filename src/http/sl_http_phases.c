@@ -140,6 +140,19 @@ static sl_http_phase_checker_pt checker_for(sl_uint_t phase)
     }
 }
 
+sl_int_t sl_http_add_phase_handler(sl_conf_t *cf, sl_http_phases_e phase,
+                                   sl_http_handler_pt handler)
+{
+    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
+    sl_http_handler_pt *h = sl_array_push(&cmcf->phases[phase]);
+
+    if (h == NULL) {
+        return SL_ERROR;
+    }
+    *h = handler;
+    return SL_OK;
+}
+
 /* Flattens the registered handlers into one array: each phase's handlers, with the
  * find-config and post-rewrite steps the core always runs. */
 sl_int_t sl_http_init_phase_handlers(sl_conf_t *cf, sl_http_core_main_conf_t *cmcf)

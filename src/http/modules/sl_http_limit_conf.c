@@ -107,12 +107,8 @@ sl_int_t sl_http_limit_status_value(sl_http_variable_value_t *v, const sl_str_t 
 sl_int_t sl_http_limit_postconfiguration(sl_conf_t *cf, sl_http_handler_pt handler,
                                          sl_http_limit_main_conf_t *mcf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
-    sl_http_handler_pt *h = sl_array_push(&cmcf->phases[SL_HTTP_PREACCESS_PHASE]);
-
-    if (h == NULL) {
+    if (sl_http_add_phase_handler(cf, SL_HTTP_PREACCESS_PHASE, handler) != SL_OK) {
         return SL_ERROR;
     }
-    *h = handler;
     return sl_http_limit_zones_map(cf, &mcf->zones);
 }

@@ -806,12 +806,7 @@ static sl_int_t log_postconfiguration(sl_conf_t *cf)
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "the log phase is not initialized");
         return SL_ERROR;
     }
-    sl_http_handler_pt *h = sl_array_push(&cmcf->phases[SL_HTTP_LOG_PHASE]);
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-    *h = log_handler;
-    return SL_OK;
+    return sl_http_add_phase_handler(cf, SL_HTTP_LOG_PHASE, log_handler);
 }
 
 /* Lines still buffered go to their files before the process ends. */

@@ -374,17 +374,10 @@ static sl_int_t preconfiguration(sl_conf_t *cf)
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
-    sl_uint_t phases[] = { SL_HTTP_POST_READ_PHASE, SL_HTTP_PREACCESS_PHASE };
-
-    for (size_t i = 0; i < sl_nelems(phases); i++) {
-        sl_int_t (**h)(sl_http_request_t *) = sl_array_push(&cmcf->phases[phases[i]]);
-        if (h == NULL) {
-            return SL_ERROR;
-        }
-        *h = realip_handler;
+    if (sl_http_add_phase_handler(cf, SL_HTTP_POST_READ_PHASE, realip_handler) != SL_OK) {
+        return SL_ERROR;
     }
-    return SL_OK;
+    return sl_http_add_phase_handler(cf, SL_HTTP_PREACCESS_PHASE, realip_handler);
 }
 
 /* ---- configuration ---- */

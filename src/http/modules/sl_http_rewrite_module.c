@@ -617,20 +617,13 @@ static sl_int_t location_rewrite_handler(sl_http_request_t *r)
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
     rewrite_main_conf_t *rmcf = sl_http_conf_get_module_main_conf(cf, sl_http_rewrite_module);
-    sl_int_t (**h)(sl_http_request_t *);
 
-    h = sl_array_push(&cmcf->phases[SL_HTTP_SERVER_REWRITE_PHASE]);
-    if (h == NULL) {
+    if (sl_http_add_phase_handler(cf, SL_HTTP_SERVER_REWRITE_PHASE, server_rewrite_handler) != SL_OK
+        || sl_http_add_phase_handler(cf, SL_HTTP_REWRITE_PHASE, location_rewrite_handler)
+               != SL_OK) {
         return SL_ERROR;
     }
-    *h = server_rewrite_handler;
-    h = sl_array_push(&cmcf->phases[SL_HTTP_REWRITE_PHASE]);
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-    *h = location_rewrite_handler;
     /* in configuration order: a level is merged before the blocks inside it */
     rewrite_if_t *ifs = rmcf->ifs.elts;
     for (sl_uint_t i = 0; i < rmcf->ifs.nelts; i++) {

@@ -545,11 +545,9 @@ static sl_int_t postconfiguration(sl_conf_t *cf)
     sl_http_core_srv_conf_t **servers = cmcf->servers.elts;
     sl_str_t none = sl_null_string;
 
-    sl_int_t (**h)(sl_http_request_t *) = sl_array_push(&cmcf->phases[SL_HTTP_CONTENT_PHASE]);
-    if (h == NULL) {
+    if (sl_http_add_phase_handler(cf, SL_HTTP_CONTENT_PHASE, static_handler) != SL_OK) {
         return SL_ERROR;
     }
-    *h = static_handler;
     next_body_filter = sl_http_top_body_filter;
     sl_http_top_body_filter = read_body_filter;
     for (sl_uint_t i = 0; i < cmcf->servers.nelts; i++) {
