@@ -191,6 +191,9 @@ typedef struct {
 #define SL_HTTP_SUBREQUEST_IN_MEMORY 2
 /* the parent waits for it even when it is done before its turn (SSI "wait") */
 #define SL_HTTP_SUBREQUEST_WAITED 4
+/* the parent's method, location, captures and content handler: it starts in the content
+ * phase (a cache background update runs the request again) */
+#define SL_HTTP_SUBREQUEST_CLONE 8
 /* detached: no place in the output; it runs to its end whatever the parent does */
 #define SL_HTTP_SUBREQUEST_BACKGROUND 16
 
