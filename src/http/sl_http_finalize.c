@@ -71,6 +71,20 @@ void sl_http_close_request(sl_http_request_t *r, sl_int_t rc)
     sl_http_close_connection(c);
 }
 
+/* The posted end of a terminated request: the references others hold are void now, and
+ * the cleanups (upstreams, subrequests' included) run with the pool. */
+static void terminate_handler(sl_http_request_t *r)
+{
+    r->count = 1;
+    sl_http_close_request(r, 0);
+}
+
+/*
+ * Ends the main request and everything on it, as nginx: once its phases run, the end is
+ * posted, so that the handlers still on the stack (a content handler whose response failed
+ * while it was being sent) return into a request that still exists; the posted end runs
+ * after the event, or never when the connection is closed first.
+ */
 void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
 {
     sl_http_request_t *mr = r->main;
@@ -78,7 +92,16 @@ void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
     if (rc > 0 && (mr->headers_out.status == 0 || mr->connection->sent == 0)) {
         mr->headers_out.status = (sl_uint_t) rc;
     }
-    /* cleanups (upstream) run with the pool; the references others hold are void now */
+    if (mr->write_event_handler == terminate_handler) {
+        return;
+    }
+    if (mr->write_event_handler) {
+        mr->posted_requests = NULL;
+        mr->write_event_handler = terminate_handler;
+        if (sl_http_post_request(mr, NULL) == SL_OK) {
+            return;
+        }
+    }
     mr->count = 1;
     sl_http_close_request(mr, rc);
 }

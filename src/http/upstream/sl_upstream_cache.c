@@ -531,6 +531,7 @@ static void on_lock_wait(sl_event_t *ev)
 {
     sl_http_request_t *r = ev->data;
     sl_upstream_t *u = r->upstream;
+    sl_connection_t *c = r->connection;
 
     /* the file may have been replaced meanwhile: looked for again */
     if (u->cache->file) {
@@ -541,6 +542,8 @@ static void on_lock_wait(sl_event_t *ev)
     if (rc != SL_AGAIN) {
         sl__upstream_init_after_lookup(r, u, rc);
     }
+    /* a background update the lookup started runs now, not at the connection's next event */
+    sl_http_run_posted_requests(c);
 }
 
 /* Another request is fetching the key: wait for it (polling), or, past

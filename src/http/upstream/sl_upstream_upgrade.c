@@ -117,8 +117,11 @@ static void upstream_event(sl_event_t *ev)
 {
     sl_connection_t *pc = ev->data;
     sl_http_request_t *r = pc->data;
+    sl_connection_t *c = r->connection;
 
     tunnel_run(r, r->upstream);
+    /* the request's end, when the tunnel closed, is posted */
+    sl_http_run_posted_requests(c);
 }
 
 static void client_event(sl_http_request_t *r)
