@@ -607,8 +607,7 @@ static sl_int_t update_in_background(sl_http_request_t *r, sl_upstream_cache_req
 static sl_int_t expired(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
 {
     if (take_update(u, c)) {
-        if (!r->background && u->conf->cache.background_update
-            && stale_while_updating(u, c)) {
+        if (!r->background && u->conf->cache.background_update && stale_while_updating(u, c)) {
             if (update_in_background(r, c) != SL_OK) {
                 return SL_ERROR;
             }
