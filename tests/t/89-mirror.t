@@ -3,6 +3,7 @@
 # - each mirror gets the request's method, arguments and (mirror_request_body on) body;
 #   with mirror_request_body off it gets no body and starts without waiting for it;
 # - several mirror lines make several copies; "mirror off" inside turns them off;
+# - a body too large for memory (in a temp file) reaches the request and every mirror whole;
 # - the client's response is the application's, whatever the mirror does: a mirror held
 #   by its origin does not hold the response back (the connection closes once it ends), a
 #   mirror whose origin closes without answering or refuses the connection changes nothing;
@@ -12,6 +13,7 @@ use strict;
 use warnings;
 use Test::More;
 use IO::Select;
+use Digest::MD5 qw(md5_hex);
 use Sluice qw(status_of body_of header_of);
 use Origin;
 
@@ -34,6 +36,9 @@ sub read_request {
     return ($head, $body);
 }
 
+# A long body is shown by its length and MD5.
+sub show { my ($b) = @_; return length($b) > 64 ? 'len=' . length($b) . ' md5=' . md5_hex($b) : $b; }
+
 sub append {
     my ($file, $line) = @_;
     open(my $fh, '>>', "$dir/$file") or die;
@@ -45,7 +50,7 @@ sub app {
     my ($c) = @_;
     my ($head, $body) = read_request($c);
     my ($method, $uri) = $head =~ m{^(\w+) (\S+)};
-    my $out = "APP $method $uri body=$body";
+    my $out = "APP $method $uri body=" . show($body);
     Origin::write_all($c, "HTTP/1.1 200 OK\r\nContent-Length: " . length($out)
                       . "\r\nConnection: close\r\n\r\n$out");
 }
@@ -57,7 +62,7 @@ sub mirror {
     my ($head, $body) = read_request($c);
     my ($method, $uri) = $head =~ m{^(\w+) (\S+)};
     my $cl = $head =~ /^Content-Length: (\d+)\r?$/mi ? $1 : '-';
-    append('copies', "$method $uri cl=$cl body=$body");
+    append('copies', "$method $uri cl=$cl body=" . show($body));
     return if $uri =~ m{^/fail};
     if ($uri =~ m{^/hold}) {
         select(undef, undef, undef, 0.05) until -e "$dir/release";
@@ -77,6 +82,7 @@ http {
     log_format main "main \$request_method \$uri \$status";
     log_format sub "sub \$request_method \$uri?\$args \$status";
     access_log logs/access.log main;
+    client_body_temp_path %%PREFIX%%/body_temp;
     server {
         listen 127.0.0.1:%%PORT_1%%;
         mirror /copy;
@@ -88,6 +94,13 @@ http {
             proxy_pass http://127.0.0.1:$app_port;
         }
         location /two/ {
+            mirror /copy;
+            mirror /copy2;
+            proxy_pass http://127.0.0.1:$app_port;
+        }
+        location /big/ {
+            client_body_buffer_size 1k;
+            client_max_body_size 1m;
             mirror /copy;
             mirror /copy2;
             proxy_pass http://127.0.0.1:$app_port;
@@ -132,6 +145,7 @@ http {
     }
 }
 EOF
+$t->temp_paths('body_temp');
 $t->start;
 
 sub copies {
@@ -187,6 +201,16 @@ sub read_response {
               'mirror_request_body off: the copy has no body');
 }
 is(scalar(grep { /id=2/ } copies()), 0, 'mirror off: no copy');
+{
+    my $body = join '', map { chr(65 + $_ % 26) } 1 .. 300000;
+    my $show = 'len=300000 md5=' . md5_hex($body);
+    my $r = post('/big/h?id=9', $body);
+    is(body_of($r), "APP POST /big/h?id=9 body=$show", 'a body in a temp file: the request has it');
+    $t->wait_for(sub { (grep { /id=9/ } copies()) >= 2 }, 10);
+    is_deeply([sort grep { /id=9/ } copies()],
+              ["POST /copy2?id=9 cl=300000 body=$show", "POST /copy?id=9 cl=300000 body=$show"],
+              'a body in a temp file: each mirror has it whole');
+}
 
 # a mirror held by its origin does not hold the response back
 {
