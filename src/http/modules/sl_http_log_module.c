@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sl_file.h"
 #include "sl_http_gzip.h"
 #include "sl_http_variables.h"
 #include "sl_event.h"
@@ -813,7 +814,7 @@ static void write_to_named(sl_http_request_t *r, log_t *log, const u_char *line,
         return;
     }
     write_out(&file, line, len, r->connection->log, &log->error_log_time, &log->disk_full_time);
-    close(file.fd);
+    sl_close_file(file.fd);
 }
 
 static sl_int_t write_log(sl_http_request_t *r, log_t *log)
