@@ -26,6 +26,7 @@ extern sl_module_t sl_http_referer_module;
 extern sl_module_t sl_http_empty_gif_module;
 extern sl_module_t sl_http_split_clients_module;
 extern sl_module_t sl_http_try_files_module;
+extern sl_module_t sl_http_mirror_module;
 extern sl_module_t sl_http_random_index_module;
 extern sl_module_t sl_http_index_module;
 extern sl_module_t sl_http_gzip_ok_module;
@@ -86,6 +87,8 @@ sl_module_t *sl_modules[] = {
     &sl_http_referer_module,
     &sl_http_empty_gif_module,
     &sl_http_try_files_module,
+    /* its precontent handler after try_files', as nginx */
+    &sl_http_mirror_module,
     /* before index: a directory it answers is not searched for index files */
     &sl_http_random_index_module,
     &sl_http_index_module,

@@ -65,7 +65,7 @@ static const optional_module_t optional_modules[] = {
     { "http_userid", "http_userid_filter", 1 },
     { "http_access", "http_access", 1 },
     { "http_auth_basic", "http_auth_basic", 1 },
-    { "http_mirror", NULL, 1 },
+    { "http_mirror", "http_mirror", 1 },
     { "http_autoindex", NULL, 1 },
     { "http_geo", "http_geo", 1 },
     { "http_map", "http_map", 1 },

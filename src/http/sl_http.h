@@ -224,6 +224,8 @@ struct sl_http_core_loc_conf_s {
     sl_int_t tcp_nodelay;
     sl_int_t chunked_transfer_encoding;
     sl_int_t log_not_found;
+    /** log_subrequest: subrequests get access log lines of their own */
+    sl_int_t log_subrequest;
     sl_int_t absolute_redirect;
     sl_int_t port_in_redirect;
     sl_int_t server_name_in_redirect;

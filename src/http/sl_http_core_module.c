@@ -99,6 +99,7 @@ static sl_command_t http_core_commands[] = {
     { sl_string("tcp_nodelay"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(tcp_nodelay), NULL },
     { sl_string("chunked_transfer_encoding"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(chunked_transfer_encoding), NULL },
     { sl_string("log_not_found"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(log_not_found), NULL },
+    { sl_string("log_subrequest"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(log_subrequest), NULL },
     { sl_string("absolute_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(absolute_redirect), NULL },
     { sl_string("port_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(port_in_redirect), NULL },
     { sl_string("server_name_in_redirect"), MSL | SL_CONF_FLAG, sl_conf_set_flag_slot, LOC, LOCF(server_name_in_redirect), NULL },
@@ -304,6 +305,7 @@ static void *create_loc_conf(sl_conf_t *cf)
     clcf->tcp_nodelay = SL_CONF_UNSET;
     clcf->chunked_transfer_encoding = SL_CONF_UNSET;
     clcf->log_not_found = SL_CONF_UNSET;
+    clcf->log_subrequest = SL_CONF_UNSET;
     clcf->absolute_redirect = SL_CONF_UNSET;
     clcf->port_in_redirect = SL_CONF_UNSET;
     clcf->server_name_in_redirect = SL_CONF_UNSET;
@@ -339,6 +341,7 @@ static void merge_flags(sl_http_core_loc_conf_t *prev, sl_http_core_loc_conf_t *
     sl_conf_merge_value(conf->tcp_nodelay, prev->tcp_nodelay, 1);
     sl_conf_merge_value(conf->chunked_transfer_encoding, prev->chunked_transfer_encoding, 1);
     sl_conf_merge_value(conf->log_not_found, prev->log_not_found, 1);
+    sl_conf_merge_value(conf->log_subrequest, prev->log_subrequest, 0);
     sl_conf_merge_value(conf->absolute_redirect, prev->absolute_redirect, 1);
     sl_conf_merge_value(conf->port_in_redirect, prev->port_in_redirect, 1);
     sl_conf_merge_value(conf->server_name_in_redirect, prev->server_name_in_redirect, 0);

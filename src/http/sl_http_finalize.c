@@ -354,11 +354,49 @@ static void set_writer(sl_http_request_t *r)
     }
 }
 
+/* A subrequest's access log line (log_subrequest on), written once.  0 when it was
+ * already logged: a second end of the same subrequest. */
+static int log_subrequest(sl_http_request_t *r)
+{
+    sl_http_core_loc_conf_t *clcf = sl_http_get_module_loc_conf(r, sl_http_core_module);
+
+    if (r->logged) {
+        sl_log_error(SL_LOG_ALERT, r->connection->log, 0, "subrequest: \"%.*s?%.*s\" logged again",
+                     SL_STR_ARG(r->uri), SL_STR_ARG(r->args));
+        return 0;
+    }
+    if (clcf->log_subrequest) {
+        sl_http_log_request(r);
+    }
+    r->logged = 1;
+    return 1;
+}
+
 /*
- * A subrequest is over.  When it is the active one (or detached), its parent takes the
- * connection back and runs again; one that finished before its turn waits for it (the
- * postpone filter activates it, sl_http_request_finalizer then ends it).  Subrequests are
- * not logged (log_subrequest off, nginx's default).
+ * A background subrequest (mirror, cache update) is over: it holds no place in any output,
+ * so it only gives back its reference on the main request.  The last one out (the main
+ * request already done) ends the connection's request as the main request would have.
+ */
+static void finalize_background(sl_http_request_t *r, sl_int_t rc)
+{
+    if (rc > 0 && r->headers_out.status == 0) {
+        r->headers_out.status = (sl_uint_t) rc;
+    }
+    r->read_event_handler = sl_http_request_empty_handler;
+    r->write_event_handler = sl_http_request_empty_handler;
+    r->postponed = NULL;
+    if (!log_subrequest(r)) {
+        return;
+    }
+    r->done = 1;
+    finalize_connection(r);
+}
+
+/*
+ * A subrequest is over.  When it is the active one, its parent takes the connection back
+ * and runs again; one that finished before its turn waits for it (the postpone filter
+ * activates it, sl_http_request_finalizer then ends it).  It is logged only under
+ * log_subrequest on (nginx's default is off).
  */
 static void finalize_subrequest(sl_http_request_t *r)
 {
@@ -369,18 +407,11 @@ static void finalize_subrequest(sl_http_request_t *r)
         set_writer(r);
         return;
     }
-    if (r == c->data || r->background) {
-        if (r->logged) {
-            sl_log_error(SL_LOG_ALERT, c->log, 0, "subrequest: \"%.*s?%.*s\" logged again",
-                         SL_STR_ARG(r->uri), SL_STR_ARG(r->args));
+    if (r == c->data) {
+        if (!log_subrequest(r)) {
             return;
         }
-        r->logged = 1;
         r->done = 1;
-        if (r->background) {
-            finalize_connection(r);
-            return;
-        }
         r->main->count--;
         if (pr->postponed && pr->postponed->request == r) {
             pr->postponed = pr->postponed->next;
@@ -424,6 +455,12 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
     if (r != r->main && r->post_subrequest) {
         rc = r->post_subrequest->handler(r, r->post_subrequest->data, rc);
     }
+    if (r->background && (is_error_rc(r, rc) || rc == SL_HTTP_CLOSE)) {
+        /* a mirror or a cache update that failed ends alone: the client's response is
+         * not its to break */
+        finalize_background(r, rc == SL_ERROR ? SL_HTTP_INTERNAL_SERVER_ERROR : rc);
+        return;
+    }
     if (is_error_rc(r, rc)) {
         sl_http_terminate_request(r, rc);
         return;
@@ -435,6 +472,10 @@ void sl_http_finalize_request(sl_http_request_t *r, sl_int_t rc)
             return;
         }
         sl_http_finalize_request(r, sl_http_special_response_handler(r, rc));
+        return;
+    }
+    if (r->background) {
+        finalize_background(r, rc);
         return;
     }
     if (r != r->main) {

@@ -366,20 +366,19 @@ static void request_handler(sl_event_t *ev)
     if (c->close) {
         r->main->count++;
         sl_http_terminate_request(r, 0);
+        sl_http_run_posted_requests(c);
         return;
     }
     /* the connection's events go to its active request (a subrequest while its output
      * is the one being sent) */
     r->http_connection->log_ctx.request = r;
-    unsigned dispatching = c->dispatching;
-    c->dispatching = 1;
+    unsigned was = sl_http_dispatch_enter(c);
     if (ev->write) {
         r->write_event_handler(r);
     } else {
         r->read_event_handler(r);
     }
-    sl_http_run_posted_requests(c);
-    c->dispatching = dispatching;
+    sl_http_dispatch_leave(c, was);
 }
 
 void sl_http_process_request(sl_http_request_t *r)
@@ -419,11 +418,9 @@ void sl_http_process_request(sl_http_request_t *r)
     r->lingering_close = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
     r->phase_handler = 0;
     r->subrequests = SL_HTTP_MAX_SUBREQUESTS + 1;
-    unsigned dispatching = c->dispatching;
-    c->dispatching = 1;
+    unsigned was = sl_http_dispatch_enter(c);
     sl_http_core_run_phases(r);
-    sl_http_run_posted_requests(c);
-    c->dispatching = dispatching;
+    sl_http_dispatch_leave(c, was);
 }
 
 void sl_http_request_empty_handler(sl_http_request_t *r)

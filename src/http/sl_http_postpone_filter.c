@@ -7,7 +7,8 @@
  * response however many requests made it.
  *
  * An in-memory subrequest's body never goes to the client: it is collected into one
- * buffer of at most subrequest_output_buffer_size (sl_http_collector), sr->out->buf.
+ * buffer of at most subrequest_output_buffer_size (sl_http_collector), sr->out->buf.  A
+ * background subrequest's output (mirror, cache update) goes nowhere.
  */
 #include "sl_http_collector.h"
 #include "sl_http_output.h"
@@ -100,6 +101,10 @@ static sl_int_t postpone_body_filter(sl_http_request_t *r, sl_chain_t *in)
     }
     if (r->subrequest_in_memory) {
         return collect_in_memory(r, in);
+    }
+    if (r->background) {
+        /* a mirror's or a cache update's response is nobody's: dropped */
+        return SL_OK;
     }
     if (r != r->connection->data) {
         return in && postpone(r, in) != SL_OK ? SL_ERROR : SL_OK;

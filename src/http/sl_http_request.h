@@ -191,6 +191,9 @@ typedef struct {
 #define SL_HTTP_SUBREQUEST_IN_MEMORY 2
 /* the parent waits for it even when it is done before its turn (SSI "wait") */
 #define SL_HTTP_SUBREQUEST_WAITED 4
+/* the parent's method, location, captures and content handler: it starts in the content
+ * phase (a cache background update runs the request again) */
+#define SL_HTTP_SUBREQUEST_CLONE 8
 /* detached: no place in the output; it runs to its end whatever the parent does */
 #define SL_HTTP_SUBREQUEST_BACKGROUND 16
 
@@ -470,6 +473,13 @@ sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
 sl_int_t sl_http_post_request(sl_http_request_t *r, sl_http_posted_request_t *pr);
 /* Runs what was posted on c's active request; call after any handler of c's events. */
 void sl_http_run_posted_requests(sl_connection_t *c);
+/*
+ * Around a handler of c's events that runs what was posted when it returns: inside, a
+ * request that ends is freed then, not under the callers still using it (its end is
+ * posted).  enter returns what leave restores (they nest); leave runs the posted requests.
+ */
+unsigned sl_http_dispatch_enter(sl_connection_t *c);
+void sl_http_dispatch_leave(sl_connection_t *c, unsigned was);
 /* The write handler of a subrequest finished before its turn. */
 void sl_http_request_finalizer(sl_http_request_t *r);
 /* The body an in-memory subrequest collected (empty when none). */

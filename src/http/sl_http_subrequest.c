@@ -98,6 +98,32 @@ static sl_int_t take_place(sl_http_request_t *r, sl_http_request_t *sr)
     return SL_OK;
 }
 
+/* A clone starts where r is: its location, method, captures (a copy: a regex the clone
+ * runs must not overwrite r's) and content handler, from r's phase (content).  SL_OK or
+ * SL_ERROR. */
+static sl_int_t clone_from(sl_http_request_t *r, sl_http_request_t *sr)
+{
+    sr->method = r->method;
+    sr->method_name = r->method_name;
+    sr->loc_conf = r->loc_conf;
+    sr->valid_location = r->valid_location;
+    sr->valid_unparsed_uri = r->valid_unparsed_uri;
+    sr->content_handler = r->content_handler;
+    sr->phase_handler = r->phase_handler;
+    sr->write_event_handler = sl_http_core_run_phases;
+    if (r->captures && r->ncaptures) {
+        sr->captures = sl_palloc(r->pool, r->ncaptures * sizeof(int));
+        if (sr->captures == NULL) {
+            return SL_ERROR;
+        }
+        memcpy(sr->captures, r->captures, r->ncaptures * sizeof(int));
+        sr->ncaptures = r->ncaptures;
+        sr->captures_data = r->captures_data;
+    }
+    sl_http_update_location_config(sr);
+    return SL_OK;
+}
+
 sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
                             sl_http_request_t **psr, sl_http_post_subrequest_t *ps, sl_uint_t flags)
 {
@@ -122,6 +148,9 @@ sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
     sr->post_subrequest = ps;
     sr->read_event_handler = sl_http_request_empty_handler;
     sr->write_event_handler = subrequest_start;
+    if ((flags & SL_HTTP_SUBREQUEST_CLONE) && clone_from(r, sr) != SL_OK) {
+        return SL_ERROR;
+    }
     if (!sr->background && take_place(r, sr) != SL_OK) {
         return SL_ERROR;
     }
@@ -188,6 +217,21 @@ void sl_http_run_posted_requests(sl_connection_t *c)
         r->http_connection->log_ctx.request = r;
         r->write_event_handler(r);
     }
+}
+
+unsigned sl_http_dispatch_enter(sl_connection_t *c)
+{
+    unsigned was = c->dispatching;
+
+    c->dispatching = 1;
+    return was;
+}
+
+void sl_http_dispatch_leave(sl_connection_t *c, unsigned was)
+{
+    sl_http_run_posted_requests(c);
+    /* a connection closed meanwhile is freed only at the end of the iteration */
+    c->dispatching = was;
 }
 
 /* A subrequest done before its turn comes back here when it becomes active. */

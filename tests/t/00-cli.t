@@ -62,7 +62,7 @@ unlike($args, qr/ --without-http_realip_module/, '-V: realip is not among the mi
 
 # -V says exactly what is built (nginx's test suite picks its files from it): the arguments
 # are these, and each is true of the binary.
-my @missing = qw(mirror autoindex fastcgi uwsgi scgi grpc memcached browser);
+my @missing = qw(autoindex fastcgi uwsgi scgi grpc memcached browser);
 is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_ssl_module --with-http_realip_module --with-http_addition_module'
           . ' --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
@@ -78,12 +78,11 @@ for my $m (qw(v2 slice gunzip dav)) {
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');
 for my $m (qw(map rewrite proxy access upstream_hash upstream_ip_hash upstream_least_conn
-              upstream_random upstream_keepalive upstream_zone gzip)) {
+              upstream_random upstream_keepalive upstream_zone gzip mirror)) {
     unlike($args, qr/--without-http_${m}_module/, "-V: http_${m} is built");
 }
 # a directive of each module -V calls missing is unknown to the binary ...
 my %directive = (
-    mirror => 'mirror /m;',
     autoindex => 'autoindex on;',
     fastcgi => 'fastcgi_pass 127.0.0.1:1;',
     uwsgi => 'uwsgi_pass 127.0.0.1:1;', scgi => 'scgi_pass 127.0.0.1:1;',

@@ -268,6 +268,50 @@ static void delay_handler(sl_http_request_t *r)
     sl_http_core_run_phases(r);
 }
 
+/* A background subrequest (a mirror) is never the connection's active request, so the
+ * connection's write event would wake another: it waits on a timer of its own, removed
+ * with the pool if the request ends first. */
+static void on_background_delay(sl_event_t *ev)
+{
+    sl_http_request_t *r = ev->data;
+    sl_connection_t *c = r->connection;
+    unsigned was = sl_http_dispatch_enter(c);
+
+    r->read_event_handler = sl_http_block_reading;
+    r->write_event_handler = sl_http_core_run_phases;
+    r->http_connection->log_ctx.request = r;
+    sl_http_core_run_phases(r);
+    sl_http_dispatch_leave(c, was);
+}
+
+static void cancel_background_delay(void *data)
+{
+    sl_event_t *ev = data;
+
+    if (ev->timer_set) {
+        sl_del_timer(ev);
+    }
+}
+
+static sl_int_t wait_background(sl_http_request_t *r, sl_msec_t delay)
+{
+    sl_pool_cleanup_t *cln = sl_pool_cleanup_add(r->pool, sizeof(sl_event_t));
+
+    if (cln == NULL) {
+        return SL_ERROR;
+    }
+    sl_event_t *ev = cln->data;
+    memset(ev, 0, sizeof(*ev));
+    ev->data = r;
+    ev->handler = on_background_delay;
+    ev->log = r->connection->log;
+    cln->handler = cancel_background_delay;
+    r->read_event_handler = sl_http_request_empty_handler;
+    r->write_event_handler = sl_http_request_empty_handler;
+    sl_add_timer(ev, delay);
+    return SL_AGAIN;
+}
+
 static sl_int_t reject(sl_http_request_t *r, loc_conf_t *lcf, limit_t *limit, sl_int_t rc,
                        int64_t excess)
 {
@@ -297,6 +341,9 @@ static sl_int_t wait_delay(sl_http_request_t *r, loc_conf_t *lcf, limit_t *limit
         return SL_DECLINED;
     }
     r->main->limit_req_status = LIMIT_REQ_DELAYED;
+    if (r->background) {
+        return wait_background(r, delay);
+    }
     r->read_event_handler = sl_http_test_reading;
     r->write_event_handler = delay_handler;
     r->connection->write->delayed = 1;

@@ -4,6 +4,9 @@
  *     log_format NAME [escape=default|json|none] STRING ...;
  *     access_log PATH [FORMAT [buffer=SIZE] [gzip[=LEVEL]] [flush=TIME] [if=CONDITION]] | off;
  *
+ * A PATH with variables names a file per line: it is opened (appending, created 0644)
+ * for each line and closed after it, when the request's root directory exists, as nginx
+ * without open_log_file_cache.
  * A format is compiled into ops (literal text or a variable index).  In the log phase each
  * access_log of the request's location measures its line, renders it into one piece of
  * memory and writes it with one write(): into the file's buffer when the file has one
@@ -13,6 +16,11 @@
  * buffer holds is written as one gzip member at each flush (a line too long for the buffer
  * as a member of its own), so the file reads with zcat.
  */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sl_file.h"
 #include "sl_http_gzip.h"
 #include "sl_http_variables.h"
 #include "sl_event.h"
@@ -49,7 +57,10 @@ typedef struct {
 } log_buf_t;
 
 typedef struct {
+    /** the file, or NULL when its name has variables (path) */
     sl_open_file_t *file;
+    /** a name with variables, made absolute from the prefix: opened for each line */
+    sl_http_complex_value_t *path;
     log_fmt_t *format;
     /** if=: no line when it evaluates to "" or "0" */
     sl_http_complex_value_t *filter;
@@ -374,16 +385,28 @@ static char *parse_params(sl_conf_t *cf, log_t *log, size_t *size, sl_msec_t *fl
     return SL_CONF_OK;
 }
 
-/* What access_log PATH cannot be here yet: a path with variables, syslog. */
+/* A path with variables: made absolute from the prefix first (as nginx), then compiled. */
+static char *set_path(sl_conf_t *cf, log_t *log, const sl_str_t *path)
+{
+    sl_http_compile_complex_value_t ccv;
+    sl_str_t full = *path;
+
+    log->path = sl_palloc(cf->pool, sizeof(sl_http_complex_value_t));
+    if (log->path == NULL || sl_conf_full_name(cf->cycle, &full, 0) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
+    memset(&ccv, 0, sizeof(ccv));
+    ccv.cf = cf;
+    ccv.value = &full;
+    ccv.complex_value = log->path;
+    return sl_http_compile_complex_value(&ccv) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
+}
+
+/* What access_log PATH cannot be here yet: syslog. */
 static char *check_path(sl_conf_t *cf, const sl_str_t *path)
 {
     sl_str_t rest;
 
-    if (sl_http_script_variables_count(path)) {
-        sl_conf_log_error(SL_LOG_EMERG, cf, 0,
-                          "variables in access_log path are not supported yet");
-        return SL_CONF_ERROR;
-    }
     if (sl_str_skip_prefix(path, "syslog:", &rest)) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "syslog logging is not supported yet");
         return SL_CONF_ERROR;
@@ -416,12 +439,16 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         return SL_CONF_ERROR;
     }
     memset(log, 0, sizeof(*log));
-    log->file = sl_conf_open_file(cf->cycle, &value[1]);
-    const sl_str_t *name = cf->args->nelts >= 3 ? &value[2] : &combined_name;
-    log->format = find_format(lmcf, name);
-    if (log->file == NULL) {
+    int script = sl_http_script_variables_count(&value[1]) != 0;
+    if (script) {
+        if (set_path(cf, log, &value[1]) != SL_CONF_OK) {
+            return SL_CONF_ERROR;
+        }
+    } else if ((log->file = sl_conf_open_file(cf->cycle, &value[1])) == NULL) {
         return SL_CONF_ERROR;
     }
+    const sl_str_t *name = cf->args->nelts >= 3 ? &value[2] : &combined_name;
+    log->format = find_format(lmcf, name);
     if (log->format == NULL) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "unknown log format \"%.*s\"", SL_STR_ARG(*name));
         return SL_CONF_ERROR;
@@ -435,6 +462,10 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (flush && size == 0) {
         sl_conf_log_error(SL_LOG_EMERG, cf, 0, "no buffer is defined for access_log \"%.*s\"",
                           SL_STR_ARG(value[1]));
+        return SL_CONF_ERROR;
+    }
+    if (size && script) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "buffered logs cannot have variables in name");
         return SL_CONF_ERROR;
     }
     return size ? file_buffer(cf, &value[1], log->file, size, flush, gzip) : SL_CONF_OK;
@@ -742,9 +773,64 @@ static int buffer_line(sl_http_request_t *r, log_buf_t *b, const log_fmt_t *fmt,
     return 1;
 }
 
+/* Whether the request's root directory exists: a log named by variables is written only
+ * then (nginx's guard against creating files under a root that is not there). */
+static int root_exists(sl_http_request_t *r)
+{
+    sl_str_t path;
+    size_t root;
+    struct stat st;
+
+    if (sl_http_map_uri_to_path(r, &path, &root, 0) != SL_OK) {
+        return 0;
+    }
+    path.data[root] = '\0';
+    if (stat((char *) path.data, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        sl_log_error(SL_LOG_ERR, r->connection->log, errno, "testing \"%s\" existence failed",
+                     path.data);
+        return 0;
+    }
+    return 1;
+}
+
+/* A line for a log named by variables: the file of this request's name, opened for it. */
+static void write_to_named(sl_http_request_t *r, log_t *log, const u_char *line, size_t len)
+{
+    sl_str_t name;
+
+    if (!root_exists(r) || sl_http_complex_value(r, log->path, &name) != SL_OK) {
+        return;
+    }
+    u_char *z = sl_pnalloc(r->pool, name.len + 1);
+    if (z == NULL) {
+        return;
+    }
+    memcpy(z, name.data, name.len);
+    z[name.len] = '\0';
+    sl_open_file_t file = { -1, { name.len, z }, NULL, NULL };
+    file.fd = open((char *) z, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (file.fd == -1) {
+        sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "open() \"%s\" failed", z);
+        return;
+    }
+    write_out(&file, line, len, r->connection->log, &log->error_log_time, &log->disk_full_time);
+    sl_close_file(file.fd);
+}
+
 static sl_int_t write_log(sl_http_request_t *r, log_t *log)
 {
     if (log->disk_full_time == sl_cached_time_sec) {
+        return SL_OK;
+    }
+    if (log->path) {
+        uint64_t plain;
+        size_t len = line_length(r, log->format, &plain);
+        u_char *line = sl_pnalloc(r->pool, len);
+        if (line == NULL) {
+            return SL_ERROR;
+        }
+        u_char *last = render_line(r, log->format, plain, line);
+        write_to_named(r, log, line, (size_t) (last - line));
         return SL_OK;
     }
     uint64_t plain;

@@ -610,11 +610,9 @@ static void upstream_handler(sl_event_t *ev)
     sl_connection_t *client = r->connection;
 
     /* the handlers may end r: what they posted runs on the client's connection after */
-    unsigned dispatching = client->dispatching;
-    client->dispatching = 1;
+    unsigned was = sl_http_dispatch_enter(client);
     process_event(r, ev);
-    sl_http_run_posted_requests(client);
-    client->dispatching = dispatching;
+    sl_http_dispatch_leave(client, was);
 }
 
 static void process_event(sl_http_request_t *r, sl_event_t *ev)

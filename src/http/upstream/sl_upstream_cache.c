@@ -531,6 +531,8 @@ static void on_lock_wait(sl_event_t *ev)
 {
     sl_http_request_t *r = ev->data;
     sl_upstream_t *u = r->upstream;
+    sl_connection_t *c = r->connection;
+    unsigned was = sl_http_dispatch_enter(c);
 
     /* the file may have been replaced meanwhile: looked for again */
     if (u->cache->file) {
@@ -541,6 +543,8 @@ static void on_lock_wait(sl_event_t *ev)
     if (rc != SL_AGAIN) {
         sl__upstream_init_after_lookup(r, u, rc);
     }
+    /* a background update the lookup started runs now, not at the connection's next event */
+    sl_http_dispatch_leave(c, was);
 }
 
 /* Another request is fetching the key: wait for it (polling), or, past
@@ -564,20 +568,66 @@ static sl_int_t wait_lock(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_ca
     return SL_AGAIN;
 }
 
+/* Whether the stale file may answer while the entry is refreshed: proxy_cache_use_stale
+ * updating, or the stored response's stale-while-revalidate still running. */
+static int stale_while_updating(sl_upstream_t *u, sl_upstream_cache_req_t *c)
+{
+    return (u->conf->cache.use_stale & SL_UPSTREAM_FT_UPDATING)
+           || c->meta.h.valid_sec + c->meta.h.updating_sec >= sl_cached_time_sec;
+}
+
+/*
+ * proxy_cache_background_update: the request itself answers with the stale file, and a
+ * background clone of it (same location, method, key) refreshes the entry.  The updating
+ * mark goes to the clone: it is given up here and taken again by the clone's own lookup,
+ * which runs before any other request of this worker.  SL_OK or SL_ERROR.
+ */
+static sl_int_t update_in_background(sl_http_request_t *r, sl_upstream_cache_req_t *c)
+{
+    sl_http_request_t *sr;
+
+    if (r == r->main) {
+        /* the request's body serves the update too */
+        r->preserve_body = 1;
+    }
+    if (sl_http_subrequest(r, &r->uri, &r->args, &sr, NULL,
+                           SL_HTTP_SUBREQUEST_CLONE | SL_HTTP_SUBREQUEST_BACKGROUND)
+        != SL_OK) {
+        return SL_ERROR;
+    }
+    sr->header_only = 1;
+    sl_slab_lock(c->cache->pool);
+    c->node->updating = 0;
+    sl_slab_unlock(c->cache->pool);
+    c->updating = 0;
+    return SL_OK;
+}
+
 /* The file is found but not fresh: who refreshes it, who gets it stale.  SL_OK (go
- * upstream), SL_DONE (serve the stale file), SL_AGAIN (wait for the lock). */
+ * upstream), SL_DONE (serve the stale file), SL_AGAIN (wait for the lock), SL_ERROR. */
 static sl_int_t expired(sl_http_request_t *r, sl_upstream_t *u, sl_upstream_cache_req_t *c)
 {
     if (take_update(u, c)) {
+        if (!r->background && u->conf->cache.background_update && stale_while_updating(u, c)) {
+            if (update_in_background(r, c) != SL_OK) {
+                return SL_ERROR;
+            }
+            c->status = STATUS_STALE;
+            return SL_DONE;
+        }
         c->status = STATUS_EXPIRED;
         c->revalidating =
             u->conf->cache.revalidate && (c->meta.etag.len || c->meta.h.last_modified != -1);
         return SL_OK;
     }
-    /* another request refreshes it */
-    int stale_ok = (u->conf->cache.use_stale & SL_UPSTREAM_FT_UPDATING)
-                   || c->meta.h.valid_sec + c->meta.h.updating_sec > sl_cached_time_sec;
-    if (stale_ok) {
+    /* another request refreshes it; a background update goes upstream all the same */
+    if (r->background) {
+        c->status = STATUS_EXPIRED;
+        c->revalidating =
+            u->conf->cache.revalidate && (c->meta.etag.len || c->meta.h.last_modified != -1);
+        return SL_OK;
+    }
+    if (stale_while_updating(u, c)) {
         c->status = STATUS_UPDATING;
         return SL_DONE;
     }
@@ -826,8 +876,14 @@ sl_int_t sl__upstream_cache_stale(sl_http_request_t *r, sl_upstream_t *u, sl_uin
     if (use & SL_UPSTREAM_FT_ERROR) {
         use |= SL_UPSTREAM_FT_NOLIVE;
     }
-    int if_error =
-        c->meta.h.error_sec && c->meta.h.valid_sec + c->meta.h.error_sec >= sl_cached_time_sec;
+    /* stale-if-error covers failures to get an answer, not an answer's status: a 5xx is
+     * served stale only when proxy_cache_use_stale lists it (nginx >= 1.19.3) */
+    const sl_uint_t statuses = SL_UPSTREAM_FT_HTTP_500 | SL_UPSTREAM_FT_HTTP_502
+                               | SL_UPSTREAM_FT_HTTP_503 | SL_UPSTREAM_FT_HTTP_504
+                               | SL_UPSTREAM_FT_HTTP_403 | SL_UPSTREAM_FT_HTTP_404
+                               | SL_UPSTREAM_FT_HTTP_429;
+    int if_error = !(ft & statuses) && c->meta.h.error_sec
+                   && c->meta.h.valid_sec + c->meta.h.error_sec >= sl_cached_time_sec;
     if (!(use & ft) && !if_error) {
         return SL_DECLINED;
     }

@@ -117,8 +117,12 @@ static void upstream_event(sl_event_t *ev)
 {
     sl_connection_t *pc = ev->data;
     sl_http_request_t *r = pc->data;
+    sl_connection_t *c = r->connection;
+    /* the request's end, when the tunnel closes, is posted */
+    unsigned was = sl_http_dispatch_enter(c);
 
     tunnel_run(r, r->upstream);
+    sl_http_dispatch_leave(c, was);
 }
 
 static void client_event(sl_http_request_t *r)

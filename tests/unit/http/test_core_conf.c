@@ -2,8 +2,9 @@
  * test_core_conf.c: directives of nginx's configurations that sluice accepts with nginx's
  * checks and wording (issue 17): sendfile_max_chunk, output_buffers, aio, accept_mutex,
  * accept_mutex_delay, the hash sizes, client_body_in_file_only and
- * client_body_in_single_buffer.  Every expected line and every accepted configuration was
- * checked against nginx 1.22.1 (/usr/sbin/nginx -t on the same text),
+ * client_body_in_single_buffer; mirror, log_subrequest and access_log paths with variables.
+ * Every expected line and every accepted configuration was checked against nginx 1.22.1
+ * (/usr/sbin/nginx -t on the same text),
  * except where a comment says the line is nginx's for a build without the feature (Debian's
  * nginx has it); "@" stands for the test's directory, the http block's first line is line 3.
  */
@@ -157,6 +158,21 @@ static const conf_case_t cases[] = {
     { "", LOC("proxy_pass http:/;"), "[emerg] invalid URL prefix" AT3 },
     { "", LOC("proxy_pass http://;"), "[emerg] no host in upstream \"\"" AT3 },
     { "", LOC("proxy_pass HTTP://127.0.0.1:1;"), NULL },
+
+    /* mirror, mirror_request_body, log_subrequest; access_log paths with variables */
+    { "", "mirror /x; mirror /y; mirror_request_body off; log_subrequest on; " LOC("mirror off;"),
+      NULL },
+    { "", "mirror off; mirror /x;", "[emerg] \"mirror\" directive is duplicate" AT3 },
+    { "", "mirror /x; mirror off;", "[emerg] \"mirror\" directive is duplicate" AT3 },
+    { "", "mirror;", "[emerg] invalid number of arguments in \"mirror\" directive" AT3 },
+    { "", "log_subrequest maybe;",
+      "[emerg] invalid value \"maybe\" in \"log_subrequest\" directive, it must be \"on\" or "
+      "\"off\"" AT3 },
+    { "", "access_log logs/$host.log combined if=$uri;", NULL },
+    { "", "access_log logs/$host.log combined buffer=4k;",
+      "[emerg] buffered logs cannot have variables in name" AT3 },
+    { "", "access_log logs/$host.log combined gzip;",
+      "[emerg] buffered logs cannot have variables in name" AT3 },
 };
 
 static void test_messages(void **state)
