@@ -191,6 +191,8 @@ typedef struct {
 #define SL_HTTP_SUBREQUEST_IN_MEMORY 2
 /* the parent waits for it even when it is done before its turn (SSI "wait") */
 #define SL_HTTP_SUBREQUEST_WAITED 4
+/* the same request again (method, location, handler), run from r's current phase */
+#define SL_HTTP_SUBREQUEST_CLONE 8
 /* detached: no place in the output; it runs to its end whatever the parent does */
 #define SL_HTTP_SUBREQUEST_BACKGROUND 16
 
@@ -365,6 +367,9 @@ struct sl_http_request_s {
     unsigned main_filter_need_in_memory : 1;
     unsigned allow_ranges : 1;
     unsigned single_range : 1;
+    /** the range filter cuts this subrequest's body too (slice: content_offset says where
+     * the body lies in the whole) */
+    unsigned subrequest_ranges : 1;
     unsigned request_complete : 1;
     unsigned request_output : 1;
     unsigned uri_changed : 1;

@@ -98,6 +98,25 @@ static sl_int_t take_place(sl_http_request_t *r, sl_http_request_t *sr)
     return SL_OK;
 }
 
+/* A clone (the slice module's byte ranges) is the same request again: its method, its
+ * location and handler, and it starts where r is (the content phase), so rewrites and
+ * access checks are not run twice. */
+static void clone_location(sl_http_request_t *r, sl_http_request_t *sr)
+{
+    sr->method = r->method;
+    sr->method_name = r->method_name;
+    sr->loc_conf = r->loc_conf;
+    sr->valid_location = r->valid_location;
+    sr->valid_unparsed_uri = r->valid_unparsed_uri;
+    sr->content_handler = r->content_handler;
+    sr->phase_handler = r->phase_handler;
+    sr->captures = r->captures;
+    sr->captures_data = r->captures_data;
+    sr->ncaptures = r->ncaptures;
+    sr->write_event_handler = sl_http_core_run_phases;
+    sl_http_update_location_config(sr);
+}
+
 sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
                             sl_http_request_t **psr, sl_http_post_subrequest_t *ps, sl_uint_t flags)
 {
@@ -122,6 +141,9 @@ sl_int_t sl_http_subrequest(sl_http_request_t *r, sl_str_t *uri, sl_str_t *args,
     sr->post_subrequest = ps;
     sr->read_event_handler = sl_http_request_empty_handler;
     sr->write_event_handler = subrequest_start;
+    if (flags & SL_HTTP_SUBREQUEST_CLONE) {
+        clone_location(r, sr);
+    }
     if (!sr->background && take_place(r, sr) != SL_OK) {
         return SL_ERROR;
     }
