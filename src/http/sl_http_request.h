@@ -407,6 +407,9 @@ struct sl_http_request_s {
     unsigned waited : 1;
     unsigned background : 1;
     unsigned filter_need_in_memory : 1;
+    /** a filter that reads the bytes (SSI) may send long unchanged runs from the file
+     * (sendfile): the file reader's memory bufs then also say where they came from */
+    unsigned keep_file_origin : 1;
 };
 
 /* Buffered output states (r->buffered bits). */
