@@ -215,7 +215,6 @@ static slice_ctx_t *create_ctx(sl_http_request_t *r, size_t size)
 static sl_int_t slice_range_variable(sl_http_request_t *r, sl_http_variable_value_t *v,
                                      uintptr_t data)
 {
-    (void) data;
     slice_ctx_t *ctx = sl_http_get_module_ctx(r, sl_http_slice_filter_module);
 
     if (ctx == NULL) {
@@ -410,7 +409,6 @@ static sl_int_t preconfiguration(sl_conf_t *cf)
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    (void) cf;
     next_header_filter = sl_http_top_header_filter;
     sl_http_top_header_filter = slice_header_filter;
     next_body_filter = sl_http_top_body_filter;
