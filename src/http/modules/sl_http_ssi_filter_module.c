@@ -946,9 +946,10 @@ static int as_file_chunk(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_buf_t *b
 
     /* the text may begin with bytes held from the buffer before: then it differs from
      * the input it is compared with, and goes from memory */
-    return b->in_file && b->file && len > conf->min_file_chunk && ctx->block == NULL
-           && !r->main_filter_need_in_memory && len <= (size_t) (b->pos - from)
-           && memcmp(text, from, len) == 0;
+    /* (the file range must cover the buffer from its start, as the reader makes it) */
+    return b->in_file && b->file && b->file_last - b->file_pos == b->last - b->start
+           && len > conf->min_file_chunk && ctx->block == NULL && !r->main_filter_need_in_memory
+           && len <= (size_t) (b->pos - from) && memcmp(text, from, len) == 0;
 }
 
 /* Appends the file part of b holding [from, from + len) to the output. */
