@@ -45,6 +45,7 @@ extern sl_module_t sl_http_charset_header_filter_module;
 extern sl_module_t sl_http_static_module;
 extern sl_module_t sl_http_range_filter_module;
 extern sl_module_t sl_http_not_modified_filter_module;
+extern sl_module_t sl_http_slice_filter_module;
 extern sl_module_t sl_http_headers_filter_module;
 extern sl_module_t sl_http_expires_filter_module;
 extern sl_module_t sl_http_userid_filter_module;
@@ -131,6 +132,9 @@ sl_module_t *sl_modules[] = {
     &sl_http_cache_module,
     &sl_http_proxy_module,
     &sl_http_not_modified_filter_module,
+    /* the last: its filters run first, so the pieces it joins look like one response
+     * (a 200 at its offset) to the conditional, range and every other filter, as nginx */
+    &sl_http_slice_filter_module,
     NULL,
 };
 // clang-format on

@@ -56,7 +56,7 @@ static const optional_module_t optional_modules[] = {
     { "http_random_index", "http_random_index", 0 },
     { "http_secure_link", "http_secure_link", 0 },
     { "http_degradation", NULL, 0 },
-    { "http_slice", NULL, 0 },
+    { "http_slice", "http_slice_filter", 0 },
     { "http_stub_status", "http_stub_status", 0 },
 
     { "http_charset", "http_charset_filter", 1 },

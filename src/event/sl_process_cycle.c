@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #include "sl_conn.h"
 #include "sl_listening.h"
@@ -108,9 +110,24 @@ static sl_int_t init_processes(sl_cycle_t *cycle)
     return SL_OK;
 }
 
+/*
+ * random(3) (random_index, the random balancer) gets a seed of this process's own, as
+ * nginx seeds each worker after the fork: without it every worker, and every start, would
+ * draw the same sequence.
+ */
+static void seed_random(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    srandom(((unsigned) sl_pid << 16) ^ (unsigned) tv.tv_sec ^ (unsigned) (tv.tv_usec / 1000));
+}
+
 static sl_int_t init_worker(sl_cycle_t *cycle)
 {
     sl_event_conf_t *ecf = sl_event_get_conf(cycle);
+
+    seed_random();
 
     sl_accept_multi = (int) ecf->multi_accept;
     cycle->connection_n = (sl_uint_t) ecf->connections;

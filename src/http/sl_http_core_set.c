@@ -404,3 +404,62 @@ sl_int_t sl_http_check_hash_sizes(sl_conf_t *cf, const char *name, sl_int_t max_
     }
     return SL_OK;
 }
+
+/* nginx's room for one name in a bucket: the value pointer, a 2-byte length and the name,
+ * rounded up to a pointer's size; a bucket also ends with a NULL pointer. */
+#define HASH_ELT_SIZE(len)                                                                         \
+    ((sizeof(void *) + (len) + 2 + sizeof(void *) - 1) & ~(sizeof(void *) - 1))
+
+/* Whether nginx's table of `size` buckets holds the keys without a bucket overflowing. */
+static int hash_size_fits(const sl_str_t *keys, sl_uint_t n, sl_uint_t size, size_t room,
+                          u_short *test)
+{
+    memset(test, 0, size * sizeof(u_short));
+    for (sl_uint_t i = 0; i < n; i++) {
+        sl_uint_t k = sl_hash_key_lc(keys[i].data, keys[i].len) % size;
+        size_t len = test[k] + HASH_ELT_SIZE(keys[i].len);
+        if (len > room) {
+            return 0;
+        }
+        test[k] = (u_short) len;
+    }
+    return 1;
+}
+
+sl_int_t sl_http_hash_fit(sl_conf_t *cf, const char *name, const sl_str_t *keys, sl_uint_t n,
+                          sl_int_t max_size, sl_int_t bucket_size)
+{
+    if (sl_http_check_hash_sizes(cf, name, max_size, max_size, bucket_size) != SL_OK) {
+        return SL_ERROR;
+    }
+    size_t bucket = ((size_t) bucket_size + HASH_CACHELINE - 1) & ~(size_t) (HASH_CACHELINE - 1);
+    for (sl_uint_t i = 0; i < n; i++) {
+        if (bucket < HASH_ELT_SIZE(keys[i].len) + sizeof(void *)) {
+            sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                         "could not build %s, you should increase %s_bucket_size: %ld", name, name,
+                         (long) bucket);
+            return SL_ERROR;
+        }
+    }
+    /* nginx's search: the smallest number of buckets from an estimate up to max_size */
+    size_t room = bucket - sizeof(void *);
+    sl_uint_t max = (sl_uint_t) max_size, start = n / (room / (2 * sizeof(void *)));
+    start = start ? start : 1;
+    if (max > 10000 && n && max / n < 100) {
+        start = max - 1000;
+    }
+    u_short *test = sl_palloc(cf->temp_pool, max * sizeof(u_short));
+    if (test == NULL) {
+        return SL_ERROR;
+    }
+    for (sl_uint_t size = start; size <= max; size++) {
+        if (hash_size_fits(keys, n, size, room, test)) {
+            return SL_OK;
+        }
+    }
+    sl_log_error(SL_LOG_WARN, cf->log, 0,
+                 "could not build optimal %s, you should increase either %s_max_size: %ld or "
+                 "%s_bucket_size: %ld; ignoring %s_bucket_size",
+                 name, name, (long) max_size, name, (long) bucket, name);
+    return SL_OK;
+}

@@ -24,6 +24,15 @@ char *sl_http_set_aio(sl_conf_t *cf, sl_command_t *cmd, void *conf);
  */
 sl_int_t sl_http_check_hash_sizes(sl_conf_t *cf, const char *name, sl_int_t max_size,
                                   sl_int_t default_max, sl_int_t bucket_size);
+/*
+ * The same checks, and the ones nginx makes of the keys themselves: a key too long for a
+ * bucket of NAME_bucket_size (rounded up to 64) stops the start ("could not build NAME, you
+ * should increase NAME_bucket_size: N"); keys that no table of at most NAME_max_size
+ * buckets holds give nginx's [warn] "could not build optimal NAME, ...".  keys are the n
+ * names nginx would hash.  SL_OK or SL_ERROR (logged).
+ */
+sl_int_t sl_http_hash_fit(sl_conf_t *cf, const char *name, const sl_str_t *keys, sl_uint_t n,
+                          sl_int_t max_size, sl_int_t bucket_size);
 
 /* Inherits types from the enclosing level, or nginx's three defaults, and builds the hash.
  * SL_OK or SL_ERROR (logged). */

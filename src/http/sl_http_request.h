@@ -372,6 +372,9 @@ struct sl_http_request_s {
     unsigned main_filter_need_in_memory : 1;
     unsigned allow_ranges : 1;
     unsigned single_range : 1;
+    /** the range filter cuts this subrequest's body too (slice: content_offset says where
+     * the body lies in the whole) */
+    unsigned subrequest_ranges : 1;
     unsigned request_complete : 1;
     unsigned request_output : 1;
     unsigned uri_changed : 1;
@@ -409,6 +412,9 @@ struct sl_http_request_s {
     unsigned waited : 1;
     unsigned background : 1;
     unsigned filter_need_in_memory : 1;
+    /** a filter that reads the bytes (SSI) may send long unchanged runs from the file
+     * (sendfile): the file reader's memory bufs then also say where they came from */
+    unsigned keep_file_origin : 1;
 };
 
 /* Buffered output states (r->buffered bits). */

@@ -67,13 +67,13 @@ is($args, 'configure arguments: --prefix=' . ($args =~ /--prefix=(\S+)/)[0]
           . ' --with-http_ssl_module --with-http_realip_module --with-http_addition_module'
           . ' --with-http_sub_module --with-http_gzip_static_module --with-http_auth_request_module'
           . ' --with-http_random_index_module --with-http_secure_link_module'
-          . ' --with-http_stub_status_module'
+          . ' --with-http_slice_module --with-http_stub_status_module'
           . join('', map { " --without-http_${_}_module" } @missing),
    '-V: exactly the modules built');
 like($args, qr/ --with-http_ssl_module(?: |$)/, '-V: --with-http_ssl_module');
 like($r->{stderr}, qr/^built with OpenSSL 3\.\S+/m, '-V: built with OpenSSL, as nginx says it');
 like($r->{stderr}, qr/^TLS SNI support enabled$/m, '-V: TLS SNI support enabled');
-for my $m (qw(v2 slice gunzip dav)) {
+for my $m (qw(v2 gunzip dav)) {
     unlike($args, qr/--with-http_${m}_module/, "-V: no --with-http_${m}_module");
 }
 unlike($args, qr/--with-(?:stream|mail)/, '-V: no stream, no mail');

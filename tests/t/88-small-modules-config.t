@@ -48,6 +48,21 @@ my @errors = (
     ['', 'location / { empty_gif x; }', 'invalid number of arguments in "empty_gif" directive'],
     ['', 'location / { valid_referers a.org a.org; }', 'conflicting parameter "a.org"'],
     ['referer_hash_max_size 1024;', '', '"referer_hash_max_size" directive is not allowed here'],
+    # the checks nginx's referer hash makes: a name (or a wildcard's label) longer than a
+    # bucket holds, a max_size of 0
+    ['', 'location / { valid_referers none ' . ('a' x 47) . '.org; }',
+     'could not build referer_hash, you should increase referer_hash_bucket_size: 64'],
+    ['', 'location / { valid_referers none ' . ('a' x 47) . '; referer_hash_bucket_size 50; }',
+     'could not build referer_hash, you should increase referer_hash_bucket_size: 64'],
+    ['', 'location / { valid_referers none www.' . ('a' x 47) . '.*; }',
+     'could not build referer_hash, you should increase referer_hash_bucket_size: 64'],
+    ['', 'location / { valid_referers none x.org; referer_hash_max_size 0; }',
+     'could not build referer_hash, you should increase referer_hash_max_size: 0'],
+    ['', 'location / { valid_referers none x.org; referer_hash_bucket_size 65536; }',
+     'could not build referer_hash, too large referer_hash_bucket_size: 65536'],
+    # as nginx 1.22: a regex is no valid referer for this check
+    ['', 'location / { valid_referers none ~foo; }',
+     'the "none" or "blocked" referers are specified in the "valid_referers" directive without any valid referer'],
     ['', 'location / { random_index maybe; }',
      'invalid value "maybe" in "random_index" directive, it must be "on" or "off"'],
 );
@@ -77,6 +92,10 @@ my @warnings = (
     ['geo $g { ranges; 10.0.0.0-10.0.0.9 a; 10.0.0.0-10.0.0.9 b; }', '',
      'duplicate range "10.0.0.0-10.0.0.9", value: "b", old value: "a"'],
     ['geo $g { ranges; delete 10.0.0.0-10.0.0.9; }', '', 'no address range "10.0.0.0-10.0.0.9" to delete'],
+    ['', 'location / { valid_referers ' . join(' ', map { "$_.org" } 'a' .. 'i')
+         . '; referer_hash_max_size 1; }',
+     'could not build optimal referer_hash, you should increase either referer_hash_max_size: 1 '
+     . 'or referer_hash_bucket_size: 64; ignoring referer_hash_bucket_size'],
 );
 for my $w (@warnings) {
     my ($http, $server, $msg) = @$w;
@@ -94,5 +113,11 @@ $r = check_conf('split_clients $remote_addr $s { 10% a; * b; } geo $remote_addr 
                 . 'referer_hash_bucket_size 128; location /g { empty_gif; } '
                 . 'location /r/ { random_index on; } location /s { secure_link_secret w; }');
 is($r->{exit}, 0, 'every directive accepted') or diag($r->{stderr});
+
+# a bucket size that holds the long name; a server without server_name is named ""
+$r = check_conf('', 'location / { valid_referers none ' . ('b' x 60) . '; referer_hash_bucket_size 128; }');
+is($r->{exit}, 0, 'referer_hash_bucket_size: a bigger bucket holds a long name') or diag($r->{stderr});
+$r = check_conf('', 'location / { valid_referers blocked server_names; }');
+is($r->{exit}, 0, 'blocked server_names in a server without names') or diag($r->{stderr});
 
 $t->done_testing;

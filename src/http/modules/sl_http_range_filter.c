@@ -8,6 +8,8 @@
  *   - more ranges than max_ranges, ranges adding up to more than the body, or an If-Range
  *     that does not match: the whole 200.
  * Every 200 it could have cut says "Accept-Ranges: bytes" (not with "max_ranges 0").
+ * A subrequest is cut too when it asks (r->subrequest_ranges: the slice module's pieces,
+ * each at its content_offset in the whole).
  */
 #include <stdio.h>
 
@@ -310,8 +312,8 @@ static sl_int_t range_header_filter(sl_http_request_t *r)
     range_loc_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_range_filter_module);
     sl_table_elt_t *range = r->headers_in.range;
 
-    if (r->headers_out.status != SL_HTTP_OK || r != r->main || !r->allow_ranges
-        || r->headers_out.content_length_n == -1 || conf->max_ranges == 0) {
+    if (r->headers_out.status != SL_HTTP_OK || (r != r->main && !r->subrequest_ranges)
+        || !r->allow_ranges || r->headers_out.content_length_n == -1 || conf->max_ranges == 0) {
         return next_header_filter(r);
     }
     if (range == NULL || range->value.len < 7 || r->headers_out.content_length_n == 0
@@ -323,6 +325,8 @@ static sl_int_t range_header_filter(sl_http_request_t *r)
     if (ctx == NULL || sl_array_init(&ctx->ranges, r->pool, 1, sizeof(range_t)) != SL_OK) {
         return SL_ERROR;
     }
+    /* a slice's body is a piece of the whole, starting at content_offset */
+    ctx->offset = r->headers_out.content_offset;
     sl_str_t spec = { range->value.len - 6, range->value.data + 6 };
     sl_int_t rc = parse_ranges(r, ctx, &spec, r->single_range ? 1 : conf->max_ranges);
     if (rc == SL_HTTP_RANGE_NOT_SATISFIABLE) {

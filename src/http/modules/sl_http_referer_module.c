@@ -14,6 +14,7 @@
  * Names are scanned in lists: a valid_referers line holds a handful of them.
  */
 #include "sl_http.h"
+#include "sl_http_core_set.h"
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 #include "sl_regex.h"
@@ -381,6 +382,24 @@ static char *valid_referers(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
+static char *add_empty_name(sl_conf_t *cf, referer_loc_conf_t *conf)
+{
+    referer_name_t *n = conf->exact->elts;
+
+    for (sl_uint_t i = 0; i < conf->exact->nelts; i++) {
+        if (n[i].host.len == 0) {
+            return SL_CONF_OK;
+        }
+    }
+    n = sl_array_push(conf->exact);
+    if (n == NULL) {
+        return SL_CONF_ERROR;
+    }
+    memset(n, 0, sizeof(*n));
+    n->host.data = (u_char *) "";
+    return SL_CONF_OK;
+}
+
 /* "server_names": every name of the server, read when merged so that names written after
  * valid_referers count too, as nginx. */
 static char *add_server_names(sl_conf_t *cf, referer_loc_conf_t *conf)
@@ -389,11 +408,19 @@ static char *add_server_names(sl_conf_t *cf, referer_loc_conf_t *conf)
     sl_http_server_name_t *sn = cscf->server_names.elts;
     sl_str_t none = { 0, NULL };
 
+    if (cscf->server_names.nelts == 0) {
+        /* a server without server_name is named "" (nginx) */
+        return add_empty_name(cf, conf);
+    }
+
     for (sl_uint_t i = 0; i < cscf->server_names.nelts; i++) {
         char *rv = SL_CONF_OK;
         if (sn[i].regex) {
             rv = push_regex(cf, &conf->server_regexes, sn[i].regex);
-        } else if (sn[i].name.len > 0) {
+        } else if (sn[i].name.len == 0) {
+            /* "": nginx keys it as an exact name too */
+            rv = add_empty_name(cf, conf);
+        } else {
             rv = add_name(cf, conf, &sn[i].name, &sn[i].name, &none);
         }
         if (rv != SL_CONF_OK) {
@@ -401,6 +428,58 @@ static char *add_server_names(sl_conf_t *cf, referer_loc_conf_t *conf)
         }
     }
     return SL_CONF_OK;
+}
+
+/* Each label of a wildcard name ("*.example.com": "example", "com"), as nginx's wildcard
+ * hash keys them, checked against the bucket size. */
+static sl_int_t check_labels(sl_conf_t *cf, referer_loc_conf_t *conf, const sl_array_t *list)
+{
+    const referer_name_t *n = list->elts;
+
+    for (sl_uint_t i = 0; i < list->nelts; i++) {
+        const u_char *p = n[i].host.data, *end = p + n[i].host.len;
+        while (p < end) {
+            const u_char *dot = memchr(p, '.', (size_t) (end - p));
+            sl_str_t label = { (size_t) ((dot ? dot : end) - p), (u_char *) p };
+            if (label.len
+                && sl_http_hash_fit(cf, "referer_hash", &label, 1, conf->hash_max_size,
+                                    conf->hash_bucket_size)
+                       != SL_OK) {
+                return SL_ERROR;
+            }
+            p += label.len + 1;
+        }
+    }
+    return SL_OK;
+}
+
+/*
+ * referer_hash_max_size and referer_hash_bucket_size: sluice matches names in its own
+ * lists, but a level's names must pass the checks nginx's referer hash makes of them, with
+ * nginx's lines: a name too long for a bucket stops the start; names no table of at most
+ * max_size buckets holds are a [warn].
+ */
+static sl_int_t check_hash_sizes(sl_conf_t *cf, referer_loc_conf_t *conf)
+{
+    sl_uint_t n = conf->exact->nelts;
+
+    if (n) {
+        sl_str_t *keys = sl_palloc(cf->temp_pool, n * sizeof(sl_str_t));
+        if (keys == NULL) {
+            return SL_ERROR;
+        }
+        const referer_name_t *names = conf->exact->elts;
+        for (sl_uint_t i = 0; i < n; i++) {
+            keys[i] = names[i].host;
+        }
+        if (sl_http_hash_fit(cf, "referer_hash", keys, n, conf->hash_max_size,
+                             conf->hash_bucket_size)
+            != SL_OK) {
+            return SL_ERROR;
+        }
+    }
+    return check_labels(cf, conf, conf->heads) == SL_OK ? check_labels(cf, conf, conf->tails)
+                                                        : SL_ERROR;
 }
 
 static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
@@ -425,9 +504,9 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
             return SL_CONF_ERROR;
         }
     }
+    /* as nginx 1.22: regexes do not count as valid referers here */
     if ((conf->no_referer == 1 || conf->blocked_referer == 1) && conf->exact->nelts == 0
-        && conf->heads->nelts == 0 && conf->tails->nelts == 0 && conf->regexes == NULL
-        && conf->server_regexes == NULL) {
+        && conf->heads->nelts == 0 && conf->tails->nelts == 0) {
         sl_log_error(SL_LOG_EMERG, cf->log, 0,
                      "the \"none\" or \"blocked\" referers are specified in the "
                      "\"valid_referers\" directive without any valid referer");
@@ -435,5 +514,5 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
     }
     conf->no_referer = conf->no_referer == 1;
     conf->blocked_referer = conf->blocked_referer == 1;
-    return SL_CONF_OK;
+    return check_hash_sizes(cf, conf) == SL_OK ? SL_CONF_OK : SL_CONF_ERROR;
 }

@@ -176,8 +176,10 @@ static sl_int_t ssi_header_filter(sl_http_request_t *r)
     ctx->errmsg = default_errmsg;
     ctx->timefmt = default_timefmt;
     sl_http_set_ctx(r, ctx, sl_http_ssi_filter_module);
-    /* the parser reads bytes: file parts come as memory */
+    /* the parser reads bytes: file parts come as memory, saying where in the file they
+     * are (long unchanged runs then go out from the file: ssi_min_file_chunk) */
     r->filter_need_in_memory = 1;
+    r->keep_file_origin = 1;
     if (r == r->main) {
         sl_http_clear_content_length(r);
         sl_http_clear_accept_ranges(r);
@@ -907,6 +909,47 @@ static sl_int_t command_failed(sl_http_request_t *r, ssi_ctx_t *ctx, sl_int_t rc
 /* --- the body ----------------------------------------------------------------------------------- */
 
 /*
+ * ssi_min_file_chunk: text the parser passed on unchanged, longer than the bound, from a
+ * buf that also says where in the file its bytes are (the file reader keeps that when
+ * sendfile can be used) goes out as that part of the file, sent with sendfile, instead of
+ * from memory.  Not while a filter below needs the bytes (gzip), nor into a "block".
+ * `from` is where the parse of this text started in b.
+ */
+static int as_file_chunk(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_buf_t *b,
+                         const u_char *from, const u_char *text, size_t len)
+{
+    ssi_loc_conf_t *conf = sl_http_get_module_loc_conf(r, sl_http_ssi_filter_module);
+
+    /* the text may begin with bytes held from the buffer before: then it differs from
+     * the input it is compared with, and goes from memory */
+    /* (the file range must cover the buffer from its start, as the reader makes it) */
+    return b->in_file && b->file && b->file_last - b->file_pos == b->last - b->start
+           && len > conf->min_file_chunk && ctx->block == NULL && !r->main_filter_need_in_memory
+           && len <= (size_t) (b->pos - from) && memcmp(text, from, len) == 0;
+}
+
+/* Appends the file part of b holding [from, from + len) to the output. */
+static sl_int_t emit_file(sl_http_request_t *r, ssi_ctx_t *ctx, const sl_buf_t *b,
+                          const u_char *from, size_t len)
+{
+    sl_buf_t *fb = sl_calloc_buf(r->pool);
+    sl_chain_t *cl = sl_alloc_chain_link(r->pool);
+
+    if (fb == NULL || cl == NULL) {
+        return SL_ERROR;
+    }
+    fb->in_file = 1;
+    fb->file = b->file;
+    fb->file_pos = b->file_pos + (from - b->start);
+    fb->file_last = fb->file_pos + (off_t) len;
+    cl->buf = fb;
+    cl->next = NULL;
+    *ctx->last_out = cl;
+    ctx->last_out = &cl->next;
+    return SL_OK;
+}
+
+/*
  * Parses ctx->buf from its pos on.  SL_OK: the buffer is done; SL_AGAIN: an include with
  * "wait" stops the parsing until it is over; SL_ERROR.
  */
@@ -919,8 +962,12 @@ static sl_int_t parse_buf(sl_http_request_t *r, ssi_ctx_t *ctx)
         if (text == NULL) {
             return SL_ERROR;
         }
+        u_char *from = b->pos;
         sl_int_t rc = sl_http_ssi_parse(&ctx->parser, &b->pos, b->last, &t, ctx->output);
-        if (emit(r, ctx, text, (size_t) (t - text)) != SL_OK) {
+        size_t len = (size_t) (t - text);
+        if ((as_file_chunk(r, ctx, b, from, text, len) ? emit_file(r, ctx, b, from, len)
+                                                       : emit(r, ctx, text, len))
+            != SL_OK) {
             return SL_ERROR;
         }
         if (rc == SL_ERROR) {

@@ -48,6 +48,9 @@ typedef struct {
     sl_uint_t allocated;
     /** the location's output_buffers: how many bufs at most, and their size */
     sl_bufs_t bufs;
+    /** each memory buf also says where in the file its bytes are (in_file too), for a
+     * filter that sends long unchanged runs from the file (r->keep_file_origin) */
+    unsigned keep_origin : 1;
 } read_ctx_t;
 
 static void *create_loc_conf(sl_conf_t *cf);
@@ -387,11 +390,16 @@ static sl_buf_t *get_read_buf(sl_http_request_t *r, read_ctx_t *ctx)
     return b;
 }
 
-/* Reads the next piece of the file buf fb into b.  SL_OK or SL_ERROR (logged). */
-static sl_int_t read_piece(sl_http_request_t *r, sl_buf_t *fb, sl_buf_t *b)
+/* Reads the next piece of the file buf fb into b; with keep_origin b keeps the file range
+ * its start..last came from.  SL_OK or SL_ERROR (logged). */
+static sl_int_t read_piece(sl_http_request_t *r, sl_buf_t *fb, sl_buf_t *b, int keep_origin)
 {
     size_t want = (size_t) sl_min(fb->file_last - fb->file_pos, (off_t) (b->end - b->start));
 
+    b->in_file = keep_origin;
+    b->file = keep_origin ? fb->file : NULL;
+    b->file_pos = fb->file_pos;
+    b->file_last = fb->file_pos + (off_t) want;
     /* a file that shrank under us cannot keep the promised length: an error */
     if (sl_read_file_part(fb, b->start, want, r->connection->log) != SL_OK) {
         return SL_ERROR;
@@ -424,7 +432,7 @@ static sl_int_t fill(sl_http_request_t *r, read_ctx_t *ctx, sl_chain_t **out)
         }
         sl_buf_t *b = get_read_buf(r, ctx);
         sl_chain_t *nl = sl_alloc_chain_link(r->pool);
-        if (b == NULL || nl == NULL || read_piece(r, fb, b) != SL_OK) {
+        if (b == NULL || nl == NULL || read_piece(r, fb, b, ctx->keep_origin) != SL_OK) {
             return SL_ERROR;
         }
         b->last_buf = 0;
@@ -468,6 +476,7 @@ static sl_int_t read_body_filter(sl_http_request_t *r, sl_chain_t *in)
             return SL_ERROR;
         }
         ctx->bufs = clcf->output_buffers;
+        ctx->keep_origin = sendfile && r->keep_file_origin;
         sl_http_set_ctx(r, ctx, sl_http_static_module);
     }
     if (in && sl_chain_add_copy(r->pool, &ctx->in, in) != SL_OK) {

@@ -853,6 +853,9 @@ static sl_int_t copy_headers(sl_http_request_t *r, sl_upstream_t *u)
         } else if (kind == SL_UPSTREAM_H_ACCEPT_RANGES) {
             /* a filter that changes the body (gzip) takes it away */
             r->headers_out.accept_ranges = o;
+        } else if (kind == SL_UPSTREAM_H_CONTENT_RANGE) {
+            /* the slice module reads which piece a 206 holds */
+            r->headers_out.content_range = o;
         }
     }
     /* proxy_pass_header Date / Server: the upstream's or none, never sluice's own (nginx) */

@@ -181,6 +181,7 @@ enum {
     SL_UPSTREAM_H_CONTENT_ENCODING,
     SL_UPSTREAM_H_VARY,
     SL_UPSTREAM_H_ACCEPT_RANGES,
+    SL_UPSTREAM_H_CONTENT_RANGE,
 };
 #define SL_UPSTREAM_H_BIT(kind) ((sl_uint_t) 1 << (kind))
 

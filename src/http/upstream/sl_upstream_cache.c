@@ -1305,7 +1305,9 @@ void sl__upstream_cache_decide(sl_http_request_t *r, sl_upstream_t *u)
     }
     u->cacheable = 0;
     sl_uint_t status = u->headers_in.status_n;
-    if (status == SL_HTTP_PARTIAL_CONTENT || status == SL_HTTP_NOT_MODIFIED || c->node == NULL) {
+    /* a 206 is stored like any status when proxy_cache_valid (or its headers) allow it, as
+     * nginx: the slice module keys each piece by its $slice_range */
+    if (status == SL_HTTP_NOT_MODIFIED || c->node == NULL) {
         return;
     }
     time_t valid = response_validity(r, u, c);

@@ -107,6 +107,7 @@ sl_uint_t sl_upstream_header_kind(const sl_str_t *name)
         KIND("last-modified", SL_UPSTREAM_H_LAST_MODIFIED);
         KIND("cache-control", SL_UPSTREAM_H_CACHE_CONTROL);
         KIND("accept-ranges", SL_UPSTREAM_H_ACCEPT_RANGES);
+        KIND("content-range", SL_UPSTREAM_H_CONTENT_RANGE);
         break;
     case 14:
         KIND("content-length", SL_UPSTREAM_H_CONTENT_LENGTH);
