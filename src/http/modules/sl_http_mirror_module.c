@@ -162,12 +162,5 @@ static sl_int_t mirror_handler(sl_http_request_t *r)
 
 static sl_int_t postconfiguration(sl_conf_t *cf)
 {
-    sl_http_core_main_conf_t *cmcf = sl_http_conf_get_module_main_conf(cf, sl_http_core_module);
-    sl_int_t (**h)(sl_http_request_t *) = sl_array_push(&cmcf->phases[SL_HTTP_PRECONTENT_PHASE]);
-
-    if (h == NULL) {
-        return SL_ERROR;
-    }
-    *h = mirror_handler;
-    return SL_OK;
+    return sl_http_add_phase_handler(cf, SL_HTTP_PRECONTENT_PHASE, mirror_handler);
 }
