@@ -56,7 +56,7 @@ sub traced {
     my $tracer = fork // die;
     if (!$tracer) {
         open(STDERR, '>', $err) or POSIX::_exit(1);
-        exec("$strace/strace", '-p', $pid, '-e', 'trace=sendfile,writev', '-o', $out);
+        { exec("$strace/strace", "-p", $pid, "-e", "trace=sendfile,writev", "-o", $out) };
         POSIX::_exit(1);
     }
     my $attached = $t->wait_for(sub {
