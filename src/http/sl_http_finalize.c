@@ -71,6 +71,13 @@ void sl_http_close_request(sl_http_request_t *r, sl_int_t rc)
     sl_http_close_connection(c);
 }
 
+static void terminate_handler(sl_http_request_t *r)
+{
+    /* cleanups (upstream) run with the pool; the references others hold are void now */
+    r->count = 1;
+    sl_http_close_request(r, 0);
+}
+
 void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
 {
     sl_http_request_t *mr = r->main;
@@ -78,9 +85,20 @@ void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
     if (rc > 0 && (mr->headers_out.status == 0 || mr->connection->sent == 0)) {
         mr->headers_out.status = (sl_uint_t) rc;
     }
-    /* cleanups (upstream) run with the pool; the references others hold are void now */
-    mr->count = 1;
-    sl_http_close_request(mr, rc);
+    /* Once the phases run, callers up the stack may still hold the request (a handler
+     * that redirected internally returns SL_DONE through it): it is closed after the
+     * event, from the posted requests, as nginx, and nothing else posted runs before. */
+    if (mr->write_event_handler == terminate_handler) {
+        return;
+    }
+    if (mr->write_event_handler) {
+        mr->posted_requests = NULL;
+        mr->write_event_handler = terminate_handler;
+        if (sl_http_post_request(mr, &mr->terminal_posted_request) == SL_OK) {
+            return;
+        }
+    }
+    terminate_handler(mr);
 }
 
 /* The request is over; move what remains of the header buffer for the next request. */

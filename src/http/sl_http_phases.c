@@ -353,6 +353,7 @@ static void request_handler(sl_event_t *ev)
     if (c->close) {
         r->main->count++;
         sl_http_terminate_request(r, 0);
+        sl_http_run_posted_requests(c);
         return;
     }
     /* the connection's events go to its active request (a subrequest while its output

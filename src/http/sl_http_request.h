@@ -305,6 +305,8 @@ struct sl_http_request_s {
     sl_http_post_subrequest_t *post_subrequest;
     /** on the main request only: the requests to run after the current event */
     sl_http_posted_request_t *posted_requests;
+    /** where a termination is posted (sl_http_terminate_request), allocated with r */
+    sl_http_posted_request_t terminal_posted_request;
 
     /** regex captures of the last match: ovector pairs */
     int *captures;

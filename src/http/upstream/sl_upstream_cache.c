@@ -531,6 +531,7 @@ static void on_lock_wait(sl_event_t *ev)
 {
     sl_http_request_t *r = ev->data;
     sl_upstream_t *u = r->upstream;
+    sl_connection_t *client = r->connection;
 
     /* the file may have been replaced meanwhile: looked for again */
     if (u->cache->file) {
@@ -541,6 +542,8 @@ static void on_lock_wait(sl_event_t *ev)
     if (rc != SL_AGAIN) {
         sl__upstream_init_after_lookup(r, u, rc);
     }
+    /* a termination is posted, as after any event of the request */
+    sl_http_run_posted_requests(client);
 }
 
 /* Another request is fetching the key: wait for it (polling), or, past
