@@ -95,6 +95,29 @@ sl_int_t sl_ssl_cleanup_add(sl_pool_t *pool, sl_ssl_t *ssl);
  * live together).  passwords: sl_str_t array (ssl_password_file) or NULL. */
 sl_int_t sl_ssl_certificate(sl_ssl_t *ssl, const sl_str_t *cert, const sl_str_t *key,
                             sl_array_t *passwords);
+/* A certificate and the chain after it (*chain, maybe empty), or a private key tried with
+ * each password, from a file or from "data:PEM" (sl_ssl.c); NULL after logging at level
+ * with nginx's "cannot load certificate ..." wording.  The caller owns what it gets. */
+X509 *sl__ssl_read_certificate(sl_uint_t level, sl_log_t *log, const sl_str_t *cert,
+                               STACK_OF(X509) * *chain);
+EVP_PKEY *sl__ssl_read_key(sl_uint_t level, sl_log_t *log, const sl_str_t *key,
+                           sl_array_t *passwords);
+
+/*
+ * Certificates named per handshake (sl_ssl_certificate_cache.c): ssl_certificate with
+ * variables.  A cache keeps up to max pairs loaded in a worker (0: none, every handshake
+ * reads its files), each reread after valid seconds and dropped after inactive seconds
+ * unused, as nginx's ssl_certificate_cache.
+ */
+typedef struct sl_ssl_cert_cache_s sl_ssl_cert_cache_t;
+/* NULL after logging; it lives as long as pool. */
+sl_ssl_cert_cache_t *sl_ssl_cert_cache_create(sl_pool_t *pool, sl_log_t *log, sl_uint_t max,
+                                              time_t inactive, time_t valid);
+/* Gives ssl_conn the certificate (with its chain) and key of these names, from cache when it
+ * has them (cache may be NULL).  SL_OK, or SL_ERROR after logging at error on log. */
+sl_int_t sl_ssl_use_certificate(SSL *ssl_conn, sl_ssl_cert_cache_t *cache, const sl_str_t *cert,
+                                const sl_str_t *key, sl_array_t *passwords, sl_log_t *log);
+
 /* The lines of a password file, as an array of sl_str_t; NULL after logging. */
 sl_array_t *sl_ssl_read_password_file(sl_pool_t *pool, sl_log_t *log, const sl_str_t *file);
 sl_int_t sl_ssl_ciphers(sl_ssl_t *ssl, const sl_str_t *ciphers, int prefer_server_ciphers);

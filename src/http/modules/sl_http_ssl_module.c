@@ -59,6 +59,7 @@ static sl_command_t ssl_commands[] = {
     { sl_string("ssl"), CTX | SL_CONF_FLAG, set_enable, SRV, F(enable), NULL },
     { sl_string("ssl_certificate"), CTX | SL_CONF_TAKE1, sl_conf_set_str_array_slot, SRV, F(certificates), NULL },
     { sl_string("ssl_certificate_key"), CTX | SL_CONF_TAKE1, sl_conf_set_str_array_slot, SRV, F(certificate_keys), NULL },
+    { sl_string("ssl_certificate_cache"), CTX | SL_CONF_TAKE123, sl__http_ssl_set_certificate_cache, SRV, 0, NULL },
     { sl_string("ssl_password_file"), CTX | SL_CONF_TAKE1, set_password_file, SRV, 0, NULL },
     { sl_string("ssl_dhparam"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(dhparam), NULL },
     { sl_string("ssl_ecdh_curve"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(ecdh_curve), NULL },
@@ -134,6 +135,7 @@ static void *create_srv_conf(sl_conf_t *cf)
     sscf->passwords = SL_CONF_UNSET_PTR;
     sscf->conf_commands = SL_CONF_UNSET_PTR;
     sscf->session_ticket_keys = SL_CONF_UNSET_PTR;
+    sscf->certificate_cache_max = SL_CONF_UNSET;
     sscf->shm_size = SL_CONF_UNSET_SIZE;
     sscf->file = cf->conf_file ? (const char *) cf->conf_file->file.name.data : NULL;
     sscf->line = cf->conf_file ? cf->conf_file->line : 0;
@@ -314,6 +316,12 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     conf->certificates = merge_array(conf->certificates, prev->certificates);
     conf->certificate_keys = merge_array(conf->certificate_keys, prev->certificate_keys);
     conf->passwords = merge_array(conf->passwords, prev->passwords);
+    if (conf->certificate_cache_max == SL_CONF_UNSET) {
+        conf->certificate_cache_max =
+            prev->certificate_cache_max == SL_CONF_UNSET ? 0 : prev->certificate_cache_max;
+        conf->certificate_cache_inactive = prev->certificate_cache_inactive;
+        conf->certificate_cache_valid = prev->certificate_cache_valid;
+    }
     conf->conf_commands = merge_array(conf->conf_commands, prev->conf_commands);
     conf->session_ticket_keys = merge_array(conf->session_ticket_keys, prev->session_ticket_keys);
     sl_conf_merge_str_value(conf->dhparam, prev->dhparam, "");
@@ -328,10 +336,14 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     }
 }
 
-/* A file name of the configuration, absolute (relative ones to the config's prefix). */
+/* A file name of the configuration, absolute (relative ones to the config's prefix); an
+ * inline "data:" PEM stays as it is. */
 static sl_int_t full_name(sl_conf_t *cf, sl_str_t *name)
 {
-    return name->len == 0 ? SL_OK : sl_conf_full_name(cf->cycle, name, 1);
+    if (name->len == 0 || (name->len >= 5 && memcmp(name->data, "data:", 5) == 0)) {
+        return SL_OK;
+    }
+    return sl_conf_full_name(cf->cycle, name, 1);
 }
 
 static char *no_certificate(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
@@ -353,6 +365,9 @@ static sl_int_t load_certificates(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
                      "no \"ssl_certificate_key\" is defined for certificate \"%.*s\"",
                      SL_STR_ARG(cert[nkeys]));
         return SL_ERROR;
+    }
+    if (sl__http_ssl_certificates_have_variables(conf)) {
+        return sl__http_ssl_compile_certificates(cf, conf);
     }
     for (sl_uint_t i = 0; i < conf->certificates->nelts; i++) {
         sl_str_t c = cert[i], k = key[i];
