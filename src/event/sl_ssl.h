@@ -29,6 +29,8 @@
 /* nginx's default ssl_buffer_size: one full TLS record. */
 #define SL_SSL_BUFSIZE 16384
 
+typedef struct sl_ssl_session_cache_s sl_ssl_session_cache_t;
+
 typedef struct {
     SSL_CTX *ctx;
     sl_log_t *log;
@@ -53,6 +55,10 @@ struct sl_ssl_connection_s {
     size_t pending;
     /** the last error SSL_get_error gave */
     int last;
+    /** a client certificate's OCSP check in flight (sl_ssl_ocsp.c), and its verdict: NULL
+     * when the certificates are good or were not checked, else why not */
+    void *ocsp;
+    const char *ocsp_failure;
 
     unsigned handshaked : 1;
     /** a client (upstream) connection */
@@ -154,6 +160,27 @@ typedef struct {
     size_t path_len;
 } sl_ssl_ocsp_target_t;
 
+/* An "http://host[:port][/path]" responder URL whose host is an IP address (there is no
+ * resolver).  SL_OK, or SL_DECLINED with why in *why. */
+sl_int_t sl__ssl_ocsp_parse_responder(const char *url, sl_ssl_ocsp_target_t *to, const char **why);
+
+/*
+ * OCSP checks of client certificates (sl_ssl_ocsp.c), as nginx's ssl_ocsp: after a
+ * handshake whose client certificate verified, the status of the certificate (leaf) or of
+ * every certificate of its chain below the root (chain) is asked from the responder (url,
+ * else each certificate's own) and checked against the context's trusted certificates;
+ * verdicts are kept in cache (a shared cache, or NULL) until the answer's nextUpdate.
+ */
+#define SL_SSL_OCSP_LEAF 1
+#define SL_SSL_OCSP_CHAIN 2
+sl_int_t sl_ssl_ocsp(sl_ssl_t *ssl, int mode, const sl_str_t *url, sl_ssl_session_cache_t *cache);
+/* Starts the checks for c (once its handshake is done) with the context SNI chose.  SL_OK:
+ * verdict known (c->ssl->ocsp_failure); SL_AGAIN: done(c) is called once it is, unless c
+ * is closed first. */
+sl_int_t sl_ssl_ocsp_validate(sl_connection_t *c, sl_connection_handler_pt done);
+/* The connection goes: a check in flight forgets it. */
+void sl__ssl_ocsp_detach(sl_ssl_connection_t *sc);
+
 /* body is NULL when the exchange failed (logged). */
 typedef void (*sl_ssl_ocsp_done_pt)(void *data, const u_char *body, size_t len);
 /* Sends the DER request der to the responder; done runs once, later or before this returns
@@ -165,13 +192,19 @@ sl_int_t sl_ssl_ocsp_fetch(const sl_ssl_ocsp_target_t *to, const u_char *der, si
  * Session caching (sl_ssl_session.c).  builtin: OpenSSL's per-process cache of that many
  * sessions (0: off).  shared: a cache in shared memory, NULL for none; timeout in seconds.
  */
-typedef struct sl_ssl_session_cache_s sl_ssl_session_cache_t;
 sl_int_t sl_ssl_session_cache(sl_ssl_t *ssl, const sl_str_t *sess_ctx, ssize_t builtin,
                               sl_ssl_session_cache_t *shared, time_t timeout);
 /* A shared cache of size bytes in a fresh shared mapping that lives as long as pool.
  * NULL after logging. */
 sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *log,
                                                     const sl_str_t *name, size_t size);
+/* The shared cache as a store of small records by id (at most 32 bytes), for what else
+ * workers share (OCSP verdicts): put replaces, SL_OK or SL_ERROR (full); get copies at most
+ * size bytes into buf and returns the length, 0 for none (or expired). */
+sl_int_t sl__ssl_shared_put(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                            const u_char *data, size_t len, time_t expires);
+size_t sl__ssl_shared_get(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                          u_char *buf, size_t size);
 /* ssl_session_tickets off, or the keys of ssl_session_ticket_key files (the first one
  * encrypts, all decrypt): keys is an array of sl_str_t file names, NULL for OpenSSL's own. */
 sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys);

@@ -49,6 +49,9 @@ void sl__ssl_connection_free(sl_connection_t *c)
     if (sc == NULL) {
         return;
     }
+    if (sc->ocsp) {
+        sl__ssl_ocsp_detach(sc);
+    }
     if (sc->connection) {
         if (sc->handshaked && !sc->no_send_shutdown && !c->timedout && !c->error && !c->read->error
             && !c->write->error) {

@@ -200,6 +200,58 @@ static SSL_CTX *session_ctx_of(SSL *s)
     return c && c->ssl ? c->ssl->session_ctx : SSL_get_SSL_CTX(s);
 }
 
+sl_int_t sl__ssl_shared_put(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                            const u_char *data, size_t len, time_t expires)
+{
+    if (id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return SL_ERROR;
+    }
+    sl_slab_lock(cache->pool);
+    expire_locked(cache, 2, 0);
+    entry_t *old = find_locked(cache, id, id_len);
+    if (old) {
+        drop_locked(cache, old);
+    }
+    entry_t *e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + len);
+    /* full: the oldest entries make room, a few at most */
+    for (int i = 0; e == NULL && i < 8 && expire_locked(cache, 1, 1); i++) {
+        e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + len);
+    }
+    if (e) {
+        e->id_len = id_len;
+        memcpy(e->id, id, id_len);
+        e->der_len = len;
+        memcpy(e->der, data, len);
+        e->expires = expires;
+        sl_queue_insert_tail(&cache->sh->buckets[bucket_of(id, id_len)], &e->bucket);
+        sl_queue_insert_tail(&cache->sh->expire, &e->expire);
+    }
+    sl_slab_unlock(cache->pool);
+    return e ? SL_OK : SL_ERROR;
+}
+
+size_t sl__ssl_shared_get(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                          u_char *buf, size_t size)
+{
+    size_t len = 0;
+
+    if (id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return 0;
+    }
+    sl_slab_lock(cache->pool);
+    entry_t *e = find_locked(cache, id, id_len);
+    if (e && e->expires <= sl_cached_time_sec) {
+        drop_locked(cache, e);
+        e = NULL;
+    }
+    if (e && e->der_len <= size) {
+        len = e->der_len;
+        memcpy(buf, e->der, len);
+    }
+    sl_slab_unlock(cache->pool);
+    return len;
+}
+
 static int new_session(SSL *ssl, SSL_SESSION *sess)
 {
     sl_ssl_session_cache_t *cache = cache_of(session_ctx_of(ssl));
@@ -213,23 +265,8 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
     u_char *p = der;
     i2d_SSL_SESSION(sess, &p);
     const u_char *id = SSL_SESSION_get_id(sess, &id_len);
-    sl_slab_lock(cache->pool);
-    expire_locked(cache, 2, 0);
-    entry_t *e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + (size_t) len);
-    /* full: the oldest sessions make room, a few at most */
-    for (int i = 0; e == NULL && i < 8 && expire_locked(cache, 1, 1); i++) {
-        e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + (size_t) len);
-    }
-    if (e) {
-        e->id_len = id_len;
-        memcpy(e->id, id, id_len);
-        e->der_len = (size_t) len;
-        memcpy(e->der, der, (size_t) len);
-        e->expires = sl_cached_time_sec + (time_t) SSL_SESSION_get_timeout(sess);
-        sl_queue_insert_tail(&cache->sh->buckets[bucket_of(id, id_len)], &e->bucket);
-        sl_queue_insert_tail(&cache->sh->expire, &e->expire);
-    }
-    sl_slab_unlock(cache->pool);
+    (void) sl__ssl_shared_put(cache, id, id_len, der, (size_t) len,
+                              sl_cached_time_sec + (time_t) SSL_SESSION_get_timeout(sess));
     /* the cache keeps a copy, not the session */
     return 0;
 }
@@ -238,23 +275,12 @@ static SSL_SESSION *get_session(SSL *ssl, const unsigned char *id, int len, int 
 {
     sl_ssl_session_cache_t *cache = cache_of(session_ctx_of(ssl));
     u_char der[MAX_SESSION_DER];
-    size_t der_len = 0;
 
     *copy = 0;
-    if (cache == NULL || len <= 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+    if (cache == NULL || len <= 0) {
         return NULL;
     }
-    sl_slab_lock(cache->pool);
-    entry_t *e = find_locked(cache, id, (unsigned) len);
-    if (e && e->expires <= sl_cached_time_sec) {
-        drop_locked(cache, e);
-        e = NULL;
-    }
-    if (e) {
-        der_len = e->der_len;
-        memcpy(der, e->der, der_len);
-    }
-    sl_slab_unlock(cache->pool);
+    size_t der_len = sl__ssl_shared_get(cache, id, (unsigned) len, der, sizeof(der));
     if (der_len == 0) {
         return NULL;
     }

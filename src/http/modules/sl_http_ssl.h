@@ -33,6 +33,12 @@ typedef struct {
     sl_int_t stapling_verify;
     sl_str_t stapling_file;
     sl_str_t stapling_responder;
+    /** ssl_ocsp: 0 (off), SL_SSL_OCSP_LEAF or SL_SSL_OCSP_CHAIN ("on") */
+    sl_uint_t ocsp;
+    sl_str_t ocsp_responder;
+    /** ssl_ocsp_cache shared:NAME:SIZE (size 0: off) */
+    sl_str_t ocsp_cache_name;
+    size_t ocsp_cache_size;
     sl_uint_t protocols;
     size_t buffer_size;
     sl_uint_t verify;

@@ -19,6 +19,7 @@ static char *set_enable(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_password_file(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_buffer_size(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *set_ocsp_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 /* The shared caches named so far: one mapping per name, whichever servers use it. */
 typedef struct {
@@ -40,6 +41,13 @@ static sl_conf_bitmask_t protocols[] = {
     { sl_string("TLSv1.1"), SL_SSL_TLSv1_1 },
     { sl_string("TLSv1.2"), SL_SSL_TLSv1_2 },
     { sl_string("TLSv1.3"), SL_SSL_TLSv1_3 },
+    { sl_null_string, 0 },
+};
+
+static sl_conf_enum_t ocsp_modes[] = {
+    { sl_string("off"), 0 },
+    { sl_string("on"), SL_SSL_OCSP_CHAIN },
+    { sl_string("leaf"), SL_SSL_OCSP_LEAF },
     { sl_null_string, 0 },
 };
 
@@ -81,6 +89,9 @@ static sl_command_t ssl_commands[] = {
     { sl_string("ssl_stapling_file"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_file), NULL },
     { sl_string("ssl_stapling_responder"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_responder), NULL },
     { sl_string("ssl_stapling_verify"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(stapling_verify), NULL },
+    { sl_string("ssl_ocsp"), CTX | SL_CONF_TAKE1, sl_conf_set_enum_slot, SRV, F(ocsp), ocsp_modes },
+    { sl_string("ssl_ocsp_responder"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(ocsp_responder), NULL },
+    { sl_string("ssl_ocsp_cache"), CTX | SL_CONF_TAKE1, set_ocsp_cache, SRV, 0, NULL },
     { sl_string("ssl_reject_handshake"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(reject_handshake), NULL },
     sl_null_command,
 };
@@ -136,6 +147,8 @@ static void *create_srv_conf(sl_conf_t *cf)
     sscf->conf_commands = SL_CONF_UNSET_PTR;
     sscf->session_ticket_keys = SL_CONF_UNSET_PTR;
     sscf->certificate_cache_max = SL_CONF_UNSET;
+    sscf->ocsp = SL_CONF_UNSET_UINT;
+    sscf->ocsp_cache_size = SL_CONF_UNSET_SIZE;
     sscf->shm_size = SL_CONF_UNSET_SIZE;
     sscf->file = cf->conf_file ? (const char *) cf->conf_file->file.name.data : NULL;
     sscf->line = cf->conf_file ? cf->conf_file->line : 0;
@@ -260,6 +273,42 @@ static char *set_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
+/* "ssl_ocsp_cache off | shared:NAME:SIZE" */
+static char *set_ocsp_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_http_ssl_srv_conf_t *sscf = conf;
+    sl_str_t *v = (sl_str_t *) cf->args->elts + 1;
+
+    if (sscf->ocsp_cache_size != SL_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+    if (sl_str_eq_cstr(v, "off")) {
+        sscf->ocsp_cache_size = 0;
+        return SL_CONF_OK;
+    }
+    u_char *name = v->data + 7, *end = v->data + v->len;
+    u_char *colon = v->len > 7 ? memchr(name, ':', (size_t) (end - name)) : NULL;
+    if (v->len <= 7 || memcmp(v->data, "shared:", 7) != 0 || colon == NULL || colon == name) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid OCSP cache \"%.*s\"", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    sl_str_t size_text = { (size_t) (end - colon - 1), colon + 1 };
+    ssize_t size = sl_parse_size(&size_text);
+    if (size == SL_ERROR) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid OCSP cache \"%.*s\"", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    if ((size_t) size < 8 * sl_pagesize()) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "OCSP cache \"%.*s\" is too small", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    sscf->ocsp_cache_name.data = name;
+    sscf->ocsp_cache_name.len = (size_t) (colon - name);
+    sscf->ocsp_cache_size = (size_t) size;
+    (void) cmd;
+    return SL_CONF_OK;
+}
+
 /* The shared cache of that name, mapped the first time a server asks for it. */
 static sl_ssl_session_cache_t *shared_cache(sl_conf_t *cf, const sl_str_t *name, size_t size)
 {
@@ -306,6 +355,13 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     sl_conf_merge_value(conf->stapling_verify, prev->stapling_verify, 0);
     sl_conf_merge_str_value(conf->stapling_file, prev->stapling_file, "");
     sl_conf_merge_str_value(conf->stapling_responder, prev->stapling_responder, "");
+    sl_conf_merge_uint_value(conf->ocsp, prev->ocsp, 0);
+    sl_conf_merge_str_value(conf->ocsp_responder, prev->ocsp_responder, "");
+    if (conf->ocsp_cache_size == SL_CONF_UNSET_SIZE) {
+        conf->ocsp_cache_size =
+            prev->ocsp_cache_size == SL_CONF_UNSET_SIZE ? 0 : prev->ocsp_cache_size;
+        conf->ocsp_cache_name = prev->ocsp_cache_name;
+    }
     sl_conf_merge_bitmask_value(conf->protocols, prev->protocols, SL_SSL_DEFAULT_PROTOCOLS);
     sl_conf_merge_size_value(conf->buffer_size, prev->buffer_size, SL_SSL_BUFSIZE);
     sl_conf_merge_uint_value(conf->verify, prev->verify, SL_HTTP_SSL_VERIFY_OFF);
@@ -462,6 +518,28 @@ static sl_int_t stapling(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
                            (int) conf->stapling_verify);
 }
 
+/* ssl_ocsp: client certificates checked with their responders after the handshake. */
+static sl_int_t ocsp(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
+{
+    sl_ssl_session_cache_t *cache = NULL;
+
+    if (conf->ocsp == 0) {
+        return SL_OK;
+    }
+    if (conf->verify == SL_HTTP_SSL_VERIFY_OPTIONAL_NO_CA) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "\"ssl_ocsp\" is incompatible with \"ssl_verify_client optional_no_ca\"");
+        return SL_ERROR;
+    }
+    if (conf->ocsp_cache_size) {
+        cache = shared_cache(cf, &conf->ocsp_cache_name, conf->ocsp_cache_size);
+        if (cache == NULL) {
+            return SL_ERROR;
+        }
+    }
+    return sl_ssl_ocsp(&conf->ssl, (int) conf->ocsp, &conf->ocsp_responder, cache);
+}
+
 static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
 {
     sl_str_t prefix = { 0, (u_char *) "" };
@@ -492,7 +570,7 @@ static sl_int_t create_context(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
         || sl_ssl_ecdh_curve(&conf->ssl, &conf->ecdh_curve) != SL_OK
         || (dh.len && (full_name(cf, &dh) != SL_OK || sl_ssl_dhparam(&conf->ssl, &dh) != SL_OK))
         || configure_sessions(cf, conf) != SL_OK || stapling(cf, conf) != SL_OK
-        || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
+        || ocsp(cf, conf) != SL_OK || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
         return SL_ERROR;
     }
     return SL_OK;
