@@ -55,6 +55,11 @@ struct sl_ssl_connection_s {
     size_t pending;
     /** the last error SSL_get_error gave */
     int last;
+    /** where a client connection's new sessions go instead of the context's per-process
+     * cache (an upstream group's shared zone): save(store, slot, session) */
+    void (*save_session)(void *store, void *slot, SSL_SESSION *sess);
+    void *session_store;
+    void *session_slot;
     /** a client certificate's OCSP check in flight (sl_ssl_ocsp.c), and its verdict: NULL
      * when the certificates are good or were not checked, else why not */
     void *ocsp;
@@ -208,6 +213,12 @@ size_t sl__ssl_shared_get(sl_ssl_session_cache_t *cache, const u_char *id, unsig
 /* ssl_session_tickets off, or the keys of ssl_session_ticket_key files (the first one
  * encrypts, all decrypt): keys is an array of sl_str_t file names, NULL for OpenSSL's own. */
 sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys);
+
+/* ssl_session_tickets on without keys, with a shared cache: keys made in the cache by the
+ * first worker that seals a ticket, shared by all, a new one every timeout seconds (the
+ * older ones open tickets as long as those live), as nginx 1.23.2+. */
+sl_int_t sl_ssl_session_ticket_rotation(sl_ssl_t *ssl, sl_ssl_session_cache_t *cache,
+                                        time_t timeout);
 
 /* Client side (connections we make): the last session of each peer address is kept
  * (proxy_ssl_session_reuse) and offered by the next connection to it. */

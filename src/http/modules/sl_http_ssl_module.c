@@ -499,7 +499,13 @@ static sl_int_t configure_sessions(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
             }
         }
     }
-    return sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys);
+    if (sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (conf->session_tickets && (keys == NULL || keys->nelts == 0) && shared) {
+        return sl_ssl_session_ticket_rotation(&conf->ssl, shared, conf->session_timeout);
+    }
+    return SL_OK;
 }
 
 /* ssl_stapling: from ssl_stapling_file, or fetched from the responder (a server with no

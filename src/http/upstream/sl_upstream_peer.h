@@ -65,6 +65,10 @@ typedef struct {
     /** when the current fail_timeout window started (last failure, or a probe) */
     time_t checked;
     sl_uint_t down;
+    /** the peer's last TLS session (DER) when the group has a shared zone: in the zone's
+     * slab, mapped at the same address in every worker (proxy_ssl_session_reuse) */
+    u_char *ssl_session;
+    size_t ssl_session_len;
 } sl_upstream_peer_t;
 
 /* One peer's identity: where to connect, and its names.  Per process. */

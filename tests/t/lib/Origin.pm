@@ -164,7 +164,9 @@ sub read_head {
 
 END {
     local $?;
-    stop_scripted($_->[0]) for grep { $_->[1] == $$ } @SCRIPTED;
+    # the pids first: stop_scripted() rewrites @SCRIPTED
+    my @mine = map { $_->[0] } grep { $_->[1] == $$ } @SCRIPTED;
+    stop_scripted($_) for @mine;
 }
 
 # The origin's side ---------------------------------------------------------------------------
