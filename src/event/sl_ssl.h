@@ -76,6 +76,9 @@ struct sl_ssl_connection_s {
 
 /* The TLS I/O table (sl_ssl_io.c): sendfile is off, writes gather into buffer_size. */
 extern const sl_conn_io_t sl_ssl_io;
+/* The same once the kernel encrypts (kernel TLS): sendfile is 1, file parts go out with
+ * SSL_sendfile(). */
+extern const sl_conn_io_t sl_ssl_ktls_io;
 
 /* The ex_data slots: the connection of an SSL, the sl_ssl_t of an SSL_CTX, and the
  * module's own per-context data (the http server a context belongs to). */

@@ -103,6 +103,11 @@ sl_int_t sl_ssl_handshake(sl_connection_t *c)
     int n = SSL_do_handshake(sc->connection);
     if (n == 1) {
         sc->handshaked = 1;
+        /* the kernel encrypts what is sent (ssl_conf_command Options KTLS and the kernel's
+         * tls module): file parts may go out with SSL_sendfile() */
+        if (!sc->client && BIO_get_ktls_send(SSL_get_wbio(sc->connection))) {
+            c->io = &sl_ssl_ktls_io;
+        }
         c->read->handler = sl_event_empty_handler;
         c->write->handler = sl_event_empty_handler;
         /* records may already wait in OpenSSL's buffer (read-ahead): the next read must

@@ -9,10 +9,14 @@
 #   revoked certificate gets nginx's 400 "The SSL certificate error" page; with
 #   ssl_ocsp_cache the second handshake is answered from the cache (the responder is asked
 #   once); a resumed session is checked again.
+# - sendfile on with "ssl_conf_command Options KTLS": a file body arrives whole, through
+#   SSL_sendfile() where the kernel has the tls module (kernel TLS), else through records
+#   (this test cannot tell which; the kernel's offer is noted).
 use strict;
 use warnings;
 use Test::More;
 use IO::Socket::SSL;
+use Digest::MD5 qw(md5_hex);
 use Sluice;
 use Origin;
 
@@ -67,6 +71,10 @@ Origin::scripted(port => $responder_port, handler => sub {
     print $c "HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n"
         . "Content-Length: " . length($der) . "\r\n\r\n" . $der;
 });
+
+# a file body of 1 MiB and a bit, not a multiple of a record
+my $big = join '', map { sprintf "%07d\n", $_ } 1 .. 131200;
+$t->write_file('html/big.bin', $big);
 
 my $inline_cert = $t->read_file('conf/two.crt');
 my $inline_key = $t->read_file('conf/two.key');
@@ -138,6 +146,14 @@ http {
         ssl_ocsp_responder http://127.0.0.1:%%PORT_9%%/goodcached/;
         ssl_ocsp_cache shared:OCSP:1m;
         location / { return 200 "cache\\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_10%% ssl;
+        ssl_certificate one.crt;
+        ssl_certificate_key one.key;
+        ssl_conf_command Options KTLS;
+        sendfile on;
+        root %%PREFIX%%/html;
     }
 }
 EOF
@@ -225,6 +241,24 @@ like($r, qr/X-Verify: SUCCESS:\./, 'session: full handshake');
 ($r) = tls_get($t->port(4), 'localhost', SSL_reuse_ctx => $ctx);
 like($r, qr/X-Verify: SUCCESS:r/, 'session: resumed, and SUCCESS');
 is(asked('good'), 3, 'session: the resumed handshake asked the responder again');
+
+# --- sendfile with kernel TLS asked for ---
+my $ulp = -r '/proc/sys/net/ipv4/tcp_available_ulp'
+    ? $t->read_file('/proc/sys/net/ipv4/tcp_available_ulp') // '' : '';
+note($ulp =~ /\btls\b/ ? 'the kernel offers TLS: SSL_sendfile() is used'
+                        : 'no kernel TLS here: records written by OpenSSL');
+my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $t->port(10), Timeout => 10,
+                             SSL_verify_mode => SSL_VERIFY_NONE);
+print $s "GET /big.bin HTTP/1.0\r\nHost: localhost\r\n\r\n";
+$r = '';
+while (1) {
+    my $n = sysread($s, $r, 65536, length $r);
+    last if !$n;
+}
+close $s;
+my ($head, $body) = split /\r\n\r\n/, $r, 2;
+like($head, qr/Content-Length: ${\ length $big}/, 'kTLS asked: the file\'s length');
+is(md5_hex($body // ''), md5_hex($big), 'kTLS asked: the file\'s bytes');
 
 $t->stop;
 $t->done_testing;
