@@ -117,8 +117,11 @@ static void upstream_event(sl_event_t *ev)
 {
     sl_connection_t *pc = ev->data;
     sl_http_request_t *r = pc->data;
+    sl_connection_t *client = r->connection;
 
     tunnel_run(r, r->upstream);
+    /* an end of the request is posted: it runs on the client's connection now */
+    sl_http_run_posted_requests(client);
 }
 
 static void client_event(sl_http_request_t *r)
