@@ -68,8 +68,8 @@ sl_int_t sl__http_ssl_compile_certificates(sl_conf_t *cf, sl_http_ssl_srv_conf_t
         /* max counts certificates and keys, as nginx's cache of objects: a pair takes two */
         sl_uint_t pairs = (sl_uint_t) sscf->certificate_cache_max / 2;
         sscf->certificate_cache = sl_ssl_cert_cache_create(
-            cf->cycle->pool, cf->log, pairs ? pairs : 1,
-            sscf->certificate_cache_inactive, sscf->certificate_cache_valid);
+            cf->cycle->pool, cf->log, pairs ? pairs : 1, sscf->certificate_cache_inactive,
+            sscf->certificate_cache_valid);
         if (sscf->certificate_cache == NULL) {
             return SL_ERROR;
         }
