@@ -17,7 +17,8 @@
  * exactly what nginx 1.22 picks for the same config, state and input; the unit tests replay
  * sequences recorded from nginx.
  *
- * A peer's numbers (sl_upstream_peer_t) are plain data with no pointers, kept apart from its
+ * A peer's numbers (sl_upstream_peer_t) are plain data (the one pointer, to a TLS session,
+ * points into the same shared zone when there is one, else is unused), kept apart from its
  * address and names (sl_upstream_peer_addr_t), so a later shared-memory zone can hold the
  * numbers of every worker's peers while each process keeps its own addresses.
  */
@@ -44,7 +45,7 @@
 /* nginx hashes at most this many times before it falls back to round robin. */
 #define SL_UPSTREAM_HASH_TRIES 20
 
-/* One peer's numbers: configuration and run-time state, no pointers (see above). */
+/* One peer's numbers: configuration and run-time state (see above). */
 typedef struct {
     sl_int_t weight;
     /** the weight round robin uses now: lowered on failures, back up one per pick */

@@ -1,8 +1,10 @@
 /*
  * sl_upstream_zone.c: "zone NAME [SIZE]" in an upstream block.  The group's peer state
- * (failures, connection counts, current weights, down marks: sl_upstream_peer_t, which holds
- * no pointers) moves into shared memory mapped by the master before it forks, so every
- * worker balances on the same numbers.  Picks and releases run under the zone's lock.
+ * (failures, connection counts, current weights, down marks: sl_upstream_peer_t, whose only
+ * pointer is to the peer's TLS session in the zone's own slab) moves into shared memory
+ * mapped by the master before it forks, at the same address in every worker, so every
+ * worker balances on the same numbers.  Picks and releases run under the zone's lock, and
+ * so do the TLS sessions kept for proxy_ssl_session_reuse (sl_upstream_zone_ssl_session).
  *
  * Several groups may name the same zone; its size is given once (or repeated equal).  A
  * zone named without a size anywhere keeps the state per worker, as nginx accepts it.
