@@ -23,6 +23,8 @@ typedef struct {
     EVP_PKEY *key;
     time_t loaded;
     time_t used;
+    /** the cache's use count when last used: the least recently used has the lowest */
+    uint64_t tick;
 } entry_t;
 
 struct sl_ssl_cert_cache_s {
@@ -30,6 +32,7 @@ struct sl_ssl_cert_cache_s {
     sl_uint_t max;
     time_t inactive;
     time_t valid;
+    uint64_t ticks;
 };
 
 /* A loaded pair, the certificate and key owned by whoever holds it. */
@@ -119,7 +122,7 @@ static entry_t *lookup(sl_ssl_cert_cache_t *cache, const char *name, size_t len,
         }
         if (e->name_len == len && memcmp(e->name, name, len) == 0) {
             found = e;
-        } else if (oldest == NULL || e->used < oldest->used) {
+        } else if (oldest == NULL || e->tick < oldest->tick) {
             oldest = e;
         }
     }
@@ -148,6 +151,7 @@ static sl_int_t cached_pair(sl_ssl_cert_cache_t *cache, const sl_str_t *cert, co
     if (e && sl_cached_time_sec - e->loaded < cache->valid) {
         free(name);
         e->used = sl_cached_time_sec;
+        e->tick = ++cache->ticks;
         *out = (pair_t){ e->cert, e->chain, e->key };
         return SL_OK;
     }
@@ -160,7 +164,14 @@ static sl_int_t cached_pair(sl_ssl_cert_cache_t *cache, const sl_str_t *cert, co
         return SL_ERROR;
     }
     entry_clear(slot);
-    *slot = (entry_t){ name, len, p.cert, p.chain, p.key, sl_cached_time_sec, sl_cached_time_sec };
+    *slot = (entry_t){ .name = name,
+                       .name_len = len,
+                       .cert = p.cert,
+                       .chain = p.chain,
+                       .key = p.key,
+                       .loaded = sl_cached_time_sec,
+                       .used = sl_cached_time_sec,
+                       .tick = ++cache->ticks };
     *out = p;
     return SL_OK;
 }
