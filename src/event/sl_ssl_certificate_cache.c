@@ -148,7 +148,7 @@ static sl_int_t cached_pair(sl_ssl_cert_cache_t *cache, const sl_str_t *cert, co
 
     entry_t *slot;
     entry_t *e = lookup(cache, name, len, &slot);
-    if (e && sl_cached_time_sec - e->loaded < cache->valid) {
+    if (e && sl_cached_time_sec - e->loaded <= cache->valid) {
         free(name);
         e->used = sl_cached_time_sec;
         e->tick = ++cache->ticks;
