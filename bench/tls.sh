@@ -10,8 +10,9 @@
 #   bench/tls.sh [seconds] [connections]
 #
 # Needs wrk, nginx and openssl (scripts/deps.sh installs them) and a built build/sluice.
-# Kernel TLS (ssl_conf_command Options KTLS) is not measured: sluice does not call
-# SSL_sendfile yet, and this machine's kernel may not have the tls module.
+# With kernel TLS (the kernel offers the "tls" upper layer: /proc/sys/net/ipv4/
+# tcp_available_ulp), the two responses again from a server with "ssl_conf_command Options
+# KTLS", where both servers send files with SSL_sendfile(); without it those rows say so.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +24,7 @@ make_certs() {  # dir
         -keyout "$1/rsa.key" -out "$1/rsa.crt" -subj /CN=bench >/dev/null 2>&1
 }
 
-write_config() {  # dir ec-port rsa-port
+write_config() {  # dir ec-port rsa-port ktls-port
     mkdir -p "$1/conf" "$1/logs" "$1/html"
     cp "$WORK/certs/"* "$1/conf/"
     ln -sf "$WORK/1m.bin" "$1/html/1m.bin"
@@ -49,6 +50,13 @@ http {
         listen 127.0.0.1:$3 ssl;
         ssl_certificate rsa.crt;
         ssl_certificate_key rsa.key;
+        location / { root html; sendfile on; }
+    }
+    server {
+        listen 127.0.0.1:$4 ssl;
+        ssl_certificate ec.crt;
+        ssl_certificate_key ec.key;
+        ssl_conf_command Options KTLS;
         location / { root html; sendfile on; }
     }
 }
@@ -81,8 +89,9 @@ make_certs "$WORK/certs"
 head -c $((1 << 20)) /dev/urandom > "$WORK/1m.bin"
 head -c $((64 << 20)) /dev/urandom > "$WORK/64m.bin"
 SE=$(free_port); SR=$(free_port); NE=$(free_port); NR=$(free_port)
-write_config "$WORK/sluice" "$SE" "$SR"
-write_config "$WORK/nginx" "$NE" "$NR"
+SK=$(free_port); NK=$(free_port)
+write_config "$WORK/sluice" "$SE" "$SR" "$SK"
+write_config "$WORK/nginx" "$NE" "$NR" "$NK"
 start "$SLUICE" "$WORK/sluice" "$SE"
 SPID=$STARTED
 start "$NGINX" "$WORK/nginx" "$NE"
@@ -103,3 +112,13 @@ for path in /1m.bin /64m.bin; do
     row "$path MiB/s" "$sm" "$nm" "$(ratio "$sm" "$nm")"
     row "$path server CPU ms per GiB" "$sc" "$nc" "$(ratio "$sc" "$nc")"
 done
+if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; then
+    for path in /1m.bin /64m.bin; do
+        read -r sm sc <<< "$(transfer "$SK" "$path" "$SPID")"
+        read -r nm nc <<< "$(transfer "$NK" "$path" "$NPID")"
+        row "kTLS $path MiB/s" "$sm" "$nm" "$(ratio "$sm" "$nm")"
+        row "kTLS $path server CPU ms per GiB" "$sc" "$nc" "$(ratio "$sc" "$nc")"
+    done
+else
+    echo "kTLS rows skipped: the kernel offers no \"tls\" upper layer (no tls module)"
+fi

@@ -126,18 +126,36 @@ static int pem_password(char *buf, int size, int rwflag, void *userdata)
     return (int) n;
 }
 
-/* The private key of file, trying each password (an unencrypted key needs none). */
-static EVP_PKEY *load_key(sl_ssl_t *ssl, const sl_str_t *key, sl_array_t *passwords)
+/* "data:PEM" is the PEM itself (nginx's inline certificates), anything else a file name. */
+static BIO *open_pem(const sl_str_t *name)
+{
+    if (name->len >= 5 && memcmp(name->data, "data:", 5) == 0) {
+        return BIO_new_mem_buf(name->data + 5, (int) (name->len - 5));
+    }
+    return BIO_new_file((char *) name->data, "r");
+}
+
+/* Logs "WHAT \"NAME\": CALL failed" with OpenSSL's errors, the name cut short when it is a
+ * whole PEM (data:). */
+static void load_error(sl_uint_t level, sl_log_t *log, const char *what, const sl_str_t *name,
+                       const char *call)
+{
+    char msg[PATH_MAX + 120];
+    int n = name->len > PATH_MAX ? PATH_MAX : (int) name->len;
+
+    snprintf(msg, sizeof(msg), "%s \"%.*s\": %s failed", what, n, (char *) name->data, call);
+    sl_ssl_error(level, log, 0, msg);
+}
+
+EVP_PKEY *sl__ssl_read_key(sl_uint_t level, sl_log_t *log, const sl_str_t *key,
+                           sl_array_t *passwords)
 {
     sl_uint_t tries = passwords ? sl_max(passwords->nelts, 1) : 1;
 
     for (sl_uint_t i = 0; i < tries; i++) {
-        BIO *bio = BIO_new_file((char *) key->data, "r");
+        BIO *bio = open_pem(key);
         if (bio == NULL) {
-            char msg[PATH_MAX + 80];
-            snprintf(msg, sizeof(msg), "cannot load certificate key \"%s\": BIO_new_file() failed",
-                     (char *) key->data);
-            sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
+            load_error(level, log, "cannot load certificate key", key, "BIO_new_file()");
             return NULL;
         }
         password_iter_t it = { passwords, i };
@@ -151,58 +169,77 @@ static EVP_PKEY *load_key(sl_ssl_t *ssl, const sl_str_t *key, sl_array_t *passwo
             ERR_clear_error();
         }
     }
-    char msg[PATH_MAX + 80];
-    snprintf(msg, sizeof(msg),
-             "cannot load certificate key \"%s\": PEM_read_bio_PrivateKey() failed",
-             (char *) key->data);
-    sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
+    load_error(level, log, "cannot load certificate key", key, "PEM_read_bio_PrivateKey()");
     return NULL;
+}
+
+X509 *sl__ssl_read_certificate(sl_uint_t level, sl_log_t *log, const sl_str_t *cert,
+                               STACK_OF(X509) * *chain)
+{
+    BIO *bio = open_pem(cert);
+
+    if (bio == NULL) {
+        load_error(level, log, "cannot load certificate", cert, "BIO_new_file()");
+        return NULL;
+    }
+    X509 *x509 = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+    if (x509 == NULL) {
+        BIO_free(bio);
+        load_error(level, log, "cannot load certificate", cert, "PEM_read_bio_X509_AUX()");
+        return NULL;
+    }
+    *chain = sk_X509_new_null();
+    if (*chain == NULL) {
+        X509_free(x509);
+        BIO_free(bio);
+        load_error(level, log, "cannot load certificate", cert, "sk_X509_new_null()");
+        return NULL;
+    }
+    X509 *ca;
+    while ((ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(*chain, ca) == 0) {
+            X509_free(ca);
+            sk_X509_pop_free(*chain, X509_free);
+            X509_free(x509);
+            BIO_free(bio);
+            load_error(level, log, "cannot load certificate", cert, "sk_X509_push()");
+            return NULL;
+        }
+    }
+    BIO_free(bio);
+    /* the end of the PEM reads as "no start line": not an error */
+    ERR_clear_error();
+    return x509;
 }
 
 /* The certificate of file and the chain after it, sent with it. */
 static sl_int_t load_certificate(sl_ssl_t *ssl, const sl_str_t *cert)
 {
     char msg[PATH_MAX + 80];
-    BIO *bio = BIO_new_file((char *) cert->data, "r");
+    STACK_OF(X509) *chain = NULL;
+    X509 *x509 = sl__ssl_read_certificate(SL_LOG_EMERG, ssl->log, cert, &chain);
 
-    if (bio == NULL) {
-        snprintf(msg, sizeof(msg), "cannot load certificate \"%s\": BIO_new_file() failed",
-                 (char *) cert->data);
-        sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
-        return SL_ERROR;
-    }
-    X509 *x509 = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
     if (x509 == NULL) {
-        BIO_free(bio);
-        snprintf(msg, sizeof(msg), "cannot load certificate \"%s\": PEM_read_bio_X509_AUX() failed",
-                 (char *) cert->data);
-        sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
         return SL_ERROR;
     }
+    int n = cert->len > PATH_MAX ? PATH_MAX : (int) cert->len;
     if (SSL_CTX_use_certificate(ssl->ctx, x509) == 0) {
         X509_free(x509);
-        BIO_free(bio);
-        snprintf(msg, sizeof(msg), "SSL_CTX_use_certificate(\"%s\") failed", (char *) cert->data);
+        sk_X509_pop_free(chain, X509_free);
+        snprintf(msg, sizeof(msg), "SSL_CTX_use_certificate(\"%.*s\") failed", n,
+                 (char *) cert->data);
         sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
         return SL_ERROR;
     }
     X509_free(x509);
-    /* the chain belongs to the certificate just set (RSA and ECDSA have their own) */
-    SSL_CTX_clear_chain_certs(ssl->ctx);
-    X509 *ca;
-    while ((ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (SSL_CTX_add0_chain_cert(ssl->ctx, ca) == 0) {
-            X509_free(ca);
-            BIO_free(bio);
-            snprintf(msg, sizeof(msg), "SSL_CTX_add0_chain_cert(\"%s\") failed",
-                     (char *) cert->data);
-            sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
-            return SL_ERROR;
-        }
+    /* the chain belongs to the certificate just set (RSA and ECDSA have their own); set0:
+     * the context owns it from here on */
+    if (SSL_CTX_set0_chain(ssl->ctx, chain) == 0) {
+        sk_X509_pop_free(chain, X509_free);
+        snprintf(msg, sizeof(msg), "SSL_CTX_set0_chain(\"%.*s\") failed", n, (char *) cert->data);
+        sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
+        return SL_ERROR;
     }
-    BIO_free(bio);
-    /* the end of the file reads as "no start line": not an error */
-    ERR_clear_error();
     return SL_OK;
 }
 
@@ -212,7 +249,7 @@ sl_int_t sl_ssl_certificate(sl_ssl_t *ssl, const sl_str_t *cert, const sl_str_t 
     if (load_certificate(ssl, cert) != SL_OK) {
         return SL_ERROR;
     }
-    EVP_PKEY *pkey = load_key(ssl, key, passwords);
+    EVP_PKEY *pkey = sl__ssl_read_key(SL_LOG_EMERG, ssl->log, key, passwords);
     if (pkey == NULL) {
         return SL_ERROR;
     }
@@ -220,7 +257,9 @@ sl_int_t sl_ssl_certificate(sl_ssl_t *ssl, const sl_str_t *cert, const sl_str_t 
     EVP_PKEY_free(pkey);
     if (!ok) {
         char msg[PATH_MAX + 80];
-        snprintf(msg, sizeof(msg), "SSL_CTX_use_PrivateKey(\"%s\") failed", (char *) key->data);
+        int n = key->len > PATH_MAX ? PATH_MAX : (int) key->len;
+        snprintf(msg, sizeof(msg), "SSL_CTX_use_PrivateKey(\"%.*s\") failed", n,
+                 (char *) key->data);
         sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, msg);
         return SL_ERROR;
     }

@@ -29,6 +29,8 @@
 /* nginx's default ssl_buffer_size: one full TLS record. */
 #define SL_SSL_BUFSIZE 16384
 
+typedef struct sl_ssl_session_cache_s sl_ssl_session_cache_t;
+
 typedef struct {
     SSL_CTX *ctx;
     sl_log_t *log;
@@ -53,6 +55,15 @@ struct sl_ssl_connection_s {
     size_t pending;
     /** the last error SSL_get_error gave */
     int last;
+    /** where a client connection's new sessions go instead of the context's per-process
+     * cache (an upstream group's shared zone): save(store, slot, session) */
+    void (*save_session)(void *store, void *slot, SSL_SESSION *sess);
+    void *session_store;
+    void *session_slot;
+    /** a client certificate's OCSP check in flight (sl_ssl_ocsp.c), and its verdict: NULL
+     * when the certificates are good or were not checked, else why not */
+    void *ocsp;
+    const char *ocsp_failure;
 
     unsigned handshaked : 1;
     /** a client (upstream) connection */
@@ -65,6 +76,9 @@ struct sl_ssl_connection_s {
 
 /* The TLS I/O table (sl_ssl_io.c): sendfile is off, writes gather into buffer_size. */
 extern const sl_conn_io_t sl_ssl_io;
+/* The same once the kernel encrypts (kernel TLS): sendfile is 1, file parts go out with
+ * SSL_sendfile(). */
+extern const sl_conn_io_t sl_ssl_ktls_io;
 
 /* The ex_data slots: the connection of an SSL, the sl_ssl_t of an SSL_CTX, and the
  * module's own per-context data (the http server a context belongs to). */
@@ -95,6 +109,29 @@ sl_int_t sl_ssl_cleanup_add(sl_pool_t *pool, sl_ssl_t *ssl);
  * live together).  passwords: sl_str_t array (ssl_password_file) or NULL. */
 sl_int_t sl_ssl_certificate(sl_ssl_t *ssl, const sl_str_t *cert, const sl_str_t *key,
                             sl_array_t *passwords);
+/* A certificate and the chain after it (*chain, maybe empty), or a private key tried with
+ * each password, from a file or from "data:PEM" (sl_ssl.c); NULL after logging at level
+ * with nginx's "cannot load certificate ..." wording.  The caller owns what it gets. */
+X509 *sl__ssl_read_certificate(sl_uint_t level, sl_log_t *log, const sl_str_t *cert,
+                               STACK_OF(X509) * *chain);
+EVP_PKEY *sl__ssl_read_key(sl_uint_t level, sl_log_t *log, const sl_str_t *key,
+                           sl_array_t *passwords);
+
+/*
+ * Certificates named per handshake (sl_ssl_certificate_cache.c): ssl_certificate with
+ * variables.  A cache keeps up to max pairs loaded in a worker (0: none, every handshake
+ * reads its files), each reread after valid seconds and dropped after inactive seconds
+ * unused, as nginx's ssl_certificate_cache.
+ */
+typedef struct sl_ssl_cert_cache_s sl_ssl_cert_cache_t;
+/* NULL after logging; it lives as long as pool. */
+sl_ssl_cert_cache_t *sl_ssl_cert_cache_create(sl_pool_t *pool, sl_log_t *log, sl_uint_t max,
+                                              time_t inactive, time_t valid);
+/* Gives ssl_conn the certificate (with its chain) and key of these names, from cache when it
+ * has them (cache may be NULL).  SL_OK, or SL_ERROR after logging at error on log. */
+sl_int_t sl_ssl_use_certificate(SSL *ssl_conn, sl_ssl_cert_cache_t *cache, const sl_str_t *cert,
+                                const sl_str_t *key, sl_array_t *passwords, sl_log_t *log);
+
 /* The lines of a password file, as an array of sl_str_t; NULL after logging. */
 sl_array_t *sl_ssl_read_password_file(sl_pool_t *pool, sl_log_t *log, const sl_str_t *file);
 sl_int_t sl_ssl_ciphers(sl_ssl_t *ssl, const sl_str_t *ciphers, int prefer_server_ciphers);
@@ -131,6 +168,27 @@ typedef struct {
     size_t path_len;
 } sl_ssl_ocsp_target_t;
 
+/* An "http://host[:port][/path]" responder URL whose host is an IP address (there is no
+ * resolver).  SL_OK, or SL_DECLINED with why in *why. */
+sl_int_t sl__ssl_ocsp_parse_responder(const char *url, sl_ssl_ocsp_target_t *to, const char **why);
+
+/*
+ * OCSP checks of client certificates (sl_ssl_ocsp.c), as nginx's ssl_ocsp: after a
+ * handshake whose client certificate verified, the status of the certificate (leaf) or of
+ * every certificate of its chain below the root (chain) is asked from the responder (url,
+ * else each certificate's own) and checked against the context's trusted certificates;
+ * verdicts are kept in cache (a shared cache, or NULL) until the answer's nextUpdate.
+ */
+#define SL_SSL_OCSP_LEAF 1
+#define SL_SSL_OCSP_CHAIN 2
+sl_int_t sl_ssl_ocsp(sl_ssl_t *ssl, int mode, const sl_str_t *url, sl_ssl_session_cache_t *cache);
+/* Starts the checks for c (once its handshake is done) with the context SNI chose.  SL_OK:
+ * verdict known (c->ssl->ocsp_failure); SL_AGAIN: done(c) is called once it is, unless c
+ * is closed first. */
+sl_int_t sl_ssl_ocsp_validate(sl_connection_t *c, sl_connection_handler_pt done);
+/* The connection goes: a check in flight forgets it. */
+void sl__ssl_ocsp_detach(sl_ssl_connection_t *sc);
+
 /* body is NULL when the exchange failed (logged). */
 typedef void (*sl_ssl_ocsp_done_pt)(void *data, const u_char *body, size_t len);
 /* Sends the DER request der to the responder; done runs once, later or before this returns
@@ -142,16 +200,28 @@ sl_int_t sl_ssl_ocsp_fetch(const sl_ssl_ocsp_target_t *to, const u_char *der, si
  * Session caching (sl_ssl_session.c).  builtin: OpenSSL's per-process cache of that many
  * sessions (0: off).  shared: a cache in shared memory, NULL for none; timeout in seconds.
  */
-typedef struct sl_ssl_session_cache_s sl_ssl_session_cache_t;
 sl_int_t sl_ssl_session_cache(sl_ssl_t *ssl, const sl_str_t *sess_ctx, ssize_t builtin,
                               sl_ssl_session_cache_t *shared, time_t timeout);
 /* A shared cache of size bytes in a fresh shared mapping that lives as long as pool.
  * NULL after logging. */
 sl_ssl_session_cache_t *sl_ssl_session_cache_create(sl_pool_t *pool, sl_log_t *log,
                                                     const sl_str_t *name, size_t size);
+/* The shared cache as a store of small records by id (at most 32 bytes), for what else
+ * workers share (OCSP verdicts): put replaces, SL_OK or SL_ERROR (full); get copies at most
+ * size bytes into buf and returns the length, 0 for none (or expired). */
+sl_int_t sl__ssl_shared_put(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                            const u_char *data, size_t len, time_t expires);
+size_t sl__ssl_shared_get(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                          u_char *buf, size_t size);
 /* ssl_session_tickets off, or the keys of ssl_session_ticket_key files (the first one
  * encrypts, all decrypt): keys is an array of sl_str_t file names, NULL for OpenSSL's own. */
 sl_int_t sl_ssl_session_tickets(sl_ssl_t *ssl, int enable, sl_array_t *keys);
+
+/* ssl_session_tickets on without keys, with a shared cache: keys made in the cache by the
+ * first worker that seals a ticket, shared by all, a new one every timeout seconds (the
+ * older ones open tickets as long as those live), as nginx 1.23.2+. */
+sl_int_t sl_ssl_session_ticket_rotation(sl_ssl_t *ssl, sl_ssl_session_cache_t *cache,
+                                        time_t timeout);
 
 /* Client side (connections we make): the last session of each peer address is kept
  * (proxy_ssl_session_reuse) and offered by the next connection to it. */

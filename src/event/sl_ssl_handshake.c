@@ -49,6 +49,9 @@ void sl__ssl_connection_free(sl_connection_t *c)
     if (sc == NULL) {
         return;
     }
+    if (sc->ocsp) {
+        sl__ssl_ocsp_detach(sc);
+    }
     if (sc->connection) {
         if (sc->handshaked && !sc->no_send_shutdown && !c->timedout && !c->error && !c->read->error
             && !c->write->error) {
@@ -100,6 +103,11 @@ sl_int_t sl_ssl_handshake(sl_connection_t *c)
     int n = SSL_do_handshake(sc->connection);
     if (n == 1) {
         sc->handshaked = 1;
+        /* the kernel encrypts what is sent (ssl_conf_command Options KTLS and the kernel's
+         * tls module): file parts may go out with SSL_sendfile() */
+        if (!sc->client && BIO_get_ktls_send(SSL_get_wbio(sc->connection))) {
+            c->io = &sl_ssl_ktls_io;
+        }
         c->read->handler = sl_event_empty_handler;
         c->write->handler = sl_event_empty_handler;
         /* records may already wait in OpenSSL's buffer (read-ahead): the next read must
@@ -162,6 +170,7 @@ static int routine_reason(int reason)
     case SSL_R_VERSION_TOO_LOW:
     case SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED:
     case SSL_R_CALLBACK_FAILED:
+    case SSL_R_CERT_CB_ERROR:
     case SSL_R_INAPPROPRIATE_FALLBACK:
     case SSL_R_CERTIFICATE_VERIFY_FAILED:
     case SSL_R_NO_PROTOCOLS_AVAILABLE:

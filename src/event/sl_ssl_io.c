@@ -10,7 +10,10 @@
  *   are copied from the chain and the chain advanced only once OpenSSL took them: a write
  *   that must be retried copies the same bytes again (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
  *   and nothing is counted sent before it left.
- * - No sendfile(): file parts are read into the buffer (sl_conn_io_t.sendfile is 0).
+ * - No sendfile(): file parts are read into the buffer (sl_conn_io_t.sendfile is 0),
+ *   unless the kernel encrypts (kernel TLS, "ssl_conf_command Options KTLS" and the kernel's
+ *   tls module): then the connection has sl_ssl_ktls_io, whose sendfile is 1, and file parts
+ *   go out with SSL_sendfile() while memory parts still go through SSL_write.
  */
 #include "sl_file.h"
 #include "sl_os.h"
@@ -285,6 +288,51 @@ static const u_char *gather(sl_connection_t *c, sl_chain_t *in, size_t want, siz
     return sc->buf;
 }
 
+/* One SSL_sendfile of the file part at the head of b, at most size bytes (kernel TLS): the
+ * bytes sent, SL_AGAIN or SL_ERROR (logged). */
+static ssize_t ssl_sendfile(sl_connection_t *c, sl_buf_t *b, size_t size)
+{
+    ERR_clear_error();
+    errno = 0;
+    ossl_ssize_t n = SSL_sendfile(c->ssl->connection, b->file->fd, b->file_pos, size, 0);
+    if (n > 0) {
+        return (ssize_t) n;
+    }
+    sl_err_t err = errno;
+    int sslerr = SSL_get_error(c->ssl->connection, (int) n);
+    if (sslerr == SSL_ERROR_WANT_WRITE) {
+        c->write->ready = 0;
+        return SL_AGAIN;
+    }
+    c->write->ready = 0;
+    c->write->error = 1;
+    c->ssl->no_send_shutdown = 1;
+    if (sslerr == SSL_ERROR_SSL && err != 0) {
+        /* the socket's error comes as OpenSSL's "ktls_sendfile failure": say it as it is */
+        ERR_clear_error();
+        sslerr = SSL_ERROR_SYSCALL;
+    }
+    sl__ssl_connection_error(c, sslerr, err, "SSL_sendfile() failed");
+    return SL_ERROR;
+}
+
+/* The head of the chain is a file part the kernel can encrypt straight from the file. */
+static int kernel_sends(sl_connection_t *c, sl_chain_t *in)
+{
+    return c->io->sendfile && !c->ssl->pending && in->buf->in_file && !sl_buf_in_memory(in->buf);
+}
+
+/* Bytes of the memory parts at the head of the chain, up to the first file part. */
+static off_t memory_size(sl_chain_t *in)
+{
+    off_t n = 0;
+
+    for (; in && (sl_buf_in_memory(in->buf) || !in->buf->in_file); in = in->next) {
+        n += sl_buf_size(in->buf);
+    }
+    return n;
+}
+
 static sl_chain_t *ssl_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limit)
 {
     sl_ssl_connection_t *sc = c->ssl;
@@ -295,7 +343,27 @@ static sl_chain_t *ssl_send_chain(sl_connection_t *c, sl_chain_t *in, off_t limi
     }
     in = sl_chain_update_sent(in, 0);
     while (in && (limit == 0 || sent < limit || sc->pending)) {
-        off_t left = sl_chain_size(in);
+        if (kernel_sends(c, in)) {
+            off_t part = sl_buf_size(in->buf);
+            if (limit && part > limit - sent) {
+                part = limit - sent;
+            }
+            ssize_t n = ssl_sendfile(c, in->buf, (size_t) part);
+            if (n == SL_ERROR) {
+                return SL_CHAIN_ERROR;
+            }
+            if (n == SL_AGAIN) {
+                break;
+            }
+            c->sent += n;
+            sent += n;
+            in = sl_chain_update_sent(in, n);
+            if (n < part) {
+                break;
+            }
+            continue;
+        }
+        off_t left = c->io->sendfile ? memory_size(in) : sl_chain_size(in);
         size_t want = (size_t) sl_min(left, (off_t) sc->buffer_size);
         if (limit && (off_t) want > limit - sent) {
             want = (size_t) sl_max(limit - sent, (off_t) 0);
@@ -372,4 +440,15 @@ const sl_conn_io_t sl_ssl_io = {
     .close = ssl_close,
     .peek = ssl_peek,
     .sendfile = 0,
+};
+
+const sl_conn_io_t sl_ssl_ktls_io = {
+    .recv = ssl_recv,
+    .recv_chain = ssl_recv_chain,
+    .send = ssl_send,
+    .send_chain = ssl_send_chain,
+    .shutdown = ssl_shutdown,
+    .close = ssl_close,
+    .peek = ssl_peek,
+    .sendfile = 1,
 };

@@ -20,10 +20,27 @@
 /* the largest session kept in the shared cache (a client certificate makes them big) */
 #define MAX_SESSION_DER 4096
 
+/* A ticket key: from a file, 48 bytes (AES-128) or 80 (AES-256), as nginx reads them; or
+ * made by a worker (AES-256) and kept in a shared cache. */
+typedef struct {
+    u_char name[16];
+    u_char hmac_key[32];
+    u_char aes_key[32];
+    size_t size;
+} ticket_key_t;
+
+/* The ticket keys made for the servers of a shared cache, newest first: the first seals
+ * tickets until it expires, then gives way to a new one; each opens tickets until its
+ * expiry plus the session timeout (the longest a ticket it sealed lives). */
+#define TICKET_KEYS 3
+
 typedef struct {
     /** oldest first */
     sl_queue_t expire;
     sl_queue_t buckets[BUCKETS];
+    ticket_key_t ticket_keys[TICKET_KEYS];
+    time_t ticket_expires[TICKET_KEYS];
+    sl_uint_t nticket_keys;
 } shared_t;
 
 typedef struct {
@@ -200,6 +217,58 @@ static SSL_CTX *session_ctx_of(SSL *s)
     return c && c->ssl ? c->ssl->session_ctx : SSL_get_SSL_CTX(s);
 }
 
+sl_int_t sl__ssl_shared_put(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                            const u_char *data, size_t len, time_t expires)
+{
+    if (id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return SL_ERROR;
+    }
+    sl_slab_lock(cache->pool);
+    expire_locked(cache, 2, 0);
+    entry_t *old = find_locked(cache, id, id_len);
+    if (old) {
+        drop_locked(cache, old);
+    }
+    entry_t *e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + len);
+    /* full: the oldest entries make room, a few at most */
+    for (int i = 0; e == NULL && i < 8 && expire_locked(cache, 1, 1); i++) {
+        e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + len);
+    }
+    if (e) {
+        e->id_len = id_len;
+        memcpy(e->id, id, id_len);
+        e->der_len = len;
+        memcpy(e->der, data, len);
+        e->expires = expires;
+        sl_queue_insert_tail(&cache->sh->buckets[bucket_of(id, id_len)], &e->bucket);
+        sl_queue_insert_tail(&cache->sh->expire, &e->expire);
+    }
+    sl_slab_unlock(cache->pool);
+    return e ? SL_OK : SL_ERROR;
+}
+
+size_t sl__ssl_shared_get(sl_ssl_session_cache_t *cache, const u_char *id, unsigned id_len,
+                          u_char *buf, size_t size)
+{
+    size_t len = 0;
+
+    if (id_len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return 0;
+    }
+    sl_slab_lock(cache->pool);
+    entry_t *e = find_locked(cache, id, id_len);
+    if (e && e->expires <= sl_cached_time_sec) {
+        drop_locked(cache, e);
+        e = NULL;
+    }
+    if (e && e->der_len <= size) {
+        len = e->der_len;
+        memcpy(buf, e->der, len);
+    }
+    sl_slab_unlock(cache->pool);
+    return len;
+}
+
 static int new_session(SSL *ssl, SSL_SESSION *sess)
 {
     sl_ssl_session_cache_t *cache = cache_of(session_ctx_of(ssl));
@@ -213,23 +282,8 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
     u_char *p = der;
     i2d_SSL_SESSION(sess, &p);
     const u_char *id = SSL_SESSION_get_id(sess, &id_len);
-    sl_slab_lock(cache->pool);
-    expire_locked(cache, 2, 0);
-    entry_t *e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + (size_t) len);
-    /* full: the oldest sessions make room, a few at most */
-    for (int i = 0; e == NULL && i < 8 && expire_locked(cache, 1, 1); i++) {
-        e = sl_slab_alloc_locked(cache->pool, sizeof(entry_t) + (size_t) len);
-    }
-    if (e) {
-        e->id_len = id_len;
-        memcpy(e->id, id, id_len);
-        e->der_len = (size_t) len;
-        memcpy(e->der, der, (size_t) len);
-        e->expires = sl_cached_time_sec + (time_t) SSL_SESSION_get_timeout(sess);
-        sl_queue_insert_tail(&cache->sh->buckets[bucket_of(id, id_len)], &e->bucket);
-        sl_queue_insert_tail(&cache->sh->expire, &e->expire);
-    }
-    sl_slab_unlock(cache->pool);
+    (void) sl__ssl_shared_put(cache, id, id_len, der, (size_t) len,
+                              sl_cached_time_sec + (time_t) SSL_SESSION_get_timeout(sess));
     /* the cache keeps a copy, not the session */
     return 0;
 }
@@ -238,23 +292,12 @@ static SSL_SESSION *get_session(SSL *ssl, const unsigned char *id, int len, int 
 {
     sl_ssl_session_cache_t *cache = cache_of(session_ctx_of(ssl));
     u_char der[MAX_SESSION_DER];
-    size_t der_len = 0;
 
     *copy = 0;
-    if (cache == NULL || len <= 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+    if (cache == NULL || len <= 0) {
         return NULL;
     }
-    sl_slab_lock(cache->pool);
-    entry_t *e = find_locked(cache, id, (unsigned) len);
-    if (e && e->expires <= sl_cached_time_sec) {
-        drop_locked(cache, e);
-        e = NULL;
-    }
-    if (e) {
-        der_len = e->der_len;
-        memcpy(der, e->der, der_len);
-    }
-    sl_slab_unlock(cache->pool);
+    size_t der_len = sl__ssl_shared_get(cache, id, (unsigned) len, der, sizeof(der));
     if (der_len == 0) {
         return NULL;
     }
@@ -320,14 +363,6 @@ sl_int_t sl_ssl_session_cache(sl_ssl_t *ssl, const sl_str_t *sess_ctx, ssize_t b
     return SL_OK;
 }
 
-/* A ticket key from a file: 48 bytes (AES-128) or 80 (AES-256), as nginx reads them. */
-typedef struct {
-    u_char name[16];
-    u_char hmac_key[32];
-    u_char aes_key[32];
-    size_t size;
-} ticket_key_t;
-
 typedef struct {
     ticket_key_t *keys;
     sl_uint_t n;
@@ -347,11 +382,38 @@ static void free_ticket_keys(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
     }
 }
 
+/* Sets up the ticket's cipher and MAC with key.  1, or -1 on failure. */
+static int ticket_crypto(const ticket_key_t *key, unsigned char *iv, EVP_CIPHER_CTX *ectx,
+                         EVP_MAC_CTX *hctx, int enc)
+{
+    OSSL_PARAM params[2];
+    int aes256 = key->size == 80;
+    const EVP_CIPHER *cipher = aes256 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+    size_t hmac_len = aes256 ? 32 : 16;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!EVP_MAC_CTX_set_params(hctx, params)) {
+        return -1;
+    }
+    if (enc) {
+        if (!EVP_EncryptInit_ex(ectx, cipher, NULL, key->aes_key, iv)
+            || !EVP_MAC_init(hctx, key->hmac_key, hmac_len, NULL)) {
+            return -1;
+        }
+        return 1;
+    }
+    if (!EVP_MAC_init(hctx, key->hmac_key, hmac_len, NULL)
+        || !EVP_DecryptInit_ex(ectx, cipher, NULL, key->aes_key, iv)) {
+        return -1;
+    }
+    return 1;
+}
+
 static int ticket_callback(SSL *s, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ectx,
                            EVP_MAC_CTX *hctx, int enc)
 {
     ticket_keys_t *tk = SSL_CTX_get_ex_data(session_ctx_of(s), ticket_keys_index);
-    OSSL_PARAM params[2];
     sl_uint_t i = 0;
 
     if (tk == NULL || tk->n == 0) {
@@ -371,28 +433,139 @@ static int ticket_callback(SSL *s, unsigned char *name, unsigned char *iv, EVP_C
             return 0;
         }
     }
-    ticket_key_t *key = &tk->keys[i];
-    int aes256 = key->size == 80;
-    const EVP_CIPHER *cipher = aes256 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_CTX_set_params(hctx, params)) {
-        return -1;
-    }
-    size_t hmac_len = aes256 ? 32 : 16;
-    if (enc) {
-        if (!EVP_EncryptInit_ex(ectx, cipher, NULL, key->aes_key, iv)
-            || !EVP_MAC_init(hctx, key->hmac_key, hmac_len, NULL)) {
-            return -1;
-        }
-        return 1;
-    }
-    if (!EVP_MAC_init(hctx, key->hmac_key, hmac_len, NULL)
-        || !EVP_DecryptInit_ex(ectx, cipher, NULL, key->aes_key, iv)) {
+    if (ticket_crypto(&tk->keys[i], iv, ectx, hctx, enc) != 1) {
         return -1;
     }
     /* an older key still decrypts, but the client gets a ticket under the new one */
-    return i == 0 ? 1 : 2;
+    return enc || i == 0 ? 1 : 2;
+}
+
+/* ---- ticket keys made and rotated in a shared cache (nginx 1.23.2+) ---- */
+
+typedef struct {
+    sl_ssl_session_cache_t *cache;
+    time_t timeout;
+} rotation_t;
+
+static int rotation_index = -1;
+
+static void free_rotation(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                          void *argp)
+{
+    free(ptr);
+}
+
+/* The sealing key, a new one when there is none or it has expired (the older ones move
+ * down).  SL_OK, or SL_ERROR (no randomness). */
+static sl_int_t current_key_locked(shared_t *sh, time_t timeout)
+{
+    time_t now = sl_cached_time_sec;
+
+    if (sh->nticket_keys > 0 && now < sh->ticket_expires[0]) {
+        return SL_OK;
+    }
+    ticket_key_t key;
+    key.size = 80;
+    if (RAND_bytes(key.name, sizeof(key.name)) != 1
+        || RAND_bytes(key.hmac_key, sizeof(key.hmac_key)) != 1
+        || RAND_bytes(key.aes_key, sizeof(key.aes_key)) != 1) {
+        OPENSSL_cleanse(&key, sizeof(key));
+        return SL_ERROR;
+    }
+    memmove(&sh->ticket_keys[1], &sh->ticket_keys[0], (TICKET_KEYS - 1) * sizeof(ticket_key_t));
+    memmove(&sh->ticket_expires[1], &sh->ticket_expires[0], (TICKET_KEYS - 1) * sizeof(time_t));
+    sh->ticket_keys[0] = key;
+    sh->ticket_expires[0] = now + (timeout > 0 ? timeout : 1);
+    sh->nticket_keys = sl_min(sh->nticket_keys + 1, (sl_uint_t) TICKET_KEYS);
+    OPENSSL_cleanse(&key, sizeof(key));
+    return SL_OK;
+}
+
+/* Copies the key that seals (enc) or the one named name into *key.  Its position (0: the
+ * sealing one), or -1 for none. */
+static int shared_ticket_key(rotation_t *rot, const u_char *name, int enc, ticket_key_t *key)
+{
+    sl_ssl_session_cache_t *cache = rot->cache;
+    shared_t *sh = cache->sh;
+    int found = -1;
+
+    sl_slab_lock(cache->pool);
+    if (enc) {
+        if (current_key_locked(sh, rot->timeout) == SL_OK) {
+            found = 0;
+        }
+    } else {
+        for (sl_uint_t i = 0; i < sh->nticket_keys; i++) {
+            if (memcmp(name, sh->ticket_keys[i].name, 16) == 0
+                && sl_cached_time_sec < sh->ticket_expires[i] + rot->timeout) {
+                found = (int) i;
+                break;
+            }
+        }
+    }
+    if (found >= 0) {
+        *key = sh->ticket_keys[found];
+        /* the sealing key may have expired since (no ticket sealed yet): renew with it */
+        if (!enc && found == 0 && sl_cached_time_sec >= sh->ticket_expires[0]) {
+            found = 1;
+        }
+    }
+    sl_slab_unlock(cache->pool);
+    return found;
+}
+
+static int rotating_ticket_callback(SSL *s, unsigned char *name, unsigned char *iv,
+                                    EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+    rotation_t *rot = SSL_CTX_get_ex_data(session_ctx_of(s), rotation_index);
+    ticket_key_t key;
+
+    if (rot == NULL) {
+        return -1;
+    }
+    int i = shared_ticket_key(rot, name, enc, &key);
+    if (i < 0) {
+        /* enc: no key could be made; else an unknown or retired key: a full handshake */
+        return enc ? -1 : 0;
+    }
+    if (enc) {
+        memcpy(name, key.name, 16);
+        if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) {
+            OPENSSL_cleanse(&key, sizeof(key));
+            return -1;
+        }
+    }
+    int rc = ticket_crypto(&key, iv, ectx, hctx, enc);
+    OPENSSL_cleanse(&key, sizeof(key));
+    if (rc != 1) {
+        return -1;
+    }
+    return enc || i == 0 ? 1 : 2;
+}
+
+sl_int_t sl_ssl_session_ticket_rotation(sl_ssl_t *ssl, sl_ssl_session_cache_t *cache,
+                                        time_t timeout)
+{
+    if (rotation_index == -1) {
+        rotation_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_rotation);
+        if (rotation_index == -1) {
+            sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, "SSL_CTX_get_ex_new_index() failed");
+            return SL_ERROR;
+        }
+    }
+    rotation_t *rot = calloc(1, sizeof(rotation_t));
+    if (rot == NULL || SSL_CTX_set_ex_data(ssl->ctx, rotation_index, rot) == 0) {
+        free(rot);
+        sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, "SSL_CTX_set_ex_data() failed");
+        return SL_ERROR;
+    }
+    rot->cache = cache;
+    rot->timeout = timeout;
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ssl->ctx, rotating_ticket_callback) == 0) {
+        sl_ssl_error(SL_LOG_EMERG, ssl->log, 0, "SSL_CTX_set_tlsext_ticket_key_evp_cb() failed");
+        return SL_ERROR;
+    }
+    return SL_OK;
 }
 
 static sl_int_t read_ticket_key(sl_ssl_t *ssl, const sl_str_t *file, ticket_key_t *key)
@@ -523,6 +696,10 @@ static int new_client_session(SSL *ssl_conn, SSL_SESSION *sess)
     sl_connection_t *c = SSL_get_ex_data(ssl_conn, sl_ssl_connection_index);
     client_sessions_t *cs = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl_conn), client_sessions_index);
 
+    if (c && c->ssl && c->ssl->save_session) {
+        c->ssl->save_session(c->ssl->session_store, c->ssl->session_slot, sess);
+        return 0;
+    }
     if (c == NULL || cs == NULL || c->socklen == 0) {
         return 0;
     }

@@ -211,9 +211,7 @@ static void fetch(staple_t *st)
 
 /* --- configuration --- */
 
-/* The responder of an "http://host[:port][/path]" URL whose host is an IP address.
- * SL_OK, or SL_DECLINED with why in *why. */
-static sl_int_t parse_responder(const char *url, sl_ssl_ocsp_target_t *to, const char **why)
+sl_int_t sl__ssl_ocsp_parse_responder(const char *url, sl_ssl_ocsp_target_t *to, const char **why)
 {
     size_t n = strlen(url);
 
@@ -300,7 +298,7 @@ static sl_int_t prepare_fetch(sl_ssl_t *ssl, staple_t *st, X509 *cert, const sl_
             goto done;
         }
     }
-    if (parse_responder(url, &st->target, &why) != SL_OK) {
+    if (sl__ssl_ocsp_parse_responder(url, &st->target, &why) != SL_OK) {
         sl_log_error(SL_LOG_WARN, ssl->log, 0,
                      "\"ssl_stapling\" ignored for the certificate \"%s\": %s (\"%s\")",
                      name ? name : "", why, url);

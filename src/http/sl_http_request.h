@@ -482,7 +482,8 @@ void sl_http_run_posted_requests(sl_connection_t *c);
 /*
  * Around a handler of c's events that runs what was posted when it returns: inside, a
  * request that ends is freed then, not under the callers still using it (its end is
- * posted).  enter returns what leave restores (they nest); leave runs the posted requests.
+ * posted).  enter returns what leave restores (they nest); the outermost leave runs the
+ * posted requests.
  */
 unsigned sl_http_dispatch_enter(sl_connection_t *c);
 void sl_http_dispatch_leave(sl_connection_t *c, unsigned was);

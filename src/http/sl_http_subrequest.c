@@ -229,7 +229,11 @@ unsigned sl_http_dispatch_enter(sl_connection_t *c)
 
 void sl_http_dispatch_leave(sl_connection_t *c, unsigned was)
 {
-    sl_http_run_posted_requests(c);
+    /* inside another dispatch (a handler called from a handler), the outer one runs
+     * them: its callers may still use the request a posted end would free */
+    if (!was) {
+        sl_http_run_posted_requests(c);
+    }
     /* a connection closed meanwhile is freed only at the end of the iteration */
     c->dispatching = was;
 }

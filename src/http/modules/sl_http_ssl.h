@@ -33,6 +33,12 @@ typedef struct {
     sl_int_t stapling_verify;
     sl_str_t stapling_file;
     sl_str_t stapling_responder;
+    /** ssl_ocsp: 0 (off), SL_SSL_OCSP_LEAF or SL_SSL_OCSP_CHAIN ("on") */
+    sl_uint_t ocsp;
+    sl_str_t ocsp_responder;
+    /** ssl_ocsp_cache shared:NAME:SIZE (size 0: off) */
+    sl_str_t ocsp_cache_name;
+    size_t ocsp_cache_size;
     sl_uint_t protocols;
     size_t buffer_size;
     sl_uint_t verify;
@@ -44,6 +50,15 @@ typedef struct {
     sl_array_t *certificates;
     sl_array_t *certificate_keys;
     sl_array_t *passwords;
+    /** sl_http_complex_value_t, by position, when a certificate or key has variables: then
+     * the pairs are loaded per handshake (certificate_callback) */
+    sl_array_t *certificate_values;
+    sl_array_t *certificate_key_values;
+    /** ssl_certificate_cache: max entries (0: off), inactive and valid seconds */
+    sl_int_t certificate_cache_max;
+    time_t certificate_cache_inactive;
+    time_t certificate_cache_valid;
+    sl_ssl_cert_cache_t *certificate_cache;
     sl_array_t *conf_commands;
     sl_array_t *session_ticket_keys;
 
@@ -87,6 +102,16 @@ sl_int_t sl_http_ssl_check_host(sl_http_request_t *r, sl_http_core_srv_conf_t *c
 /* The context callbacks of a server's TLS: SNI, ALPN; client verification. */
 void sl__http_ssl_set_callbacks(sl_ssl_t *ssl);
 void sl__http_ssl_set_verify(sl_ssl_t *ssl);
+/*
+ * Certificates named with variables (sl_http_ssl_certificate.c): whether the server's
+ * certificates or keys have any; compiling them and arming the context's certificate
+ * callback, which evaluates them in each handshake (SNI already known) and loads the pair,
+ * through the ssl_certificate_cache when there is one.  SL_OK or SL_ERROR (logged).
+ */
+int sl__http_ssl_certificates_have_variables(sl_http_ssl_srv_conf_t *sscf);
+sl_int_t sl__http_ssl_compile_certificates(sl_conf_t *cf, sl_http_ssl_srv_conf_t *sscf);
+/* "ssl_certificate_cache off | max=N [inactive=time] [valid=time]" */
+char *sl__http_ssl_set_certificate_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 /* Registers the $ssl_* variables (sl_http_ssl_variables.c).  SL_OK or SL_ERROR. */
 sl_int_t sl__http_ssl_add_variables(sl_conf_t *cf);

@@ -25,6 +25,30 @@ int sl_http_ssl_wanted(sl_http_connection_t *hc)
     return hc->addr->ssl || ssl_conf_of(hc->conf_ctx)->enable;
 }
 
+/* The connection is ready for its first request. */
+static void wait_request(sl_connection_t *c)
+{
+    c->log->action = "waiting for request";
+    c->read->handler = sl_http_wait_request_handler;
+    c->write->handler = sl_event_empty_handler;
+    sl_reusable_connection(c, 1);
+    sl_http_wait_request_handler(c->read);
+}
+
+/* While the client's certificates are checked with OCSP responders, the request waits
+ * (under the handshake's timer). */
+static void ocsp_wait_handler(sl_event_t *ev)
+{
+    sl_connection_t *c = ev->data;
+
+    if (ev->timedout || c->close) {
+        if (ev->timedout) {
+            sl_log_error(SL_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
+        }
+        sl_http_close_connection(c);
+    }
+}
+
 static void handshake_done(sl_connection_t *c)
 {
     if (!c->ssl->handshaked) {
@@ -34,11 +58,12 @@ static void handshake_done(sl_connection_t *c)
         sl_http_close_connection(c);
         return;
     }
-    c->log->action = "waiting for request";
-    c->read->handler = sl_http_wait_request_handler;
-    c->write->handler = sl_event_empty_handler;
-    sl_reusable_connection(c, 1);
-    sl_http_wait_request_handler(c->read);
+    if (sl_ssl_ocsp_validate(c, wait_request) == SL_AGAIN) {
+        c->read->handler = ocsp_wait_handler;
+        c->write->handler = ocsp_wait_handler;
+        return;
+    }
+    wait_request(c);
 }
 
 static void start_handshake(sl_connection_t *c)
@@ -217,6 +242,12 @@ static sl_int_t check_client_certificate(sl_http_request_t *r, sl_http_ssl_srv_c
         sl_log_error(SL_LOG_INFO, c->log, 0, "client SSL certificate verify error: (%ld:%s)", rc,
                      X509_verify_cert_error_string(rc));
         SSL_SESSION_free(SSL_get1_session(ssl_conn));
+        SSL_CTX_remove_session(c->ssl->session_ctx, SSL_get0_session(ssl_conn));
+        return refuse(r, SL_HTTP_SSL_CERT_ERROR);
+    }
+    if (c->ssl->ocsp_failure) {
+        sl_log_error(SL_LOG_INFO, c->log, 0, "client SSL certificate verify error: %s",
+                     c->ssl->ocsp_failure);
         SSL_CTX_remove_session(c->ssl->session_ctx, SSL_get0_session(ssl_conn));
         return refuse(r, SL_HTTP_SSL_CERT_ERROR);
     }

@@ -19,6 +19,7 @@ static char *set_enable(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_password_file(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_buffer_size(sl_conf_t *cf, sl_command_t *cmd, void *conf);
+static char *set_ocsp_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 /* The shared caches named so far: one mapping per name, whichever servers use it. */
 typedef struct {
@@ -43,6 +44,13 @@ static sl_conf_bitmask_t protocols[] = {
     { sl_null_string, 0 },
 };
 
+static sl_conf_enum_t ocsp_modes[] = {
+    { sl_string("off"), 0 },
+    { sl_string("on"), SL_SSL_OCSP_CHAIN },
+    { sl_string("leaf"), SL_SSL_OCSP_LEAF },
+    { sl_null_string, 0 },
+};
+
 static sl_conf_enum_t verify[] = {
     { sl_string("off"), SL_HTTP_SSL_VERIFY_OFF },
     { sl_string("on"), SL_HTTP_SSL_VERIFY_ON },
@@ -59,6 +67,7 @@ static sl_command_t ssl_commands[] = {
     { sl_string("ssl"), CTX | SL_CONF_FLAG, set_enable, SRV, F(enable), NULL },
     { sl_string("ssl_certificate"), CTX | SL_CONF_TAKE1, sl_conf_set_str_array_slot, SRV, F(certificates), NULL },
     { sl_string("ssl_certificate_key"), CTX | SL_CONF_TAKE1, sl_conf_set_str_array_slot, SRV, F(certificate_keys), NULL },
+    { sl_string("ssl_certificate_cache"), CTX | SL_CONF_TAKE123, sl__http_ssl_set_certificate_cache, SRV, 0, NULL },
     { sl_string("ssl_password_file"), CTX | SL_CONF_TAKE1, set_password_file, SRV, 0, NULL },
     { sl_string("ssl_dhparam"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(dhparam), NULL },
     { sl_string("ssl_ecdh_curve"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(ecdh_curve), NULL },
@@ -80,6 +89,9 @@ static sl_command_t ssl_commands[] = {
     { sl_string("ssl_stapling_file"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_file), NULL },
     { sl_string("ssl_stapling_responder"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(stapling_responder), NULL },
     { sl_string("ssl_stapling_verify"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(stapling_verify), NULL },
+    { sl_string("ssl_ocsp"), CTX | SL_CONF_TAKE1, sl_conf_set_enum_slot, SRV, F(ocsp), ocsp_modes },
+    { sl_string("ssl_ocsp_responder"), CTX | SL_CONF_TAKE1, sl_conf_set_str_slot, SRV, F(ocsp_responder), NULL },
+    { sl_string("ssl_ocsp_cache"), CTX | SL_CONF_TAKE1, set_ocsp_cache, SRV, 0, NULL },
     { sl_string("ssl_reject_handshake"), CTX | SL_CONF_FLAG, sl_conf_set_flag_slot, SRV, F(reject_handshake), NULL },
     sl_null_command,
 };
@@ -134,6 +146,9 @@ static void *create_srv_conf(sl_conf_t *cf)
     sscf->passwords = SL_CONF_UNSET_PTR;
     sscf->conf_commands = SL_CONF_UNSET_PTR;
     sscf->session_ticket_keys = SL_CONF_UNSET_PTR;
+    sscf->certificate_cache_max = SL_CONF_UNSET;
+    sscf->ocsp = SL_CONF_UNSET_UINT;
+    sscf->ocsp_cache_size = SL_CONF_UNSET_SIZE;
     sscf->shm_size = SL_CONF_UNSET_SIZE;
     sscf->file = cf->conf_file ? (const char *) cf->conf_file->file.name.data : NULL;
     sscf->line = cf->conf_file ? cf->conf_file->line : 0;
@@ -258,6 +273,42 @@ static char *set_session_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     return SL_CONF_OK;
 }
 
+/* "ssl_ocsp_cache off | shared:NAME:SIZE" */
+static char *set_ocsp_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    sl_http_ssl_srv_conf_t *sscf = conf;
+    sl_str_t *v = (sl_str_t *) cf->args->elts + 1;
+
+    if (sscf->ocsp_cache_size != SL_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+    if (sl_str_eq_cstr(v, "off")) {
+        sscf->ocsp_cache_size = 0;
+        return SL_CONF_OK;
+    }
+    u_char *name = v->data + 7, *end = v->data + v->len;
+    u_char *colon = v->len > 7 ? memchr(name, ':', (size_t) (end - name)) : NULL;
+    if (v->len <= 7 || memcmp(v->data, "shared:", 7) != 0 || colon == NULL || colon == name) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid OCSP cache \"%.*s\"", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    sl_str_t size_text = { (size_t) (end - colon - 1), colon + 1 };
+    ssize_t size = sl_parse_size(&size_text);
+    if (size == SL_ERROR) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "invalid OCSP cache \"%.*s\"", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    if ((size_t) size < 8 * sl_pagesize()) {
+        sl_conf_log_error(SL_LOG_EMERG, cf, 0, "OCSP cache \"%.*s\" is too small", SL_STR_ARG(*v));
+        return SL_CONF_ERROR;
+    }
+    sscf->ocsp_cache_name.data = name;
+    sscf->ocsp_cache_name.len = (size_t) (colon - name);
+    sscf->ocsp_cache_size = (size_t) size;
+    (void) cmd;
+    return SL_CONF_OK;
+}
+
 /* The shared cache of that name, mapped the first time a server asks for it. */
 static sl_ssl_session_cache_t *shared_cache(sl_conf_t *cf, const sl_str_t *name, size_t size)
 {
@@ -304,6 +355,13 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     sl_conf_merge_value(conf->stapling_verify, prev->stapling_verify, 0);
     sl_conf_merge_str_value(conf->stapling_file, prev->stapling_file, "");
     sl_conf_merge_str_value(conf->stapling_responder, prev->stapling_responder, "");
+    sl_conf_merge_uint_value(conf->ocsp, prev->ocsp, 0);
+    sl_conf_merge_str_value(conf->ocsp_responder, prev->ocsp_responder, "");
+    if (conf->ocsp_cache_size == SL_CONF_UNSET_SIZE) {
+        conf->ocsp_cache_size =
+            prev->ocsp_cache_size == SL_CONF_UNSET_SIZE ? 0 : prev->ocsp_cache_size;
+        conf->ocsp_cache_name = prev->ocsp_cache_name;
+    }
     sl_conf_merge_bitmask_value(conf->protocols, prev->protocols, SL_SSL_DEFAULT_PROTOCOLS);
     sl_conf_merge_size_value(conf->buffer_size, prev->buffer_size, SL_SSL_BUFSIZE);
     sl_conf_merge_uint_value(conf->verify, prev->verify, SL_HTTP_SSL_VERIFY_OFF);
@@ -314,6 +372,12 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     conf->certificates = merge_array(conf->certificates, prev->certificates);
     conf->certificate_keys = merge_array(conf->certificate_keys, prev->certificate_keys);
     conf->passwords = merge_array(conf->passwords, prev->passwords);
+    if (conf->certificate_cache_max == SL_CONF_UNSET) {
+        conf->certificate_cache_max =
+            prev->certificate_cache_max == SL_CONF_UNSET ? 0 : prev->certificate_cache_max;
+        conf->certificate_cache_inactive = prev->certificate_cache_inactive;
+        conf->certificate_cache_valid = prev->certificate_cache_valid;
+    }
     conf->conf_commands = merge_array(conf->conf_commands, prev->conf_commands);
     conf->session_ticket_keys = merge_array(conf->session_ticket_keys, prev->session_ticket_keys);
     sl_conf_merge_str_value(conf->dhparam, prev->dhparam, "");
@@ -328,10 +392,14 @@ static void merge_values(sl_http_ssl_srv_conf_t *conf, sl_http_ssl_srv_conf_t *p
     }
 }
 
-/* A file name of the configuration, absolute (relative ones to the config's prefix). */
+/* A file name of the configuration, absolute (relative ones to the config's prefix); an
+ * inline "data:" PEM stays as it is. */
 static sl_int_t full_name(sl_conf_t *cf, sl_str_t *name)
 {
-    return name->len == 0 ? SL_OK : sl_conf_full_name(cf->cycle, name, 1);
+    if (name->len == 0 || (name->len >= 5 && memcmp(name->data, "data:", 5) == 0)) {
+        return SL_OK;
+    }
+    return sl_conf_full_name(cf->cycle, name, 1);
 }
 
 static char *no_certificate(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
@@ -353,6 +421,9 @@ static sl_int_t load_certificates(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
                      "no \"ssl_certificate_key\" is defined for certificate \"%.*s\"",
                      SL_STR_ARG(cert[nkeys]));
         return SL_ERROR;
+    }
+    if (sl__http_ssl_certificates_have_variables(conf)) {
+        return sl__http_ssl_compile_certificates(cf, conf);
     }
     for (sl_uint_t i = 0; i < conf->certificates->nelts; i++) {
         sl_str_t c = cert[i], k = key[i];
@@ -428,7 +499,13 @@ static sl_int_t configure_sessions(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
             }
         }
     }
-    return sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys);
+    if (sl_ssl_session_tickets(&conf->ssl, (int) conf->session_tickets, keys) != SL_OK) {
+        return SL_ERROR;
+    }
+    if (conf->session_tickets && (keys == NULL || keys->nelts == 0) && shared) {
+        return sl_ssl_session_ticket_rotation(&conf->ssl, shared, conf->session_timeout);
+    }
+    return SL_OK;
 }
 
 /* ssl_stapling: from ssl_stapling_file, or fetched from the responder (a server with no
@@ -445,6 +522,28 @@ static sl_int_t stapling(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
     }
     return sl_ssl_stapling(&conf->ssl, &file, &conf->stapling_responder,
                            (int) conf->stapling_verify);
+}
+
+/* ssl_ocsp: client certificates checked with their responders after the handshake. */
+static sl_int_t ocsp(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
+{
+    sl_ssl_session_cache_t *cache = NULL;
+
+    if (conf->ocsp == 0) {
+        return SL_OK;
+    }
+    if (conf->verify == SL_HTTP_SSL_VERIFY_OPTIONAL_NO_CA) {
+        sl_log_error(SL_LOG_EMERG, cf->log, 0,
+                     "\"ssl_ocsp\" is incompatible with \"ssl_verify_client optional_no_ca\"");
+        return SL_ERROR;
+    }
+    if (conf->ocsp_cache_size) {
+        cache = shared_cache(cf, &conf->ocsp_cache_name, conf->ocsp_cache_size);
+        if (cache == NULL) {
+            return SL_ERROR;
+        }
+    }
+    return sl_ssl_ocsp(&conf->ssl, (int) conf->ocsp, &conf->ocsp_responder, cache);
 }
 
 static sl_int_t conf_commands(sl_conf_t *cf, sl_ssl_t *ssl, sl_array_t *commands)
@@ -477,7 +576,7 @@ static sl_int_t create_context(sl_conf_t *cf, sl_http_ssl_srv_conf_t *conf)
         || sl_ssl_ecdh_curve(&conf->ssl, &conf->ecdh_curve) != SL_OK
         || (dh.len && (full_name(cf, &dh) != SL_OK || sl_ssl_dhparam(&conf->ssl, &dh) != SL_OK))
         || configure_sessions(cf, conf) != SL_OK || stapling(cf, conf) != SL_OK
-        || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
+        || ocsp(cf, conf) != SL_OK || conf_commands(cf, &conf->ssl, conf->conf_commands) != SL_OK) {
         return SL_ERROR;
     }
     return SL_OK;

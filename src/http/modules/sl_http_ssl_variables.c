@@ -188,6 +188,11 @@ static sl_int_t get_client_verify(sl_http_request_t *r, SSL *s, sl_str_t *out)
         return copy_cstr(r, "NONE", out);
     }
     if (rc == X509_V_OK) {
+        const char *ocsp = r->connection->ssl->ocsp_failure;
+        if (ocsp) {
+            snprintf(buf, sizeof(buf), "FAILED:%s", ocsp);
+            return copy_cstr(r, buf, out);
+        }
         return copy_cstr(r, "SUCCESS", out);
     }
     snprintf(buf, sizeof(buf), "FAILED:%s", X509_verify_cert_error_string(rc));

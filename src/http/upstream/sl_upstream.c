@@ -385,6 +385,18 @@ static void handshake_done(sl_connection_t *c)
     }
 }
 
+/* The same when the handshake ended in an event of the upstream connection: what the
+ * request posted (its end) runs on the client's connection after, as upstream_handler's. */
+static void handshake_event_done(sl_connection_t *c)
+{
+    sl_http_request_t *r = c->data;
+    sl_connection_t *client = r->connection;
+    unsigned was = sl_http_dispatch_enter(client);
+
+    handshake_done(c);
+    sl_http_dispatch_leave(client, was);
+}
+
 /* A new connection is up: TLS first when the upstream speaks it, then the request. */
 static void connected(sl_http_request_t *r, sl_upstream_t *u)
 {
@@ -399,7 +411,7 @@ static void connected(sl_http_request_t *r, sl_upstream_t *u)
     if (enter(r, u, SL_UPSTREAM_HANDSHAKE) != SL_OK) {
         return;
     }
-    sl_int_t rc = sl__upstream_ssl_start(r, u, handshake_done);
+    sl_int_t rc = sl__upstream_ssl_start(r, u, handshake_event_done);
     if (rc == SL_AGAIN) {
         return;
     }

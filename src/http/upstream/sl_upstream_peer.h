@@ -17,7 +17,8 @@
  * exactly what nginx 1.22 picks for the same config, state and input; the unit tests replay
  * sequences recorded from nginx.
  *
- * A peer's numbers (sl_upstream_peer_t) are plain data with no pointers, kept apart from its
+ * A peer's numbers (sl_upstream_peer_t) are plain data (the one pointer, to a TLS session,
+ * points into the same shared zone when there is one, else is unused), kept apart from its
  * address and names (sl_upstream_peer_addr_t), so a later shared-memory zone can hold the
  * numbers of every worker's peers while each process keeps its own addresses.
  */
@@ -44,7 +45,7 @@
 /* nginx hashes at most this many times before it falls back to round robin. */
 #define SL_UPSTREAM_HASH_TRIES 20
 
-/* One peer's numbers: configuration and run-time state, no pointers (see above). */
+/* One peer's numbers: configuration and run-time state (see above). */
 typedef struct {
     sl_int_t weight;
     /** the weight round robin uses now: lowered on failures, back up one per pick */
@@ -65,6 +66,10 @@ typedef struct {
     /** when the current fail_timeout window started (last failure, or a probe) */
     time_t checked;
     sl_uint_t down;
+    /** the peer's last TLS session (DER) when the group has a shared zone: in the zone's
+     * slab, mapped at the same address in every worker (proxy_ssl_session_reuse) */
+    u_char *ssl_session;
+    size_t ssl_session_len;
 } sl_upstream_peer_t;
 
 /* One peer's identity: where to connect, and its names.  Per process. */

@@ -14,6 +14,7 @@
 #include "sl_http_variables.h"
 #include "sl_pool.h"
 #include "sl_upstream.h"
+#include "sl_upstream_zone.h"
 
 /* The name the upstream is asked for and checked against: proxy_ssl_name, else the host. */
 static sl_int_t ssl_name(sl_http_request_t *r, sl_upstream_t *u, sl_str_t *name)
@@ -152,9 +153,18 @@ sl_int_t sl__upstream_ssl_start(sl_http_request_t *r, sl_upstream_t *u,
         return SL_ERROR;
     }
     SSL *ssl_conn = c->ssl->connection;
-    if (set_server_name(r, u, ssl_conn) != SL_OK || set_certificate(r, u, ssl_conn) != SL_OK
-        || (u->conf->ssl_session_reuse && sl_ssl_reuse_client_session(c) != SL_OK)) {
+    if (set_server_name(r, u, ssl_conn) != SL_OK || set_certificate(r, u, ssl_conn) != SL_OK) {
         return SL_ERROR;
+    }
+    if (u->conf->ssl_session_reuse) {
+        /* the group's shared zone when it has one, else this worker's sessions */
+        sl_int_t rc = sl_upstream_zone_ssl_session(&u->pick, c);
+        if (rc == SL_DECLINED) {
+            rc = sl_ssl_reuse_client_session(c);
+        }
+        if (rc != SL_OK) {
+            return SL_ERROR;
+        }
     }
     c->ssl->handler = done;
     return sl_ssl_handshake(c);

@@ -1,8 +1,10 @@
 /*
  * sl_upstream_zone.c: "zone NAME [SIZE]" in an upstream block.  The group's peer state
- * (failures, connection counts, current weights, down marks: sl_upstream_peer_t, which holds
- * no pointers) moves into shared memory mapped by the master before it forks, so every
- * worker balances on the same numbers.  Picks and releases run under the zone's lock.
+ * (failures, connection counts, current weights, down marks: sl_upstream_peer_t, whose only
+ * pointer is to the peer's TLS session in the zone's own slab) moves into shared memory
+ * mapped by the master before it forks, at the same address in every worker, so every
+ * worker balances on the same numbers.  Picks and releases run under the zone's lock, and
+ * so do the TLS sessions kept for proxy_ssl_session_reuse (sl_upstream_zone_ssl_session).
  *
  * Several groups may name the same zone; its size is given once (or repeated equal).  A
  * zone named without a size anywhere keeps the state per worker, as nginx accepts it.
@@ -11,6 +13,7 @@
 #include "sl_pool.h"
 #include "sl_shm.h"
 #include "sl_slab.h"
+#include "sl_ssl.h"
 #include "sl_upstream_group.h"
 #include "sl_upstream_zone.h"
 
@@ -167,4 +170,70 @@ void sl_upstream_zone_unlock(sl_upstream_group_t *g)
     if (g->zone) {
         sl_slab_unlock(g->zone->pool);
     }
+}
+
+/* the largest session kept (a client certificate makes them big) */
+#define MAX_SESSION_DER 4096
+
+static void save_session(void *store, void *slot, SSL_SESSION *sess)
+{
+    sl_upstream_zone_t *z = store;
+    sl_upstream_peer_t *peer = slot;
+    u_char der[MAX_SESSION_DER], *p = der;
+    int len = i2d_SSL_SESSION(sess, NULL);
+
+    if (len <= 0 || len > MAX_SESSION_DER || i2d_SSL_SESSION(sess, &p) != len) {
+        return;
+    }
+    sl_slab_lock(z->pool);
+    if (peer->ssl_session && peer->ssl_session_len != (size_t) len) {
+        sl_slab_free_locked(z->pool, peer->ssl_session);
+        peer->ssl_session = NULL;
+        peer->ssl_session_len = 0;
+    }
+    if (peer->ssl_session == NULL) {
+        peer->ssl_session = sl_slab_alloc_locked(z->pool, (size_t) len);
+    }
+    if (peer->ssl_session) {
+        memcpy(peer->ssl_session, der, (size_t) len);
+        peer->ssl_session_len = (size_t) len;
+    }
+    sl_slab_unlock(z->pool);
+}
+
+sl_int_t sl_upstream_zone_ssl_session(sl_upstream_pick_t *pick, sl_connection_t *c)
+{
+    sl_upstream_group_t *g = pick->group;
+    u_char der[MAX_SESSION_DER];
+    size_t len = 0;
+
+    if (g == NULL || g->zone == NULL || pick->peers == NULL || pick->current < 0) {
+        return SL_DECLINED;
+    }
+    sl_upstream_peer_t *peer = &pick->peers->peer[pick->current];
+    sl_slab_lock(g->zone->pool);
+    if (peer->ssl_session && peer->ssl_session_len <= sizeof(der)) {
+        len = peer->ssl_session_len;
+        memcpy(der, peer->ssl_session, len);
+    }
+    sl_slab_unlock(g->zone->pool);
+    c->ssl->save_session = save_session;
+    c->ssl->session_store = g->zone;
+    c->ssl->session_slot = peer;
+    if (len == 0) {
+        return SL_OK;
+    }
+    const u_char *p = der;
+    SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long) len);
+    if (sess == NULL) {
+        ERR_clear_error();
+        return SL_OK;
+    }
+    int ok = SSL_set_session(c->ssl->connection, sess);
+    SSL_SESSION_free(sess);
+    if (!ok) {
+        sl_ssl_error(SL_LOG_ALERT, c->log, 0, "SSL_set_session() failed");
+        return SL_ERROR;
+    }
+    return SL_OK;
 }

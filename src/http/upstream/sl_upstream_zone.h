@@ -18,4 +18,12 @@ sl_int_t sl__upstream_zones_init(sl_conf_t *cf, sl_upstream_main_conf_t *umcf);
 void sl_upstream_zone_lock(sl_upstream_group_t *g);
 void sl_upstream_zone_unlock(sl_upstream_group_t *g);
 
+/*
+ * proxy_ssl_session_reuse with a shared zone: the new TLS connection c to the peer pick
+ * handed out offers the peer's session kept in the zone (the last one any worker got), and
+ * the sessions it gets replace it.  SL_OK, SL_DECLINED (the group has no shared zone: the
+ * caller keeps sessions per worker) or SL_ERROR (logged).
+ */
+sl_int_t sl_upstream_zone_ssl_session(sl_upstream_pick_t *pick, sl_connection_t *c);
+
 #endif /* SL_UPSTREAM_ZONE_H */
