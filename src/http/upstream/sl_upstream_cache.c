@@ -365,8 +365,7 @@ static sl_int_t file_size(sl_upstream_cache_req_t *c, int fd, ssize_t first, off
 }
 
 /* Reads the file's header.  SL_OK, SL_DECLINED (no usable file). */
-static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, int fd,
-                            off_t *blocks)
+static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, int fd, off_t *blocks)
 {
     u_char *buf = sl_pnalloc(r->pool, FIRST_READ);
     ssize_t n = buf ? pread(fd, buf, FIRST_READ, 0) : -1;
@@ -433,8 +432,8 @@ static sl_int_t open_file(sl_http_request_t *r, sl_upstream_cache_req_t *c)
     }
     if (!known) {
         /* found before the loader got to it */
-        sl_http_cache_node_published(c->cache, c->node, (time_t) c->meta.h.valid_sec,
-                                     blocks * 512, c->meta.h.body_start);
+        sl_http_cache_node_published(c->cache, c->node, (time_t) c->meta.h.valid_sec, blocks * 512,
+                                     c->meta.h.body_start);
     }
     c->file = file;
     return SL_OK;
