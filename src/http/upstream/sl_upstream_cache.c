@@ -552,6 +552,7 @@ static int take_update(sl_upstream_t *u, sl_upstream_cache_req_t *c)
             && sl_current_msec - c->node->lock_time >= u->conf->cache.lock_age)) {
         c->node->updating = 1;
         c->node->lock_time = sl_current_msec;
+        c->node->updater = sl_pid;
         taken = 1;
     }
     sl_slab_unlock(c->cache->pool);
