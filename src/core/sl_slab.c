@@ -14,6 +14,7 @@
 #include <sched.h>
 
 #include "sl_slab.h"
+#include "sl_log.h"
 #include "sl_pool.h"
 
 /* The end of a list, and "no page found". */
@@ -45,7 +46,8 @@ typedef struct {
 } slab_page_t;
 
 struct sl_slab_pool_s {
-    /* 0 when free; only touched with __atomic builtins */
+    /* 0 when free, else the holder's pid (1 before sl_pid is known); only touched with
+     * __atomic builtins */
     uint32_t lock;
     uint32_t npages;
     uint32_t nfree;
@@ -423,6 +425,9 @@ static inline void cpu_relax(void)
 
 void sl_slab_lock(sl_slab_pool_t *pool)
 {
+    /* the holder's pid: the master frees the lock of a process that died holding it */
+    uint32_t me = sl_pid > 0 ? (uint32_t) sl_pid : 1;
+
     /* Not bounded: the holder's critical section is, and yielding lets it run. */
     for (;;) {
         for (unsigned spin = 0; spin < SLAB_SPINS; spin++) {
@@ -430,7 +435,7 @@ void sl_slab_lock(sl_slab_pool_t *pool)
 
             /* Read first: a failing exchange would steal the cache line from the holder. */
             if (__atomic_load_n(&pool->lock, __ATOMIC_RELAXED) == 0
-                && __atomic_compare_exchange_n(&pool->lock, &unlocked, 1, 0, __ATOMIC_ACQUIRE,
+                && __atomic_compare_exchange_n(&pool->lock, &unlocked, me, 0, __ATOMIC_ACQUIRE,
                                                __ATOMIC_RELAXED)) {
                 return;
             }
@@ -444,6 +449,15 @@ void sl_slab_unlock(sl_slab_pool_t *pool)
 {
     SL_BUG_ON(__atomic_load_n(&pool->lock, __ATOMIC_RELAXED) == 0);
     __atomic_store_n(&pool->lock, 0, __ATOMIC_RELEASE);
+}
+
+int sl_slab_force_unlock(sl_slab_pool_t *pool, pid_t pid)
+{
+    uint32_t held = (uint32_t) pid;
+
+    return pid > 0
+           && __atomic_compare_exchange_n(&pool->lock, &held, 0, 0, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED);
 }
 
 sl_uint_t sl_slab_pages(const sl_slab_pool_t *pool)

@@ -59,11 +59,15 @@ void sl_slab_free_locked(sl_slab_pool_t *pool, void *p);
 /*
  * The pool's lock, shared by every process that maps the pool, for callers that update data
  * they allocated from it in several steps.  Not recursive.  It spins briefly, then yields
- * the CPU between attempts.  A process that dies holding it leaves it held: keep critical
- * sections short and free of anything that can fail halfway.
+ * the CPU between attempts.  It holds the holder's pid: a process that dies holding it
+ * leaves it held until the master, which reaps it, calls sl_slab_force_unlock (as nginx
+ * does on a worker's abnormal exit).  Keep critical sections short and free of anything
+ * that can fail halfway: what a dead holder left half-done stays so.
  */
 void sl_slab_lock(sl_slab_pool_t *pool);
 void sl_slab_unlock(sl_slab_pool_t *pool);
+/* Frees the lock if pid holds it: 1 if it did, 0 otherwise. */
+int sl_slab_force_unlock(sl_slab_pool_t *pool, pid_t pid);
 
 /* Pages in the pool, and pages free now (a snapshot unless the caller holds the lock). */
 sl_uint_t sl_slab_pages(const sl_slab_pool_t *pool);

@@ -18,6 +18,7 @@
 #include "sl_process.h"
 #include "sl_process_cycle.h"
 #include "sl_proctitle.h"
+#include "sl_shm.h"
 #include "sl_time.h"
 
 #define SL_MAX_PROCESSES 1024
@@ -265,6 +266,9 @@ static void reap_children(sl_cycle_t *cycle)
         if (pid == -1) {
             continue;
         }
+        /* before anything is respawned: the locks it may have died holding (nginx's
+         * ngx_unlock_mutexes) */
+        sl_shm_process_died(pid, cycle->log);
         child_t *ch = find_child(pid);
         int binary = ch && ch->binary;
         log_exit_status(cycle,

@@ -119,6 +119,7 @@ static sl_ssl_session_cache_t *new_cache(sl_log_t *log, const sl_str_t *name, si
         return NULL;
     }
     cache->pool = sl_slab_init(cache->shm.addr, cache->shm.size);
+    cache->shm.slab = cache->pool != NULL;
     cache->sh = cache->pool ? sl_slab_calloc(cache->pool, sizeof(shared_t)) : NULL;
     if (cache->sh == NULL) {
         sl_log_error(SL_LOG_EMERG, log, 0,

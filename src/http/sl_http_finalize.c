@@ -93,6 +93,8 @@ void sl_http_terminate_request(sl_http_request_t *r, sl_int_t rc)
          * content phase, a client gone meanwhile): it is freed as the event ends, as nginx
          * posts its terminal request; nothing else posted runs before */
         mr->terminating = 1;
+        /* whatever the callers do next ends on the error path (no output, no keepalive) */
+        mr->connection->error = 1;
         mr->posted_requests = NULL;
         mr->write_event_handler = terminal_handler;
         (void) sl_http_post_request(mr, &mr->terminal_posted);

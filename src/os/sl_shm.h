@@ -10,14 +10,25 @@
 
 #include "sl_core.h"
 #include "sl_log.h"
+#include "sl_slab.h"
 #include "sl_str.h"
 
-typedef struct {
+typedef struct sl_shm_s sl_shm_t;
+struct sl_shm_s {
     u_char *addr;  /* the mapping, after sl_shm_alloc */
     size_t size;   /* requested size (set by the caller) */
     sl_str_t name; /* for log messages */
     sl_log_t *log;
-} sl_shm_t;
+    /** a slab pool (sl_slab.h) starts at addr: its lock is freed when its holder dies */
+    unsigned slab : 1;
+    /** called in the master after a child died (its locks freed): what else the zone's
+     * owner must undo of that process (a cache entry it was fetching); NULL for none */
+    void (*process_died)(sl_shm_t *shm, pid_t pid);
+    void *data;
+    /* the live mappings, for sl_shm_process_died */
+    sl_shm_t *prev;
+    sl_shm_t *next;
+};
 
 /*
  * Maps shm->size bytes of anonymous shared memory (MAP_SHARED|MAP_ANONYMOUS) into
@@ -26,6 +37,14 @@ typedef struct {
  * NULL).  The caller owns the mapping and releases it with sl_shm_free().
  */
 sl_int_t sl_shm_alloc(sl_shm_t *shm);
+
+/*
+ * A child process died (the master reaped it): in every live mapping, a slab lock it held
+ * is freed, logged at alert as nginx ("shared memory zone \"NAME\" was locked by PID"), and
+ * the mapping's process_died hook runs.  A process that died holding a lock must not wedge
+ * the others.
+ */
+void sl_shm_process_died(pid_t pid, sl_log_t *log);
 
 /* Unmaps shm->addr (a no-op when it is NULL), logging "munmap(ADDR, SIZE) failed" at alert
  * if the kernel refuses; addr is NULL afterwards either way. */

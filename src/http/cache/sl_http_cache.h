@@ -43,8 +43,9 @@ typedef struct sl_http_cache_node_s {
     time_t valid_sec;
     /** inactive: the node goes once unused past this */
     time_t expire;
-    /** when the updater took the lock (proxy_cache_lock_age) */
+    /** when the updater took the lock (proxy_cache_lock_age), and its process */
     sl_msec_t lock_time;
+    pid_t updater;
     /** the file's size on disk (blocks of 512 bytes, as st_blocks) */
     off_t fs_size;
     off_t body_start;

@@ -21,11 +21,25 @@
 
 #define PATH_MAX_LEN 4096
 
+/*
+ * Every request hashes its key: the digest is fetched from the provider once and one
+ * context is reused, so a request costs no fetch (a locked lookup in OpenSSL 3) and no
+ * allocation, as EVP_Digest's implicit ones would.
+ */
 sl_int_t sl_http_cache_md5(const sl_str_t *text, u_char *key)
 {
+    static EVP_MD *md5;
+    static EVP_MD_CTX *ctx;
     unsigned int len = 0;
 
-    if (!EVP_Digest(text->data, text->len, key, &len, EVP_md5(), NULL)
+    if (md5 == NULL) {
+        md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    }
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+    }
+    if (md5 == NULL || ctx == NULL || !EVP_DigestInit_ex2(ctx, md5, NULL)
+        || !EVP_DigestUpdate(ctx, text->data, text->len) || !EVP_DigestFinal_ex(ctx, key, &len)
         || len != SL_HTTP_CACHE_KEY_LEN) {
         return SL_ERROR;
     }

@@ -19,6 +19,27 @@
 /* one bucket per this many bytes of zone: about one node per bucket when full */
 #define BYTES_PER_BUCKET 256
 
+/*
+ * In the master, after a process died: the entries it was fetching are free to fetch again
+ * at once (not after proxy_cache_lock_timeout or _age).  The requests it held (count) are
+ * not known per process: those nodes stay until a restart, as nginx's.
+ */
+static void process_died(sl_shm_t *shm, pid_t pid)
+{
+    sl_http_cache_t *cache = shm->data;
+    sl_queue_t *h = &cache->sh->lru;
+
+    sl_slab_lock(cache->pool);
+    for (sl_queue_t *q = sl_queue_head(h); q != sl_queue_sentinel(h); q = sl_queue_next(q)) {
+        sl_http_cache_node_t *n = sl_queue_data(q, sl_http_cache_node_t, lru);
+        if (n->updating && n->updater == pid) {
+            n->updating = 0;
+            n->updater = 0;
+        }
+    }
+    sl_slab_unlock(cache->pool);
+}
+
 sl_int_t sl_http_cache_zone_init(sl_http_cache_t *cache)
 {
     cache->pool = sl_slab_init(cache->shm.addr, cache->shm.size);
@@ -38,6 +59,9 @@ sl_int_t sl_http_cache_zone_init(sl_http_cache_t *cache)
     sh->cold = 1;
     sh->watermark = (sl_uint_t) -1;
     cache->sh = sh;
+    cache->shm.slab = 1;
+    cache->shm.process_died = process_died;
+    cache->shm.data = cache;
     return SL_OK;
 }
 

@@ -173,6 +173,7 @@ static mapping_t *new_mapping(sl_conf_t *cf, sl_http_limit_zone_t *zone)
         goto failed;
     }
     m->pool = sl_slab_init(m->shm.addr, m->shm.size);
+    m->shm.slab = m->pool != NULL;
     sl_uint_t n = table_buckets(zone->size);
     m->table = m->pool ? sl_slab_calloc(m->pool, sizeof(*m->table) + n * sizeof(void *)) : NULL;
     if (m->table == NULL) {

@@ -55,6 +55,9 @@ typedef struct sl_upstream_cache_req_s {
     /** the file found (HIT or stale), open */
     sl_file_t *file;
     off_t file_size;
+    /** the file's first bytes as read with its header: the whole file when it is small */
+    u_char *head;
+    size_t head_len;
     sl_http_cache_meta_t meta;
     /** the new file's header, built when the response is decided */
     u_char *header;
@@ -339,14 +342,39 @@ static void remove_bad_file(sl_http_request_t *r, sl_upstream_cache_req_t *c, co
     sl_http_cache_node_gone(c->cache, c->node);
 }
 
+/*
+ * The file's size: a first read that stopped short of FIRST_READ met the end of the file, so
+ * a small file needs no fstat().  *blocks is -1 when the zone knows the file already; else
+ * the file is measured and its blocks on disk set there (before the loader came).  SL_OK or
+ * SL_DECLINED.
+ */
+static sl_int_t file_size(sl_upstream_cache_req_t *c, int fd, ssize_t first, off_t *blocks)
+{
+    struct stat st;
+
+    if (first < FIRST_READ && *blocks == -1) {
+        c->file_size = first;
+        return SL_OK;
+    }
+    if (fstat(fd, &st) == -1) {
+        return SL_DECLINED;
+    }
+    c->file_size = st.st_size;
+    *blocks = (off_t) st.st_blocks;
+    return SL_OK;
+}
+
 /* Reads the file's header.  SL_OK, SL_DECLINED (no usable file). */
-static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, int fd)
+static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, int fd, off_t *blocks)
 {
     u_char *buf = sl_pnalloc(r->pool, FIRST_READ);
     ssize_t n = buf ? pread(fd, buf, FIRST_READ, 0) : -1;
 
     if (n < 0) {
         sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "pread() \"%s\" failed", c->file_name);
+        return SL_DECLINED;
+    }
+    if (file_size(c, fd, n, blocks) != SL_OK) {
         return SL_DECLINED;
     }
     sl_int_t rc = sl_http_cache_header_parse(buf, (size_t) n, &c->meta);
@@ -360,6 +388,8 @@ static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, in
         remove_bad_file(r, c, "has a bad header");
         return SL_DECLINED;
     }
+    c->head = buf;
+    c->head_len = (size_t) n;
     if (!sl_str_eq(&c->meta.key, &c->key)) {
         sl_log_error(SL_LOG_CRIT, r->connection->log, 0, "cache file \"%s\" has md5 collision",
                      c->file_name);
@@ -371,7 +401,8 @@ static sl_int_t read_header(sl_http_request_t *r, sl_upstream_cache_req_t *c, in
 /* Opens the key's file: SL_OK (c->file and c->meta set), SL_DECLINED (none). */
 static sl_int_t open_file(sl_http_request_t *r, sl_upstream_cache_req_t *c)
 {
-    struct stat st;
+    int known = c->node->exists;
+    off_t blocks = known ? -1 : 0;
 
     if (!c->node->exists && !c->cache->sh->cold) {
         return SL_DECLINED;
@@ -395,19 +426,14 @@ static sl_int_t open_file(sl_http_request_t *r, sl_upstream_cache_req_t *c)
     file->name.data = c->file_name;
     file->name.len = strlen((char *) c->file_name);
     file->log = r->connection->log;
-    if (fstat(file->fd, &st) == -1) {
+    if (read_header(r, c, file->fd, &blocks) != SL_OK) {
         close_cache_file(file);
         return SL_DECLINED;
     }
-    c->file_size = st.st_size;
-    if (read_header(r, c, file->fd) != SL_OK) {
-        close_cache_file(file);
-        return SL_DECLINED;
-    }
-    if (!c->node->exists) {
+    if (!known) {
         /* found before the loader got to it */
-        sl_http_cache_node_published(c->cache, c->node, (time_t) c->meta.h.valid_sec,
-                                     (off_t) st.st_blocks * 512, c->meta.h.body_start);
+        sl_http_cache_node_published(c->cache, c->node, (time_t) c->meta.h.valid_sec, blocks * 512,
+                                     c->meta.h.body_start);
     }
     c->file = file;
     return SL_OK;
@@ -450,7 +476,13 @@ sl_int_t sl__upstream_cache_body(sl_http_request_t *r, sl_upstream_t *u, sl_buf_
     }
     /* a subrequest's (SSI include) ends its part, not the response */
     sl_http_mark_last(r, b);
-    if (c->file_size > (off_t) c->meta.h.body_start) {
+    if (c->file_size > (off_t) c->meta.h.body_start && (off_t) c->head_len >= c->file_size) {
+        /* a small file came whole with its header: its body goes out from memory, with
+         * the response header in one write, no sendfile */
+        b->temporary = 1;
+        b->pos = c->head + c->meta.h.body_start;
+        b->last = c->head + c->file_size;
+    } else if (c->file_size > (off_t) c->meta.h.body_start) {
         b->in_file = 1;
         b->file = c->file;
         b->file_pos = c->meta.h.body_start;
@@ -520,6 +552,7 @@ static int take_update(sl_upstream_t *u, sl_upstream_cache_req_t *c)
             && sl_current_msec - c->node->lock_time >= u->conf->cache.lock_age)) {
         c->node->updating = 1;
         c->node->lock_time = sl_current_msec;
+        c->node->updater = sl_pid;
         taken = 1;
     }
     sl_slab_unlock(c->cache->pool);

@@ -112,6 +112,7 @@ static sl_int_t map_zone(sl_conf_t *cf, sl_upstream_zone_t *z)
     cln->handler = unmap_zone;
     cln->data = z;
     z->pool = sl_slab_init(z->shm.addr, z->shm.size);
+    z->shm.slab = z->pool != NULL;
     return z->pool ? SL_OK : SL_ERROR;
 }
 

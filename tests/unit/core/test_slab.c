@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "sl_slab.c"
@@ -642,14 +643,59 @@ static void test_cross_process(void **state)
     assert_null(shm.addr);
 }
 
+/* A child killed while it holds the lock: the master's sl_shm_process_died frees it (and
+ * only for that pid), so the survivors go on. */
+static void test_dead_holder(void **state)
+{
+    (void) state;
+    sl_log_t log = { .log_level = SL_LOG_EMERG };
+    sl_shm_t shm = { .size = 16 * page, .log = &log };
+    int pipefd[2];
+    char c;
+
+    sl_str_set(&shm.name, "test_dead");
+    assert_int_equal(sl_shm_alloc(&shm), SL_OK);
+    sl_slab_pool_t *pool = sl_slab_init(shm.addr, shm.size);
+    assert_non_null(pool);
+    shm.slab = 1;
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sl_pid = getpid();
+        sl_slab_lock(pool);
+        if (write(pipefd[1], "l", 1) != 1) {
+            _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(read(pipefd[0], &c, 1), 1);
+    assert_int_equal(__atomic_load_n(&pool->lock, __ATOMIC_RELAXED), (uint32_t) pid);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    /* another pid's death leaves the lock alone */
+    sl_shm_process_died(pid + 1, &log);
+    assert_int_equal(__atomic_load_n(&pool->lock, __ATOMIC_RELAXED), (uint32_t) pid);
+    sl_shm_process_died(pid, &log);
+    assert_int_equal(__atomic_load_n(&pool->lock, __ATOMIC_RELAXED), 0);
+    assert_int_equal(sl_slab_force_unlock(pool, pid), 0);
+    sl_slab_lock(pool);
+    sl_slab_unlock(pool);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    sl_shm_free(&shm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init),       cmocka_unit_test(test_size_classes),
-        cmocka_unit_test(test_alignment),  cmocka_unit_test(test_zeroed),
-        cmocka_unit_test(test_exhaustion), cmocka_unit_test(test_large),
-        cmocka_unit_test(test_bad_free),   cmocka_unit_test(test_locked_variants),
-        cmocka_unit_test(test_soak),       cmocka_unit_test(test_cross_process),
+        cmocka_unit_test(test_init),        cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_alignment),   cmocka_unit_test(test_zeroed),
+        cmocka_unit_test(test_exhaustion),  cmocka_unit_test(test_large),
+        cmocka_unit_test(test_bad_free),    cmocka_unit_test(test_locked_variants),
+        cmocka_unit_test(test_soak),        cmocka_unit_test(test_cross_process),
+        cmocka_unit_test(test_dead_holder),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

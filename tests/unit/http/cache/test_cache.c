@@ -2,7 +2,7 @@
  * test_cache.c: the proxy cache's parts that need no request: the file's name by levels,
  * the header written and read back (and refused when it is not ours), the validity the
  * response headers give, the keys zone (nodes found again, LRU eviction when full, the
- * manager's inactive and max_size passes).
+ * manager's inactive and max_size passes, never freeing an entry in use).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "sl_http_cache.h"
 #include "sl_pool.h"
@@ -215,6 +217,53 @@ static void test_manager_passes(void **state)
     munmap(c->shm.addr, c->size);
 }
 
+/*
+ * The manager never frees a node a request holds (a reader with the file open, a writer
+ * about to publish) nor removes its file, however old or over the limits; once released it
+ * goes, file and all.  A dead updater's mark is cleared by the master's hook.
+ */
+static void test_held_entry_survives_manager(void **state)
+{
+    char dir[] = "/tmp/sl-test-cache-XXXXXX";
+    u_char key[SL_HTTP_CACHE_KEY_LEN];
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    sl_path_t path = { { strlen(dir), (u_char *) dir }, { 0 }, NULL, 0 };
+    sl_http_cache_t *c = zone(64 * 1024, &path);
+    sl_time_update();
+    key_of(7, key);
+    char *name = (char *) sl_http_cache_file_name(pool, c, key);
+    assert_non_null(name);
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fclose(f);
+    sl_http_cache_node_t *n = sl_http_cache_acquire(c, key);
+    assert_non_null(n);
+    sl_http_cache_node_published(c, n, 0, 4096, 100);
+    n->expire = 0;
+    n->updating = 1;
+    n->updater = 424242;
+    c->max_size = 1;
+    assert_true(sl_http_cache_over_limits(c));
+    assert_int_equal(sl_http_cache_forced_expire(c), 1);
+    (void) sl_http_cache_expire_inactive(c);
+    assert_int_equal(c->sh->count, 1);
+    assert_int_equal(access(name, F_OK), 0);
+    /* another process's death leaves the mark; the updater's clears it */
+    c->shm.process_died(&c->shm, 424243);
+    assert_int_equal(n->updating, 1);
+    c->shm.process_died(&c->shm, 424242);
+    assert_int_equal(n->updating, 0);
+    sl_http_cache_release(c, n);
+    n->expire = 0;
+    (void) sl_http_cache_expire_inactive(c);
+    assert_int_equal(c->sh->count, 0);
+    assert_int_equal(access(name, F_OK), -1);
+    assert_int_equal(rmdir(dir), 0);
+    munmap(c->shm.addr, c->size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_x_accel_expires_and_valid),
         cmocka_unit_test(test_zone_nodes_and_eviction),
         cmocka_unit_test(test_manager_passes),
+        cmocka_unit_test(test_held_entry_survives_manager),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
