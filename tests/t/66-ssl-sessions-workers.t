@@ -64,6 +64,10 @@ http {
     }
     server {
         listen 127.0.0.1:%%PORT_1%% ssl reuseport;
+        # TLSv1.2: its ticket comes inside the handshake, so the client has it when the
+        # connection is up (a TLSv1.3 ticket arrives after it, and the client's session
+        # cache may not hold it yet when the next connection starts)
+        ssl_protocols TLSv1.2;
         location / { return 200 "\$pid\\n"; }
         location /zoned { proxy_pass https://zoned; add_header X-Pid \$pid; }
         location /unzoned { proxy_pass https://unzoned; add_header X-Pid \$pid; }
