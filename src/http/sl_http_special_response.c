@@ -137,8 +137,7 @@ static sl_int_t error_page_redirect(sl_http_request_t *r, sl_http_err_page_t *er
         || err->overwrite == 307 || err->overwrite == 308) {
         status = (sl_uint_t) err->overwrite;
     }
-    r->headers_out.location = sl_http_add_response_header(r, "Location", url->data, url->len);
-    if (r->headers_out.location == NULL) {
+    if (sl_http_set_location(r, url->data, url->len) == NULL) {
         return SL_ERROR;
     }
     r->err_status = status;

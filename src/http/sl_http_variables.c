@@ -564,6 +564,13 @@ static sl_int_t var_connection_requests(sl_http_request_t *r, sl_http_variable_v
     return value_uint(r, v, r->connection->requests, 0);
 }
 
+/* "p" for a request whose bytes were already read with the previous one's, else ".". */
+static sl_int_t var_pipe(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    (void) data;
+    return value_set(v, (u_char *) (r->main->pipeline ? "p" : "."), 1);
+}
+
 static sl_int_t var_pid(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
     return value_uint(r, v, (uint64_t) sl_pid, 0);
@@ -970,6 +977,7 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("limit_rate"), set_limit_rate, var_limit_rate, 0, CHANGE | NOCACHE, 0 },
     { sl_string("connection"), NULL, var_connection, 0, 0, 0 },
     { sl_string("connection_requests"), NULL, var_connection_requests, 0, 0, 0 },
+    { sl_string("pipe"), NULL, var_pipe, 0, 0, 0 },
     { sl_string("nginx_version"), NULL, var_const, (uintptr_t) &text_version, 0, 0 },
     { sl_string("hostname"), NULL, var_hostname, 0, 0, 0 },
     { sl_string("pid"), NULL, var_pid, 0, 0, 0 },

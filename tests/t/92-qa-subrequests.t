@@ -8,6 +8,8 @@
 # - error_page with variables: "error_page 401 =302 https://login/?rd=$scheme://$host..."
 #   (the Authelia pattern) sends the evaluated URL; a uri with variables too;
 # - the built-in 401 page says "401 Authorization Required", as nginx's;
+# - an error_page URL replaces a Location set before (return 302), as nginx;
+# - $pipe ("p" for a pipelined request, else "."), which access_log formats use;
 # - mirror_request_body off: the copy goes without the client's Content-Length (nginx sends
 #   it with no body, and the mirror waits for one: sluice differs on purpose, see
 #   docs/directives.md).
@@ -70,6 +72,7 @@ $t->write_config(<<"EOF");
 events { worker_connections 64; }
 http {
     proxy_cache_path $dir/cache keys_zone=z:1m;
+    log_format pipe '\$uri \$pipe';
     server {
         listen 127.0.0.1:%%PORT_1%%;
         location /obj/ {
@@ -107,6 +110,14 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method \$request_method;
+        }
+        location /twice {
+            error_page 302 http://login.example/;
+            return 302 "first";
+        }
+        location /pipe {
+            access_log $dir/pipe.log pipe;
+            return 200 "pipe";
         }
         location /m/ {
             mirror /mirror;
@@ -194,6 +205,22 @@ sub split_bodiless {
     like(head_of($r), qr{^HTTP/1\.1 401 Unauthorized\r\n}, 'the status line: Unauthorized');
     like(body_of($r), qr{<title>401 Authorization Required</title>}, 'the page\'s title as nginx');
     is(header_of($r, 'WWW-Authenticate'), 'Basic realm="r"', 'the auth origin\'s challenge');
+}
+
+# error_page URL after a redirect of the location's own: one Location, error_page's.
+{
+    my $r = $t->http($port, "GET /twice HTTP/1.0\r\nHost: h\r\n\r\n");
+    is(status_of($r), '302', 'error_page 302 URL after return 302');
+    my @loc = head_of($r) =~ /^Location: ([^\r]*)\r$/mg;
+    is_deeply(\@loc, ['http://login.example/'], 'the earlier Location deleted, as nginx');
+}
+
+# $pipe: "p" for a request read with the one before it.
+{
+    $t->http($port, "GET /pipe HTTP/1.1\r\nHost: h\r\n\r\n"
+             . "GET /pipe HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    $t->wait_for(sub { ($t->read_file('pipe.log') // '') =~ tr/\n// >= 2 }, 10);
+    is($t->read_file('pipe.log'), "/pipe .\n/pipe p\n", '$pipe: ".", then "p" when pipelined');
 }
 
 # mirror_request_body off: the copy carries no body and no Content-Length.
