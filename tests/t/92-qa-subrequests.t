@@ -10,6 +10,7 @@
 # - the built-in 401 page says "401 Authorization Required", as nginx's;
 # - an error_page URL replaces a Location set before (return 302), as nginx;
 # - $pipe ("p" for a pipelined request, else "."), which access_log formats use;
+# - open_log_file_cache (access_log paths with variables keep their files open);
 # - mirror_request_body off: the copy goes without the client's Content-Length (nginx sends
 #   it with no body, and the mirror waits for one: sluice differs on purpose, see
 #   docs/directives.md).
@@ -114,6 +115,11 @@ http {
         location /twice {
             error_page 302 http://login.example/;
             return 302 "first";
+        }
+        location /cl {
+            open_log_file_cache max=2 min_uses=2;
+            access_log $dir/cl/\$arg_n.log pipe;
+            return 200 "cl";
         }
         location /pipe {
             access_log $dir/pipe.log pipe;
@@ -221,6 +227,22 @@ sub split_bodiless {
              . "GET /pipe HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     $t->wait_for(sub { ($t->read_file('pipe.log') // '') =~ tr/\n// >= 2 }, 10);
     is($t->read_file('pipe.log'), "/pipe .\n/pipe p\n", '$pipe: ".", then "p" when pipelined');
+}
+
+# open_log_file_cache: a file used min_uses times stays open (its lines follow it when it
+# is moved); one used once is opened per line.
+{
+    mkdir "$dir/cl";
+    mkdir "$dir/html";
+    $t->http_get($port, "/cl?n=$_") for qw(kept kept once);
+    rename "$dir/cl/kept.log", "$dir/cl/kept.moved";
+    rename "$dir/cl/once.log", "$dir/cl/once.moved";
+    $t->http_get($port, "/cl?n=$_") for qw(kept once);
+    is($t->read_file('cl/kept.moved'), "/cl .\n" x 3, 'open_log_file_cache: the open file kept');
+    is($t->read_file('cl/once.log'), "/cl .\n", 'open_log_file_cache: below min_uses, reopened');
+    # two new names take both entries (max=2): the least recently used go, closed
+    $t->http_get($port, "/cl?n=$_") for qw(x1 x2);
+    is(join(',', grep { m{/cl/} } values %{$t->fds}), '', 'open_log_file_cache: LRU closes');
 }
 
 # mirror_request_body off: the copy carries no body and no Content-Length.
