@@ -136,7 +136,11 @@ typedef struct {
     sl_uint_t status;
     /** -1: keep the code, 0: "=" (the target's own), else the code to answer with */
     sl_int_t overwrite;
+    /** the uri, named location or URL as written */
     sl_str_t value;
+    /** value compiled: the target is evaluated per request (an SSO login URL built from
+     * $scheme$host$request_uri, as nginx) */
+    sl_http_complex_value_t *target;
 } sl_http_err_page_t;
 
 #define SL_HTTP_LINGERING_OFF 0

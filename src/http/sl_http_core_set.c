@@ -303,6 +303,10 @@ char *sl_http_set_error_page(sl_conf_t *cf, sl_command_t *cmd, void *conf)
     if (n < 2) {
         return "invalid number of arguments";
     }
+    sl_http_complex_value_t *target = sl_pcalloc(cf->pool, sizeof(sl_http_complex_value_t));
+    if (target == NULL || sl_http_compile_value(cf, &value[cf->args->nelts - 1], target) != SL_OK) {
+        return SL_CONF_ERROR;
+    }
     for (sl_uint_t i = 1; i < n; i++) {
         sl_int_t code = sl_atoi(value[i].data, value[i].len);
         if (code == SL_ERROR) {
@@ -321,6 +325,7 @@ char *sl_http_set_error_page(sl_conf_t *cf, sl_command_t *cmd, void *conf)
         err->status = (sl_uint_t) code;
         err->overwrite = overwrite;
         err->value = value[cf->args->nelts - 1];
+        err->target = target;
     }
     return SL_CONF_OK;
 }

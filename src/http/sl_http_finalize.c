@@ -219,7 +219,9 @@ static void keepalive_handler(sl_event_t *rev)
         c->buffer->last = c->buffer->start;
         c->buffer->end = c->buffer->start + size;
     }
-    if (c->buffer->last == c->buffer->pos) {
+    /* bytes left by the previous request: this one was pipelined behind it ($pipe) */
+    int pipelined = c->buffer->last != c->buffer->pos;
+    if (!pipelined) {
         ssize_t n = c->io->recv(c, c->buffer->last, (size_t) (c->buffer->end - c->buffer->last));
         if (n == SL_AGAIN) {
             sl_http_release_header_buffer(c);
@@ -246,6 +248,7 @@ static void keepalive_handler(sl_event_t *rev)
     }
     sl_http_request_t *r = c->data;
     r->header_in = c->buffer;
+    r->pipeline = pipelined;
     rev->handler = sl_http_process_request_line;
     sl_http_process_request_line(rev);
 }

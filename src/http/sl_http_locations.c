@@ -217,8 +217,7 @@ sl_int_t sl_http_auto_redirect(sl_http_request_t *r)
         p[r->uri.len + 1] = '?';
         memcpy(p + r->uri.len + 2, r->args.data, r->args.len);
     }
-    r->headers_out.location = sl_http_add_response_header(r, "Location", p, len);
-    if (r->headers_out.location == NULL) {
+    if (sl_http_set_location(r, p, len) == NULL) {
         sl_http_close_request(r, SL_HTTP_INTERNAL_SERVER_ERROR);
         return SL_OK;
     }

@@ -62,6 +62,16 @@ sl_table_elt_t *sl_http_add_response_header(sl_http_request_t *r, const char *na
     return h;
 }
 
+sl_table_elt_t *sl_http_set_location(sl_http_request_t *r, const u_char *value, size_t len)
+{
+    if (r->headers_out.location) {
+        /* hash 0: the header is deleted */
+        r->headers_out.location->hash = 0;
+    }
+    r->headers_out.location = sl_http_add_response_header(r, "Location", value, len);
+    return r->headers_out.location;
+}
+
 void sl_http_clear_content_length(sl_http_request_t *r)
 {
     r->headers_out.content_length_n = -1;
@@ -171,8 +181,7 @@ sl_int_t sl_http_send_response(sl_http_request_t *r, sl_uint_t status, sl_str_t 
     }
     if (status >= SL_HTTP_MOVED_PERMANENTLY && status <= SL_HTTP_PERMANENT_REDIRECT
         && status != SL_HTTP_NOT_MODIFIED && body) {
-        r->headers_out.location = sl_http_add_response_header(r, "Location", body->data, body->len);
-        if (r->headers_out.location == NULL) {
+        if (sl_http_set_location(r, body->data, body->len) == NULL) {
             return SL_HTTP_INTERNAL_SERVER_ERROR;
         }
         return (sl_int_t) status;

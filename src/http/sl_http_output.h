@@ -28,6 +28,9 @@ void sl_http_output_init(void);
  * exhaustion. */
 sl_table_elt_t *sl_http_add_response_header(sl_http_request_t *r, const char *name,
                                             const u_char *value, size_t len);
+/* Replaces the response's Location (an earlier one, e.g. from "return 302" before an
+ * error_page, is deleted): r->headers_out.location, or NULL on exhaustion. */
+sl_table_elt_t *sl_http_set_location(sl_http_request_t *r, const u_char *value, size_t len);
 /* Sends the end of the body (an empty last buffer). */
 sl_int_t sl_http_send_last(sl_http_request_t *r);
 

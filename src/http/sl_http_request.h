@@ -388,6 +388,8 @@ struct sl_http_request_s {
     unsigned limit_rate_after_set : 1;
     unsigned disable_not_modified : 1;
     unsigned preserve_body : 1;
+    /** its bytes came with the previous request's on the connection ($pipe) */
+    unsigned pipeline : 1;
     unsigned request_body_in_file_only : 1;
     /** proxy_request_buffering off: the body reader hands over what it has at the first
      * wait (the body then streams); cleared when the whole body came at once */

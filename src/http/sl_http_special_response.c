@@ -4,6 +4,7 @@
  */
 #include "sl_http_output.h"
 #include "sl_http_special_response.h"
+#include "sl_http_variables.h"
 #include "sl_pool.h"
 
 typedef struct {
@@ -55,12 +56,15 @@ static sl_str_t page_title(sl_uint_t status)
                     t497 = sl_string("400 The plain HTTP request was sent to HTTPS port");
     sl_str_t none = sl_null_string;
 
-    static sl_str_t t302 = sl_string("302 Found");
+    static sl_str_t t302 = sl_string("302 Found"), t401 = sl_string("401 Authorization Required");
 
     switch (status) {
     case 302:
         /* the status line says "Moved Temporarily", nginx's page says "Found" */
         return t302;
+    case 401:
+        /* the status line says "Unauthorized", nginx's page "Authorization Required" */
+        return t401;
     case 494:
         return t494;
     case 495:
@@ -124,7 +128,8 @@ static sl_int_t send_page(sl_http_request_t *r, sl_uint_t status)
 }
 
 /* error_page URL: a redirect, 302 unless "=301" etc. said otherwise. */
-static sl_int_t error_page_redirect(sl_http_request_t *r, sl_http_err_page_t *err)
+static sl_int_t error_page_redirect(sl_http_request_t *r, sl_http_err_page_t *err,
+                                    const sl_str_t *url)
 {
     sl_uint_t status = SL_HTTP_MOVED_TEMPORARILY;
 
@@ -132,9 +137,7 @@ static sl_int_t error_page_redirect(sl_http_request_t *r, sl_http_err_page_t *er
         || err->overwrite == 307 || err->overwrite == 308) {
         status = (sl_uint_t) err->overwrite;
     }
-    r->headers_out.location =
-        sl_http_add_response_header(r, "Location", err->value.data, err->value.len);
-    if (r->headers_out.location == NULL) {
+    if (sl_http_set_location(r, url->data, url->len) == NULL) {
         return SL_ERROR;
     }
     r->err_status = status;
@@ -143,17 +146,22 @@ static sl_int_t error_page_redirect(sl_http_request_t *r, sl_http_err_page_t *er
 
 static sl_int_t send_error_page(sl_http_request_t *r, sl_http_err_page_t *err)
 {
+    sl_str_t target;
+
+    if (sl_http_complex_value(r, err->target, &target) != SL_OK) {
+        return SL_ERROR;
+    }
     r->err_status = err->overwrite > 0 ? (sl_uint_t) err->overwrite : r->err_status;
     if (err->overwrite == 0) {
         r->err_status = 0;
     }
-    if (err->value.len && err->value.data[0] == '@') {
-        return sl_http_named_location(r, &err->value);
+    if (target.len && target.data[0] == '@') {
+        return sl_http_named_location(r, &target);
     }
-    if (err->value.len && err->value.data[0] != '/') {
-        return error_page_redirect(r, err);
+    if (target.len && target.data[0] != '/') {
+        return error_page_redirect(r, err, &target);
     }
-    return sl_http_internal_redirect_get(r, &err->value, 0);
+    return sl_http_internal_redirect_get(r, &target, 0);
 }
 
 /* Errors after which the connection's framing or state cannot be trusted: no keepalive. */

@@ -344,6 +344,18 @@ static sl_int_t var_request_str(sl_http_request_t *r, sl_http_variable_value_t *
     return s->len ? value_set(v, s->data, s->len) : value_not_found(v);
 }
 
+/*
+ * The client's method, in a subrequest too: an auth_request or mirror subrequest is a GET
+ * (or the mirrored method) of its own, yet "proxy_set_header X-Original-Method
+ * $request_method" in the auth location must tell the auth service what the client asked.
+ */
+static sl_int_t var_request_method(sl_http_request_t *r, sl_http_variable_value_t *v,
+                                   uintptr_t data)
+{
+    (void) data;
+    return var_request_str(r->main, v, offsetof(sl_http_request_t, method_name));
+}
+
 /* Empty, not absent, before the request line is parsed (as nginx logs a timed-out one). */
 static sl_int_t var_protocol(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
 {
@@ -550,6 +562,13 @@ static sl_int_t var_connection_requests(sl_http_request_t *r, sl_http_variable_v
                                         uintptr_t data)
 {
     return value_uint(r, v, r->connection->requests, 0);
+}
+
+/* "p" for a request whose bytes were already read with the previous one's, else ".". */
+static sl_int_t var_pipe(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
+{
+    (void) data;
+    return value_set(v, (u_char *) (r->main->pipeline ? "p" : "."), 1);
 }
 
 static sl_int_t var_pid(sl_http_request_t *r, sl_http_variable_value_t *v, uintptr_t data)
@@ -931,7 +950,7 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
     { sl_string("document_uri"), NULL, var_request_str, REQ(uri), NOCACHE, 0 },
     { sl_string("request"), NULL, var_request_line, 0, 0, 0 },
-    { sl_string("request_method"), NULL, var_request_str, REQ(method_name), NOCACHE, 0 },
+    { sl_string("request_method"), NULL, var_request_method, 0, NOCACHE, 0 },
     { sl_string("remote_user"), NULL, var_remote_user, 0, 0, 0 },
     { sl_string("args"), set_args, var_request_str, REQ(args), CHANGE | NOCACHE, 0 },
     { sl_string("query_string"), NULL, var_request_str, REQ(args), NOCACHE, 0 },
@@ -958,6 +977,7 @@ static sl_http_variable_t core_variables[] = {
     { sl_string("limit_rate"), set_limit_rate, var_limit_rate, 0, CHANGE | NOCACHE, 0 },
     { sl_string("connection"), NULL, var_connection, 0, 0, 0 },
     { sl_string("connection_requests"), NULL, var_connection_requests, 0, 0, 0 },
+    { sl_string("pipe"), NULL, var_pipe, 0, 0, 0 },
     { sl_string("nginx_version"), NULL, var_const, (uintptr_t) &text_version, 0, 0 },
     { sl_string("hostname"), NULL, var_hostname, 0, 0, 0 },
     { sl_string("pid"), NULL, var_pid, 0, 0, 0 },

@@ -5,8 +5,8 @@
  *     access_log PATH [FORMAT [buffer=SIZE] [gzip[=LEVEL]] [flush=TIME] [if=CONDITION]] | off;
  *
  * A PATH with variables names a file per line: it is opened (appending, created 0644)
- * for each line and closed after it, when the request's root directory exists, as nginx
- * without open_log_file_cache.
+ * for each line and closed after it, when the request's root directory exists, as nginx;
+ * with open_log_file_cache (sl_http_log_file_cache.c) the descriptors stay open.
  * A format is compiled into ops (literal text or a variable index).  In the log phase each
  * access_log of the request's location measures its line, renders it into one piece of
  * memory and writes it with one write(): into the file's buffer when the file has one
@@ -22,6 +22,7 @@
 
 #include "sl_file.h"
 #include "sl_http_gzip.h"
+#include "sl_http_log_file_cache.h"
 #include "sl_http_variables.h"
 #include "sl_event.h"
 #include "sl_pool.h"
@@ -73,11 +74,15 @@ typedef struct {
     sl_array_t formats;
     /** log_buf_t * */
     sl_array_t buffers;
+    /** every open_log_file_cache, closed at exit */
+    sl_http_log_file_cache_t *caches;
 } log_main_conf_t;
 
 typedef struct {
     /** log_t; NULL when no access_log is set at this level */
     sl_array_t *logs;
+    /** open_log_file_cache: NULL for off, SL_CONF_UNSET_PTR until merged */
+    sl_http_log_file_cache_t *cache;
     unsigned off : 1;
 } log_loc_conf_t;
 
@@ -90,6 +95,7 @@ static char *set_log_format(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 static void log_exit_process(sl_cycle_t *cycle);
 static void flush_file(sl_open_file_t *file, sl_log_t *log);
+static char *set_open_log_file_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf);
 
 #define LOG_CONTEXTS                                                                               \
     (SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_HTTP_LIF_CONF | SL_HTTP_LMT_CONF)
@@ -100,6 +106,9 @@ static sl_command_t log_commands[] = {
       SL_HTTP_MAIN_CONF_OFFSET, 0, NULL },
     { sl_string("access_log"), LOG_CONTEXTS | SL_CONF_1MORE, set_access_log,
       SL_HTTP_LOC_CONF_OFFSET, 0, NULL },
+    { sl_string("open_log_file_cache"),
+      SL_HTTP_MAIN_CONF | SL_HTTP_SRV_CONF | SL_HTTP_LOC_CONF | SL_CONF_TAKE1234,
+      set_open_log_file_cache, SL_HTTP_LOC_CONF_OFFSET, 0, NULL },
     sl_null_command,
 };
 // clang-format on
@@ -473,6 +482,17 @@ static char *set_access_log(sl_conf_t *cf, sl_command_t *cmd, void *conf)
 
 /* ---- configuration ---- */
 
+static char *set_open_log_file_cache(sl_conf_t *cf, sl_command_t *cmd, void *conf)
+{
+    log_loc_conf_t *llcf = conf;
+
+    if (llcf->cache != SL_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+    log_main_conf_t *lmcf = sl_http_conf_get_module_main_conf(cf, sl_http_log_module);
+    return sl_http_log_file_cache_conf(cf, &llcf->cache, &lmcf->caches);
+}
+
 static void *create_main_conf(sl_conf_t *cf)
 {
     log_main_conf_t *lmcf = sl_pcalloc(cf->pool, sizeof(log_main_conf_t));
@@ -495,7 +515,12 @@ static sl_int_t log_preconfiguration(sl_conf_t *cf)
 
 static void *create_loc_conf(sl_conf_t *cf)
 {
-    return sl_pcalloc(cf->pool, sizeof(log_loc_conf_t));
+    log_loc_conf_t *conf = sl_pcalloc(cf->pool, sizeof(log_loc_conf_t));
+
+    if (conf) {
+        conf->cache = SL_CONF_UNSET_PTR;
+    }
+    return conf;
 }
 
 /* Inherit the parent's logs unless this level has its own (or "off"); the first level with
@@ -504,6 +529,7 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 {
     log_loc_conf_t *prev = parent, *conf = child;
 
+    sl_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
     if (conf->logs || conf->off) {
         return SL_CONF_OK;
     }
@@ -807,14 +833,18 @@ static void write_to_named(sl_http_request_t *r, log_t *log, const u_char *line,
     }
     memcpy(z, name.data, name.len);
     z[name.len] = '\0';
+    log_loc_conf_t *llcf = sl_http_get_module_loc_conf(r, sl_http_log_module);
     sl_open_file_t file = { -1, { name.len, z }, NULL, NULL };
-    file.fd = open((char *) z, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int cached;
+    file.fd = sl_http_log_file_cache_open(llcf->cache, z, name.len, &cached);
     if (file.fd == -1) {
         sl_log_error(SL_LOG_CRIT, r->connection->log, errno, "open() \"%s\" failed", z);
         return;
     }
     write_out(&file, line, len, r->connection->log, &log->error_log_time, &log->disk_full_time);
-    sl_close_file(file.fd);
+    if (!cached) {
+        sl_close_file(file.fd);
+    }
 }
 
 static sl_int_t write_log(sl_http_request_t *r, log_t *log)
@@ -905,6 +935,7 @@ static void log_exit_process(sl_cycle_t *cycle)
         return;
     }
     log_main_conf_t *lmcf = ctx->main_conf[sl_http_log_module.ctx_index];
+    sl_http_log_file_cache_close_all(lmcf->caches);
     log_buf_t **bufs = lmcf->buffers.elts;
     for (sl_uint_t i = 0; i < lmcf->buffers.nelts; i++) {
         flush_buffer(bufs[i]);

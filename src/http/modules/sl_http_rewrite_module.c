@@ -359,12 +359,7 @@ static void set_exten(sl_http_request_t *r)
 /* Replaces the response's Location.  SL_OK or SL_ERROR. */
 static sl_int_t set_location(sl_http_request_t *r, const sl_str_t *value)
 {
-    if (r->headers_out.location) {
-        /* hash 0: the header is deleted */
-        r->headers_out.location->hash = 0;
-    }
-    r->headers_out.location = sl_http_add_response_header(r, "Location", value->data, value->len);
-    return r->headers_out.location ? SL_OK : SL_ERROR;
+    return sl_http_set_location(r, value->data, value->len) ? SL_OK : SL_ERROR;
 }
 
 static sl_int_t rewrite_redirect(rewrite_engine_t *e, rewrite_rule_t *rule)

@@ -323,6 +323,12 @@ static sl_int_t slice_header_filter(sl_http_request_t *r)
     if (r != r->main) {
         return rc;
     }
+    if (r->header_only) {
+        /* a HEAD, or a 304 of the not-modified filter: no body goes out, so no further
+         * slice is fetched (their bodies would follow the header) */
+        sl_http_set_ctx(r, NULL, sl_http_slice_filter_module);
+        return rc;
+    }
     /* the range filter may have cut the response to the client's range: the pieces
      * needed end with it (and start with the slice holding its first byte) */
     if (r->headers_out.status == SL_HTTP_PARTIAL_CONTENT) {

@@ -173,11 +173,8 @@ static sl_int_t redirect_to_directory(sl_http_request_t *r)
         *p++ = '?';
         memcpy(p, r->args.data, r->args.len);
     }
-    if (r->headers_out.location) {
-        r->headers_out.location->hash = 0;
-    }
-    r->headers_out.location = sl_http_add_response_header(r, "Location", loc, len);
-    return r->headers_out.location ? SL_HTTP_MOVED_PERMANENTLY : SL_HTTP_INTERNAL_SERVER_ERROR;
+    return sl_http_set_location(r, loc, len) ? SL_HTTP_MOVED_PERMANENTLY
+                                             : SL_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* What a failed open() answers, logged as nginx logs it. */

@@ -130,6 +130,7 @@ static sl_http_request_t *make_request(void)
     sl_http_request_t *r = sl_pcalloc(req_pool, sizeof(sl_http_request_t));
     assert_non_null(r);
     r->pool = req_pool;
+    r->main = r;
     r->main_conf = main_conf;
     r->srv_conf = srv_conf;
     r->loc_conf = loc_conf;
@@ -195,6 +196,24 @@ static void test_text_and_variables(void **state)
     r->uri = str("/a b");
     r->args = str("x=1");
     assert_value(r, &cv, "textGET text/a btext?x=1.");
+}
+
+/* An auth_request subrequest is a GET of its own; $request_method is still the client's. */
+static void test_request_method_is_the_main_requests(void **state)
+{
+    sl_http_complex_value_t cv;
+
+    COMPILE(cv, "$request_method");
+    sl_http_request_t *r = make_request();
+    r->method_name = str("POST");
+    sl_http_request_t *sr = sl_pcalloc(req_pool, sizeof(sl_http_request_t));
+    assert_non_null(sr);
+    *sr = *r;
+    sr->main = r;
+    sr->parent = r;
+    sr->method_name = str("GET");
+    sr->variables = sl_pcalloc(req_pool, (cmcf.variables.nelts + 1) * sizeof(*sr->variables));
+    assert_value(sr, &cv, "POST");
 }
 
 static void test_absent_variables_are_empty(void **state)
@@ -558,6 +577,7 @@ int main(void)
         T(test_count),
         T(test_plain_value),
         T(test_text_and_variables),
+        T(test_request_method_is_the_main_requests),
         T(test_absent_variables_are_empty),
         T(test_captures),
         T(test_compile_errors),
