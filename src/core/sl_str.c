@@ -126,6 +126,31 @@ sl_int_t sl_atoi(const u_char *p, size_t n)
     return value;
 }
 
+const u_char *sl_scan_off(const u_char *p, const u_char *end, off_t *v)
+{
+    const off_t cutoff = SL_MAX_OFF_T_VALUE / 10, cutlim = SL_MAX_OFF_T_VALUE % 10;
+
+    if (p == end || *p < '0' || *p > '9') {
+        return NULL;
+    }
+    for (*v = 0; p < end && *p >= '0' && *p <= '9'; p++) {
+        off_t d = *p - '0';
+        if (*v > cutoff || (*v == cutoff && d > cutlim)) {
+            return NULL;
+        }
+        *v = *v * 10 + d;
+    }
+    return p;
+}
+
+const u_char *sl_skip_spaces(const u_char *p, const u_char *end)
+{
+    while (p < end && *p == ' ') {
+        p++;
+    }
+    return p;
+}
+
 off_t sl_atoof(const u_char *p, size_t n)
 {
     off_t value = 0;

@@ -68,6 +68,11 @@ u_char *sl_pstrdup(sl_pool_t *pool, const sl_str_t *src);
 sl_int_t sl_atoi(const u_char *p, size_t n);
 off_t sl_atoof(const u_char *p, size_t n);
 sl_int_t sl_hextoi(const u_char *p, size_t n);
+/* The digits at p (before end) into *v: the byte after them, or NULL when there is no
+ * digit or the value overflows off_t.  For numbers inside a header value (ranges). */
+const u_char *sl_scan_off(const u_char *p, const u_char *end, off_t *v);
+/* p past any spaces (not tabs), at most to end. */
+const u_char *sl_skip_spaces(const u_char *p, const u_char *end);
 
 /* "10", "8k", "1m" (case-insensitive units; no "g", as nginx); SL_ERROR on a bad value. */
 ssize_t sl_parse_size(const sl_str_t *s);

@@ -90,56 +90,30 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 
 /* --- parsing ------------------------------------------------------------------------------- */
 
-static const u_char *skip_spaces(const u_char *p, const u_char *end)
-{
-    while (p < end && *p == ' ') {
-        p++;
-    }
-    return p;
-}
-
-/* Digits into *v; NULL when there is none or the value overflows off_t. */
-static const u_char *parse_offset(const u_char *p, const u_char *end, off_t *v)
-{
-    const off_t cutoff = SL_MAX_OFF_T_VALUE / 10, cutlim = SL_MAX_OFF_T_VALUE % 10;
-
-    if (p == end || *p < '0' || *p > '9') {
-        return NULL;
-    }
-    for (*v = 0; p < end && *p >= '0' && *p <= '9'; p++) {
-        off_t d = *p - '0';
-        if (*v > cutoff || (*v == cutoff && d > cutlim)) {
-            return NULL;
-        }
-        *v = *v * 10 + d;
-    }
-    return p;
-}
-
 /* One "a-b", "a-" or "-n" spec at *pp into [*start, *end) against size.  SL_OK (an empty
  * result means "not satisfiable, skip it") or SL_ERROR (malformed). */
 static sl_int_t parse_spec(const u_char **pp, const u_char *end, off_t size, off_t *from, off_t *to)
 {
-    const u_char *p = skip_spaces(*pp, end);
+    const u_char *p = sl_skip_spaces(*pp, end);
     off_t a = 0, b;
     int suffix = p < end && *p == '-';
 
     if (!suffix
-        && ((p = parse_offset(p, end, &a)) == NULL || (p = skip_spaces(p, end)) == end
+        && ((p = sl_scan_off(p, end, &a)) == NULL || (p = sl_skip_spaces(p, end)) == end
             || *p != '-')) {
         return SL_ERROR;
     }
-    p = skip_spaces(p + 1, end);
+    p = sl_skip_spaces(p + 1, end);
     if (p == end || *p == ',') {
         if (suffix) {
             return SL_ERROR;
         }
         b = size;
     } else {
-        if ((p = parse_offset(p, end, &b)) == NULL) {
+        if ((p = sl_scan_off(p, end, &b)) == NULL) {
             return SL_ERROR;
         }
-        p = skip_spaces(p, end);
+        p = sl_skip_spaces(p, end);
         if (p != end && *p != ',') {
             return SL_ERROR;
         }

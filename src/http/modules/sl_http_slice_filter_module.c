@@ -94,32 +94,6 @@ static char *merge_loc_conf(sl_conf_t *cf, void *parent, void *child)
 
 /* --- parsing ------------------------------------------------------------------------------- */
 
-static const u_char *skip_spaces(const u_char *p, const u_char *end)
-{
-    while (p < end && *p == ' ') {
-        p++;
-    }
-    return p;
-}
-
-/* Digits into *v; NULL when there is none or the value overflows off_t. */
-static const u_char *parse_offset(const u_char *p, const u_char *end, off_t *v)
-{
-    const off_t cutoff = SL_MAX_OFF_T_VALUE / 10, cutlim = SL_MAX_OFF_T_VALUE % 10;
-
-    if (p == end || *p < '0' || *p > '9') {
-        return NULL;
-    }
-    for (*v = 0; p < end && *p >= '0' && *p <= '9'; p++) {
-        off_t d = *p - '0';
-        if (*v > cutoff || (*v == cutoff && d > cutlim)) {
-            return NULL;
-        }
-        *v = *v * 10 + d;
-    }
-    return p;
-}
-
 /* SL_OK, or SL_ERROR when the value is not "bytes START-END/LENGTH" (LENGTH may be "*"). */
 static sl_int_t parse_content_range(const sl_str_t *value, content_range_t *cr)
 {
@@ -129,30 +103,30 @@ static sl_int_t parse_content_range(const sl_str_t *value, content_range_t *cr)
     if (value->len < 6 || memcmp(p, "bytes ", 6) != 0) {
         return SL_ERROR;
     }
-    p = skip_spaces(p + 6, end);
-    if ((p = parse_offset(p, end, &start)) == NULL) {
+    p = sl_skip_spaces(p + 6, end);
+    if ((p = sl_scan_off(p, end, &start)) == NULL) {
         return SL_ERROR;
     }
-    p = skip_spaces(p, end);
+    p = sl_skip_spaces(p, end);
     if (p == end || *p != '-') {
         return SL_ERROR;
     }
-    p = skip_spaces(p + 1, end);
-    if ((p = parse_offset(p, end, &last)) == NULL || last < start || last == SL_MAX_OFF_T_VALUE) {
+    p = sl_skip_spaces(p + 1, end);
+    if ((p = sl_scan_off(p, end, &last)) == NULL || last < start || last == SL_MAX_OFF_T_VALUE) {
         return SL_ERROR;
     }
-    p = skip_spaces(p, end);
+    p = sl_skip_spaces(p, end);
     if (p == end || *p != '/') {
         return SL_ERROR;
     }
-    p = skip_spaces(p + 1, end);
+    p = sl_skip_spaces(p + 1, end);
     if (p < end && *p == '*') {
         cr->complete_length = -1;
         p++;
-    } else if ((p = parse_offset(p, end, &cr->complete_length)) == NULL) {
+    } else if ((p = sl_scan_off(p, end, &cr->complete_length)) == NULL) {
         return SL_ERROR;
     }
-    if (skip_spaces(p, end) != end) {
+    if (sl_skip_spaces(p, end) != end) {
         return SL_ERROR;
     }
     cr->start = start;
@@ -171,10 +145,10 @@ static off_t client_start(sl_http_request_t *r)
         || memchr(h->value.data, ',', h->value.len) != NULL) {
         return 0;
     }
-    const u_char *p = skip_spaces(h->value.data + 6, h->value.data + h->value.len);
+    const u_char *p = sl_skip_spaces(h->value.data + 6, h->value.data + h->value.len);
     off_t start = 0;
     if (p == h->value.data + h->value.len || *p == '-'
-        || parse_offset(p, h->value.data + h->value.len, &start) == NULL) {
+        || sl_scan_off(p, h->value.data + h->value.len, &start) == NULL) {
         return 0;
     }
     return start;

@@ -133,6 +133,30 @@ static void test_pstrdup(void **state)
     sl_pool_destroy(pool);
 }
 
+/* digits inside a header value: "bytes 0-99/1000" is read number by number */
+static void test_scan_off(void **state)
+{
+    const u_char *v = (const u_char *) "123-99999999999999999999 x";
+    const u_char *end = v + strlen((const char *) v);
+    off_t n = -1;
+    (void) state;
+
+    const u_char *p = sl_scan_off(v, end, &n);
+    assert_non_null(p);
+    assert_int_equal(n, 123);
+    assert_int_equal(*p, '-');
+    /* no digit, and a value past off_t */
+    assert_null(sl_scan_off(p, end, &n));
+    assert_null(sl_scan_off(p + 1, end, &n));
+    /* the end bounds it */
+    assert_non_null(sl_scan_off(v, v + 2, &n));
+    assert_int_equal(n, 12);
+    assert_null(sl_scan_off(v, v, &n));
+    const u_char *sp = (const u_char *) "   7";
+    assert_ptr_equal(sl_skip_spaces(sp, sp + 4), sp + 3);
+    assert_ptr_equal(sl_skip_spaces(sp, sp + 2), sp + 2);
+}
+
 static void test_atoi(void **state)
 {
     (void) state;
@@ -432,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_str_macros),
         cmocka_unit_test(test_pstrdup),
         cmocka_unit_test(test_atoi),
+        cmocka_unit_test(test_scan_off),
         cmocka_unit_test(test_hextoi),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_offset),
